@@ -1,0 +1,296 @@
+//! Service token files: `tokens/<env>.json`, their lock and metadata.
+//!
+//! Files are written atomically (a temporary file in the same folder, then a
+//! rename) with mode 0600 in 0700 folders, so a reader never sees half a
+//! file. A file that is unreadable or not the expected JSON is a miss that
+//! the next write heals. The per-environment lock file `.<env>.lock` (a
+//! name no environment can have) serialises check → acquire → write, so N
+//! parallel runs on a cold cache make one token request.
+
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::auth::discovery::Metadata;
+use crate::error::{Error, Result};
+use crate::paths::ensure_private_dir;
+use crate::secret::Secret;
+
+/// What a token file holds (SPEC §4).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CachedToken {
+    pub access_token: Secret,
+    pub token_type: String,
+    /// Unix seconds; `None` when the lifetime is unknown.
+    pub expires_at: Option<i64>,
+    pub obtained_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(flatten)]
+    pub issued_for: IssuedFor,
+}
+
+/// The settings a token was issued for: a token issued for others is a miss.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IssuedFor {
+    pub token_url: String,
+    pub client_id: String,
+    pub grant_type: String,
+    pub username: Option<String>,
+    pub scopes: Option<String>,
+    pub audience: Option<String>,
+}
+
+impl CachedToken {
+    /// Valid at `now` with `skew` seconds to spare; no expiry means valid.
+    pub fn is_fresh(&self, now: i64, skew: i64) -> bool {
+        self.expires_at.is_none_or(|exp| now + skew < exp)
+    }
+}
+
+/// The result of reading a token file.
+#[derive(Debug)]
+pub enum Lookup {
+    Missing,
+    /// Present but unusable, with the reason (for the warning).
+    Corrupt(String),
+    Found(CachedToken),
+}
+
+/// The token folder.
+#[derive(Debug, Clone)]
+pub struct TokenCache {
+    dir: PathBuf,
+}
+
+/// Holds the environment's lock until dropped.
+#[derive(Debug)]
+pub struct LockGuard {
+    _file: Option<File>,
+}
+
+impl TokenCache {
+    pub fn new(dir: PathBuf) -> TokenCache {
+        TokenCache { dir }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn path(&self, env: &str) -> PathBuf {
+        self.dir.join(format!("{env}.json"))
+    }
+
+    fn lock_path(&self, env: &str) -> PathBuf {
+        self.dir.join(format!(".{env}.lock"))
+    }
+
+    fn metadata_path(&self, env: &str) -> PathBuf {
+        self.dir.join(format!(".{env}.metadata.json"))
+    }
+
+    pub fn read(&self, env: &str) -> Lookup {
+        let path = self.path(env);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Lookup::Missing,
+            Err(e) => return Lookup::Corrupt(format!("cannot read it: {e}")),
+        };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Lookup::Corrupt("it is empty".into());
+        }
+        match serde_json::from_slice::<CachedToken>(&bytes) {
+            Ok(token) if !token.access_token.is_empty() => Lookup::Found(token),
+            Ok(_) => Lookup::Corrupt("its access_token is empty".into()),
+            Err(e) => Lookup::Corrupt(format!("it is not a valid token file ({e})")),
+        }
+    }
+
+    /// Writes the token atomically with mode 0600.
+    pub fn write(&self, env: &str, token: &CachedToken) -> io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(token).map_err(io::Error::other)?;
+        self.write_atomic(&self.path(env), &bytes)
+    }
+
+    fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        ensure_private_dir(&self.dir)?;
+        // tempfile creates the file with mode 0600 on Unix.
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&self.dir)?;
+        tmp.write_all(bytes)?;
+        tmp.write_all(b"\n")?;
+        tmp.as_file().sync_all()?;
+        if path.is_dir() {
+            // Something put a folder where the token file belongs: heal it.
+            std::fs::remove_dir_all(path)?;
+        }
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    /// Deletes the token file; `Ok(true)` when there was one.
+    pub fn remove(&self, env: &str) -> io::Result<bool> {
+        let path = self.path(env);
+        let result = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        match result {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The environments that have a token file.
+    pub fn environments(&self) -> Vec<String> {
+        let mut out: Vec<String> = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let stem = name.strip_suffix(".json")?;
+                crate::config::valid_env_name(stem).then(|| stem.to_owned())
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Takes the environment's lock, waiting at most `wait`. When the folder
+    /// cannot hold a lock file (not writable), lmi goes on unlocked.
+    pub fn lock(&self, env: &str, wait: Duration) -> Result<LockGuard> {
+        let path = self.lock_path(env);
+        let file = match ensure_private_dir(&self.dir).and_then(|()| {
+            let mut options = OpenOptions::new();
+            options.create(true).truncate(false).write(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            options.open(&path)
+        }) {
+            Ok(file) => file,
+            Err(e) => {
+                tracing::warn!(target: "auth", "cannot create lock file {}: {e}; going on without the lock", path.display());
+                return Ok(LockGuard { _file: None });
+            }
+        };
+        let deadline = Instant::now() + wait;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(LockGuard { _file: Some(file) }),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if Instant::now() >= deadline {
+                        return Err(Error::auth(format!(
+                            "timed out after {} s waiting for the token cache lock {}",
+                            wait.as_secs(),
+                            path.display()
+                        ))
+                        .with_hint("another lmi process is acquiring a token for this environment; try again"));
+                    }
+                    // Polling with a short backoff: the lock holder is doing
+                    // at most one token exchange.
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    tracing::warn!(target: "auth", "cannot lock {}: {e}; going on without the lock", path.display());
+                    return Ok(LockGuard { _file: None });
+                }
+            }
+        }
+    }
+
+    /// Cached metadata for the environment, if it is for `issuer`.
+    pub fn read_metadata(&self, env: &str, issuer: &str) -> Option<Metadata> {
+        let bytes = std::fs::read(self.metadata_path(env)).ok()?;
+        let cached: CachedMetadata = serde_json::from_slice(&bytes).ok()?;
+        (cached.service_url == issuer).then_some(cached.metadata)
+    }
+
+    pub fn write_metadata(&self, env: &str, issuer: &str, metadata: &Metadata) -> io::Result<()> {
+        let cached = CachedMetadata {
+            service_url: issuer.to_owned(),
+            metadata: metadata.clone(),
+        };
+        let bytes = serde_json::to_vec_pretty(&cached).map_err(io::Error::other)?;
+        self.write_atomic(&self.metadata_path(env), &bytes)
+    }
+
+    pub fn remove_metadata(&self, env: &str) {
+        let _ = std::fs::remove_file(self.metadata_path(env));
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct CachedMetadata {
+    service_url: String,
+    metadata: Metadata,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(expires_at: Option<i64>) -> CachedToken {
+        CachedToken {
+            access_token: Secret::new("tok"),
+            token_type: "Bearer".into(),
+            expires_at,
+            obtained_at: 100,
+            refresh_token: None,
+            scope: None,
+            issued_for: IssuedFor {
+                token_url: "http://127.0.0.1/token".into(),
+                client_id: "c".into(),
+                grant_type: "client_credentials".into(),
+                username: None,
+                scopes: None,
+                audience: None,
+            },
+        }
+    }
+
+    #[test]
+    fn freshness_uses_skew() {
+        assert!(token(None).is_fresh(1_000, 60));
+        assert!(token(Some(1_100)).is_fresh(1_000, 60));
+        assert!(!token(Some(1_060)).is_fresh(1_000, 60));
+    }
+
+    #[test]
+    fn write_is_private_and_roundtrips() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::new(dir.path().join("tokens"));
+        cache.write("dev", &token(Some(5))).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(cache.path("dev"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+            let mode = std::fs::metadata(cache.dir()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+        match cache.read("dev") {
+            Lookup::Found(t) => assert_eq!(t.expires_at, Some(5)),
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(cache.path("dev"), b"{\"access_").unwrap();
+        assert!(matches!(cache.read("dev"), Lookup::Corrupt(_)));
+        assert_eq!(cache.environments(), vec!["dev".to_string()]);
+    }
+}

@@ -1,0 +1,96 @@
+//! Authorization-server metadata: RFC 8414 first, then OpenID Connect
+//! Discovery 1.0, for the token, authorization, JWKS and revocation endpoints.
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::http::Http;
+
+/// The fields lmi uses from a metadata document.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Metadata {
+    pub issuer: String,
+    #[serde(default)]
+    pub token_endpoint: Option<String>,
+    #[serde(default)]
+    pub authorization_endpoint: Option<String>,
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
+}
+
+/// The well-known URLs to try for `issuer`, in order (RFC 8414 §3 inserts
+/// the suffix before the path; OpenID appends it).
+pub fn candidates(issuer: &Url) -> Vec<Url> {
+    let path = issuer.path().trim_end_matches('/');
+    let mut out = Vec::new();
+    let mut rfc8414 = issuer.clone();
+    rfc8414.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
+    rfc8414.set_query(None);
+    out.push(rfc8414);
+    let mut oidc = issuer.clone();
+    oidc.set_path(&format!("{path}/.well-known/openid-configuration"));
+    oidc.set_query(None);
+    out.push(oidc);
+    out
+}
+
+/// Fetches the metadata for `issuer` (the config key is named in errors).
+pub fn fetch(http: &Http, key: &str, issuer: &Url) -> Result<Metadata> {
+    let mut problems = Vec::new();
+    for url in candidates(issuer) {
+        match http.get_json(&url) {
+            Err(e) => {
+                return Err(Error::auth(format!(
+                    "metadata discovery failed: {}",
+                    e.describe(http.timeout)
+                ))
+                .with_hint(format!("check {key} and your network")))
+            }
+            Ok(resp) if resp.status == 200 => {
+                match serde_json::from_slice::<Metadata>(&resp.body) {
+                    Ok(meta) => {
+                        tracing::debug!(target: "auth", "discovered metadata at {url}");
+                        return Ok(meta);
+                    }
+                    Err(e) => problems.push(format!("{url}: not a metadata document ({e})")),
+                }
+            }
+            Ok(resp) => problems.push(format!("{url}: HTTP {}", resp.status)),
+        }
+    }
+    Err(Error::auth(format!(
+        "no OAuth metadata found for {issuer} ({})",
+        problems.join("; ")
+    ))
+    .with_hint(format!("check {key}, or set the endpoint explicitly")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_known_locations() {
+        let c = candidates(&Url::parse("https://idp.example/tenant/a").unwrap());
+        assert_eq!(
+            c[0].as_str(),
+            "https://idp.example/.well-known/oauth-authorization-server/tenant/a"
+        );
+        assert_eq!(
+            c[1].as_str(),
+            "https://idp.example/tenant/a/.well-known/openid-configuration"
+        );
+        let c = candidates(&Url::parse("http://127.0.0.1:9/").unwrap());
+        assert_eq!(
+            c[0].as_str(),
+            "http://127.0.0.1:9/.well-known/oauth-authorization-server"
+        );
+        assert_eq!(
+            c[1].as_str(),
+            "http://127.0.0.1:9/.well-known/openid-configuration"
+        );
+    }
+}

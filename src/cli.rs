@@ -1,0 +1,286 @@
+//! Every command-line type: the clap definitions, as plain data.
+//!
+//! Nothing here does I/O. `parse` turns argv into [`Cli`]; resolving the
+//! values against configuration files and the environment happens in
+//! `config.rs`, and the work in `commands/`.
+
+use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::config::KEYS;
+
+/// Output format for results on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    /// JSON, for scripts (the default)
+    #[default]
+    Json,
+    /// Plain text, for people
+    Text,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lmi",
+    about = "Reach your company's platform services, authenticated",
+    long_about = "Reach your company's platform services, authenticated.\n\n\
+        lmi resolves configuration per environment, acquires and caches service tokens, \
+        keeps your SSO session in the OS keychain, and makes authenticated calls for you \
+        and for plugins.",
+    disable_version_flag = true,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    /// Print version information (lmi and its plugins)
+    #[arg(short = 'V', long = "version", action = ArgAction::SetTrue, global = false)]
+    pub version: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Values of `--<key>` flags, filled in by [`parse`].
+    #[arg(skip)]
+    pub key_flags: Vec<(String, String)>,
+}
+
+/// Options accepted before or after any built-in command.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// Environment to use (overrides LMI_ENVIRONMENT and DEFAULT_ENVIRONMENT)
+    #[arg(short = 'e', long = "environment", global = true, value_name = "NAME")]
+    pub environment: Option<String>,
+
+    /// More output on stderr: -v for INFO, -vv for DEBUG
+    #[arg(short = 'v', long = "verbose", action = ArgAction::Count, global = true, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors on stderr
+    #[arg(short = 'q', long = "quiet", global = true)]
+    pub quiet: bool,
+
+    /// Result format on stdout
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_enum,
+        global = true,
+        value_name = "FORMAT"
+    )]
+    pub output: Option<OutputFormat>,
+
+    /// Set any configuration key (repeatable), e.g. --set OAUTH_SCOPES=read
+    #[arg(long = "set", value_name = "KEY=VALUE", global = true, value_parser = parse_key_value)]
+    pub set: Vec<(String, String)>,
+
+    /// Do not write the log file
+    #[arg(long = "no-file-log", global = true)]
+    pub no_file_log: bool,
+}
+
+impl GlobalArgs {
+    /// -1 for `-q`, 0 by default, 1 for `-v`, 2 for `-vv` (SPEC §6 `LMI_VERBOSITY`).
+    pub fn verbosity(&self) -> i8 {
+        if self.quiet {
+            -1
+        } else {
+            self.verbose.min(2) as i8
+        }
+    }
+}
+
+fn parse_key_value(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_ascii_uppercase(), value.to_owned()))
+        }
+        _ => Err(format!("expected KEY=VALUE, got {raw:?}")),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Service tokens for the environment, and the SSO session state
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// Log in interactively
+    #[command(subcommand)]
+    Login(LoginCommand),
+    /// Log out
+    #[command(subcommand)]
+    Logout(LogoutCommand),
+    /// Make an authenticated request to the environment's service
+    Api(ApiArgs),
+    /// Environments
+    #[command(subcommand)]
+    Env(EnvCommand),
+    /// Configuration
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a shell completion script
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Manage plugins
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// A plugin: `lmi NAME ARGS...` runs `lmi-NAME ARGS...`
+    #[command(external_subcommand)]
+    External(Vec<OsString>),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Print the environment's service access token (cached or freshly acquired)
+    Token,
+    /// Show the SSO session and the environment's cached-token state (no network)
+    Status,
+    /// Delete the environment's cached service token
+    Clear {
+        /// Delete every environment's cached token
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LoginCommand {
+    /// Log in through your company's SSO in the browser (Authorization Code + PKCE)
+    Sso(LoginSsoArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct LoginSsoArgs {
+    /// Only print the login URL; do not open a browser
+    #[arg(long)]
+    pub no_browser: bool,
+    /// Log in again even when a valid session exists
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogoutCommand {
+    /// Revoke and forget the SSO session
+    Sso,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ApiArgs {
+    /// HTTP method (default GET, or POST with a body)
+    #[arg(short = 'X', long = "method", value_name = "METHOD")]
+    pub method: Option<String>,
+    /// Path joined to API_BASE_URL, or a full URL on an allowed origin
+    pub path: String,
+    /// Extra request header (repeatable)
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Request body from a file, or - for stdin (JSON unless Content-Type says otherwise)
+    #[arg(long = "file", value_name = "PATH")]
+    pub file: Option<String>,
+    /// Print the status line and response headers before the body
+    #[arg(short = 'i', long = "include")]
+    pub include: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// List the environments, marking the default
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Show the effective configuration, each value with its source
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// List installed and discovered plugins
+    List,
+    /// Install a plugin from an executable file or a cargo registry crate
+    Install(PluginInstallArgs),
+    /// Remove a plugin that lmi installed
+    Uninstall {
+        /// Plugin name (without the lmi- prefix)
+        name: String,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PluginInstallArgs {
+    /// Path to an executable named lmi-<name>
+    #[arg(required_unless_present = "krate", conflicts_with = "krate")]
+    pub path: Option<PathBuf>,
+    /// Install this crate with `cargo install`
+    #[arg(long = "crate", value_name = "NAME")]
+    pub krate: Option<String>,
+    /// Crate version (with --crate)
+    #[arg(long, requires = "krate")]
+    pub version: Option<String>,
+    /// Cargo registry name (with --crate)
+    #[arg(long, requires = "krate")]
+    pub registry: Option<String>,
+}
+
+/// The long flag of a configuration key, in its dashed spelling.
+fn dashed(key: &str) -> String {
+    key.to_ascii_lowercase().replace('_', "-")
+}
+
+/// The clap command, with one global long flag for each documented key
+/// (`--oauth-service-url` and `--oauth_service_url`).
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    for key in KEYS {
+        let id = format!("key:{}", key.name);
+        let underscored = key.name.to_ascii_lowercase();
+        cmd = cmd.arg(
+            clap::Arg::new(id)
+                .long(dashed(key.name))
+                .alias(underscored)
+                .value_name("VALUE")
+                .help(format!("Set {} ({})", key.name, key.help))
+                .help_heading("Configuration keys")
+                .hide_short_help(true)
+                .global(true)
+                .action(ArgAction::Set),
+        );
+    }
+    cmd
+}
+
+/// Parses argv into [`Cli`].
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, clap::Error> {
+    parse_with(command(), args)
+}
+
+/// Parses argv with a prepared command (help text may carry plugin lines).
+pub fn parse_with(
+    cmd: clap::Command,
+    args: impl IntoIterator<Item = OsString>,
+) -> Result<Cli, clap::Error> {
+    let matches = cmd.try_get_matches_from(args)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    // Global args are propagated down: look in the deepest subcommand too.
+    for key in KEYS {
+        let id = format!("key:{}", key.name);
+        let mut value = None;
+        let mut m = Some(&matches);
+        while let Some(current) = m {
+            if let Ok(Some(v)) = current.try_get_one::<String>(&id) {
+                value = Some(v.clone());
+            }
+            m = current.subcommand().map(|(_, sub)| sub);
+        }
+        if let Some(v) = value {
+            cli.key_flags.push((key.name.to_owned(), v));
+        }
+    }
+    Ok(cli)
+}

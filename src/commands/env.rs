@@ -1,0 +1,51 @@
+//! `lmi env list`: the environments, the default marked.
+
+use serde::Serialize;
+
+use super::Ctx;
+use crate::config::list_environments;
+use crate::error::Result;
+
+#[derive(Serialize)]
+struct EnvEntry {
+    name: String,
+    default: bool,
+    path: String,
+}
+
+pub fn list(ctx: &Ctx) -> Result<u8> {
+    // DEFAULT_ENVIRONMENT is read even if the chosen environment is broken.
+    let default = match ctx.settings() {
+        Ok(settings) => settings.get("DEFAULT_ENVIRONMENT").map(str::to_owned),
+        Err(_) => None,
+    };
+    let entries: Vec<EnvEntry> = list_environments(&ctx.paths)
+        .into_iter()
+        .map(|(name, path)| EnvEntry {
+            default: default.as_deref() == Some(name.as_str()),
+            name,
+            path: path.display().to_string(),
+        })
+        .collect();
+    ctx.out.result(&entries, || {
+        if entries.is_empty() {
+            return format!(
+                "no environments (create {})",
+                ctx.paths.env_file("<name>").display()
+            );
+        }
+        entries
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {}\t{}",
+                    if e.default { "*" } else { " " },
+                    e.name,
+                    e.path
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    Ok(0)
+}

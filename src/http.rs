@@ -1,0 +1,300 @@
+//! HTTP: one agent per invocation, the endpoint rules and origin pinning.
+//!
+//! - Every exchange is bounded by `HTTP_TIMEOUT`, connect to last byte.
+//! - Secrets, tokens and codes only go to `https://` endpoints, or to
+//!   loopback hosts over plain HTTP (SPEC §2).
+//! - Redirects are never followed by the agent: `lmi api` follows
+//!   same-origin ones itself so the bearer token stays on its origin.
+//! - Proxies (`HTTPS_PROXY`, `NO_PROXY`) and the system CA store
+//!   (`SSL_CERT_FILE`) are honoured through ureq's platform verifier.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use ureq::http::{Method, Request};
+use ureq::tls::{RootCerts, TlsConfig};
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// A response, read in full.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub reason: String,
+    pub version: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header of that name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why an exchange failed before a response arrived.
+#[derive(Debug)]
+pub struct TransportError {
+    pub url: String,
+    pub timed_out: bool,
+    pub detail: String,
+}
+
+impl TransportError {
+    /// `could not reach URL: detail` or `URL did not answer within N s`.
+    pub fn describe(&self, timeout: Duration) -> String {
+        if self.timed_out {
+            format!(
+                "{} did not answer within {} s (HTTP_TIMEOUT)",
+                self.url,
+                timeout.as_secs()
+            )
+        } else {
+            format!("could not reach {}: {}", self.url, self.detail)
+        }
+    }
+}
+
+/// The HTTP agent for one invocation.
+pub struct Http {
+    agent: ureq::Agent,
+    pub timeout: Duration,
+}
+
+/// Largest response body lmi reads.
+const BODY_LIMIT: u64 = 256 * 1024 * 1024;
+
+impl Http {
+    pub fn new(timeout: Duration) -> Http {
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(format!("lmi/{}", env!("CARGO_PKG_VERSION")))
+            .tls_config(
+                TlsConfig::builder()
+                    .root_certs(RootCerts::PlatformVerifier)
+                    .build(),
+            )
+            .proxy(ureq::Proxy::try_from_env())
+            .build();
+        Http {
+            agent: config.into(),
+            timeout,
+        }
+    }
+
+    /// Sends one request and reads the whole response.
+    pub fn send(
+        &self,
+        method: &str,
+        url: &Url,
+        headers: &[(String, String)],
+        body: Option<Vec<u8>>,
+    ) -> std::result::Result<Response, TransportError> {
+        let started = Instant::now();
+        let shown = loggable_url(url);
+        let fail = |err: ureq::Error| {
+            let timed_out = matches!(err, ureq::Error::Timeout(_))
+                || matches!(&err, ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut);
+            tracing::debug!(target: "http", "{method} {shown} failed after {} ms: {err}", started.elapsed().as_millis());
+            TransportError {
+                url: shown.clone(),
+                timed_out,
+                detail: err.to_string(),
+            }
+        };
+        let method_value = Method::from_bytes(method.as_bytes()).map_err(|e| TransportError {
+            url: shown.clone(),
+            timed_out: false,
+            detail: format!("invalid method {method:?}: {e}"),
+        })?;
+        let mut builder = Request::builder().method(method_value).uri(url.as_str());
+        for (name, value) in headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let result = match body {
+            Some(bytes) => builder.body(bytes).map(|req| self.agent.run(req)),
+            None => builder.body(()).map(|req| self.agent.run(req)),
+        };
+        let response = match result {
+            Ok(r) => r.map_err(fail)?,
+            Err(e) => {
+                return Err(TransportError {
+                    url: shown,
+                    timed_out: false,
+                    detail: e.to_string(),
+                })
+            }
+        };
+        let status = response.status();
+        let version = format!("{:?}", response.version());
+        let headers_out: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let (_, mut body) = response.into_parts();
+        let body = body
+            .with_config()
+            .limit(BODY_LIMIT)
+            .read_to_vec()
+            .map_err(fail)?;
+        tracing::debug!(
+            target: "http",
+            "{method} {shown} → {} ({} bytes) in {} ms",
+            status.as_u16(),
+            body.len(),
+            started.elapsed().as_millis()
+        );
+        Ok(Response {
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("").to_owned(),
+            version,
+            headers: headers_out,
+            body,
+        })
+    }
+
+    /// POSTs a form (`application/x-www-form-urlencoded`).
+    pub fn post_form(
+        &self,
+        url: &Url,
+        headers: &[(String, String)],
+        form: &[(&str, &str)],
+    ) -> std::result::Result<Response, TransportError> {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let mut all = headers.to_vec();
+        all.push((
+            "Content-Type".into(),
+            "application/x-www-form-urlencoded".into(),
+        ));
+        all.push(("Accept".into(), "application/json".into()));
+        self.send("POST", url, &all, Some(body.into_bytes()))
+    }
+
+    /// GETs a JSON document.
+    pub fn get_json(&self, url: &Url) -> std::result::Result<Response, TransportError> {
+        self.send(
+            "GET",
+            url,
+            &[("Accept".into(), "application/json".into())],
+            None,
+        )
+    }
+}
+
+/// The URL as logs show it: query values that may carry secrets redacted.
+pub fn loggable_url(url: &Url) -> String {
+    const SENSITIVE: &[&str] = &[
+        "code",
+        "state",
+        "nonce",
+        "token",
+        "access_token",
+        "id_token",
+        "refresh_token",
+        "code_verifier",
+        "client_secret",
+        "password",
+        "key",
+        "api_key",
+        "apikey",
+        "sig",
+        "signature",
+    ];
+    if url.query().is_none() {
+        return url.to_string();
+    }
+    let mut shown = url.clone();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let hide = SENSITIVE.iter().any(|s| k.eq_ignore_ascii_case(s));
+            (
+                k.into_owned(),
+                if hide {
+                    "[redacted]".to_owned()
+                } else {
+                    v.into_owned()
+                },
+            )
+        })
+        .collect();
+    shown.query_pairs_mut().clear().extend_pairs(pairs);
+    shown.to_string()
+}
+
+/// Whether the URL's host is loopback (`127.0.0.0/8`, `::1`, `localhost`).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// Parses a configured endpoint that will receive a secret, token or code:
+/// it must be `https://`, or `http://` on a loopback host (SPEC §2).
+pub fn secure_endpoint(key: &str, raw: &str) -> Result<Url> {
+    let url = Url::parse(raw.trim()).map_err(|e| {
+        Error::config(format!("{key} is not a valid URL ({raw:?}: {e})"))
+            .with_hint(format!("set {key} to an absolute https:// URL"))
+    })?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(Error::config(format!(
+            "{key} uses plain http:// on a non-loopback host ({}); lmi sends secrets and tokens only over https",
+            url.host_str().unwrap_or_default()
+        ))
+        .with_hint(format!("change {key} to https://"))),
+        other => Err(Error::config(format!("{key} must be an http(s) URL, not {other}://"))),
+    }
+}
+
+/// The origin of a URL, as `scheme://host:port`.
+pub fn origin(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints() {
+        assert!(secure_endpoint("K", "https://idp.example.com/token").is_ok());
+        assert!(secure_endpoint("K", "http://127.0.0.1:8080/token").is_ok());
+        assert!(secure_endpoint("K", "http://127.1.2.3/token").is_ok());
+        assert!(secure_endpoint("K", "http://[::1]:9/token").is_ok());
+        assert!(secure_endpoint("K", "http://localhost/token").is_ok());
+        let err = secure_endpoint("K", "http://idp.example.com/token").unwrap_err();
+        assert_eq!(err.exit_code(), 3);
+        assert!(secure_endpoint("K", "ftp://x/").is_err());
+        assert!(secure_endpoint("K", "not a url").is_err());
+    }
+
+    #[test]
+    fn logged_urls_hide_codes() {
+        let u = Url::parse("http://127.0.0.1:5/callback?code=abc123&state=xyz&x=1").unwrap();
+        let shown = loggable_url(&u);
+        assert!(!shown.contains("abc123") && !shown.contains("xyz"));
+        assert!(shown.contains("x=1"));
+    }
+}

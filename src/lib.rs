@@ -1,0 +1,98 @@
+//! lmi: one command-line tool to reach a company's platform services.
+//!
+//! Crate map:
+//! - `cli`: clap types (plain data); `config`: sources → [`config::Settings`];
+//!   `paths`, `env`: where files live and the environment snapshot.
+//! - `error`: error domains and exit codes; `secret`: redacted values;
+//!   `output`: the only writer to stdout; `logging`: stderr and file log.
+//! - `http`: the HTTP agent, endpoint rules, origin pinning.
+//! - `auth`: service grants and the token cache (`auth::service`), and the SSO
+//!   session (`auth::sso`).
+//! - `commands`: one module per command group; `plugin`: `lmi-<name>` plugins.
+//!
+//! [`run`] parses argv, resolves configuration, sets up logging and dispatches.
+
+pub mod auth;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod env;
+pub mod error;
+pub mod http;
+pub mod logging;
+pub mod output;
+pub mod paths;
+pub mod plugin;
+pub mod secret;
+
+use std::ffi::OsString;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::commands::Ctx;
+use crate::error::{Error, Result};
+
+static VERBOSE_ERRORS: AtomicBool = AtomicBool::new(false);
+
+/// Whether `-vv` asked for error causes.
+pub fn verbose_errors() -> bool {
+    VERBOSE_ERRORS.load(Ordering::Relaxed)
+}
+
+/// Runs one invocation; returns the exit code for success paths.
+pub fn run(args: Vec<OsString>, env: env::Env) -> Result<u8> {
+    let paths = paths::Paths::from_env(&env);
+    let mut cmd = cli::command();
+    if wants_top_level_help(&args) {
+        let plugins = plugin::help_section(&paths, &env);
+        if !plugins.is_empty() {
+            cmd = cmd.after_help(plugins);
+        }
+    }
+    let parsed = match cli::parse_with(cmd, args) {
+        Ok(parsed) => parsed,
+        Err(e) => return clap_exit(e),
+    };
+    if parsed.global.verbosity() >= 2 {
+        VERBOSE_ERRORS.store(true, Ordering::Relaxed);
+    }
+    let ctx = Ctx::new(parsed.global.clone(), parsed.key_flags.clone(), env, paths);
+    ctx.init_logging();
+
+    if parsed.version {
+        return commands::version(&ctx);
+    }
+    let Some(command) = parsed.command else {
+        return clap_exit(cli::command().error(
+            clap::error::ErrorKind::MissingSubcommand,
+            "a command is required",
+        ));
+    };
+    commands::dispatch(&ctx, command)
+}
+
+/// `lmi --help`, `lmi -h` or `lmi help` with no command: plugins are listed.
+fn wants_top_level_help(args: &[OsString]) -> bool {
+    let rest: Vec<&str> = args.iter().skip(1).filter_map(|a| a.to_str()).collect();
+    let first_positional = rest.iter().position(|a| !a.starts_with('-'));
+    match first_positional {
+        None => rest.iter().any(|a| *a == "--help" || *a == "-h") || rest.is_empty(),
+        Some(i) => rest[i] == "help" && rest.len() == i + 1,
+    }
+}
+
+/// Prints clap's message (help, usage error) and maps it to an exit code.
+fn clap_exit(err: clap::Error) -> Result<u8> {
+    use clap::error::ErrorKind;
+    let code = match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 2,
+        _ => 2,
+    };
+    if code == 0 {
+        let _ = err.print();
+        Ok(0)
+    } else {
+        let _ = err.print();
+        Err(Error::silent(error::Kind::Usage))
+    }
+}
