@@ -5,8 +5,13 @@
 #[path = "support/mod.rs"]
 mod support;
 
+#[path = "integration/api.rs"]
 mod api;
+#[path = "integration/foundation.rs"]
 mod foundation;
+#[path = "integration/plugins.rs"]
 mod plugins;
+#[path = "integration/service_auth.rs"]
 mod service_auth;
+#[path = "integration/sso.rs"]
 mod sso;

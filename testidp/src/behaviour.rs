@@ -1,0 +1,205 @@
+//! Configuration of the test servers: who the clients and users are and how
+//! the IdP and API misbehave. [`Behaviour`] (alias [`Options`]) is given to
+//! [`crate::TestServer::start`] and can be changed at runtime with
+//! [`crate::TestServer::set`]; every request reads the current value.
+
+use std::time::Duration;
+
+/// Options for [`crate::TestServer::start`]; the same struct as the runtime
+/// [`Behaviour`], so `Options { jwt_access_tokens: true, ..Options::default() }`
+/// works.
+pub type Options = Behaviour;
+
+/// An OAuth client registered at the IdP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub id: String,
+    /// `None` for a public client (no client authentication, only `client_id`).
+    pub secret: Option<String>,
+}
+
+impl Client {
+    /// A confidential client with a secret.
+    pub fn confidential(id: &str, secret: &str) -> Self {
+        Client {
+            id: id.to_string(),
+            secret: Some(secret.to_string()),
+        }
+    }
+
+    /// A public client (no secret); allowed for the password,
+    /// authorization_code and refresh_token grants.
+    pub fn public(id: &str) -> Self {
+        Client {
+            id: id.to_string(),
+            secret: None,
+        }
+    }
+}
+
+/// A resource owner for the password grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub username: String,
+    pub password: String,
+    pub email: String,
+}
+
+impl User {
+    pub fn new(username: &str, password: &str, email: &str) -> Self {
+        User {
+            username: username.to_string(),
+            password: password.to_string(),
+            email: email.to_string(),
+        }
+    }
+}
+
+/// The identity `/authorize` auto-approves as, and the claims of its ID token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoUser {
+    pub sub: String,
+    /// Omitted from the ID token when `None`.
+    pub email: Option<String>,
+    /// Omitted from the ID token when `None`.
+    pub preferred_username: Option<String>,
+}
+
+impl Default for SsoUser {
+    fn default() -> Self {
+        SsoUser {
+            sub: "alice-sub".to_string(),
+            email: Some("alice@example.test".to_string()),
+            preferred_username: Some("alice".to_string()),
+        }
+    }
+}
+
+/// Which discovery documents the IdP serves (the others answer 404).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WellKnown {
+    /// Both `/.well-known/oauth-authorization-server` and
+    /// `/.well-known/openid-configuration`.
+    #[default]
+    Both,
+    /// Only `/.well-known/oauth-authorization-server` (RFC 8414).
+    OAuthOnly,
+    /// Only `/.well-known/openid-configuration`.
+    OpenIdOnly,
+    /// Neither.
+    None,
+}
+
+/// How every `POST /token` fails (after being counted and recorded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenFailure {
+    /// 401 `{"error":"invalid_client","error_description":"Client authentication failed"}`.
+    InvalidClient,
+    /// 400 `{"error":"invalid_grant",...}`.
+    InvalidGrant,
+    /// 500 with a plain-text body.
+    ServerError,
+    /// 200 with `<html>oops</html>`.
+    NotJson,
+    /// 200 `{"token_type":"Bearer"}`.
+    NoAccessToken,
+    /// 200, a valid token but `"expires_in":"3600"` (a string).
+    ExpiresInString,
+    /// 200, a valid token but `"expires_in":-5`.
+    ExpiresInNegative,
+    /// Sleep, then answer normally.
+    Slow(Duration),
+}
+
+/// How the ID token of an authorization_code (or SSO refresh) response is
+/// broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdTokenFault {
+    /// Signed with a different ("rogue") RSA key that carries the same `kid`.
+    BadSignature,
+    /// `aud` is not the client id.
+    WrongAudience,
+    /// `iss` is not the IdP URL.
+    WrongIssuer,
+    /// `exp` one hour in the past.
+    Expired,
+    /// `nonce` differs from the one sent to `/authorize`.
+    WrongNonce,
+    /// Unsigned token with header `alg: none`.
+    AlgNone,
+    /// No `id_token` in the response at all.
+    Missing,
+}
+
+/// Everything that shapes the servers' answers. Mutable at runtime through
+/// [`crate::TestServer::set`].
+#[derive(Debug, Clone)]
+pub struct Behaviour {
+    /// Registered clients. Default: confidential `("lmi-client", "lmi-secret")`
+    /// and public `"lmi-public"`.
+    pub clients: Vec<Client>,
+    /// Password-grant users. Default: `alice` / `wonderland`.
+    pub users: Vec<User>,
+    /// The user `/authorize` approves as.
+    pub sso_user: SsoUser,
+    /// `expires_in` of access tokens, also their server-side lifetime.
+    /// `None` omits `expires_in` and the opaque token never expires (a JWT
+    /// then still carries `exp` = now + 3600). Default `Some(3600)`.
+    pub token_lifetime: Option<u64>,
+    /// RS256 JWT access tokens instead of opaque random strings. Default false.
+    pub jwt_access_tokens: bool,
+    /// Issue refresh tokens for the password, authorization_code and
+    /// refresh_token grants. Default true.
+    pub issue_refresh_tokens: bool,
+    /// Issue refresh tokens for the client_credentials grant. Default false.
+    pub refresh_for_client_credentials: bool,
+    /// Which discovery documents are served. Default [`WellKnown::Both`].
+    pub well_known: WellKnown,
+    /// Make every token request fail in this way. Default `None`.
+    pub token_failure: Option<TokenFailure>,
+    /// The refresh_token grant answers 400 invalid_grant. Default false.
+    pub refresh_failure: bool,
+    /// The API answers 401 to everything that needs a token. Default false.
+    pub api_always_401: bool,
+    /// Break the ID token. Default `None`.
+    pub id_token_fault: Option<IdTokenFault>,
+    /// `/authorize` redirects back with `error` and `error_description`
+    /// (e.g. `("access_denied", "The user denied the request")`).
+    pub authorize_error: Option<(String, String)>,
+    /// Serve and advertise `/revoke`. Default true.
+    pub revocation_endpoint: bool,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Behaviour {
+            clients: vec![
+                Client::confidential("lmi-client", "lmi-secret"),
+                Client::public("lmi-public"),
+            ],
+            users: vec![User::new("alice", "wonderland", "alice@example.test")],
+            sso_user: SsoUser::default(),
+            token_lifetime: Some(3600),
+            jwt_access_tokens: false,
+            issue_refresh_tokens: true,
+            refresh_for_client_credentials: false,
+            well_known: WellKnown::Both,
+            token_failure: None,
+            refresh_failure: false,
+            api_always_401: false,
+            id_token_fault: None,
+            authorize_error: None,
+            revocation_endpoint: true,
+        }
+    }
+}
+
+impl Behaviour {
+    pub(crate) fn client(&self, id: &str) -> Option<&Client> {
+        self.clients.iter().find(|c| c.id == id)
+    }
+
+    pub(crate) fn user(&self, username: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.username == username)
+    }
+}

@@ -1,0 +1,261 @@
+//! `lmi_testidp`: a local OAuth 2.0 / OpenID Connect identity provider, a
+//! small protected API and a foreign "other" origin, all on `127.0.0.1`, for
+//! lmi's tests, README demo and benchmarks. TEST TOOLING ONLY: its keys are
+//! public and it authenticates nobody for real.
+//!
+//! This file holds the [`TestServer`] handle (start/stop, URLs, counters,
+//! recorded requests, runtime behaviour changes) and the crate's re-exports.
+//!
+//! ```no_run
+//! let srv = lmi_testidp::TestServer::start_default().unwrap();
+//! srv.set(|b| b.token_lifetime = Some(2));
+//! println!("{} {}", srv.token_url(), srv.api_url());
+//! assert_eq!(srv.token_requests(), 0);
+//! ```
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
+mod behaviour;
+pub mod browser;
+mod http;
+mod idp;
+pub mod keys;
+mod record;
+mod state;
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+pub use behaviour::{
+    Behaviour, Client, IdTokenFault, Options, SsoUser, TokenFailure, User, WellKnown,
+};
+pub use idp::pkce_challenge;
+pub use keys::{decoding_key, jwks, KEY_ID};
+pub use record::RecordedRequest;
+
+use state::{Counters, Shared};
+
+/// Fixed ports for [`TestServer::start_on`]; 0 = any free port.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ports {
+    pub idp: u16,
+    pub api: u16,
+    pub other: u16,
+}
+
+/// The running IdP, API and other servers. Dropping it stops them.
+pub struct TestServer {
+    shared: Arc<Shared>,
+    servers: Vec<Arc<tiny_http::Server>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts the three servers on free loopback ports.
+    pub fn start(options: Options) -> io::Result<TestServer> {
+        Self::start_on(options, Ports::default())
+    }
+
+    /// [`TestServer::start`] with [`Options::default()`].
+    pub fn start_default() -> io::Result<TestServer> {
+        Self::start(Options::default())
+    }
+
+    /// Starts the servers on the given ports (0 = any free port).
+    pub fn start_on(options: Options, ports: Ports) -> io::Result<TestServer> {
+        let (idp, idp_url) = http::bind(ports.idp)?;
+        let (api, api_url) = http::bind(ports.api)?;
+        let (other, other_url) = http::bind(ports.other)?;
+        let shared = Arc::new(Shared::new(idp_url, api_url, other_url, options));
+        let threads = vec![
+            http::serve("idp", Arc::clone(&idp), Arc::clone(&shared), idp::handle),
+            http::serve("api", Arc::clone(&api), Arc::clone(&shared), api::handle),
+            http::serve(
+                "other",
+                Arc::clone(&other),
+                Arc::clone(&shared),
+                api::handle_other,
+            ),
+        ];
+        Ok(TestServer {
+            shared,
+            servers: vec![idp, api, other],
+            threads,
+        })
+    }
+
+    // --- URLs -------------------------------------------------------------
+
+    /// The issuer, `http://127.0.0.1:P1` (no trailing slash).
+    pub fn idp_url(&self) -> &str {
+        &self.shared.idp_url
+    }
+
+    /// The protected API, `http://127.0.0.1:P2` (another origin).
+    pub fn api_url(&self) -> &str {
+        &self.shared.api_url
+    }
+
+    /// The foreign origin that records what it receives, `http://127.0.0.1:P3`.
+    pub fn other_url(&self) -> &str {
+        &self.shared.other_url
+    }
+
+    /// `idp_url() + "/token"`.
+    pub fn token_url(&self) -> String {
+        format!("{}/token", self.shared.idp_url)
+    }
+
+    /// `idp_url() + "/authorize"`.
+    pub fn authorize_url(&self) -> String {
+        format!("{}/authorize", self.shared.idp_url)
+    }
+
+    /// `idp_url() + "/revoke"`.
+    pub fn revoke_url(&self) -> String {
+        format!("{}/revoke", self.shared.idp_url)
+    }
+
+    /// `idp_url() + "/jwks"`.
+    pub fn jwks_url(&self) -> String {
+        format!("{}/jwks", self.shared.idp_url)
+    }
+
+    /// The metadata document as currently served (regardless of `well_known`).
+    pub fn metadata(&self) -> serde_json::Value {
+        idp::metadata(&self.shared, &self.shared.behaviour())
+    }
+
+    // --- counters -----------------------------------------------------------
+
+    /// Total `POST /token` requests.
+    pub fn token_requests(&self) -> usize {
+        Counters::get(&self.shared.counters.token)
+    }
+
+    /// `POST /token` requests with this `grant_type`.
+    pub fn token_requests_by_grant(&self, grant_type: &str) -> usize {
+        self.shared
+            .log()
+            .token_by_grant
+            .get(grant_type)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Hits on either well-known document (also those answered 404).
+    pub fn discovery_requests(&self) -> usize {
+        Counters::get(&self.shared.counters.discovery)
+    }
+
+    /// Hits on the API server (all paths).
+    pub fn api_requests(&self) -> usize {
+        Counters::get(&self.shared.counters.api)
+    }
+
+    /// Hits on the other server.
+    pub fn other_requests(&self) -> usize {
+        Counters::get(&self.shared.counters.other)
+    }
+
+    /// Hits on `/authorize` (also rejected ones).
+    pub fn authorize_requests(&self) -> usize {
+        Counters::get(&self.shared.counters.authorize)
+    }
+
+    /// The `Authorization` header of each hit on the other server, in order.
+    pub fn other_authorization_headers(&self) -> Vec<Option<String>> {
+        self.shared.log().other_authorization.clone()
+    }
+
+    /// The most recent `POST /token`.
+    pub fn last_token_request(&self) -> Option<RecordedRequest> {
+        self.shared.log().last_token.clone()
+    }
+
+    /// The most recent request to the API server.
+    pub fn last_api_request(&self) -> Option<RecordedRequest> {
+        self.shared.log().last_api.clone()
+    }
+
+    /// The most recent `GET /authorize` (its query holds state, nonce, ...).
+    pub fn last_authorize_request(&self) -> Option<RecordedRequest> {
+        self.shared.log().last_authorize.clone()
+    }
+
+    /// Tokens revoked through `/revoke`, in order.
+    pub fn revocations(&self) -> Vec<String> {
+        self.shared.log().revocations.clone()
+    }
+
+    /// Zeroes every counter and clears the recorded requests, other-server
+    /// headers and revocation log. Issued tokens stay valid.
+    pub fn reset_counts(&self) {
+        self.shared.reset_counts();
+    }
+
+    // --- behaviour ------------------------------------------------------------
+
+    /// Changes the behaviour; later requests see the change.
+    pub fn set(&self, f: impl FnOnce(&mut Behaviour)) {
+        self.shared.set_behaviour(f);
+    }
+
+    /// A copy of the current behaviour.
+    pub fn behaviour(&self) -> Behaviour {
+        self.shared.behaviour()
+    }
+
+    /// Every access token issued so far stops being accepted by the API
+    /// (refresh tokens keep working).
+    pub fn invalidate_all_tokens(&self) {
+        self.shared.store().access.clear();
+    }
+
+    /// Every refresh token issued so far stops working.
+    pub fn invalidate_refresh_tokens(&self) {
+        self.shared.store().refresh.clear();
+    }
+
+    /// Number of access tokens the API currently knows (expired included).
+    pub fn issued_access_tokens(&self) -> usize {
+        self.shared.store().access.len()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        for s in &self.servers {
+            s.unblock();
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer")
+            .field("idp_url", &self.idp_url())
+            .field("api_url", &self.api_url())
+            .field("other_url", &self.other_url())
+            .finish()
+    }
+}
+
+/// Path of the `testidp` binary built next to the running test executable
+/// (`target/<profile>/testidp`), if it exists. It is built by
+/// `cargo build -p lmi-testidp` or any workspace-wide build/test.
+pub fn testidp_binary() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let name = format!("testidp{}", std::env::consts::EXE_SUFFIX);
+    exe.ancestors()
+        .skip(1)
+        .take(3)
+        .map(|dir| dir.join(&name))
+        .find(|p| p.is_file())
+}

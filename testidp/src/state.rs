@@ -1,0 +1,168 @@
+//! State shared by the three servers and the [`crate::TestServer`] handle:
+//! the current behaviour, issued tokens/codes, counters and request logs.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::behaviour::Behaviour;
+use crate::keys::Keys;
+use crate::record::RecordedRequest;
+
+/// An access token the API accepts.
+#[derive(Debug, Clone)]
+pub(crate) struct AccessToken {
+    pub sub: String,
+    pub client_id: String,
+    pub scope: Option<String>,
+    /// Unix milliseconds; `None` = never expires.
+    pub expires_at_ms: Option<u128>,
+}
+
+/// What a refresh token stands for.
+#[derive(Debug, Clone)]
+pub(crate) struct RefreshGrant {
+    pub client_id: String,
+    pub sub: String,
+    pub scope: Option<String>,
+    pub audience: Option<String>,
+    /// Issued by the authorization_code grant: refreshes also get an ID token.
+    pub sso: bool,
+}
+
+/// An authorization code waiting to be exchanged.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthCode {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub nonce: Option<String>,
+    pub scope: Option<String>,
+    pub issued_ms: u128,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    pub access: HashMap<String, AccessToken>,
+    pub refresh: HashMap<String, RefreshGrant>,
+    pub codes: HashMap<String, AuthCode>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Log {
+    pub token_by_grant: HashMap<String, usize>,
+    pub last_token: Option<RecordedRequest>,
+    pub last_api: Option<RecordedRequest>,
+    pub last_authorize: Option<RecordedRequest>,
+    pub other_authorization: Vec<Option<String>>,
+    pub revocations: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub token: AtomicUsize,
+    pub discovery: AtomicUsize,
+    pub api: AtomicUsize,
+    pub other: AtomicUsize,
+    pub authorize: AtomicUsize,
+}
+
+impl Counters {
+    pub(crate) fn bump(c: &AtomicUsize) {
+        c.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn get(c: &AtomicUsize) -> usize {
+        c.load(Ordering::SeqCst)
+    }
+
+    fn reset(&self) {
+        for c in [
+            &self.token,
+            &self.discovery,
+            &self.api,
+            &self.other,
+            &self.authorize,
+        ] {
+            c.store(0, Ordering::SeqCst);
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    pub idp_url: String,
+    pub api_url: String,
+    pub other_url: String,
+    pub keys: Keys,
+    pub counters: Counters,
+    behaviour: Mutex<Behaviour>,
+    store: Mutex<Store>,
+    log: Mutex<Log>,
+}
+
+/// Locks, ignoring poisoning (a panicking handler thread must not wedge the
+/// whole test server).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub(crate) fn new(
+        idp_url: String,
+        api_url: String,
+        other_url: String,
+        behaviour: Behaviour,
+    ) -> Self {
+        Shared {
+            idp_url,
+            api_url,
+            other_url,
+            keys: Keys::load(),
+            counters: Counters::default(),
+            behaviour: Mutex::new(behaviour),
+            store: Mutex::new(Store::default()),
+            log: Mutex::new(Log::default()),
+        }
+    }
+
+    /// A snapshot of the current behaviour.
+    pub(crate) fn behaviour(&self) -> Behaviour {
+        lock(&self.behaviour).clone()
+    }
+
+    pub(crate) fn set_behaviour(&self, f: impl FnOnce(&mut Behaviour)) {
+        f(&mut lock(&self.behaviour));
+    }
+
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.store)
+    }
+
+    pub(crate) fn log(&self) -> MutexGuard<'_, Log> {
+        lock(&self.log)
+    }
+
+    pub(crate) fn reset_counts(&self) {
+        self.counters.reset();
+        *self.log() = Log::default();
+    }
+}
+
+pub(crate) fn now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+pub(crate) fn now_secs() -> u64 {
+    (now_ms() / 1000) as u64
+}
+
+/// 32 random bytes, base64url without padding.
+pub(crate) fn random_token() -> String {
+    use base64::Engine as _;
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
