@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# lmi's one test command, used by developers and by CI (.ci/run):
+#
+#   ./scripts/test.sh
+#
+# 1. installs what the tests need, only when it is missing (Debian packages:
+#    gnome-keyring, dbus, libsecret-tools, ...; Node.js if absent; the npm
+#    packages of tests/node; cargo-nextest if absent);
+# 2. cargo fmt --check, cargo clippy -D warnings;
+# 3. cargo build --workspace (integration tests run the sibling binaries);
+# 4. cargo nextest (profile "ci", .config/nextest.toml) inside a private D-Bus
+#    session with an unlocked throw-away gnome-keyring (scripts/with-keyring.sh),
+#    which exports LMI_TEST_SECRET_SERVICE=1.
+#
+# LMI_TEST_SKIP_INSTALL=1 skips step 1 (npm ci still runs if tests/node has no
+# node_modules). Extra arguments are passed to `cargo nextest run` (e.g. a
+# filter: ./scripts/test.sh sso). Exits non-zero on any failure.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO_ROOT="$(pwd)"
+
+if [[ -d "${HOME:-/root}/.cargo/bin" ]]; then
+  export PATH="${HOME:-/root}/.cargo/bin:$PATH"
+fi
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
+
+STEP="start"
+step() {
+  STEP="$1"
+  printf '\n==> %s\n' "$1"
+}
+on_exit() {
+  local rc=$?
+  if [[ $rc -ne 0 ]]; then
+    printf '\ntest.sh: FAILED (exit %s) during: %s\n' "$rc" "$STEP" >&2
+  fi
+}
+trap on_exit EXIT
+
+SUDO=()
+if [[ "$(id -u)" -ne 0 ]]; then
+  SUDO=(sudo)
+fi
+
+pkg_installed() {
+  [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
+}
+
+install_debian_packages() {
+  # dbus-daemon: dbus-daemon + dbus-run-session; dbus-bin: dbus-send;
+  # libsecret-tools: secret-tool; gnome-keyring: gnome-keyring-daemon.
+  local wanted=(gnome-keyring dbus dbus-daemon dbus-bin libsecret-tools curl ca-certificates pkg-config)
+  if ! command -v node >/dev/null 2>&1; then
+    wanted+=(nodejs npm)
+  elif ! command -v npm >/dev/null 2>&1; then
+    wanted+=(npm)
+  fi
+  local missing=()
+  local p
+  for p in "${wanted[@]}"; do
+    pkg_installed "$p" || missing+=("$p")
+  done
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "Debian packages: all present"
+    return
+  fi
+  echo "Debian packages: installing ${missing[*]}"
+  "${SUDO[@]}" apt-get update -qq
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_cargo_tools() {
+  local c
+  for c in fmt clippy; do
+    cargo "$c" --version >/dev/null 2>&1 ||
+      { echo "cargo $c is missing: rustup component add ${c/fmt/rustfmt}" >&2; return 1; }
+  done
+  if ! cargo nextest --version >/dev/null 2>&1; then
+    echo "cargo-nextest: installing from crates.io (takes a few minutes)"
+    cargo install --locked cargo-nextest
+  fi
+}
+
+npm_install() {
+  npm ci --prefix tests/node --no-audit --no-fund --loglevel=error >/dev/null
+}
+
+if [[ "${LMI_TEST_SKIP_INSTALL:-0}" == "1" ]]; then
+  step "install (skipped: LMI_TEST_SKIP_INSTALL=1)"
+  if [[ ! -d tests/node/node_modules ]]; then
+    echo "tests/node/node_modules missing: running npm ci anyway"
+    npm_install
+  fi
+else
+  step "install: Debian packages"
+  install_debian_packages
+  step "install: cargo tools"
+  install_cargo_tools
+  step "install: npm packages (tests/node)"
+  npm_install
+fi
+
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+if [[ "$node_major" -lt 20 ]]; then
+  echo "warning: Node.js $(node --version 2>/dev/null || echo none) found; tests/node needs Node.js 20.19+" >&2
+fi
+
+step "cargo fmt --all --check"
+cargo fmt --all --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo build --workspace"
+cargo build --workspace
+
+step "cargo nextest run (private D-Bus session + gnome-keyring)"
+JUNIT="$REPO_ROOT/target/nextest/ci/junit.xml"
+rm -f "$JUNIT"
+test_rc=0
+dbus-run-session -- bash "$REPO_ROOT/scripts/with-keyring.sh" \
+  cargo nextest run --workspace --profile ci --no-tests=fail "$@" || test_rc=$?
+
+if [[ -f "$JUNIT" ]]; then
+  attrs="$(grep -m1 -o '<testsuites [^>]*>' "$JUNIT" || true)"
+  attr() { sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$attrs"; }
+  total="$(attr tests)"
+  failures="$(attr failures)"
+  errors="$(attr errors)"
+  skipped="$(attr skipped)"
+  failed=$((${failures:-0} + ${errors:-0}))
+  passed=$((${total:-0} - failed))
+  if [[ $test_rc -ne 0 ]]; then
+    STEP="cargo nextest run"
+    echo "lmi: ${passed} passed, ${failed} failed, ${skipped:-0} skipped"
+    exit "$test_rc"
+  fi
+  trap - EXIT
+  echo "test.sh: fmt, clippy, build and tests all passed"
+  echo "lmi: ${passed} passed, ${failed} failed, ${skipped:-0} skipped"
+else
+  STEP="cargo nextest run"
+  if [[ $test_rc -eq 0 ]]; then
+    echo "test.sh: nextest wrote no JUnit report ($JUNIT)" >&2
+    exit 1
+  fi
+  exit "$test_rc"
+fi
