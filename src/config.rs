@@ -247,21 +247,22 @@ fn read_dotenv(path: &Path) -> Result<Option<FileValues>> {
 
 fn dotenv_error(path: &Path, err: dotenvy::Error) -> Error {
     match err {
-        dotenvy::Error::LineParse(line, _) => {
+        dotenvy::Error::LineParse(fragment, _) => {
+            // dotenvy reports the fragment it choked on; find its line.
+            let first = fragment.lines().next().unwrap_or_default().trim().to_owned();
             let number = std::fs::read_to_string(path)
                 .ok()
                 .and_then(|text| {
-                    let first = line.lines().next().unwrap_or_default().to_owned();
-                    text.lines().position(|l| l == first).map(|i| i + 1)
+                    text.lines()
+                        .position(|l| !first.is_empty() && l.contains(&first) && !l.trim_start().starts_with('#'))
+                        .map(|i| i + 1)
                 })
                 .map(|n| format!(" line {n}"))
                 .unwrap_or_default();
             // The line may hold a secret: name it by number, not by content.
-            Error::config(format!(
-                "malformed line in config file {}{number}",
-                path.display()
-            ))
-            .with_hint("each line must be KEY=value (quotes and `export ` are allowed)")
+            Error::config(format!("malformed line in config file {}{number}", path.display())).with_hint(
+                "each line must be KEY=value; quote values with spaces (KEY=\"a b\"); `export ` and # comments are allowed",
+            )
         }
         dotenvy::Error::Io(e) => {
             Error::config(format!("cannot read config file {}: {e}", path.display()))
