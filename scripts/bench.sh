@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Benchmarks lmi against curl and cat with hyperfine (release build, test IdP
+# and API on loopback, a throwaway configuration). Prints markdown tables and
+# peak RSS; the numbers go into BENCHMARKS.md by hand with date and machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+command -v hyperfine >/dev/null || { echo "hyperfine is needed: apt-get install hyperfine" >&2; exit 1; }
+
+cargo build --release --quiet -p lmi -p lmi-testidp
+LMI="$PWD/target/release/lmi"
+TESTIDP="$PWD/target/release/testidp"
+WORK="$(mktemp -d)"
+SERVER_PID=""
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+"$TESTIDP" serve > "$WORK/server.json" &
+SERVER_PID=$!
+for _ in $(seq 1 100); do [ -s "$WORK/server.json" ] && break; sleep 0.05; done
+IDP=$(sed -E 's/.*"idp":"([^"]+)".*/\1/' "$WORK/server.json")
+API=$(sed -E 's/.*"api":"([^"]+)".*/\1/' "$WORK/server.json")
+
+export HOME="$WORK/home" LMI_CONFIG_DIR="$WORK/config" LMI_CACHE_DIR="$WORK/cache" XDG_DATA_HOME="$WORK/data"
+mkdir -p "$LMI_CONFIG_DIR/env"
+umask 077
+printf 'DEFAULT_ENVIRONMENT=bench\n' > "$LMI_CONFIG_DIR/.env"
+printf 'OAUTH_TOKEN_URL=%s/token\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRET=lmi-secret\nAPI_BASE_URL=%s\n' "$IDP" "$API" \
+    > "$LMI_CONFIG_DIR/env/bench.env"
+
+"$LMI" auth token >/dev/null
+TOKEN=$("$LMI" auth token -o text)
+CACHE="$LMI_CACHE_DIR/tokens/bench.json"
+HF=(hyperfine --warmup 20 --min-runs 200 -N --style basic)
+
+echo "## startup"
+"${HF[@]}" --export-markdown "$WORK/startup.md" \
+    "curl --version" "$LMI --version" "$LMI env list" >/dev/null
+cat "$WORK/startup.md"
+
+echo "## warm cache: lmi auth token vs cat of the cache file"
+"${HF[@]}" --export-markdown "$WORK/warm.md" "cat $CACHE" "$LMI auth token" >/dev/null
+cat "$WORK/warm.md"
+
+echo "## cold cache: lmi auth token vs curl doing the same token request"
+hyperfine --warmup 5 --min-runs 100 --style basic --export-markdown "$WORK/cold.md" \
+    "curl -s -u lmi-client:lmi-secret -d grant_type=client_credentials $IDP/token" \
+    --prepare "rm -f $CACHE" "$LMI auth token" >/dev/null
+cat "$WORK/cold.md"
+"$LMI" auth token >/dev/null
+
+echo "## authenticated call, warm cache: lmi api vs curl with the bearer token"
+"${HF[@]}" --export-markdown "$WORK/api.md" \
+    "curl -s -H 'Authorization: Bearer $TOKEN' $API/whoami" "$LMI api /whoami" >/dev/null
+sed "s/$TOKEN/\$T/g" "$WORK/api.md"
+
+echo "## peak RSS (KiB)"
+for cmd in "curl -s -H Authorization:Bearer_x $API/whoami" "$LMI --version" "$LMI auth token" "$LMI api /whoami"; do
+    rss=$(/usr/bin/time -f '%M' $cmd 2>&1 >/dev/null | tail -1)
+    echo "| ${cmd/$PWD\//} | $rss |"
+done
