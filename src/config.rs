@@ -449,15 +449,6 @@ pub fn resolve(inputs: &Inputs<'_>) -> Result<Settings> {
             values.insert(name, value);
         }
     }
-    if let Some(env) = &chosen {
-        values.insert(
-            "DEFAULT_ENVIRONMENT".into(),
-            values.get("DEFAULT_ENVIRONMENT").cloned().unwrap_or(Value {
-                value: env.clone(),
-                source: Source::Default,
-            }),
-        );
-    }
 
     // Secrets in places others can read them (SPEC §2), warned about as
     // ssh does for keys: on the command line, in the shared main file, or in
