@@ -2,6 +2,9 @@
 //! against real servers on 127.0.0.1 (the in-repo test IdP and API, the
 //! third-party `oauth2-mock-server`, a real Secret Service).
 
+// Test code may panic on anything unexpected: that is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "support/mod.rs"]
 mod support;
 

@@ -58,7 +58,7 @@ pub enum Lookup {
     Missing,
     /// Present but unusable, with the reason (for the warning).
     Corrupt(String),
-    Found(CachedToken),
+    Found(Box<CachedToken>),
 }
 
 /// The token folder.
@@ -105,7 +105,7 @@ impl TokenCache {
             return Lookup::Corrupt("it is empty".into());
         }
         match serde_json::from_slice::<CachedToken>(&bytes) {
-            Ok(token) if !token.access_token.is_empty() => Lookup::Found(token),
+            Ok(token) if !token.access_token.is_empty() => Lookup::Found(Box::new(token)),
             Ok(_) => Lookup::Corrupt("its access_token is empty".into()),
             Err(e) => Lookup::Corrupt(format!("it is not a valid token file ({e})")),
         }

@@ -161,7 +161,7 @@ impl ServiceConfig {
 /// The service token state for `auth status` (no network).
 pub fn cached_state(ctx: &Ctx, environment: &str) -> Option<CachedToken> {
     match TokenCache::new(ctx.paths.tokens_dir()).read(environment) {
-        Lookup::Found(token) => Some(token),
+        Lookup::Found(token) => Some(*token),
         _ => None,
     }
 }
@@ -187,7 +187,7 @@ pub fn service_token(ctx: &Ctx, settings: &Settings) -> Result<(CachedToken, Tok
         Lookup::Found(token) if config.matches(&token) => {
             if token.is_fresh(crate::auth::now(), config.skew) {
                 tracing::debug!(target: "auth", "cache hit for environment {env} after waiting for the lock");
-                return Ok((token, TokenSource::Cache));
+                return Ok((*token, TokenSource::Cache));
             }
             Some(token)
         }
@@ -195,7 +195,7 @@ pub fn service_token(ctx: &Ctx, settings: &Settings) -> Result<(CachedToken, Tok
     };
     tracing::debug!(target: "auth", "cache miss for environment {env}");
     let http = Http::new(config.timeout);
-    let token = acquire(&http, &cache, &config, previous.as_ref())?;
+    let token = acquire(&http, &cache, &config, previous.as_deref())?;
     if let Err(e) = cache.write(env, &token) {
         tracing::warn!(target: "auth", "could not cache the token in {}: {e}", cache.path(env).display());
     }
@@ -206,7 +206,7 @@ pub fn service_token(ctx: &Ctx, settings: &Settings) -> Result<(CachedToken, Tok
 fn usable(cache: &TokenCache, config: &ServiceConfig, now: i64, warn: bool) -> Option<CachedToken> {
     match cache.read(&config.environment) {
         Lookup::Found(token) if config.matches(&token) && token.is_fresh(now, config.skew) => {
-            Some(token)
+            Some(*token)
         }
         Lookup::Found(token) if !config.matches(&token) => {
             tracing::debug!(target: "auth", "cached token was issued for other settings");
