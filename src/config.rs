@@ -249,12 +249,21 @@ fn dotenv_error(path: &Path, err: dotenvy::Error) -> Error {
     match err {
         dotenvy::Error::LineParse(fragment, _) => {
             // dotenvy reports the fragment it choked on; find its line.
-            let first = fragment.lines().next().unwrap_or_default().trim().to_owned();
+            let first = fragment
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
             let number = std::fs::read_to_string(path)
                 .ok()
                 .and_then(|text| {
                     text.lines()
-                        .position(|l| !first.is_empty() && l.contains(&first) && !l.trim_start().starts_with('#'))
+                        .position(|l| {
+                            !first.is_empty()
+                                && l.contains(&first)
+                                && !l.trim_start().starts_with('#')
+                        })
                         .map(|i| i + 1)
                 })
                 .map(|n| format!(" line {n}"))

@@ -62,7 +62,12 @@ impl TransportError {
 
 /// The HTTP agent for one invocation.
 pub struct Http {
+    /// Through the proxy from `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`, if any.
     agent: ureq::Agent,
+    /// Direct, for hosts that `NO_PROXY` exempts (ureq 3 applies `NO_PROXY`
+    /// to CONNECT tunnels only, not to plain-HTTP forwarding).
+    direct: ureq::Agent,
+    proxy: Option<ureq::Proxy>,
     pub timeout: Duration,
 }
 
@@ -71,21 +76,39 @@ const BODY_LIMIT: u64 = 256 * 1024 * 1024;
 
 impl Http {
     pub fn new(timeout: Duration) -> Http {
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .user_agent(format!("lmi/{}", env!("CARGO_PKG_VERSION")))
-            .tls_config(
-                TlsConfig::builder()
-                    .root_certs(RootCerts::PlatformVerifier)
-                    .build(),
-            )
-            .proxy(ureq::Proxy::try_from_env())
-            .build();
+        let proxy = ureq::Proxy::try_from_env();
+        let build = |proxy: Option<ureq::Proxy>| -> ureq::Agent {
+            ureq::Agent::config_builder()
+                .timeout_global(Some(timeout))
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .user_agent(format!("lmi/{}", env!("CARGO_PKG_VERSION")))
+                .tls_config(
+                    TlsConfig::builder()
+                        .root_certs(RootCerts::PlatformVerifier)
+                        .build(),
+                )
+                .proxy(proxy)
+                .build()
+                .into()
+        };
         Http {
-            agent: config.into(),
+            agent: build(proxy.clone()),
+            direct: build(None),
+            proxy,
             timeout,
+        }
+    }
+
+    fn agent_for(&self, url: &Url) -> &ureq::Agent {
+        let exempt = match (&self.proxy, url.as_str().parse::<ureq::http::Uri>()) {
+            (Some(proxy), Ok(uri)) => proxy.is_no_proxy(&uri),
+            _ => false,
+        };
+        if exempt {
+            &self.direct
+        } else {
+            &self.agent
         }
     }
 
@@ -118,9 +141,10 @@ impl Http {
         for (name, value) in headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
+        let agent = self.agent_for(url);
         let result = match body {
-            Some(bytes) => builder.body(bytes).map(|req| self.agent.run(req)),
-            None => builder.body(()).map(|req| self.agent.run(req)),
+            Some(bytes) => builder.body(bytes).map(|req| agent.run(req)),
+            None => builder.body(()).map(|req| agent.run(req)),
         };
         let response = match result {
             Ok(r) => r.map_err(fail)?,

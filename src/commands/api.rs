@@ -1,9 +1,801 @@
-//! `lmi api`: authenticated requests to the environment's service.
+//! `lmi api`: authenticated requests to the environment's service (SPEC §4).
+//!
+//! The work runs in three steps, and only the last one touches the network:
+//! 1. [`plan`]: every input is checked — the target URL and its origin, the
+//!    headers, the body — so bad input costs no token and sends nothing.
+//! 2. [`exchange`]: the service token goes out as `Authorization` (RFC 6750
+//!    §2.1); same-origin redirects are followed by hand, because the HTTP agent
+//!    never follows any, so the token cannot leak to another origin; a 401
+//!    discards the token (only if the cache still holds it), gets another and
+//!    retries exactly once.
+//! 3. [`print`]: the response body on stdout (JSON re-indented, everything
+//!    else byte for byte), `-i` adding the status line and headers first.
+//!
+//! Origin pinning: the token is sent only to the origin of `API_BASE_URL` or
+//! one listed in `API_ALLOWED_ORIGINS`, and a redirect is followed only when it
+//! stays on the origin of the request that received it.
+
+use std::io::Read;
+use std::time::Duration;
+
+use ureq::http::{HeaderName, HeaderValue};
+use url::Url;
 
 use super::Ctx;
+use crate::auth::service;
 use crate::cli::ApiArgs;
+use crate::config::Settings;
 use crate::error::{Error, Result};
+use crate::http::{loggable_url, origin, secure_endpoint, Http, Response};
+use crate::secret::{scrub, Secret};
 
-pub fn run(_ctx: &Ctx, _args: &ApiArgs) -> Result<u8> {
-    Err(Error::internal("not implemented"))
+/// Same-origin redirects followed before giving up (a loop ends here too).
+const MAX_REDIRECTS: usize = 5;
+
+pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<u8> {
+    let settings = ctx.settings()?;
+    settings.require_environment(&ctx.paths)?;
+    let timeout = Duration::from_secs(settings.u64("HTTP_TIMEOUT")?.max(1));
+    let request = plan(ctx, settings, args)?;
+    let http = Http::new(timeout);
+    let (request, response, token) = exchange(ctx, settings, &http, request, args.include)?;
+    print(ctx, &response, args.include)?;
+    let url = loggable_url(&request.url);
+    match response.status {
+        200..=299 => Ok(0),
+        // Only a retried request can end on a 401 (see `exchange`).
+        401 => Err(Error::auth(format!(
+            "{} {url} answered HTTP 401 again after a new token{}",
+            request.method,
+            challenge_summary(&response, &token)
+        ))
+        .with_hint(
+            "the service does not accept this environment's token; check OAUTH_SCOPES, OAUTH_AUDIENCE and the client's permissions",
+        )),
+        status => Err(Error::service(
+            format!(
+                "{} {url} answered HTTP {status} {}",
+                request.method, response.reason
+            )
+            .trim_end()
+            .to_owned(),
+        )),
+    }
+}
+
+// --- step 1: the plan ---------------------------------------------------------
+
+/// One request, ready to send (without `Authorization`, added per attempt).
+#[derive(Debug, Clone)]
+struct Request {
+    method: String,
+    url: Url,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+}
+
+/// Checks every input and builds the request; no token, no network.
+fn plan(ctx: &Ctx, settings: &Settings, args: &ApiArgs) -> Result<Request> {
+    let base = settings
+        .get("API_BASE_URL")
+        .map(|raw| secure_endpoint("API_BASE_URL", raw))
+        .transpose()?;
+    let allowed = allowed_origins(settings.get("API_ALLOWED_ORIGINS").unwrap_or(""))?;
+    // A relative PATH needs the base: the error names the key and where to
+    // set it.
+    let missing_base = || match settings.require("API_BASE_URL", &ctx.paths) {
+        Err(e) => e,
+        Ok(_) => Error::internal("API_BASE_URL is set but was not parsed"),
+    };
+    let url = target(&args.path, base.as_ref(), &allowed, missing_base)?;
+
+    let method = method(args.method.as_deref(), args.file.is_some())?;
+    let mut headers = parse_headers(&args.headers)?;
+    let body = match args.file.as_deref() {
+        None => None,
+        Some(source) => Some(read_body(source)?),
+    };
+    let has = |headers: &[(String, String)], name: &str| {
+        headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
+    };
+    if let Some(bytes) = &body {
+        let shown = if args.file.as_deref() == Some("-") {
+            "stdin".to_owned()
+        } else {
+            args.file.clone().unwrap_or_default()
+        };
+        check_body(&shown, bytes, has(&headers, "content-type"))?;
+        if !has(&headers, "content-type") {
+            headers.push(("Content-Type".into(), "application/json".into()));
+        }
+    }
+    if !has(&headers, "accept") {
+        headers.push(("Accept".into(), "application/json".into()));
+    }
+    Ok(Request {
+        method,
+        url,
+        headers,
+        body,
+    })
+}
+
+/// `-X` uppercased, else GET, or POST when there is a body. Only the methods
+/// the HTTP agent can send are accepted, so a typo is a usage error rather
+/// than a network one.
+fn method(raw: Option<&str>, has_body: bool) -> Result<String> {
+    const KNOWN: &[&str] = &[
+        "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE",
+    ];
+    let method = match raw {
+        Some(m) => m.trim().to_ascii_uppercase(),
+        None if has_body => "POST".to_owned(),
+        None => "GET".to_owned(),
+    };
+    if !KNOWN.contains(&method.as_str()) {
+        return Err(Error::usage(format!("unsupported method {method:?}"))
+            .with_hint(format!("use one of: {}", KNOWN.join(", "))));
+    }
+    if method == "HEAD" && has_body {
+        return Err(Error::usage("a HEAD request cannot carry a body (--file)"));
+    }
+    Ok(method)
+}
+
+/// `API_ALLOWED_ORIGINS`: space-separated origins. Each will receive the
+/// token, so each must be https or loopback http like any token endpoint.
+fn allowed_origins(raw: &str) -> Result<Vec<String>> {
+    raw.split_whitespace()
+        .map(|entry| {
+            secure_endpoint("API_ALLOWED_ORIGINS", entry)
+                .map(|url| origin(&url))
+                .map_err(|e| {
+                    Error::config(format!("{} (entry {entry:?})", e.message())).with_hint(
+                        "API_ALLOWED_ORIGINS lists origins such as https://api.example.com, separated by spaces",
+                    )
+                })
+        })
+        .collect()
+}
+
+/// The URL to call: a full `http(s)://` URL on an allowed origin, or PATH
+/// joined to the base (its path kept: `https://h/v1` + `/whoami` is
+/// `https://h/v1/whoami`). A relative PATH without a base is `missing_base()`.
+fn target(
+    path: &str,
+    base: Option<&Url>,
+    allowed: &[String],
+    missing_base: impl FnOnce() -> Error,
+) -> Result<Url> {
+    let lower = path.trim_start().to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        let url = Url::parse(path.trim())
+            .map_err(|e| Error::usage(format!("{path:?} is not a valid URL: {e}")))?;
+        let wanted = origin(&url);
+        let permitted = base.is_some_and(|b| origin(b) == wanted) || allowed.contains(&wanted);
+        if !permitted {
+            return Err(Error::usage(format!(
+                "{} is not the service's origin; lmi sends the token only to API_BASE_URL's origin{}",
+                wanted,
+                if allowed.is_empty() { String::new() } else { " and API_ALLOWED_ORIGINS".to_owned() }
+            ))
+            .with_hint(format!(
+                "use a path relative to API_BASE_URL, or add {wanted} to API_ALLOWED_ORIGINS if it should receive the token"
+            )));
+        }
+        return Ok(url);
+    }
+    if let Some((scheme, _)) = path.split_once("://") {
+        if !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        {
+            return Err(Error::usage(format!(
+                "{path:?}: only http:// and https:// URLs are supported"
+            )));
+        }
+    }
+    let Some(base) = base else {
+        return Err(missing_base());
+    };
+    // Joined by text, not `Url::join`, which would replace the base's last
+    // path segment (RFC 3986 §5.2) and drop a base path such as `/v1`.
+    let mut prefix = base.clone();
+    prefix.set_query(None);
+    prefix.set_fragment(None);
+    let prefix = prefix.as_str().trim_end_matches('/');
+    let joined = if path.is_empty() {
+        base.as_str().to_owned()
+    } else if path.starts_with('/') {
+        format!("{prefix}{path}")
+    } else {
+        format!("{prefix}/{path}")
+    };
+    let mut url = Url::parse(&joined).map_err(|e| {
+        Error::usage(format!(
+            "{path:?} does not form a valid URL with API_BASE_URL: {e}"
+        ))
+    })?;
+    url.set_fragment(None);
+    // The authority ends before PATH starts, so the origin cannot change;
+    // checked anyway because the token's destination depends on it.
+    if origin(&url) != origin(base) {
+        return Err(Error::usage(format!(
+            "{path:?} leaves the origin of API_BASE_URL"
+        )));
+    }
+    Ok(url)
+}
+
+/// `-H 'Name: value'` values, checked as HTTP field names and values
+/// (RFC 9110 §5). `Authorization` is lmi's to set.
+fn parse_headers(raw: &[String]) -> Result<Vec<(String, String)>> {
+    raw.iter()
+        .map(|h| {
+            let Some((name, value)) = h.split_once(':') else {
+                return Err(Error::usage(format!("header {h:?} has no ':'"))
+                    .with_hint("write headers as -H 'Name: value'"));
+            };
+            let (name, value) = (name.trim(), value.trim());
+            if HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(Error::usage(format!(
+                    "header {h:?}: {name:?} is not a valid header name"
+                )));
+            }
+            if HeaderValue::from_str(value).is_err() {
+                return Err(Error::usage(format!(
+                    "header {name}: the value contains characters a header cannot carry"
+                )));
+            }
+            if name.eq_ignore_ascii_case("authorization") {
+                return Err(Error::usage(
+                    "lmi api sets the Authorization header itself from the environment's token",
+                )
+                .with_hint("to send other credentials, use curl or another HTTP client"));
+            }
+            Ok((name.to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
+/// The bytes of `--file PATH`, or of stdin for `--file -`.
+fn read_body(source: &str) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    if source == "-" {
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::usage(format!("cannot read the body from stdin: {e}")))?;
+    } else {
+        bytes = std::fs::read(source)
+            .map_err(|e| Error::usage(format!("cannot read --file {source}: {e}")))?;
+    }
+    Ok(bytes)
+}
+
+/// A body must not be empty, and must be JSON unless the user chose the
+/// Content-Type (then it is sent as is).
+fn check_body(shown: &str, bytes: &[u8], custom_type: bool) -> Result<()> {
+    let blank = bytes.iter().all(u8::is_ascii_whitespace);
+    if bytes.is_empty() || (blank && !custom_type) {
+        return Err(Error::usage(format!("the body from {shown} is empty"))
+            .with_hint("give --file a JSON document, or leave --file out to send no body"));
+    }
+    if !custom_type {
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            // serde_json ends its message with the position; it is said once.
+            let text = e.to_string();
+            let what = text
+                .rsplit_once(" at line ")
+                .map_or(text.as_str(), |(w, _)| w);
+            return Err(Error::usage(format!(
+                "the body from {shown} is not valid JSON at line {}, column {}: {what}",
+                e.line(),
+                e.column()
+            ))
+            .with_hint(
+                "fix the JSON, or name its type with -H 'Content-Type: ...' to send it as is",
+            ));
+        }
+    }
+    Ok(())
+}
+
+// --- step 2: the exchange -------------------------------------------------------
+
+/// Sends the request with the token, following same-origin redirects and
+/// retrying once after a 401. Returns the last request, its response and the
+/// token it carried (to scrub from what the server says).
+fn exchange(
+    ctx: &Ctx,
+    settings: &Settings,
+    http: &Http,
+    mut request: Request,
+    include: bool,
+) -> Result<(Request, Response, Secret)> {
+    let (mut token, _) = service::service_token(ctx, settings)?;
+    let mut retried = false;
+    let mut redirects = 0;
+    loop {
+        let mut headers = request.headers.clone();
+        headers.push((
+            "Authorization".into(),
+            authorization(&token.token_type, &token.access_token),
+        ));
+        let response = http
+            .send(
+                &request.method,
+                &request.url,
+                &headers,
+                request.body.clone(),
+            )
+            .map_err(|e| {
+                Error::service(e.describe(http.timeout)).with_hint(
+                    "check API_BASE_URL and your network; HTTP_TIMEOUT sets how long lmi waits",
+                )
+            })?;
+
+        // RFC 6750 §3.1: invalid_token means "get a new one". Another run may
+        // already have replaced the cached token; `discard` keeps that one.
+        if response.status == 401 && !retried {
+            retried = true;
+            tracing::info!(
+                target: "api",
+                "{} {} answered 401{}; retrying once with a new token",
+                request.method,
+                loggable_url(&request.url),
+                challenge_summary(&response, &token.access_token)
+            );
+            service::discard(ctx, settings, &token.access_token)?;
+            token = service::service_token(ctx, settings)?.0;
+            continue;
+        }
+
+        // Other 3xx (300, 304) and a redirect without Location are final.
+        let location = match (response.status, response.header("location")) {
+            (301 | 302 | 303 | 307 | 308, Some(location)) => location.to_owned(),
+            _ => return Ok((request, response, token.access_token)),
+        };
+        let next = request.url.join(&location).map_err(|e| {
+            Error::service(format!(
+                "{} {} redirected to an invalid location {location:?}: {e}",
+                request.method,
+                loggable_url(&request.url)
+            ))
+        })?;
+        if origin(&next) != origin(&request.url) {
+            // Nothing is sent there: the token belongs to this origin only.
+            print(ctx, &response, include)?;
+            return Err(Error::service(format!(
+                "{} {} redirected to {}, another origin; not followed, so the token stays on {}",
+                request.method,
+                loggable_url(&request.url),
+                loggable_url(&next),
+                origin(&request.url)
+            ))
+            .with_hint(format!(
+                "if that service should get the token, add {} to API_ALLOWED_ORIGINS and call it directly",
+                origin(&next)
+            )));
+        }
+        redirects += 1;
+        if redirects > MAX_REDIRECTS {
+            return Err(Error::service(format!(
+                "{} {} redirected more than {MAX_REDIRECTS} times; giving up (a redirect loop?)",
+                request.method,
+                loggable_url(&request.url)
+            )));
+        }
+        tracing::debug!(target: "api", "following HTTP {} redirect to {}", response.status, loggable_url(&next));
+        request = redirected(request, response.status, next);
+    }
+}
+
+/// `Authorization: <type> <token>`; `Bearer` in its registered spelling for
+/// any case of bearer or a missing type (RFC 6750 §4, §6.1.1).
+fn authorization(token_type: &str, token: &Secret) -> String {
+    let scheme = match token_type.trim() {
+        t if t.is_empty() || t.eq_ignore_ascii_case("bearer") => "Bearer",
+        t => t,
+    };
+    format!("{scheme} {}", token.expose())
+}
+
+/// The request after a redirect: 303, and 301/302 after a POST, become a GET
+/// without body or content headers, as browsers and `curl -L` do (RFC 9110
+/// §15.4.2–4, Fetch "HTTP-redirect fetch"); 307/308 repeat the request.
+fn redirected(mut request: Request, status: u16, next: Url) -> Request {
+    let to_get = match status {
+        303 => request.method != "GET" && request.method != "HEAD",
+        301 | 302 => request.method == "POST",
+        _ => false,
+    };
+    if to_get {
+        request.method = "GET".into();
+        request.body = None;
+        request
+            .headers
+            .retain(|(k, _)| !k.to_ascii_lowercase().starts_with("content-"));
+    }
+    request.url = next;
+    request
+}
+
+/// `: error "invalid_token" (description)` from `WWW-Authenticate`
+/// (RFC 6750 §3), or nothing when the server gave no error. The token is
+/// scrubbed in case the server echoes it.
+fn challenge_summary(response: &Response, token: &Secret) -> String {
+    let Some(header) = response.header("www-authenticate") else {
+        return String::new();
+    };
+    let params = auth_params(header);
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    let summary = match (get("error"), get("error_description")) {
+        (Some(e), Some(d)) => format!(": error {e:?} ({d})"),
+        (Some(e), None) => format!(": error {e:?}"),
+        (None, Some(d)) => format!(": {d}"),
+        (None, None) => String::new(),
+    };
+    scrub(&summary, &[token])
+}
+
+/// The `name=value` auth-params of a challenge (RFC 9110 §11.2), values
+/// unquoted; schemes and token68 values are skipped.
+fn auth_params(header: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut chars = header.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace() || *c == ',').is_some() {}
+        let mut name = String::new();
+        while let Some(c) = chars.next_if(|c| !c.is_whitespace() && *c != ',' && *c != '=') {
+            name.push(c);
+        }
+        if name.is_empty() && chars.peek().is_none() {
+            return out;
+        }
+        while chars.next_if(|c| *c == ' ' || *c == '\t').is_some() {}
+        if chars.next_if_eq(&'=').is_none() {
+            continue;
+        }
+        // `abc==` is a token68 credential, not a parameter.
+        if chars.peek() == Some(&'=') {
+            while chars.next_if_eq(&'=').is_some() {}
+            continue;
+        }
+        while chars.next_if(|c| *c == ' ' || *c == '\t').is_some() {}
+        let mut value = String::new();
+        if chars.next_if_eq(&'"').is_some() {
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '"' => break,
+                    c => value.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace() && *c != ',') {
+                value.push(c);
+            }
+        }
+        if !name.is_empty() {
+            out.push((name, value));
+        }
+    }
+}
+
+// --- step 3: output -------------------------------------------------------------
+
+/// `-i` head, then the body: JSON re-indented in JSON mode, else as received.
+fn print(ctx: &Ctx, response: &Response, include: bool) -> Result<()> {
+    let mut out = Vec::with_capacity(response.body.len() + 256);
+    if include {
+        let status = format!(
+            "{} {} {}",
+            response.version, response.status, response.reason
+        );
+        out.extend_from_slice(status.trim_end().as_bytes());
+        out.extend_from_slice(b"\n");
+        for (name, value) in &response.headers {
+            out.extend_from_slice(format!("{name}: {value}\n").as_bytes());
+        }
+        out.extend_from_slice(b"\n");
+    }
+    let json = ctx.out.is_json()
+        && !response.body.is_empty()
+        && serde_json::from_slice::<serde::de::IgnoredAny>(&response.body).is_ok();
+    if json {
+        // Validated above, so this is UTF-8 (RFC 8259 §8.1).
+        let text = String::from_utf8_lossy(&response.body);
+        out.extend_from_slice(pretty_json(&text).as_bytes());
+        out.push(b'\n');
+    } else {
+        out.extend_from_slice(&response.body);
+    }
+    ctx.out.raw(&out)
+}
+
+/// Re-indents valid JSON text with two spaces, keeping member order and
+/// numbers exactly as the server wrote them (a `serde_json::Value` would sort
+/// keys and round big numbers).
+fn pretty_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    let mut depth = 0usize;
+    let mut chars = text.chars().peekable();
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        for _ in 0..depth {
+            out.push_str("  ");
+        }
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                out.push('"');
+                while let Some(c) = chars.next() {
+                    out.push(c);
+                    match c {
+                        '\\' => out.extend(chars.next()),
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '{' | '[' => {
+                while chars.next_if(|c| c.is_ascii_whitespace()).is_some() {}
+                let close = if c == '{' { '}' } else { ']' };
+                out.push(c);
+                if chars.next_if_eq(&close).is_some() {
+                    out.push(close);
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(',');
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            c if c.is_ascii_whitespace() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    fn no_base() -> Error {
+        Error::config("no base")
+    }
+
+    fn joined(path: &str, base: &str) -> String {
+        target(path, Some(&url(base)), &[], no_base)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn paths_join_the_base_keeping_its_path_and_the_query() {
+        assert_eq!(joined("/whoami", "https://h/v1"), "https://h/v1/whoami");
+        assert_eq!(joined("whoami", "https://h/v1/"), "https://h/v1/whoami");
+        assert_eq!(joined("/whoami", "https://h"), "https://h/whoami");
+        assert_eq!(
+            joined("/a?b=1&c=2", "https://h/v1?x=y"),
+            "https://h/v1/a?b=1&c=2"
+        );
+        assert_eq!(joined("", "https://h/v1"), "https://h/v1");
+        assert_eq!(joined("/a#frag", "https://h"), "https://h/a");
+        // Things that look like an authority stay in the path.
+        assert_eq!(
+            joined("//evil.example/x", "https://h"),
+            "https://h//evil.example/x"
+        );
+        assert_eq!(
+            joined("@evil.example", "https://h"),
+            "https://h/@evil.example"
+        );
+        assert_eq!(
+            joined("\\\\evil.example", "https://h"),
+            "https://h///evil.example"
+        );
+        assert_eq!(target("/x", None, &[], no_base).unwrap_err().exit_code(), 3);
+    }
+
+    #[test]
+    fn full_urls_only_on_allowed_origins() {
+        let base = url("https://api.example/v1");
+        let allowed = vec!["https://other.example".to_owned()];
+        let ok = |p: &str| {
+            target(p, Some(&base), &allowed, no_base)
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            ok("https://api.example/v2/x?q=1"),
+            "https://api.example/v2/x?q=1"
+        );
+        assert_eq!(ok("HTTPS://API.EXAMPLE:443/x"), "https://api.example/x");
+        assert_eq!(ok("https://other.example/y"), "https://other.example/y");
+        for bad in [
+            "https://evil.example/x",
+            "http://api.example/x",
+            "https://api.example:8443/x",
+            "https://api.example.evil.example/",
+            "https://other.example@evil.example/",
+        ] {
+            let err = target(bad, Some(&base), &allowed, no_base).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+        }
+        let ftp = target("ftp://api.example/x", Some(&base), &[], no_base);
+        assert_eq!(ftp.unwrap_err().exit_code(), 2);
+        // Without a base, only the listed origins.
+        assert!(target("https://other.example/", None, &allowed, no_base).is_ok());
+        let unlisted = target("https://api.example/", None, &allowed, no_base);
+        assert_eq!(unlisted.unwrap_err().exit_code(), 2);
+    }
+
+    #[test]
+    fn allowed_origins_must_be_secure() {
+        assert_eq!(
+            allowed_origins(" https://a.example  http://127.0.0.1:9/x ").unwrap(),
+            vec!["https://a.example", "http://127.0.0.1:9"]
+        );
+        assert!(allowed_origins("").unwrap().is_empty());
+        assert_eq!(
+            allowed_origins("http://a.example").unwrap_err().exit_code(),
+            3
+        );
+        assert_eq!(allowed_origins("not-a-url").unwrap_err().exit_code(), 3);
+    }
+
+    #[test]
+    fn headers_are_checked() {
+        let h = |v: &[&str]| parse_headers(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            h(&["X-A: 1", "Content-Type:text/plain; charset=utf-8"]).unwrap(),
+            vec![
+                ("X-A".to_owned(), "1".to_owned()),
+                (
+                    "Content-Type".to_owned(),
+                    "text/plain; charset=utf-8".to_owned()
+                )
+            ]
+        );
+        assert_eq!(h(&["X-Empty:"]).unwrap()[0].1, "");
+        for bad in [
+            "NoColon",
+            ": v",
+            "Bad Name: v",
+            "X: a\nb",
+            "authorization: Bearer x",
+        ] {
+            assert_eq!(h(&[bad]).unwrap_err().exit_code(), 2, "{bad}");
+        }
+    }
+
+    #[test]
+    fn bodies_are_checked() {
+        assert!(check_body("f", b"{\"a\":1}", false).is_ok());
+        assert!(check_body("f", b"not json", true).is_ok());
+        assert!(check_body("f", b"  \n", true).is_ok());
+        let empty = check_body("stdin", b"", true).unwrap_err();
+        assert!(
+            empty.message().contains("stdin is empty"),
+            "{}",
+            empty.message()
+        );
+        assert!(check_body("f", b" \n", false)
+            .unwrap_err()
+            .message()
+            .contains("empty"));
+        let bad = check_body("f.json", b"{\n  \"a\": 1,\n}", false).unwrap_err();
+        assert_eq!(bad.exit_code(), 2);
+        assert_eq!(
+            bad.message(),
+            "the body from f.json is not valid JSON at line 3, column 1: key must be a string"
+        );
+    }
+
+    #[test]
+    fn methods() {
+        assert_eq!(method(None, false).unwrap(), "GET");
+        assert_eq!(method(None, true).unwrap(), "POST");
+        assert_eq!(method(Some("put"), true).unwrap(), "PUT");
+        assert_eq!(method(Some("delete"), false).unwrap(), "DELETE");
+        assert_eq!(method(Some("FROB"), false).unwrap_err().exit_code(), 2);
+        assert_eq!(method(Some("head"), true).unwrap_err().exit_code(), 2);
+    }
+
+    #[test]
+    fn redirects_change_the_method_like_browsers() {
+        let req = |m: &str| Request {
+            method: m.into(),
+            url: url("https://h/a"),
+            headers: vec![
+                ("Content-Type".into(), "application/json".into()),
+                ("Accept".into(), "application/json".into()),
+            ],
+            body: Some(b"{}".to_vec()),
+        };
+        let next = url("https://h/b");
+        for (status, from, to, body) in [
+            (301, "POST", "GET", false),
+            (302, "POST", "GET", false),
+            (303, "POST", "GET", false),
+            (303, "PUT", "GET", false),
+            (302, "PUT", "PUT", true),
+            (307, "POST", "POST", true),
+            (308, "PUT", "PUT", true),
+        ] {
+            let r = redirected(req(from), status, next.clone());
+            assert_eq!(r.method, to, "{status} {from}");
+            assert_eq!(r.body.is_some(), body, "{status} {from}");
+            assert_eq!(r.headers.len(), if body { 2 } else { 1 });
+            assert_eq!(r.url, next);
+        }
+    }
+
+    #[test]
+    fn authorization_scheme() {
+        let t = Secret::new("tok");
+        assert_eq!(authorization("bearer", &t), "Bearer tok");
+        assert_eq!(authorization("BEARER", &t), "Bearer tok");
+        assert_eq!(authorization("", &t), "Bearer tok");
+        assert_eq!(authorization("DPoP", &t), "DPoP tok");
+    }
+
+    #[test]
+    fn challenge_params() {
+        let params = auth_params(
+            r#"Bearer realm="api", error="invalid_token", error_description="The token \"x\" expired", scope=read"#,
+        );
+        assert_eq!(
+            params,
+            vec![
+                ("realm".to_owned(), "api".to_owned()),
+                ("error".to_owned(), "invalid_token".to_owned()),
+                (
+                    "error_description".to_owned(),
+                    "The token \"x\" expired".to_owned()
+                ),
+                ("scope".to_owned(), "read".to_owned()),
+            ]
+        );
+        assert!(auth_params("Basic").is_empty());
+        assert!(auth_params("").is_empty());
+        assert_eq!(auth_params("Negotiate abc==, Bearer error=x").len(), 1);
+    }
+
+    #[test]
+    fn json_is_reindented_in_order() {
+        let text = r#" {"z":1,"a":[1, 2.50,{}],"s":"a,b:{\"c\"]","n":123456789012345678901234567890,"e":[]} "#;
+        let pretty = pretty_json(text);
+        assert_eq!(
+            pretty,
+            "{\n  \"z\": 1,\n  \"a\": [\n    1,\n    2.50,\n    {}\n  ],\n  \"s\": \"a,b:{\\\"c\\\"]\",\n  \"n\": 123456789012345678901234567890,\n  \"e\": []\n}"
+        );
+        let reparsed: serde_json::Value = serde_json::from_str(&pretty).unwrap();
+        let original: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(reparsed, original);
+        assert_eq!(pretty_json("\"x\""), "\"x\"");
+        assert_eq!(pretty_json("42"), "42");
+    }
 }

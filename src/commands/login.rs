@@ -1,13 +1,73 @@
-//! `lmi login sso` and `lmi logout sso`.
+//! `lmi login sso` and `lmi logout sso`: flags in, JSON or text out. The
+//! work is in `auth::sso::flow`.
+
+use serde::Serialize;
 
 use super::Ctx;
+use crate::auth::sso::flow::{self, LoginOptions, Outcome};
+use crate::auth::sso::SsoConfig;
 use crate::cli::LoginSsoArgs;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::output::rfc3339;
 
-pub fn login_sso(_ctx: &Ctx, _args: &LoginSsoArgs) -> Result<u8> {
-    Err(Error::internal("not implemented"))
+#[derive(Serialize)]
+struct LoginOut {
+    logged_in: bool,
+    user: Option<String>,
+    issuer: String,
+    expires_at: Option<String>,
 }
 
-pub fn logout_sso(_ctx: &Ctx) -> Result<u8> {
-    Err(Error::internal("not implemented"))
+pub fn login_sso(ctx: &Ctx, args: &LoginSsoArgs) -> Result<u8> {
+    let settings = ctx.settings()?;
+    let config = SsoConfig::from_settings(settings, &ctx.paths)?;
+    let (session, outcome) = flow::login(
+        ctx,
+        &config,
+        LoginOptions {
+            force: args.force,
+            no_browser: args.no_browser,
+        },
+    )?;
+    let out = LoginOut {
+        logged_in: true,
+        user: session.user.clone(),
+        issuer: session.issuer.clone(),
+        expires_at: session.expires_at.and_then(rfc3339),
+    };
+    ctx.out.result(&out, || {
+        let user = out.user.as_deref().unwrap_or("an unnamed user");
+        match outcome {
+            Outcome::Existing => format!("Already logged in as {user} at {}", out.issuer),
+            Outcome::Refreshed => {
+                format!("Logged in as {user} at {} (session refreshed)", out.issuer)
+            }
+            Outcome::LoggedIn => format!("Logged in as {user} at {}", out.issuer),
+        }
+    })?;
+    Ok(0)
+}
+
+#[derive(Serialize)]
+struct LogoutOut {
+    logged_out: bool,
+    revoked: bool,
+}
+
+pub fn logout_sso(ctx: &Ctx) -> Result<u8> {
+    let settings = ctx.settings()?;
+    let config = SsoConfig::from_settings(settings, &ctx.paths)?;
+    let revoked = flow::logout(ctx, &config)?;
+    let out = LogoutOut {
+        logged_out: true,
+        revoked,
+    };
+    ctx.out.result(&out, || {
+        if revoked {
+            "Logged out (the session was revoked at the IdP)".to_owned()
+        } else {
+            "Logged out".to_owned()
+        }
+    })?;
+    Ok(0)
 }

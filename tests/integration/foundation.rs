@@ -15,7 +15,10 @@ fn configured() -> Sandbox {
 
 fn value(out: &serde_json::Value, key: &str) -> (String, String) {
     let v = &out["values"][key];
-    (v["value"].as_str().unwrap_or_default().to_owned(), v["source"].as_str().unwrap_or_default().to_owned())
+    (
+        v["value"].as_str().unwrap_or_default().to_owned(),
+        v["source"].as_str().unwrap_or_default().to_owned(),
+    )
 }
 
 #[test]
@@ -37,7 +40,10 @@ fn precedence_each_level_beats_the_ones_below() {
 
         sb.var(key, "osenv");
         let (v, source) = value(&sb.run(&["config", "show"]).json(), key);
-        assert_eq!((v.as_str(), source.as_str()), ("osenv", "environment variable"));
+        assert_eq!(
+            (v.as_str(), source.as_str()),
+            ("osenv", "environment variable")
+        );
 
         let set = format!("{key}=cli");
         let (v, source) = value(&sb.run(&["config", "show", "--set", &set]).json(), key);
@@ -51,20 +57,32 @@ fn os_environment_counts_only_for_known_keys() {
     sb.var("SOME_RANDOM_VAR", "x");
     let out = sb.run(&["config", "show"]).json();
     assert!(out["values"].get("SOME_RANDOM_VAR").is_none());
-    assert_eq!(value(&out, "TOKEN_EXPIRY_SKEW"), ("60".to_owned(), "default".to_owned()));
+    assert_eq!(
+        value(&out, "TOKEN_EXPIRY_SKEW"),
+        ("60".to_owned(), "default".to_owned())
+    );
 }
 
 #[test]
 fn key_flags_in_both_spellings_and_case_insensitive_keys() {
     let sb = configured();
     sb.write_env("dev", "oauth_client_id=lower\nOauth_Scopes=mixed\n");
-    let out = sb.run(&["config", "show", "--oauth-audience", "dash"]).json();
+    let out = sb
+        .run(&["config", "show", "--oauth-audience", "dash"])
+        .json();
     assert_eq!(value(&out, "OAUTH_CLIENT_ID").0, "lower");
     assert_eq!(value(&out, "OAUTH_SCOPES").0, "mixed");
-    assert_eq!(value(&out, "OAUTH_AUDIENCE"), ("dash".to_owned(), "command line".to_owned()));
-    let out = sb.run(&["--oauth_audience", "under", "config", "show"]).json();
+    assert_eq!(
+        value(&out, "OAUTH_AUDIENCE"),
+        ("dash".to_owned(), "command line".to_owned())
+    );
+    let out = sb
+        .run(&["--oauth_audience", "under", "config", "show"])
+        .json();
     assert_eq!(value(&out, "OAUTH_AUDIENCE").0, "under");
-    let out = sb.run(&["config", "show", "--set", "oauth_audience=set"]).json();
+    let out = sb
+        .run(&["config", "show", "--set", "oauth_audience=set"])
+        .json();
     assert_eq!(value(&out, "OAUTH_AUDIENCE").0, "set");
 }
 
@@ -74,7 +92,10 @@ fn environment_selection_order() {
     assert_eq!(sb.run(&["config", "show"]).json()["environment"], "dev");
     sb.var("LMI_ENVIRONMENT", "prod");
     assert_eq!(sb.run(&["config", "show"]).json()["environment"], "prod");
-    assert_eq!(sb.run(&["config", "show", "-e", "dev"]).json()["environment"], "dev");
+    assert_eq!(
+        sb.run(&["config", "show", "-e", "dev"]).json()["environment"],
+        "dev"
+    );
     // An empty LMI_ENVIRONMENT counts as unset.
     sb.var("LMI_ENVIRONMENT", "");
     assert_eq!(sb.run(&["config", "show"]).json()["environment"], "dev");
@@ -86,16 +107,22 @@ fn no_environment_lists_the_ones_that_exist() {
     sb.write_env("alpha", "OAUTH_CLIENT_ID=a\n");
     sb.write_env("beta", "OAUTH_CLIENT_ID=b\n");
     let out = sb.run(&["auth", "token"]);
-    out.assert_code(3).assert_stderr_contains("no environment selected");
+    out.assert_code(3)
+        .assert_stderr_contains("no environment selected");
     out.assert_stderr_contains("alpha, beta");
-    assert!(out.stderr.lines().any(|l| l.starts_with("hint: ")), "{}", out.stderr);
+    assert!(
+        out.stderr.lines().any(|l| l.starts_with("hint: ")),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn missing_environment_suggests_the_closest() {
     let sb = configured();
     let out = sb.run(&["-e", "prd", "auth", "token"]);
-    out.assert_code(3).assert_stderr_contains("\"prd\" does not exist");
+    out.assert_code(3)
+        .assert_stderr_contains("\"prd\" does not exist");
     out.assert_stderr_contains("did you mean prod?");
 }
 
@@ -106,10 +133,27 @@ fn bad_environment_names_touch_nothing_outside() {
     for name in ["../x", "/etc/passwd", "", long.as_str(), ".hidden", "a/b"] {
         let before = list_tree(sb.home());
         let out = sb.run(&["-e", name, "auth", "token"]);
-        out.assert_code(3).assert_stderr_contains("invalid environment name");
+        out.assert_code(3)
+            .assert_stderr_contains("invalid environment name");
         // Only the log may have been written.
-        let after: Vec<_> = list_tree(sb.home()).into_iter().filter(|p| !p.ends_with("lmi.log") && !p.ends_with("share/lmi") && !p.ends_with(".local/share") && !p.ends_with(".local")).collect();
-        let before: Vec<_> = before.into_iter().filter(|p| !p.ends_with("lmi.log") && !p.ends_with("share/lmi") && !p.ends_with(".local/share") && !p.ends_with(".local")).collect();
+        let after: Vec<_> = list_tree(sb.home())
+            .into_iter()
+            .filter(|p| {
+                !p.ends_with("lmi.log")
+                    && !p.ends_with("share/lmi")
+                    && !p.ends_with(".local/share")
+                    && !p.ends_with(".local")
+            })
+            .collect();
+        let before: Vec<_> = before
+            .into_iter()
+            .filter(|p| {
+                !p.ends_with("lmi.log")
+                    && !p.ends_with("share/lmi")
+                    && !p.ends_with(".local/share")
+                    && !p.ends_with(".local")
+            })
+            .collect();
         assert_eq!(before, after, "files changed for {name:?}");
     }
     let mut sb2 = configured();
@@ -138,7 +182,8 @@ fn malformed_dotenv_line_names_file_and_line() {
     let sb = configured();
     sb.write_env("dev", "OAUTH_CLIENT_ID=x\n# comment\nthis is not valid\n");
     let out = sb.run(&["config", "show"]);
-    out.assert_code(3).assert_stderr_contains("env/dev.env line 3");
+    out.assert_code(3)
+        .assert_stderr_contains("env/dev.env line 3");
 }
 
 #[test]
@@ -146,11 +191,14 @@ fn config_path_that_is_a_directory() {
     let sb = Sandbox::new();
     std::fs::create_dir_all(sb.config_dir().join(".env")).unwrap();
     let out = sb.run(&["config", "show"]);
-    out.assert_code(3).assert_stderr_contains(".config/lmi/.env");
+    out.assert_code(3)
+        .assert_stderr_contains(".config/lmi/.env");
     let sb = configured();
     std::fs::remove_file(sb.env_file("dev")).unwrap();
     std::fs::create_dir_all(sb.env_file("dev")).unwrap();
-    sb.run(&["-e", "dev", "config", "show"]).assert_code(3).assert_stderr_contains("env/dev.env");
+    sb.run(&["-e", "dev", "config", "show"])
+        .assert_code(3)
+        .assert_stderr_contains("env/dev.env");
 }
 
 #[test]
@@ -158,71 +206,112 @@ fn secrets_in_the_wrong_place_warn_but_work() {
     // On the command line.
     let sb = configured();
     let out = sb.run(&["config", "show", "--oauth-client-secret", SECRET]);
-    out.assert_ok().assert_stderr_contains("warning: OAUTH_CLIENT_SECRET was given on the command line");
+    out.assert_ok()
+        .assert_stderr_contains("warning: OAUTH_CLIENT_SECRET was given on the command line");
     assert!(!out.stdout.contains(SECRET) && !out.stderr.contains(SECRET));
     assert_eq!(value(&out.json(), "OAUTH_CLIENT_SECRET").0, "********");
 
     // In the main file.
     let sb = configured();
-    sb.write_main(&format!("DEFAULT_ENVIRONMENT=dev\nOAUTH_PASSWORD={SECRET}\n"));
+    sb.write_main(&format!(
+        "DEFAULT_ENVIRONMENT=dev\nOAUTH_PASSWORD={SECRET}\n"
+    ));
     let out = sb.run(&["config", "show"]);
-    out.assert_ok().assert_stderr_contains("OAUTH_PASSWORD is set in the main config");
+    out.assert_ok()
+        .assert_stderr_contains("OAUTH_PASSWORD is set in the main config");
     out.assert_stderr_contains("env/dev.env");
 
     // In a file readable by others.
     let sb = configured();
-    sb.write_env("dev", &format!("OAUTH_CLIENT_ID=x\nOAUTH_CLIENT_SECRET={SECRET}\n"));
+    sb.write_env(
+        "dev",
+        &format!("OAUTH_CLIENT_ID=x\nOAUTH_CLIENT_SECRET={SECRET}\n"),
+    );
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(sb.env_file("dev"), std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = sb.run(&["config", "show"]);
-    out.assert_ok().assert_stderr_contains(&format!("chmod 600 {}", sb.env_file("dev").display()));
+    out.assert_ok()
+        .assert_stderr_contains(&format!("chmod 600 {}", sb.env_file("dev").display()));
     assert!(!out.stdout.contains(SECRET) && !out.stderr.contains(SECRET));
 }
 
 #[test]
 fn private_wellformed_configuration_gives_no_warnings() {
     let sb = configured();
-    sb.write_env("dev", &format!("OAUTH_CLIENT_ID=x\nOAUTH_CLIENT_SECRET={SECRET}\n"));
+    sb.write_env(
+        "dev",
+        &format!("OAUTH_CLIENT_ID=x\nOAUTH_CLIENT_SECRET={SECRET}\n"),
+    );
     let out = sb.run(&["config", "show"]);
     out.assert_ok();
     assert_eq!(out.stderr, "", "unexpected stderr");
     let out = sb.run(&["config", "show", "-o", "text"]);
-    assert!(out.stdout.contains("OAUTH_CLIENT_SECRET=********"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("OAUTH_CLIENT_SECRET=********"),
+        "{}",
+        out.stdout
+    );
     assert!(!out.stdout.contains(SECRET));
 }
 
 #[test]
 fn unknown_command_or_flag_is_a_usage_error() {
     let sb = configured();
-    sb.run(&["auth", "tokn"]).assert_code(2).assert_stderr_contains("token");
-    sb.run(&["config", "show", "--bogus"]).assert_code(2).assert_stderr_contains("--bogus");
+    sb.run(&["auth", "tokn"])
+        .assert_code(2)
+        .assert_stderr_contains("token");
+    sb.run(&["config", "show", "--bogus"])
+        .assert_code(2)
+        .assert_stderr_contains("--bogus");
     sb.run(&["-o", "yaml", "config", "show"]).assert_code(2);
 }
 
 #[test]
 fn log_file_gets_lines_and_never_a_secret() {
     let sb = configured();
-    sb.write_env("dev", &format!("OAUTH_CLIENT_ID=x\nOAUTH_CLIENT_SECRET={SECRET}\nOAUTH_PASSWORD={SECRET}-pw\n"));
-    let out = sb.run(&["-vv", "config", "show", "--oauth-password", "another-secret-pw"]);
+    sb.write_env(
+        "dev",
+        &format!("OAUTH_CLIENT_ID=x\nOAUTH_CLIENT_SECRET={SECRET}\nOAUTH_PASSWORD={SECRET}-pw\n"),
+    );
+    let out = sb.run(&[
+        "-vv",
+        "config",
+        "show",
+        "--oauth-password",
+        "another-secret-pw",
+    ]);
     out.assert_ok();
     let log = std::fs::read_to_string(sb.log_file()).expect("log file written");
     assert!(log.contains("DEBUG config:"), "{log}");
     assert!(log.contains("OAUTH_CLIENT_SECRET = ********"), "{log}");
     for text in [&log, &out.stderr] {
-        assert!(!text.contains(SECRET) && !text.contains("another-secret-pw"), "secret leaked:\n{text}");
+        assert!(
+            !text.contains(SECRET) && !text.contains("another-secret-pw"),
+            "secret leaked:\n{text}"
+        );
     }
     assert_eq!(mode(&sb.log_file()), 0o600);
     assert_eq!(mode(&sb.data_dir()), 0o700);
 
     // Switched off three ways.
-    for args in [vec!["--no-file-log", "env", "list"], vec!["--set", "LOG_FILE_ENABLED=false", "env", "list"]] {
+    for args in [
+        vec!["--no-file-log", "env", "list"],
+        vec!["--set", "LOG_FILE_ENABLED=false", "env", "list"],
+    ] {
         let sb = configured();
         sb.run(&args).assert_ok();
         assert!(!sb.log_file().exists());
     }
     let sb = configured();
     let custom = sb.home().join("custom/lmi.log");
-    sb.run(&["--set", &format!("LOG_FILE={}", custom.display()), "-v", "env", "list"]).assert_ok();
+    sb.run(&[
+        "--set",
+        &format!("LOG_FILE={}", custom.display()),
+        "-v",
+        "env",
+        "list",
+    ])
+    .assert_ok();
     assert!(custom.exists() && !sb.log_file().exists());
 }
 
@@ -231,9 +320,19 @@ fn unwritable_log_file_warns_once_and_goes_on() {
     let sb = configured();
     let dir = sb.home().join("a-dir-not-a-file");
     std::fs::create_dir_all(&dir).unwrap();
-    let out = sb.run(&["--set", &format!("LOG_FILE={}", dir.display()), "env", "list"]);
+    let out = sb.run(&[
+        "--set",
+        &format!("LOG_FILE={}", dir.display()),
+        "env",
+        "list",
+    ]);
     out.assert_ok();
-    assert_eq!(out.stderr.matches("cannot write log file").count(), 1, "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches("cannot write log file").count(),
+        1,
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -258,7 +357,10 @@ fn config_folder_override() {
     sb.var("LMI_CONFIG_DIR", dir.display().to_string());
     let out = sb.run(&["env", "list"]).json();
     assert_eq!(out[0]["name"], "qa");
-    sb.var("XDG_CONFIG_HOME", sb.home().join("xdg").display().to_string());
+    sb.var(
+        "XDG_CONFIG_HOME",
+        sb.home().join("xdg").display().to_string(),
+    );
     assert_eq!(sb.run(&["env", "list"]).json()[0]["name"], "qa");
 }
 
@@ -268,7 +370,10 @@ fn xdg_folders_are_honoured() {
     let xdg = sb.home().join("xdg-config");
     sb.write_private(&xdg.join("lmi/env/x.env"), "OAUTH_CLIENT_ID=x\n");
     sb.var("XDG_CONFIG_HOME", xdg.display().to_string());
-    sb.var("XDG_DATA_HOME", sb.home().join("xdg-data").display().to_string());
+    sb.var(
+        "XDG_DATA_HOME",
+        sb.home().join("xdg-data").display().to_string(),
+    );
     assert_eq!(sb.run(&["env", "list"]).json()[0]["name"], "x");
     assert!(sb.home().join("xdg-data/lmi/lmi.log").exists());
 }
@@ -279,7 +384,10 @@ fn completions_for_every_shell() {
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let out = sb.run(&["completions", shell]);
         out.assert_ok();
-        assert!(out.stdout.len() > 200 && out.stdout.contains("lmi"), "{shell}");
+        assert!(
+            out.stdout.len() > 200 && out.stdout.contains("lmi"),
+            "{shell}"
+        );
     }
     sb.run(&["completions", "tcsh"]).assert_code(2);
 }
@@ -289,7 +397,15 @@ fn help_and_version() {
     let sb = Sandbox::new();
     let out = sb.run(&["--help"]);
     out.assert_ok();
-    for word in ["auth", "login", "api", "env", "config", "plugin", "--environment"] {
+    for word in [
+        "auth",
+        "login",
+        "api",
+        "env",
+        "config",
+        "plugin",
+        "--environment",
+    ] {
         assert!(out.stdout.contains(word), "{word}");
     }
     let out = sb.run(&["auth", "token", "--help"]);
@@ -297,14 +413,21 @@ fn help_and_version() {
     assert!(out.stdout.contains("--oauth-service-url") || out.stdout.contains("Usage"));
     let out = sb.run(&["--version"]);
     out.assert_ok();
-    assert!(out.stdout.starts_with(&format!("lmi {}", env!("CARGO_PKG_VERSION"))));
+    assert!(out
+        .stdout
+        .starts_with(&format!("lmi {}", env!("CARGO_PKG_VERSION"))));
 }
 
 #[test]
 fn closed_stdout_exits_quietly() {
     use std::process::Stdio;
     let sb = Sandbox::new();
-    let mut child = sb.cmd(&["completions", "bash"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = sb
+        .cmd(&["completions", "bash"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{:?}", out);

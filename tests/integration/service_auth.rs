@@ -49,10 +49,17 @@ fn service_cold_then_warm_cache() {
     let second = token_json(&sb, &[]);
     assert_eq!(second["source"], "cache");
     assert_eq!(second["access_token"], first["access_token"]);
-    assert_eq!(srv.token_requests(), 1, "a warm cache makes no token request");
+    assert_eq!(
+        srv.token_requests(),
+        1,
+        "a warm cache makes no token request"
+    );
 
     let text = sb.run(&["auth", "token", "-o", "text"]);
-    assert_eq!(text.stdout.trim_end(), first["access_token"].as_str().unwrap());
+    assert_eq!(
+        text.stdout.trim_end(),
+        first["access_token"].as_str().unwrap()
+    );
 
     // The file: 0600 in 0700 folders, with the documented fields.
     let file = sb.token_file("dev");
@@ -60,7 +67,15 @@ fn service_cold_then_warm_cache() {
     assert_eq!(mode(&sb.tokens_dir()), 0o700);
     assert_eq!(mode(&sb.home().join(".cache/lmi")), 0o700);
     let cached: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-    for field in ["access_token", "token_type", "expires_at", "obtained_at", "token_url", "client_id", "grant_type"] {
+    for field in [
+        "access_token",
+        "token_type",
+        "expires_at",
+        "obtained_at",
+        "token_url",
+        "client_id",
+        "grant_type",
+    ] {
         assert!(cached.get(field).is_some(), "missing {field}: {cached}");
     }
     assert_eq!(cached["client_id"], "lmi-client");
@@ -71,7 +86,10 @@ fn service_cold_then_warm_cache() {
 #[test]
 fn service_client_auth_methods() {
     let srv = server();
-    let sb = sandbox(&srv, "OAUTH_SCOPES=\"read write\"\nOAUTH_AUDIENCE=https://api.example\n");
+    let sb = sandbox(
+        &srv,
+        "OAUTH_SCOPES=\"read write\"\nOAUTH_AUDIENCE=https://api.example\n",
+    );
     token_json(&sb, &[]);
     let req = srv.last_token_request().unwrap();
     assert!(req.header("authorization").unwrap().starts_with("Basic "));
@@ -117,10 +135,17 @@ fn service_password_grant_public_and_confidential() {
     let req = srv.last_token_request().unwrap();
     assert_eq!(req.param("grant_type"), Some("password"));
     assert_eq!(req.param("client_id"), Some("lmi-public"));
-    assert_eq!(req.header("authorization"), None, "a public client sends only client_id");
+    assert_eq!(
+        req.header("authorization"),
+        None,
+        "a public client sends only client_id"
+    );
     assert_eq!(req.param("client_secret"), None);
 
-    let sb = sandbox(&srv, "OAUTH_GRANT_TYPE=password\nOAUTH_USERNAME=alice\nOAUTH_PASSWORD=wrong\n");
+    let sb = sandbox(
+        &srv,
+        "OAUTH_GRANT_TYPE=password\nOAUTH_USERNAME=alice\nOAUTH_PASSWORD=wrong\n",
+    );
     let out = sb.run(&["auth", "token"]);
     out.assert_code(4).assert_stderr_contains("invalid_grant");
     assert!(!out.stderr.contains("wrong\n") && !sb.token_file("dev").exists());
@@ -131,10 +156,14 @@ fn service_refresh_token_is_used_then_full_grant_on_failure() {
     let srv = server();
     // Lifetime below the skew: every token is stale as soon as it is cached.
     srv.set(|b| b.token_lifetime = Some(30));
-    let sb = sandbox(&srv, "OAUTH_GRANT_TYPE=password\nOAUTH_USERNAME=alice\nOAUTH_PASSWORD=wonderland\n");
+    let sb = sandbox(
+        &srv,
+        "OAUTH_GRANT_TYPE=password\nOAUTH_USERNAME=alice\nOAUTH_PASSWORD=wonderland\n",
+    );
     token_json(&sb, &[]);
     assert_eq!(srv.token_requests_by_grant("password"), 1);
-    let cached: serde_json::Value = serde_json::from_slice(&std::fs::read(sb.token_file("dev")).unwrap()).unwrap();
+    let cached: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sb.token_file("dev")).unwrap()).unwrap();
     assert!(cached["refresh_token"].is_string());
 
     let second = token_json(&sb, &[]);
@@ -145,7 +174,11 @@ fn service_refresh_token_is_used_then_full_grant_on_failure() {
     srv.set(|b| b.refresh_failure = true);
     token_json(&sb, &[]);
     assert_eq!(srv.token_requests_by_grant("refresh_token"), 2);
-    assert_eq!(srv.token_requests_by_grant("password"), 2, "a failed refresh falls back to the grant");
+    assert_eq!(
+        srv.token_requests_by_grant("password"),
+        2,
+        "a failed refresh falls back to the grant"
+    );
 }
 
 #[test]
@@ -178,15 +211,25 @@ fn service_stale_metadata_is_fetched_again() {
     let sb = Sandbox::new();
     sb.write_env(
         "dev",
-        &format!("OAUTH_SERVICE_URL={}\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRET=lmi-secret\n", srv.idp_url()),
+        &format!(
+            "OAUTH_SERVICE_URL={}\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRET=lmi-secret\n",
+            srv.idp_url()
+        ),
     );
     // Cached metadata pointing at a port where nothing listens.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let meta = serde_json::json!({
         "service_url": format!("{}/", srv.idp_url()),
         "metadata": {"issuer": srv.idp_url(), "token_endpoint": format!("http://127.0.0.1:{dead}/token")}
     });
-    sb.write_private(&sb.tokens_dir().join(".dev.metadata.json"), &meta.to_string());
+    sb.write_private(
+        &sb.tokens_dir().join(".dev.metadata.json"),
+        &meta.to_string(),
+    );
     sb.run(&["-e", "dev", "auth", "token"]).assert_ok();
     assert!(srv.discovery_requests() >= 1);
     assert_eq!(srv.token_requests(), 1);
@@ -202,7 +245,8 @@ fn service_jwt_exp_is_used_when_expires_in_is_absent() {
     let sb = sandbox(&srv, "");
     let out = token_json(&sb, &[]);
     assert!(out["expires_at"].is_string(), "{out}");
-    let cached: serde_json::Value = serde_json::from_slice(&std::fs::read(sb.token_file("dev")).unwrap()).unwrap();
+    let cached: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sb.token_file("dev")).unwrap()).unwrap();
     let exp = cached["expires_at"].as_i64().unwrap();
     let obtained = cached["obtained_at"].as_i64().unwrap();
     assert!((3500..=3700).contains(&(exp - obtained)), "{cached}");
@@ -221,8 +265,14 @@ fn service_token_for_other_settings_is_a_miss() {
     let sb = sandbox(&srv, "OAUTH_SCOPES=read\n");
     token_json(&sb, &[]);
     assert_eq!(token_json(&sb, &[])["source"], "cache");
-    assert_eq!(token_json(&sb, &["--oauth-scopes", "write"])["source"], "acquired");
-    assert_eq!(token_json(&sb, &["--set", "OAUTH_AUDIENCE=other"])["source"], "acquired");
+    assert_eq!(
+        token_json(&sb, &["--oauth-scopes", "write"])["source"],
+        "acquired"
+    );
+    assert_eq!(
+        token_json(&sb, &["--set", "OAUTH_AUDIENCE=other"])["source"],
+        "acquired"
+    );
     assert_eq!(srv.token_requests(), 3);
 }
 
@@ -232,19 +282,31 @@ fn service_missing_keys_fail_before_any_request() {
     let cases: &[(&str, &str)] = &[
         ("OAUTH_CLIENT_SECRET=x\n", "OAUTH_CLIENT_ID"),
         ("OAUTH_CLIENT_ID=x\n", "OAUTH_CLIENT_SECRET"),
-        ("OAUTH_GRANT_TYPE=password\nOAUTH_CLIENT_ID=x\nOAUTH_PASSWORD=p\n", "OAUTH_USERNAME"),
-        ("OAUTH_GRANT_TYPE=password\nOAUTH_CLIENT_ID=x\nOAUTH_USERNAME=u\n", "OAUTH_PASSWORD"),
+        (
+            "OAUTH_GRANT_TYPE=password\nOAUTH_CLIENT_ID=x\nOAUTH_PASSWORD=p\n",
+            "OAUTH_USERNAME",
+        ),
+        (
+            "OAUTH_GRANT_TYPE=password\nOAUTH_CLIENT_ID=x\nOAUTH_USERNAME=u\n",
+            "OAUTH_PASSWORD",
+        ),
     ];
     for (text, key) in cases {
         let sb = Sandbox::new();
-        sb.write_env("dev", &format!("OAUTH_TOKEN_URL={}\n{text}", srv.token_url()));
+        sb.write_env(
+            "dev",
+            &format!("OAUTH_TOKEN_URL={}\n{text}", srv.token_url()),
+        );
         let out = sb.run(&["-e", "dev", "auth", "token"]);
-        out.assert_code(3).assert_stderr_contains(&format!("{key} is not set"));
+        out.assert_code(3)
+            .assert_stderr_contains(&format!("{key} is not set"));
         out.assert_stderr_contains("env/dev.env");
     }
     let sb = Sandbox::new();
     sb.write_env("dev", "OAUTH_CLIENT_ID=x\nOAUTH_CLIENT_SECRET=y\n");
-    sb.run(&["-e", "dev", "auth", "token"]).assert_code(3).assert_stderr_contains("OAUTH_TOKEN_URL");
+    sb.run(&["-e", "dev", "auth", "token"])
+        .assert_code(3)
+        .assert_stderr_contains("OAUTH_TOKEN_URL");
     assert_eq!(srv.token_requests(), 0);
 }
 
@@ -252,11 +314,17 @@ fn service_missing_keys_fail_before_any_request() {
 fn service_invalid_values_list_the_valid_ones() {
     let srv = server();
     let sb = sandbox(&srv, "OAUTH_GRANT_TYPE=implicit\n");
-    sb.run(&["auth", "token"]).assert_code(3).assert_stderr_contains("client_credentials, password");
+    sb.run(&["auth", "token"])
+        .assert_code(3)
+        .assert_stderr_contains("client_credentials, password");
     let sb = sandbox(&srv, "OAUTH_CLIENT_AUTH_METHOD=private_key_jwt\n");
-    sb.run(&["auth", "token"]).assert_code(3).assert_stderr_contains("client_secret_basic, client_secret_post");
+    sb.run(&["auth", "token"])
+        .assert_code(3)
+        .assert_stderr_contains("client_secret_basic, client_secret_post");
     let sb = sandbox(&srv, "OAUTH_TOKEN_URL=http://idp.example.com/token\n");
-    sb.run(&["auth", "token"]).assert_code(3).assert_stderr_contains("https");
+    sb.run(&["auth", "token"])
+        .assert_code(3)
+        .assert_stderr_contains("https");
     assert_eq!(srv.token_requests(), 0);
 }
 
@@ -271,11 +339,17 @@ fn seed_stale_cache(sb: &Sandbox, srv: &TestServer) -> Vec<u8> {
 #[test]
 fn service_token_endpoint_failures_keep_the_cache() {
     let cases: Vec<(TokenFailure, &str)> = vec![
-        (TokenFailure::InvalidClient, "invalid_client: Client authentication failed"),
+        (
+            TokenFailure::InvalidClient,
+            "invalid_client: Client authentication failed",
+        ),
         (TokenFailure::ServerError, "HTTP 500"),
         (TokenFailure::NotJson, "not a JSON object"),
         (TokenFailure::NoAccessToken, "no access_token"),
-        (TokenFailure::ExpiresInString, "expires_in that is not a number"),
+        (
+            TokenFailure::ExpiresInString,
+            "expires_in that is not a number",
+        ),
         (TokenFailure::ExpiresInNegative, "negative expires_in"),
     ];
     for (failure, message) in cases {
@@ -287,17 +361,30 @@ fn service_token_endpoint_failures_keep_the_cache() {
         out.assert_code(4).assert_stderr_contains(message);
         assert!(out.stdout.is_empty());
         assert!(!out.stderr.contains("lmi-secret"));
-        assert_eq!(std::fs::read(sb.token_file("dev")).unwrap(), before, "cache changed after {failure:?}");
+        assert_eq!(
+            std::fs::read(sb.token_file("dev")).unwrap(),
+            before,
+            "cache changed after {failure:?}"
+        );
     }
 }
 
 #[test]
 fn service_unreachable_and_slow_endpoints() {
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let sb = Sandbox::new();
     let url = format!("http://127.0.0.1:{dead}/token");
-    sb.write_env("dev", &format!("OAUTH_TOKEN_URL={url}\nOAUTH_CLIENT_ID=a\nOAUTH_CLIENT_SECRET=b\n"));
-    sb.run(&["-e", "dev", "auth", "token"]).assert_code(4).assert_stderr_contains(&url);
+    sb.write_env(
+        "dev",
+        &format!("OAUTH_TOKEN_URL={url}\nOAUTH_CLIENT_ID=a\nOAUTH_CLIENT_SECRET=b\n"),
+    );
+    sb.run(&["-e", "dev", "auth", "token"])
+        .assert_code(4)
+        .assert_stderr_contains(&url);
 
     let srv = server();
     let sb = sandbox(&srv, "HTTP_TIMEOUT=1\n");
@@ -305,8 +392,13 @@ fn service_unreachable_and_slow_endpoints() {
     srv.set(|b| b.token_failure = Some(TokenFailure::Slow(Duration::from_secs(5))));
     let started = Instant::now();
     let out = sb.run(&["auth", "token"]);
-    out.assert_code(4).assert_stderr_contains("did not answer within 1 s");
-    assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
+    out.assert_code(4)
+        .assert_stderr_contains("did not answer within 1 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(std::fs::read(sb.token_file("dev")).unwrap(), before);
 }
 
@@ -315,7 +407,10 @@ fn service_corrupt_cache_heals() {
     let srv = server();
     let contents: Vec<(&str, Vec<u8>)> = vec![
         ("empty", Vec::new()),
-        ("truncated", b"{\"access_token\":\"abc\",\"token_ty".to_vec()),
+        (
+            "truncated",
+            b"{\"access_token\":\"abc\",\"token_ty".to_vec(),
+        ),
         ("binary", vec![0, 159, 146, 150, 255, 1, 2]),
         ("wrong shape", b"{\"hello\":[1,2,3]}".to_vec()),
         ("array", b"[]".to_vec()),
@@ -325,7 +420,8 @@ fn service_corrupt_cache_heals() {
         std::fs::create_dir_all(sb.tokens_dir()).unwrap();
         std::fs::write(sb.token_file("dev"), &bytes).unwrap();
         let out = sb.run(&["auth", "token"]);
-        out.assert_ok().assert_stderr_contains("warning: ignoring the token cache");
+        out.assert_ok()
+            .assert_stderr_contains("warning: ignoring the token cache");
         assert_eq!(out.json()["source"], "acquired", "{what}");
         // Healed: the next run is a clean hit.
         let again = sb.run(&["auth", "token"]);
@@ -335,7 +431,9 @@ fn service_corrupt_cache_heals() {
     // A directory where the file belongs.
     let sb = sandbox(&srv, "");
     std::fs::create_dir_all(sb.token_file("dev").join("junk")).unwrap();
-    sb.run(&["auth", "token"]).assert_ok().assert_stderr_contains("warning:");
+    sb.run(&["auth", "token"])
+        .assert_ok()
+        .assert_stderr_contains("warning:");
     assert!(sb.token_file("dev").is_file());
 }
 
@@ -349,7 +447,8 @@ fn service_unwritable_cache_still_prints_the_token() {
     std::fs::write(&blocker, b"x").unwrap();
     sb.var("LMI_CACHE_DIR", blocker.display().to_string());
     let out = sb.run(&["auth", "token"]);
-    out.assert_ok().assert_stderr_contains("could not cache the token");
+    out.assert_ok()
+        .assert_stderr_contains("could not cache the token");
     assert_eq!(out.json()["source"], "acquired");
 }
 
@@ -372,13 +471,22 @@ fn service_concurrent_cold_cache_makes_one_request() {
         .into_iter()
         .map(|c| {
             let out = c.wait_with_output().unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             String::from_utf8(out.stdout).unwrap().trim().to_owned()
         })
         .collect();
-    assert_eq!(srv.token_requests(), 1, "32 parallel runs must share one token request");
+    assert_eq!(
+        srv.token_requests(),
+        1,
+        "32 parallel runs must share one token request"
+    );
     assert!(tokens.iter().all(|t| t == &tokens[0] && !t.is_empty()));
-    let cached: serde_json::Value = serde_json::from_slice(&std::fs::read(sb.token_file("dev")).unwrap()).unwrap();
+    let cached: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sb.token_file("dev")).unwrap()).unwrap();
     assert_eq!(cached["access_token"], tokens[0].as_str());
 }
 
@@ -386,7 +494,13 @@ fn service_concurrent_cold_cache_makes_one_request() {
 fn service_clear_and_status() {
     let srv = server();
     let sb = sandbox(&srv, "");
-    sb.write_env("qa", &format!("OAUTH_TOKEN_URL={}\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRET=lmi-secret\n", srv.token_url()));
+    sb.write_env(
+        "qa",
+        &format!(
+            "OAUTH_TOKEN_URL={}\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRET=lmi-secret\n",
+            srv.token_url()
+        ),
+    );
     sb.run(&["auth", "token"]).assert_ok();
     sb.run(&["-e", "qa", "auth", "token"]).assert_ok();
 
@@ -398,17 +512,32 @@ fn service_clear_and_status() {
     assert_eq!(status["environment"]["grant_type"], "client_credentials");
     assert_eq!(status["sso"]["configured"], false);
 
-    assert_eq!(sb.run(&["auth", "clear"]).json()["cleared"], serde_json::json!(["dev"]));
+    assert_eq!(
+        sb.run(&["auth", "clear"]).json()["cleared"],
+        serde_json::json!(["dev"])
+    );
     assert!(!sb.token_file("dev").exists() && sb.token_file("qa").exists());
-    assert_eq!(sb.run(&["auth", "status"]).json()["environment"]["token_cached"], false);
-    assert_eq!(sb.run(&["auth", "clear", "--all"]).json()["cleared"], serde_json::json!(["qa"]));
-    assert_eq!(sb.run(&["auth", "clear", "--all"]).json()["cleared"], serde_json::json!([]));
+    assert_eq!(
+        sb.run(&["auth", "status"]).json()["environment"]["token_cached"],
+        false
+    );
+    assert_eq!(
+        sb.run(&["auth", "clear", "--all"]).json()["cleared"],
+        serde_json::json!(["qa"])
+    );
+    assert_eq!(
+        sb.run(&["auth", "clear", "--all"]).json()["cleared"],
+        serde_json::json!([])
+    );
 }
 
 #[test]
 fn service_secrets_never_reach_logs() {
     let srv = server();
-    let sb = sandbox(&srv, "OAUTH_GRANT_TYPE=password\nOAUTH_USERNAME=alice\nOAUTH_PASSWORD=wonderland\n");
+    let sb = sandbox(
+        &srv,
+        "OAUTH_GRANT_TYPE=password\nOAUTH_USERNAME=alice\nOAUTH_PASSWORD=wonderland\n",
+    );
     let out = sb.run(&["-vv", "auth", "token"]);
     out.assert_ok();
     let token = out.json()["access_token"].as_str().unwrap().to_owned();
@@ -441,13 +570,40 @@ fn service_grants_against_oauth2_mock_server() {
     let cc = cc.json();
     assert_eq!(cc["source"], "acquired");
     assert!(cc["expires_at"].is_string());
-    assert_eq!(sb.run(&["-e", "cc", "auth", "token"]).json()["source"], "cache");
+    assert_eq!(
+        sb.run(&["-e", "cc", "auth", "token"]).json()["source"],
+        "cache"
+    );
 
     let pw = sb.run(&["-e", "pw", "auth", "token"]);
     pw.assert_ok();
-    let cached: serde_json::Value = serde_json::from_slice(&std::fs::read(sb.token_file("pw")).unwrap()).unwrap();
+    let cached: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sb.token_file("pw")).unwrap()).unwrap();
     assert_eq!(cached["grant_type"], "password");
     assert_eq!(cached["username"], "bob");
     assert!(cached["refresh_token"].is_string());
     let _ = User::new("unused", "unused", "unused@example.test");
+}
+
+#[test]
+fn service_proxy_variables_are_honoured() {
+    let srv = server();
+    // The "other" server stands in for a proxy: it records what reaches it.
+    let mut sb = sandbox(&srv, "");
+    sb.var("HTTP_PROXY", srv.other_url());
+    let out = sb.run(&["auth", "token"]);
+    out.assert_code(4);
+    let via_proxy = srv.other_requests();
+    assert!(via_proxy >= 1, "the request went through the proxy");
+    assert_eq!(srv.token_requests(), 0);
+
+    sb.var("NO_PROXY", "127.0.0.1");
+    let out = sb.run(&["-vv", "auth", "token"]);
+    out.assert_ok();
+    assert_eq!(
+        srv.other_requests(),
+        via_proxy,
+        "NO_PROXY bypasses the proxy"
+    );
+    assert_eq!(srv.token_requests(), 1);
 }

@@ -1,0 +1,444 @@
+//! The loopback redirect listener of a native-app login (RFC 8252 §7.3).
+//!
+//! It is bound on `127.0.0.1` before the browser opens and stays open (never
+//! closed and re-bound, so no other process can take the port mid-login)
+//! until the callback that carries this login's `state` arrives or the
+//! deadline passes. Anything else is answered and ignored:
+//! - another path (a browser's `/favicon.ico`) → 404;
+//! - `/callback` with a missing or wrong `state` → 400 (RFC 6749 §10.12: a
+//!   forged or stale redirect must not be accepted);
+//! - `/callback` with the right `state` and `error=` → the login ends with
+//!   the IdP's `error` and `error_description` (RFC 6749 §4.1.2.1).
+//!
+//! Only the request line is parsed: the listener serves one HTML page per
+//! request and closes the connection, which is all a browser needs.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+use super::pkce::same;
+
+/// Longest request head read from a connection.
+const HEAD_LIMIT: usize = 16 * 1024;
+/// How long a connection may take to send its request line: a browser's
+/// speculative pre-connection may send nothing at all.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The listener, bound and waiting.
+#[derive(Debug)]
+pub struct Listener {
+    listener: TcpListener,
+    port: u16,
+}
+
+/// A connection that sent the right callback and waits for its page.
+#[derive(Debug)]
+pub struct Pending {
+    stream: TcpStream,
+}
+
+/// The successful callback: the code, and the browser still waiting for
+/// the page that says how the login ended.
+#[derive(Debug)]
+pub struct Callback {
+    pub code: Secret,
+    pub pending: Pending,
+}
+
+/// A request head as read by a connection thread.
+struct Incoming {
+    method: String,
+    target: String,
+    stream: TcpStream,
+}
+
+impl Listener {
+    /// Binds `127.0.0.1:port` (0 = any free port).
+    pub fn bind(port: u16) -> Result<Listener> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).map_err(|e| {
+            let shown = if port == 0 { "a free port".to_owned() } else { format!("port {port}") };
+            if e.kind() == ErrorKind::AddrInUse {
+                Error::auth(format!(
+                    "cannot listen for the login callback: port {port} on 127.0.0.1 is already in use"
+                ))
+                .with_hint(format!(
+                    "stop the program that listens on port {port}, or set OAUTH_SSO_REDIRECT_PORT to another port your IdP accepts"
+                ))
+            } else {
+                Error::auth(format!(
+                    "cannot listen for the login callback on 127.0.0.1 ({shown}): {e}"
+                ))
+                .with_hint("set OAUTH_SSO_REDIRECT_PORT to a free port above 1024")
+            }
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| {
+                Error::internal(format!("cannot read the callback listener's address: {e}"))
+            })?
+            .port();
+        tracing::debug!(target: "sso", "listening for the login callback on 127.0.0.1:{port}");
+        Ok(Listener { listener, port })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:<port>/callback` (RFC 8252 §7.3: the IP literal,
+    /// not `localhost`, which might resolve elsewhere).
+    pub fn redirect_uri(&self) -> String {
+        format!("http://127.0.0.1:{}/callback", self.port)
+    }
+
+    /// Waits until `deadline` for the callback carrying `state`.
+    /// `tick` is called about once a second with the time left.
+    pub fn wait(
+        self,
+        state: &str,
+        deadline: Instant,
+        timeout_secs: u64,
+        mut tick: impl FnMut(Duration),
+    ) -> Result<Callback> {
+        let (tx, rx) = mpsc::channel::<Incoming>();
+        let listener = self.listener;
+        // Accepting runs on its own thread, and each connection is read on
+        // another, so a connection that never sends anything cannot hold up
+        // the real callback. The threads end with the process.
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    if let Some(incoming) = read_head(stream) {
+                        // The receiver is gone once the login is over.
+                        let _ = tx.send(incoming);
+                    }
+                });
+            }
+        });
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::auth(format!(
+                    "no login callback arrived within {timeout_secs} s"
+                ))
+                .with_hint("run lmi login sso again and finish the login in the browser in time (OAUTH_SSO_LOGIN_TIMEOUT)"));
+            }
+            let left = deadline - now;
+            tick(left);
+            let incoming = match rx.recv_timeout(left.min(Duration::from_secs(1))) {
+                Ok(incoming) => incoming,
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(Error::internal("the login callback listener stopped"))
+                }
+            };
+            if let Some(callback) = handle(incoming, state)? {
+                return Ok(callback);
+            }
+        }
+    }
+}
+
+/// Reads the request line; answers 400 itself to anything unparsable.
+fn read_head(mut stream: TcpStream) -> Option<Incoming> {
+    let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
+    let mut head = Vec::new();
+    let mut buf = [0u8; 2048];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+        if head.len() > HEAD_LIMIT {
+            respond(
+                stream,
+                431,
+                "Request Header Fields Too Large",
+                &page("Bad request", "The request is too large."),
+            );
+            return None;
+        }
+    }
+    let text = String::from_utf8_lossy(&head);
+    let line = text.lines().next().unwrap_or_default();
+    let mut parts = line.split_whitespace();
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(method), Some(target), Some(version)) if version.starts_with("HTTP/") => {
+            Some(Incoming {
+                method: method.to_owned(),
+                target: target.to_owned(),
+                stream,
+            })
+        }
+        _ => {
+            if !head.is_empty() {
+                respond(
+                    stream,
+                    400,
+                    "Bad Request",
+                    &page("Bad request", "This is lmi's login listener."),
+                );
+            }
+            None
+        }
+    }
+}
+
+/// Decides what one request means for the login.
+fn handle(incoming: Incoming, state: &str) -> Result<Option<Callback>> {
+    let Incoming {
+        method,
+        target,
+        stream,
+    } = incoming;
+    let Ok(url) = Url::parse(&format!("http://127.0.0.1{target}")) else {
+        respond(
+            stream,
+            400,
+            "Bad Request",
+            &page("Bad request", "This is lmi's login listener."),
+        );
+        return Ok(None);
+    };
+    // Only the path and method are logged: the query holds the code.
+    tracing::debug!(target: "sso", "{method} {} on the callback listener", url.path());
+    if url.path() != "/callback" || !target.starts_with('/') {
+        respond(
+            stream,
+            404,
+            "Not Found",
+            &page("Not found", "This is lmi's login listener."),
+        );
+        return Ok(None);
+    }
+    if method != "GET" {
+        respond(
+            stream,
+            405,
+            "Method Not Allowed",
+            &page("Method not allowed", "The login callback is a GET request."),
+        );
+        return Ok(None);
+    }
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let state_ok = param("state").is_some_and(|s| same(&s, state));
+    if !state_ok {
+        tracing::warn!(target: "sso", "ignored a login callback whose state does not match this login (a stale or forged redirect); still waiting");
+        respond(
+            stream,
+            400,
+            "Bad Request",
+            &page(
+                "Invalid login response",
+                "This response does not belong to the login lmi is waiting for (state mismatch). lmi keeps waiting; finish the login from the link lmi printed.",
+            ),
+        );
+        return Ok(None);
+    }
+    if let Some(error) = param("error") {
+        let description = param("error_description")
+            .map(|d| format!(": {}", printable(&d)))
+            .unwrap_or_default();
+        let error = printable(&error);
+        respond(
+            stream,
+            200,
+            "OK",
+            &page(
+                "Login failed",
+                &format!("The identity provider answered {error}{description}. You may close this window."),
+            ),
+        );
+        let hint = if error == "access_denied" {
+            "the login was denied or cancelled at the identity provider; run lmi login sso to try again"
+        } else {
+            "check OAUTH_SSO_CLIENT_ID and OAUTH_SSO_SCOPES, then run lmi login sso again"
+        };
+        return Err(Error::auth(format!(
+            "the identity provider refused the login: {error}{description}"
+        ))
+        .with_hint(hint));
+    }
+    match param("code").filter(|c| !c.is_empty()) {
+        Some(code) => Ok(Some(Callback {
+            code: Secret::new(code),
+            pending: Pending { stream },
+        })),
+        None => {
+            respond(
+                stream,
+                400,
+                "Bad Request",
+                &page(
+                    "Invalid login response",
+                    "The response has no authorization code. lmi keeps waiting.",
+                ),
+            );
+            Ok(None)
+        }
+    }
+}
+
+impl Pending {
+    /// Tells the browser that the login worked.
+    pub fn succeeded(self, user: Option<&str>) {
+        let who = user
+            .map(|u| format!(" as {}", printable(u)))
+            .unwrap_or_default();
+        respond(
+            self.stream,
+            200,
+            "OK",
+            &page(
+                "Logged in",
+                &format!("lmi is logged in{who}. You may close this window."),
+            ),
+        );
+    }
+
+    /// Tells the browser that the login failed after the callback.
+    pub fn failed(self, why: &str) {
+        respond(
+            self.stream,
+            200,
+            "OK",
+            &page(
+                "Login failed",
+                &format!(
+                    "{}. You may close this window and look at the terminal.",
+                    printable(why)
+                ),
+            ),
+        );
+    }
+}
+
+/// Server text shown back: printable characters only, bounded length.
+fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(300).collect()
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn page(title: &str, message: &str) -> String {
+    format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>lmi: {t}</title></head>\
+         <body style=\"font-family: sans-serif; margin: 3em\"><h1>{t}</h1><p>{m}</p></body></html>\n",
+        t = html_escape(title),
+        m = html_escape(message)
+    )
+}
+
+fn respond(mut stream: TcpStream, status: u16, reason: &str, body: &str) {
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nCache-Control: no-store\r\nReferrer-Policy: no-referrer\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    // A browser that went away is no reason to fail the login.
+    let _ = stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(body.as_bytes()))
+        .and_then(|()| stream.flush());
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(port: u16, target: &str) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(s, "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn wrong_state_and_other_paths_keep_waiting() {
+        let listener = Listener::bind(0).unwrap();
+        let port = listener.port();
+        assert_eq!(
+            listener.redirect_uri(),
+            format!("http://127.0.0.1:{port}/callback")
+        );
+        let client = std::thread::spawn(move || {
+            let idle = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            let a = get(port, "/favicon.ico");
+            let b = get(port, "/callback?code=c1&state=forged");
+            let c = get(port, "/callback?code=c1");
+            let d = get(port, "/callback?code=the-code&state=s%3D1");
+            drop(idle);
+            (a, b, c, d)
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let callback = listener.wait("s=1", deadline, 20, |_| {}).unwrap();
+        assert_eq!(callback.code.expose(), "the-code");
+        callback.pending.succeeded(Some("alice"));
+        let (a, b, c, d) = client.join().unwrap();
+        assert!(a.starts_with("HTTP/1.1 404"), "{a}");
+        assert!(b.starts_with("HTTP/1.1 400"), "{b}");
+        assert!(c.starts_with("HTTP/1.1 400"), "{c}");
+        assert!(
+            d.starts_with("HTTP/1.1 200") && d.contains("close this window"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn idp_error_ends_the_login() {
+        let listener = Listener::bind(0).unwrap();
+        let port = listener.port();
+        let client = std::thread::spawn(move || {
+            get(
+                port,
+                "/callback?error=access_denied&error_description=No%20%3Cway%3E&state=s",
+            )
+        });
+        let err = listener
+            .wait("s", Instant::now() + Duration::from_secs(20), 20, |_| {})
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 4);
+        assert!(
+            err.message().contains("access_denied: No <way>"),
+            "{}",
+            err.message()
+        );
+        let page = client.join().unwrap();
+        assert!(page.contains("No &lt;way&gt;"), "{page}");
+    }
+
+    #[test]
+    fn deadline_and_busy_port() {
+        let listener = Listener::bind(0).unwrap();
+        let port = listener.port();
+        let busy = Listener::bind(port).unwrap_err();
+        assert_eq!(busy.exit_code(), 4);
+        assert!(busy.message().contains(&format!("port {port}")));
+        let started = Instant::now();
+        let err = listener
+            .wait("s", Instant::now() + Duration::from_millis(300), 0, |_| {})
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 4);
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+}
