@@ -31,28 +31,43 @@ printf 'OAUTH_TOKEN_URL=%s/token\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRE
 "$LMI" auth token >/dev/null
 TOKEN=$("$LMI" auth token -o text)
 CACHE="$LMI_CACHE_DIR/tokens/bench.json"
-HF=(hyperfine --warmup 20 --min-runs 200 -N --style basic)
+HF=(hyperfine --warmup 20 --min-runs 200 -N --style none)
+
+# Prints a markdown table with median and mean from hyperfine's JSON export.
+table() {
+    python3 - "$1" "$TOKEN" "$PWD/" <<'PY'
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+token, root = sys.argv[2], sys.argv[3]
+base = min(r["median"] for r in results)
+print("| command | median [ms] | mean ± σ [ms] | relative (median) |")
+print("|:---|---:|---:|---:|")
+for r in results:
+    cmd = r["command"].replace(token, "$T").replace(root, "")
+    print(f"| `{cmd}` | {r['median']*1000:.2f} | {r['mean']*1000:.2f} ± {r['stddev']*1000:.2f} | {r['median']/base:.2f} |")
+PY
+}
 
 echo "## startup"
-"${HF[@]}" --export-markdown "$WORK/startup.md" \
+"${HF[@]}" --export-json "$WORK/startup.json" \
     "curl --version" "$LMI --version" "$LMI env list" >/dev/null
-cat "$WORK/startup.md"
+table "$WORK/startup.json"
 
 echo "## warm cache: lmi auth token vs cat of the cache file"
-"${HF[@]}" --export-markdown "$WORK/warm.md" "cat $CACHE" "$LMI auth token" >/dev/null
-cat "$WORK/warm.md"
+"${HF[@]}" --export-json "$WORK/warm.json" "cat $CACHE" "$LMI auth token" >/dev/null
+table "$WORK/warm.json"
 
 echo "## cold cache: lmi auth token vs curl doing the same token request"
-hyperfine --warmup 5 --min-runs 100 --style basic --export-markdown "$WORK/cold.md" \
+hyperfine --warmup 5 --min-runs 100 -N --style none --export-json "$WORK/cold.json" \
     "curl -s -u lmi-client:lmi-secret -d grant_type=client_credentials $IDP/token" \
     --prepare "rm -f $CACHE" "$LMI auth token" >/dev/null
-cat "$WORK/cold.md"
+table "$WORK/cold.json"
 "$LMI" auth token >/dev/null
 
 echo "## authenticated call, warm cache: lmi api vs curl with the bearer token"
-"${HF[@]}" --export-markdown "$WORK/api.md" \
-    "curl -s -H 'Authorization: Bearer $TOKEN' $API/whoami" "$LMI api /whoami" >/dev/null
-sed "s/$TOKEN/\$T/g" "$WORK/api.md"
+"${HF[@]}" --export-json "$WORK/api.json" \
+    "curl -s -H Authorization:\ Bearer\ $TOKEN $API/whoami" "$LMI api /whoami" >/dev/null
+table "$WORK/api.json"
 
 echo "## peak RSS (KiB)"
 for cmd in "curl -s -H Authorization:Bearer_x $API/whoami" "$LMI --version" "$LMI auth token" "$LMI api /whoami"; do
