@@ -18,6 +18,7 @@ pub mod commands;
 pub mod config;
 pub mod env;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod logging;
 pub mod output;

@@ -8,14 +8,13 @@
 //! parallel runs on a cold cache make one token request.
 
 use serde::{Deserialize, Serialize};
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::File;
+use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::auth::discovery::Metadata;
 use crate::error::{Error, Result};
-use crate::paths::ensure_private_dir;
 use crate::secret::Secret;
 
 /// What a token file holds (SPEC §4).
@@ -118,20 +117,9 @@ impl TokenCache {
     }
 
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        ensure_private_dir(&self.dir)?;
-        // tempfile creates the file with mode 0600 on Unix.
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(&self.dir)?;
-        tmp.write_all(bytes)?;
-        tmp.write_all(b"\n")?;
-        tmp.as_file().sync_all()?;
-        if path.is_dir() {
-            // Something put a folder where the token file belongs: heal it.
-            std::fs::remove_dir_all(path)?;
-        }
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+        let mut bytes = bytes.to_vec();
+        bytes.push(b'\n');
+        crate::files::write_atomic(&self.dir, path, &bytes)
     }
 
     /// Deletes the token file; `Ok(true)` when there was one.
@@ -169,46 +157,21 @@ impl TokenCache {
     /// cannot hold a lock file (not writable), lmi goes on unlocked.
     pub fn lock(&self, env: &str, wait: Duration) -> Result<LockGuard> {
         let path = self.lock_path(env);
-        let file = match ensure_private_dir(&self.dir).and_then(|()| {
-            let mut options = OpenOptions::new();
-            options.create(true).truncate(false).write(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            options.open(&path)
+        match crate::files::lock(&path, wait, || {
+            tracing::debug!(target: "auth", "waiting for another lmi to finish with {}", path.display());
         }) {
-            Ok(file) => file,
-            Err(e) => {
-                tracing::warn!(target: "auth", "cannot create lock file {}: {e}; going on without the lock", path.display());
-                return Ok(LockGuard { _file: None });
-            }
-        };
-        let deadline = Instant::now() + wait;
-        let mut pause = Duration::from_millis(5);
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(LockGuard { _file: Some(file) }),
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    if Instant::now() >= deadline {
-                        return Err(Error::auth(format!(
-                            "timed out after {} s waiting for the token cache lock {}",
-                            wait.as_secs(),
-                            path.display()
-                        ))
-                        .with_hint("another lmi process is acquiring a token for this environment; try again"));
-                    }
-                    // Polling with a short backoff: the lock holder is doing
-                    // at most one token exchange.
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(50));
-                }
-                Err(std::fs::TryLockError::Error(e)) => {
+            Ok(lock) => {
+                if let Some(e) = &lock.problem {
                     tracing::warn!(target: "auth", "cannot lock {}: {e}; going on without the lock", path.display());
-                    return Ok(LockGuard { _file: None });
                 }
+                Ok(LockGuard { _file: lock.file })
             }
+            Err(crate::files::LockTimedOut) => Err(Error::auth(format!(
+                "timed out after {} s waiting for the token cache lock {}",
+                wait.as_secs(),
+                path.display()
+            ))
+            .with_hint("another lmi process is acquiring a token for this environment; try again")),
         }
     }
 

@@ -593,17 +593,12 @@ fn service_proxy_variables_are_honoured() {
     sb.var("HTTP_PROXY", srv.other_url());
     let out = sb.run(&["auth", "token"]);
     out.assert_code(4);
-    let via_proxy = srv.other_requests();
-    assert!(via_proxy >= 1, "the request went through the proxy");
+    assert!(srv.other_requests() >= 1, "the request went through the proxy");
     assert_eq!(srv.token_requests(), 0);
 
     sb.var("NO_PROXY", "127.0.0.1");
-    let out = sb.run(&["-vv", "auth", "token"]);
-    out.assert_ok();
-    assert_eq!(
-        srv.other_requests(),
-        via_proxy,
-        "NO_PROXY bypasses the proxy"
-    );
-    assert_eq!(srv.token_requests(), 1);
+    sb.run(&["auth", "token"]).assert_ok();
+    // The proxy cannot issue tokens: a token request at the IdP proves the
+    // request went direct.
+    assert_eq!(srv.token_requests(), 1, "NO_PROXY bypasses the proxy");
 }

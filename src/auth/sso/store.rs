@@ -11,11 +11,11 @@
 //!
 //! Also here: the lock files that serialise logins and refreshes.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::File;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -272,75 +272,33 @@ impl Store {
     /// Atomic 0600 write: a temporary file in the same folder, then rename.
     fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
         self.ensure_dir()?;
-        // tempfile creates the file with mode 0600 on Unix.
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(&self.dir)?;
-        tmp.write_all(bytes)?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+        crate::files::write_atomic(&self.dir, path, bytes)
     }
 
     /// Takes the named lock (`login` or `session`), waiting at most `wait`;
     /// `on_wait` runs once if the lock is busy.
     pub fn lock(&self, name: &str, wait: Duration, on_wait: impl FnOnce()) -> Result<LockGuard> {
         let path = self.dir.join(format!(".{name}.lock"));
-        let file = match self.ensure_dir().and_then(|()| {
-            let mut options = OpenOptions::new();
-            options.create(true).truncate(false).write(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            options.open(&path)
-        }) {
-            Ok(file) => file,
-            Err(e) => {
-                tracing::warn!(target: "sso", "cannot create lock file {}: {e}; going on without the lock", path.display());
-                return Ok(LockGuard {
-                    _file: None,
-                    waited: false,
-                });
-            }
-        };
-        let deadline = Instant::now() + wait;
-        let mut on_wait = Some(on_wait);
-        let mut pause = Duration::from_millis(10);
-        loop {
-            match file.try_lock() {
-                Ok(()) => {
-                    return Ok(LockGuard {
-                        _file: Some(file),
-                        waited: on_wait.is_none(),
-                    })
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    if let Some(f) = on_wait.take() {
-                        f();
-                    }
-                    if Instant::now() >= deadline {
-                        return Err(Error::auth(format!(
-                            "timed out after {} s waiting for another lmi process to finish with the SSO session (lock {})",
-                            wait.as_secs(),
-                            path.display()
-                        ))
-                        .with_hint("wait for the other lmi login sso to end, then try again"));
-                    }
-                    // The holder is doing a login or a refresh; a short
-                    // backoff is cheaper than a second browser.
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(100));
-                }
-                Err(std::fs::TryLockError::Error(e)) => {
+        if let Err(e) = self.ensure_dir() {
+            tracing::warn!(target: "sso", "cannot create lock file {}: {e}; going on without the lock", path.display());
+            return Ok(LockGuard {
+                _file: None,
+                waited: false,
+            });
+        }
+        match crate::files::lock(&path, wait, on_wait) {
+            Ok(lock) => {
+                if let Some(e) = &lock.problem {
                     tracing::warn!(target: "sso", "cannot lock {}: {e}; going on without the lock", path.display());
-                    return Ok(LockGuard {
-                        _file: None,
-                        waited: false,
-                    });
                 }
+                Ok(LockGuard { _file: lock.file, waited: lock.waited })
             }
+            Err(crate::files::LockTimedOut) => Err(Error::auth(format!(
+                "timed out after {} s waiting for another lmi process to finish with the SSO session (lock {})",
+                wait.as_secs(),
+                path.display()
+            ))
+            .with_hint("wait for the other lmi login sso to end, then try again")),
         }
     }
 }
