@@ -62,12 +62,7 @@ impl TransportError {
 
 /// The HTTP agent for one invocation.
 pub struct Http {
-    /// Through the proxy from `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`, if any.
     agent: ureq::Agent,
-    /// Direct, for hosts that `NO_PROXY` exempts (ureq 3 applies `NO_PROXY`
-    /// to CONNECT tunnels only, not to plain-HTTP forwarding).
-    direct: ureq::Agent,
-    proxy: Option<ureq::Proxy>,
     pub timeout: Duration,
 }
 
@@ -76,40 +71,21 @@ const BODY_LIMIT: u64 = 256 * 1024 * 1024;
 
 impl Http {
     pub fn new(timeout: Duration) -> Http {
-        let proxy = ureq::Proxy::try_from_env();
-        let build = |proxy: Option<ureq::Proxy>| -> ureq::Agent {
-            ureq::Agent::config_builder()
-                .timeout_global(Some(timeout))
-                .http_status_as_error(false)
-                .max_redirects(0)
-                .user_agent(format!("lmi/{}", env!("CARGO_PKG_VERSION")))
-                .tls_config(
-                    TlsConfig::builder()
-                        .root_certs(RootCerts::PlatformVerifier)
-                        .build(),
-                )
-                .proxy(proxy)
-                .build()
-                .into()
-        };
-        Http {
-            agent: build(proxy.clone()),
-            direct: build(None),
-            proxy,
-            timeout,
-        }
-    }
-
-    fn agent_for(&self, url: &Url) -> &ureq::Agent {
-        let exempt = match (&self.proxy, url.as_str().parse::<ureq::http::Uri>()) {
-            (Some(proxy), Ok(uri)) => proxy.is_no_proxy(&uri),
-            _ => false,
-        };
-        if exempt {
-            &self.direct
-        } else {
-            &self.agent
-        }
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(format!("lmi/{}", env!("CARGO_PKG_VERSION")))
+            .tls_config(
+                TlsConfig::builder()
+                    .root_certs(RootCerts::PlatformVerifier)
+                    .build(),
+            )
+            // HTTPS_PROXY/HTTP_PROXY/ALL_PROXY with NO_PROXY, as curl reads them.
+            .proxy(ureq::Proxy::try_from_env())
+            .build()
+            .into();
+        Http { agent, timeout }
     }
 
     /// Sends one request and reads the whole response.
@@ -141,7 +117,7 @@ impl Http {
         for (name, value) in headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
-        let agent = self.agent_for(url);
+        let agent = &self.agent;
         let result = match body {
             Some(bytes) => builder.body(bytes).map(|req| agent.run(req)),
             None => builder.body(()).map(|req| agent.run(req)),

@@ -593,7 +593,10 @@ fn service_proxy_variables_are_honoured() {
     sb.var("HTTP_PROXY", srv.other_url());
     let out = sb.run(&["auth", "token"]);
     out.assert_code(4);
-    assert!(srv.other_requests() >= 1, "the request went through the proxy");
+    assert!(
+        srv.other_requests() >= 1,
+        "the request went through the proxy"
+    );
     assert_eq!(srv.token_requests(), 0);
 
     sb.var("NO_PROXY", "127.0.0.1");
