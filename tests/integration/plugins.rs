@@ -662,3 +662,44 @@ fn plugin_example_hello_exits_with_lmis_code_when_the_inner_call_fails() {
         .assert_ok();
     bare.run(&["hello", "whoami"]).assert_code(3);
 }
+
+#[test]
+fn plugin_example_hello_in_a_require_sso_environment() {
+    let srv = lmi_testidp::TestServer::start_default().unwrap();
+    let mut sb = Sandbox::new();
+    // The SSO session in the opt-in file store, so this test does not depend
+    // on the keychain (the SSO tests cover that).
+    sb.write_main(&format!(
+        "DEFAULT_ENVIRONMENT=dev\nOAUTH_SSO_ISSUER={}\nOAUTH_SSO_CLIENT_ID=lmi-public\nOAUTH_SSO_TOKEN_STORE=file\n",
+        srv.idp_url()
+    ));
+    sb.write_env(
+        "dev",
+        &format!(
+            "OAUTH_TOKEN_URL={}\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRET=lmi-secret\nAPI_BASE_URL={}\nREQUIRE_SSO=true\n",
+            srv.token_url(),
+            srv.api_url()
+        ),
+    );
+    sb.var("BROWSER", format!("{} browser", workspace_bin("testidp").display()));
+    let hello = workspace_bin("lmi-hello");
+    sb.run(&["plugin", "install", hello.to_str().unwrap()]).assert_ok();
+
+    // No session: the plugin's nested call is refused, nothing is sent.
+    let out = sb.run(&["hello", "whoami"]);
+    out.assert_code(4).assert_stderr_contains("lmi login sso");
+    assert_eq!(srv.token_requests_by_grant("client_credentials"), 0);
+    assert_eq!(srv.api_requests(), 0);
+
+    // After a login the same plugin call goes through.
+    sb.run(&["login", "sso"]).assert_ok();
+    let out = sb.run(&["hello", "whoami"]);
+    out.assert_ok();
+    assert_eq!(out.json()["client_id"], "lmi-client");
+    assert_eq!(srv.api_requests(), 1);
+
+    // After logout it is refused again.
+    sb.run(&["logout", "sso"]).assert_ok();
+    sb.run(&["hello", "whoami"]).assert_code(4);
+    assert_eq!(srv.api_requests(), 1);
+}
