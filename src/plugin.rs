@@ -565,7 +565,15 @@ pub fn run_external(ctx: &Ctx, args: Vec<OsString>) -> Result<u8> {
     );
     let started = Instant::now();
     // Stdin, stdout and stderr are inherited: the plugin talks to the user
-    // directly. It shares lmi's process group, so Ctrl-C reaches it too.
+    // directly. It shares lmi's process group, so Ctrl-C reaches it too;
+    // lmi itself only notes the signal and waits, so the plugin decides how
+    // to end and its exit code is passed through (handlers reset on exec, so
+    // the plugin keeps the default Ctrl-C behaviour).
+    #[cfg(unix)]
+    let _sigint = signal_hook::flag::register(
+        signal_hook::consts::SIGINT,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    );
     let status = cmd.status().map_err(|e| {
         Error::plugin(format!("cannot run plugin {PREFIX}{typed} ({file}): {e}")).with_hint(
             "check that the file is a program for this system, or a script whose #! line names an installed interpreter",
@@ -584,6 +592,11 @@ pub fn run_external(ctx: &Ctx, args: Vec<OsString>) -> Result<u8> {
             if signal == 2 {
                 // Ctrl-C: the user interrupted; nothing to explain.
                 return Err(Error::silent(Kind::Interrupted));
+            }
+            if signal == 13 {
+                // SIGPIPE: the reader went away (`lmi x | head`); as quiet
+                // as lmi's own closed stdout.
+                return Err(Error::silent(Kind::Plugin));
             }
             let named = signal_name(signal)
                 .map(|n| format!("{n} ({signal})"))

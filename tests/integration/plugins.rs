@@ -681,9 +681,13 @@ fn plugin_example_hello_in_a_require_sso_environment() {
             srv.api_url()
         ),
     );
-    sb.var("BROWSER", format!("{} browser", workspace_bin("testidp").display()));
+    sb.var(
+        "BROWSER",
+        format!("{} browser", workspace_bin("testidp").display()),
+    );
     let hello = workspace_bin("lmi-hello");
-    sb.run(&["plugin", "install", hello.to_str().unwrap()]).assert_ok();
+    sb.run(&["plugin", "install", hello.to_str().unwrap()])
+        .assert_ok();
 
     // No session: the plugin's nested call is refused, nothing is sent.
     let out = sb.run(&["hello", "whoami"]);
@@ -702,4 +706,43 @@ fn plugin_example_hello_in_a_require_sso_environment() {
     sb.run(&["logout", "sso"]).assert_ok();
     sb.run(&["hello", "whoami"]).assert_code(4);
     assert_eq!(srv.api_requests(), 1);
+}
+
+#[test]
+fn plugin_decides_how_ctrl_c_ends_it() {
+    use std::os::unix::process::CommandExt;
+    let mut sb = Sandbox::new();
+    let dir = path_dir(&mut sb, "bin");
+    let ready = sb.home().join("ready");
+    script(
+        &dir,
+        "lmi-slow",
+        "trap 'echo interrupted; exit 42' INT\ntouch \"$1\"\nwhile :; do sleep 0.05; done\n",
+    );
+    let mut child = sb
+        .cmd(&["slow", ready.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        // Its own process group, as a terminal gives a foreground job.
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ready.exists() {
+        assert!(Instant::now() < deadline, "plugin never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Ctrl-C reaches the whole foreground group: lmi and the plugin.
+    let pgid = format!("-{}", child.id());
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", "--", &pgid])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(42),
+        "lmi passes the plugin's own exit code through"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "interrupted");
 }
