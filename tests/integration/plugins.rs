@@ -719,7 +719,7 @@ fn plugin_decides_how_ctrl_c_ends_it() {
         "lmi-slow",
         "trap 'echo interrupted; exit 42' INT\ntouch \"$1\"\nwhile :; do sleep 0.05; done\n",
     );
-    let mut child = sb
+    let child = sb
         .cmd(&["slow", ready.to_str().unwrap()])
         .stdout(std::process::Stdio::piped())
         // Its own process group, as a terminal gives a foreground job.
