@@ -54,6 +54,11 @@ impl TransportError {
                 self.url,
                 timeout.as_secs()
             )
+        } else if self.detail.contains("certificate") {
+            format!(
+                "could not reach {}: {} (the server's certificate is not trusted here; for a company CA, set SSL_CERT_FILE to its bundle)",
+                self.url, self.detail
+            )
         } else {
             format!("could not reach {}: {}", self.url, self.detail)
         }

@@ -605,3 +605,35 @@ fn service_proxy_variables_are_honoured() {
     // request went direct.
     assert_eq!(srv.token_requests(), 1, "NO_PROXY bypasses the proxy");
 }
+
+#[test]
+fn service_https_with_ssl_cert_file() {
+    use crate::support::tls_server::TlsServer;
+    let tls = TlsServer::start();
+    for host in ["localhost", "127.0.0.1"] {
+        let mut sb = Sandbox::new();
+        sb.write_env(
+            "tls",
+            &format!(
+                "OAUTH_TOKEN_URL=https://{host}:{port}/token\nOAUTH_CLIENT_ID=a\nOAUTH_CLIENT_SECRET=b\nAPI_BASE_URL=https://{host}:{port}\n",
+                port = tls.port
+            ),
+        );
+        // The test CA is not trusted by the system: the handshake fails and
+        // nothing is cached.
+        let out = sb.run(&["-e", "tls", "auth", "token"]);
+        out.assert_code(4)
+            .assert_stderr_contains("certificate")
+            .assert_stderr_contains("SSL_CERT_FILE");
+        assert!(!sb.token_file("tls").exists());
+
+        // SSL_CERT_FILE names the CA bundle to trust.
+        sb.var("SSL_CERT_FILE", TlsServer::ca_file().display().to_string());
+        let out = sb.run(&["-e", "tls", "auth", "token"]);
+        out.assert_ok();
+        assert_eq!(out.json()["access_token"], "tls-token");
+        let out = sb.run(&["-e", "tls", "api", "/whoami"]);
+        out.assert_ok();
+        assert_eq!(out.json()["tls"], true);
+    }
+}
