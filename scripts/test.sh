@@ -51,6 +51,9 @@ install_debian_packages() {
   # dbus-daemon: dbus-daemon + dbus-run-session; dbus-bin: dbus-send;
   # libsecret-tools: secret-tool; gnome-keyring: gnome-keyring-daemon.
   local wanted=(gnome-keyring dbus dbus-daemon dbus-bin libsecret-tools curl ca-certificates pkg-config)
+  # python3: the HTTPS test peer (tests/support/tls_server.py); procps: kill(1).
+  command -v python3 >/dev/null 2>&1 || wanted+=(python3)
+  command -v kill >/dev/null 2>&1 && [[ -x "$(command -v kill)" ]] || wanted+=(procps)
   if ! command -v node >/dev/null 2>&1; then
     wanted+=(nodejs npm)
   elif ! command -v npm >/dev/null 2>&1; then
