@@ -148,12 +148,19 @@ impl ServiceConfig {
         }
     }
 
-    fn matches(&self, token: &CachedToken) -> bool {
+    /// Whether a cached token was issued for these settings. For a
+    /// discovered endpoint the token must come from the endpoint that this
+    /// service URL's cached metadata names, so a changed OAUTH_SERVICE_URL
+    /// is a miss.
+    fn matches(&self, token: &CachedToken, cache: &TokenCache) -> bool {
         let ours = |url: &str| self.issued_for(url) == token.issued_for;
         match &self.endpoint {
             Endpoint::Explicit(url) => ours(url.as_str()),
-            // A discovered endpoint may be anything the metadata said.
-            Endpoint::Discover(_) => ours(&token.issued_for.token_url),
+            Endpoint::Discover(issuer) => cache
+                .read_metadata(&self.environment, issuer.as_str())
+                .and_then(|meta| meta.token_endpoint)
+                .and_then(|raw| url::Url::parse(&raw).ok())
+                .is_some_and(|endpoint| ours(endpoint.as_str())),
         }
     }
 }
@@ -184,7 +191,7 @@ pub fn service_token(ctx: &Ctx, settings: &Settings) -> Result<(CachedToken, Tok
     let _lock = cache.lock(env, config.timeout * 2 + Duration::from_secs(10))?;
     // Someone may have acquired one while we waited for the lock.
     let previous = match cache.read(env) {
-        Lookup::Found(token) if config.matches(&token) => {
+        Lookup::Found(token) if config.matches(&token, &cache) => {
             if token.is_fresh(crate::auth::now(), config.skew) {
                 tracing::debug!(target: "auth", "cache hit for environment {env} after waiting for the lock");
                 return Ok((*token, TokenSource::Cache));
@@ -205,10 +212,12 @@ pub fn service_token(ctx: &Ctx, settings: &Settings) -> Result<(CachedToken, Tok
 /// Reads the cache, warning about (and ignoring) a corrupt file.
 fn usable(cache: &TokenCache, config: &ServiceConfig, now: i64, warn: bool) -> Option<CachedToken> {
     match cache.read(&config.environment) {
-        Lookup::Found(token) if config.matches(&token) && token.is_fresh(now, config.skew) => {
+        Lookup::Found(token)
+            if config.matches(&token, cache) && token.is_fresh(now, config.skew) =>
+        {
             Some(*token)
         }
-        Lookup::Found(token) if !config.matches(&token) => {
+        Lookup::Found(token) if !config.matches(&token, cache) => {
             tracing::debug!(target: "auth", "cached token was issued for other settings");
             None
         }

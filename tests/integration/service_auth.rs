@@ -637,3 +637,23 @@ fn service_https_with_ssl_cert_file() {
         assert_eq!(out.json()["tls"], true);
     }
 }
+
+#[test]
+fn service_changed_service_url_is_a_miss() {
+    let first = server();
+    let second = server();
+    let sb = Sandbox::new();
+    let env = |srv: &TestServer| {
+        format!(
+            "OAUTH_SERVICE_URL={}\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRET=lmi-secret\n",
+            srv.idp_url()
+        )
+    };
+    sb.write_env("dev", &env(&first));
+    sb.run(&["-e", "dev", "auth", "token"]).assert_ok();
+    assert_eq!(token_json(&sb, &["-e", "dev"])["source"], "cache");
+    // Another OAuth service: its token must not be the first one's.
+    sb.write_env("dev", &env(&second));
+    assert_eq!(token_json(&sb, &["-e", "dev"])["source"], "acquired");
+    assert_eq!((first.token_requests(), second.token_requests()), (1, 1));
+}
