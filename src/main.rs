@@ -5,6 +5,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let env = lmi::env::Env::from_process();
+    lmi::install_interrupt_handler();
     match lmi::run(args, env) {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {

@@ -782,3 +782,43 @@ fn sso_browser_variable_is_a_list_with_percent_s() {
     assert_eq!(out.json()["user"], "alice@example.test");
     assert_eq!(srv.authorize_requests(), 1);
 }
+
+#[test]
+fn sso_ctrl_c_exits_130_and_stores_nothing() {
+    use std::io::{BufRead, BufReader};
+    let srv = idp("unused");
+    let sb = sandbox(
+        srv.idp_url(),
+        "lmi-public",
+        Store::File,
+        "OAUTH_SSO_LOGIN_TIMEOUT=60\n",
+    );
+    let mut child = sb
+        .cmd(&["login", "sso", "--no-browser"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until lmi is listening and has printed the URL.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("/authorize?") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "lmi ended before printing the URL"
+        );
+    }
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        session_file(&sb).is_none(),
+        "nothing is stored after Ctrl-C"
+    );
+}
