@@ -5,13 +5,15 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use super::Ctx;
-use crate::config::{is_secret_key, Source, KEYS};
+use crate::config::{is_secret_key, KEYS};
 use crate::error::Result;
 
 #[derive(Serialize)]
 struct Shown {
-    value: String,
-    source: Source,
+    /// `None` for a documented key that is set nowhere.
+    value: Option<String>,
+    /// The file, `command line`, `environment variable`, `default` or `unset`.
+    source: String,
 }
 
 #[derive(Serialize)]
@@ -32,10 +34,17 @@ pub fn show(ctx: &Ctx) -> Result<u8> {
         values.insert(
             key.clone(),
             Shown {
-                value: shown,
-                source: value.source.clone(),
+                value: Some(shown),
+                source: value.source.to_string(),
             },
         );
+    }
+    // Every documented key is listed, also when it is set nowhere.
+    for def in KEYS {
+        values.entry(def.name.to_owned()).or_insert(Shown {
+            value: None,
+            source: "unset".to_owned(),
+        });
     }
     let result = ConfigShow {
         environment: settings.environment.clone(),
@@ -60,7 +69,10 @@ pub fn show(ctx: &Ctx) -> Result<u8> {
         }
         for k in keys {
             let v = &result.values[k];
-            lines.push(format!("{k}={}  # {}", v.value, v.source));
+            match &v.value {
+                Some(value) => lines.push(format!("{k}={value}  # {}", v.source)),
+                None => lines.push(format!("# {k} is not set")),
+            }
         }
         lines.join("\n")
     })?;

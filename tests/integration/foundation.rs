@@ -433,3 +433,16 @@ fn closed_stdout_exits_quietly() {
     assert!(out.status.success(), "{:?}", out);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
+
+#[test]
+fn config_show_lists_unset_documented_keys() {
+    let sb = configured();
+    let out = sb.run(&["config", "show"]).json();
+    assert_eq!(
+        out["values"]["OAUTH_AUDIENCE"],
+        serde_json::json!({"value": null, "source": "unset"})
+    );
+    assert_eq!(out["values"]["OAUTH_CLIENT_ID"]["value"], "dev-client");
+    let text = sb.run(&["config", "show", "-o", "text"]).stdout;
+    assert!(text.contains("# OAUTH_AUDIENCE is not set"), "{text}");
+}
