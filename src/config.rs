@@ -233,10 +233,12 @@ fn read_dotenv(path: &Path) -> Result<Option<FileValues>> {
         }
         Ok(_) => {}
     }
-    let iter = dotenvy::from_path_iter(path).map_err(|e| dotenv_error(path, e))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::config(format!("cannot read config file {}: {e}", path.display())))?;
+    let text = quote_unquoted_spaces(&text);
     let mut values = Vec::new();
-    for item in iter {
-        let (k, v) = item.map_err(|e| dotenv_error(path, e))?;
+    for item in dotenvy::from_read_iter(text.as_bytes()) {
+        let (k, v) = item.map_err(|e| dotenv_error(path, &text, e))?;
         values.push((k.to_ascii_uppercase(), v));
     }
     Ok(Some(FileValues {
@@ -245,7 +247,54 @@ fn read_dotenv(path: &Path) -> Result<Option<FileValues>> {
     }))
 }
 
-fn dotenv_error(path: &Path, err: dotenvy::Error) -> Error {
+/// Single-quotes unquoted values that contain spaces (`OAUTH_SCOPES=read
+/// write`), which python-dotenv (and so lmi's earlier, Python design) reads as
+/// one value but dotenvy rejects. Values with quotes, backslashes or `$` are
+/// left for dotenvy to judge; a ` #` still starts a comment. Lines map one to
+/// one, so error line numbers stay right.
+fn quote_unquoted_spaces(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for line in text.split_inclusive('\n') {
+        let (body, newline) = match line.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (line, ""),
+        };
+        out.push_str(&quote_line(body).unwrap_or_else(|| body.to_owned()));
+        out.push_str(newline);
+    }
+    out
+}
+
+fn quote_line(line: &str) -> Option<String> {
+    let trimmed = line.trim_start();
+    if trimmed.starts_with('#') {
+        return None;
+    }
+    let (key_part, value) = trimmed.split_once('=')?;
+    let key = key_part
+        .trim()
+        .strip_prefix("export ")
+        .map_or(key_part.trim(), str::trim);
+    let key_ok = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    if !key_ok {
+        return None;
+    }
+    // A ` #` (or tab-#) starts a comment after an unquoted value.
+    let value = value.trim();
+    let value = match value.find(" #").into_iter().chain(value.find("\t#")).min() {
+        Some(i) => value[..i].trim_end(),
+        None => value,
+    };
+    let plain = !value.is_empty()
+        && value.contains(char::is_whitespace)
+        && !value.contains(['\'', '"', '\\', '$', '`']);
+    plain.then(|| format!("{key_part}='{value}'"))
+}
+
+fn dotenv_error(path: &Path, text: &str, err: dotenvy::Error) -> Error {
     match err {
         dotenvy::Error::LineParse(fragment, _) => {
             // dotenvy reports the fragment it choked on; find its line.
@@ -255,8 +304,7 @@ fn dotenv_error(path: &Path, err: dotenvy::Error) -> Error {
                 .unwrap_or_default()
                 .trim()
                 .to_owned();
-            let number = std::fs::read_to_string(path)
-                .ok()
+            let number = Some(text)
                 .and_then(|text| {
                     text.lines()
                         .position(|l| {
@@ -634,6 +682,25 @@ mod tests {
         assert_eq!(s.get("HTTP_TIMEOUT"), Some("5"));
         assert_eq!(s.source("TOKEN_EXPIRY_SKEW"), Some(&Source::Default));
         assert_eq!(s.get("UNRELATED"), None);
+    }
+
+    #[test]
+    fn unquoted_values_with_spaces() {
+        assert_eq!(quote_unquoted_spaces("A=read write\n"), "A='read write'\n");
+        assert_eq!(
+            quote_unquoted_spaces("export A = x y # note\nB=1"),
+            "export A ='x y'\nB=1"
+        );
+        for kept in [
+            "A=\"x y\"\n",
+            "A=x\n",
+            "# A=x y\n",
+            "A=$X y\n",
+            "A='x y'\n",
+            "not a line\n",
+        ] {
+            assert_eq!(quote_unquoted_spaces(kept), kept);
+        }
     }
 
     #[test]

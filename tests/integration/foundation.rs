@@ -446,3 +446,15 @@ fn config_show_lists_unset_documented_keys() {
     let text = sb.run(&["config", "show", "-o", "text"]).stdout;
     assert!(text.contains("# OAUTH_AUDIENCE is not set"), "{text}");
 }
+
+#[test]
+fn unquoted_values_with_spaces_read_as_python_dotenv_does() {
+    let sb = configured();
+    sb.write_env("dev", "OAUTH_SCOPES=read write   # the usual two\nexport OAUTH_AUDIENCE = https://api one\nQUOTED=\"a  b\"\n");
+    let out = sb.run(&["config", "show"]);
+    out.assert_ok();
+    let out = out.json();
+    assert_eq!(value(&out, "OAUTH_SCOPES").0, "read write");
+    assert_eq!(value(&out, "OAUTH_AUDIENCE").0, "https://api one");
+    assert_eq!(value(&out, "QUOTED").0, "a  b");
+}
