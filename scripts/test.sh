@@ -6,7 +6,7 @@
 # 1. installs what the tests need, only when it is missing (Debian packages:
 #    gnome-keyring, dbus, libsecret-tools, ...; Node.js if absent; the npm
 #    packages of tests/node; cargo-nextest if absent);
-# 2. cargo fmt --check, cargo clippy -D warnings;
+# 2. cargo fmt --check, cargo clippy -D warnings, cargo doc -D warnings;
 # 3. cargo build --workspace (integration tests run the sibling binaries);
 # 4. cargo nextest (profile "ci", .config/nextest.toml) inside a private D-Bus
 #    session with an unlocked throw-away gnome-keyring (scripts/with-keyring.sh),
@@ -116,6 +116,9 @@ cargo fmt --all --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "cargo doc (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --quiet
+
 step "cargo build --workspace"
 cargo build --workspace
 
@@ -141,7 +144,7 @@ if [[ -f "$JUNIT" ]]; then
     exit "$test_rc"
   fi
   trap - EXIT
-  echo "test.sh: fmt, clippy, build and tests all passed"
+  echo "test.sh: fmt, clippy, doc, build and tests all passed"
   echo "lmi: ${passed} passed, ${failed} failed, ${skipped:-0} skipped"
 else
   STEP="cargo nextest run"

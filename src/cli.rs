@@ -214,7 +214,7 @@ pub enum PluginCommand {
 
 #[derive(Debug, Args, Clone)]
 pub struct PluginInstallArgs {
-    /// Path to an executable named lmi-<name>
+    /// Path to an executable named `lmi-<name>`
     #[arg(required_unless_present = "krate", conflicts_with = "krate")]
     pub path: Option<PathBuf>,
     /// Install this crate with `cargo install`

@@ -1,7 +1,8 @@
 //! The only writer to stdout: results as JSON (the default) or text.
 //!
-//! A closed pipe (`lmi auth token | head -c0`) ends lmi quietly; see
-//! [`Error::is_broken_pipe`]-style handling in `main`.
+//! A closed pipe (`lmi auth token | head -c0`) ends lmi quietly: a write
+//! error of kind `BrokenPipe` becomes [`BROKEN_PIPE`], which `main` turns into
+//! a silent exit 0.
 
 use serde::Serialize;
 use std::io::{self, Write};

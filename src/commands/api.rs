@@ -1,14 +1,14 @@
 //! `lmi api`: authenticated requests to the environment's service (SPEC §4).
 //!
 //! The work runs in three steps, and only the last one touches the network:
-//! 1. [`plan`]: every input is checked — the target URL and its origin, the
+//! 1. `plan`: every input is checked — the target URL and its origin, the
 //!    headers, the body — so bad input costs no token and sends nothing.
-//! 2. [`exchange`]: the service token goes out as `Authorization` (RFC 6750
+//! 2. `exchange`: the service token goes out as `Authorization` (RFC 6750
 //!    §2.1); same-origin redirects are followed by hand, because the HTTP agent
 //!    never follows any, so the token cannot leak to another origin; a 401
 //!    discards the token (only if the cache still holds it), gets another and
 //!    retries exactly once.
-//! 3. [`print`]: the response body on stdout (JSON re-indented, everything
+//! 3. `print`: the response body on stdout (JSON re-indented, everything
 //!    else byte for byte), `-i` adding the status line and headers first.
 //!
 //! Origin pinning: the token is sent only to the origin of `API_BASE_URL` or
