@@ -51,9 +51,19 @@ pub fn parse_level(raw: &str) -> Option<LevelFilter> {
     }
 }
 
+/// Size at which the log moves to `<file>.1` and a new one starts, so the
+/// log never grows without bound (one previous file is kept).
+pub const LOG_ROTATE_BYTES: u64 = 5 * 1024 * 1024;
+
 fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
     if let Some(parent) = path.parent() {
         crate::paths::ensure_private_dir(parent)?;
+    }
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() >= LOG_ROTATE_BYTES) {
+        let mut old = path.as_os_str().to_owned();
+        old.push(".1");
+        // Two processes may race here; the loser's rename fails harmlessly.
+        let _ = std::fs::rename(path, old);
     }
     let mut options = OpenOptions::new();
     options.create(true).append(true);

@@ -458,3 +458,21 @@ fn unquoted_values_with_spaces_read_as_python_dotenv_does() {
     assert_eq!(value(&out, "OAUTH_AUDIENCE").0, "https://api one");
     assert_eq!(value(&out, "QUOTED").0, "a  b");
 }
+
+#[test]
+fn big_log_file_is_rotated() {
+    let sb = configured();
+    std::fs::create_dir_all(sb.data_dir()).unwrap();
+    let big = vec![b'x'; 5 * 1024 * 1024 + 1];
+    std::fs::write(sb.log_file(), &big).unwrap();
+    sb.run(&["-vv", "auth", "clear"]).assert_ok();
+    let rotated = sb.data_dir().join("lmi.log.1");
+    assert_eq!(std::fs::metadata(&rotated).unwrap().len(), big.len() as u64);
+    let fresh = std::fs::read_to_string(sb.log_file()).unwrap();
+    assert!(fresh.len() < 100_000 && fresh.contains("DEBUG config:"), "{}", fresh.len());
+        fresh.len() < 10_000 && fresh.contains("INFO") || fresh.is_empty(),
+        "{}",
+        fresh.len()
+    );
+    assert_eq!(mode(&sb.log_file()), 0o600);
+}
