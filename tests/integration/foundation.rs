@@ -469,8 +469,8 @@ fn big_log_file_is_rotated() {
     let rotated = sb.data_dir().join("lmi.log.1");
     assert_eq!(std::fs::metadata(&rotated).unwrap().len(), big.len() as u64);
     let fresh = std::fs::read_to_string(sb.log_file()).unwrap();
-    assert!(fresh.len() < 100_000 && fresh.contains("DEBUG config:"), "{}", fresh.len());
-        fresh.len() < 10_000 && fresh.contains("INFO") || fresh.is_empty(),
+    assert!(
+        fresh.len() < 100_000 && fresh.contains("DEBUG config:"),
         "{}",
         fresh.len()
     );
