@@ -150,8 +150,27 @@ pub fn key_def(name: &str) -> Option<&'static KeyDef> {
     KEYS.iter().find(|k| k.name.eq_ignore_ascii_case(name))
 }
 
+/// Whether a key's value is a secret: the documented secrets, and any other
+/// key (a plugin's) whose name says it holds one.
 pub fn is_secret_key(name: &str) -> bool {
-    key_def(name).is_some_and(|k| k.secret)
+    match key_def(name) {
+        Some(def) => def.secret,
+        None => {
+            let upper = name.to_ascii_uppercase();
+            [
+                "SECRET",
+                "PASSWORD",
+                "PASSWD",
+                "TOKEN",
+                "CREDENTIAL",
+                "PRIVATE_KEY",
+                "API_KEY",
+                "APIKEY",
+            ]
+            .iter()
+            .any(|part| upper.contains(part))
+        }
+    }
 }
 
 /// Where a value came from.
@@ -608,16 +627,31 @@ impl Settings {
         }
     }
 
+    /// A whole number of seconds (or a port), within the key's sane range so
+    /// that expiry and timeout arithmetic can never overflow.
     pub fn u64(&self, key: &str) -> Result<u64> {
         let raw = self
             .get(key)
             .or_else(|| key_def(key).and_then(|k| k.default))
             .unwrap_or("0");
-        raw.trim().parse().map_err(|_| {
-            Error::config(format!(
-                "{key} must be a whole number of seconds, not {raw:?}"
-            ))
-        })
+        let max = match key.to_ascii_uppercase().as_str() {
+            "TOKEN_EXPIRY_SKEW" | "OAUTH_SSO_LOGIN_TIMEOUT" => 86_400,
+            "HTTP_TIMEOUT" => 3_600,
+            "OAUTH_SSO_REDIRECT_PORT" => 65_535,
+            _ => u64::from(u32::MAX),
+        };
+        let what = if key.eq_ignore_ascii_case("OAUTH_SSO_REDIRECT_PORT") {
+            "a port number"
+        } else {
+            "a whole number of seconds"
+        };
+        match raw.trim().parse::<u64>() {
+            Ok(value) if value <= max => Ok(value),
+            _ => Err(
+                Error::config(format!("{key} must be {what} from 0 to {max}, not {raw:?}"))
+                    .with_hint(format!("fix {key} (lmi config show says where it is set)")),
+            ),
+        }
     }
 
     /// The active environment, or a configuration error listing those that exist.

@@ -203,51 +203,68 @@ impl Http {
 
 /// The URL as logs show it: query values that may carry secrets redacted.
 pub fn loggable_url(url: &Url) -> String {
-    const SENSITIVE: &[&str] = &[
-        "code",
-        "state",
-        "nonce",
-        "token",
-        "access_token",
-        "id_token",
-        "refresh_token",
-        "code_verifier",
-        "client_secret",
-        "password",
-        "key",
-        "api_key",
-        "apikey",
-        "sig",
-        "signature",
-    ];
-    if url.query().is_none() {
-        return url.to_string();
-    }
     let mut shown = url.clone();
+    // `https://user:pass@host` carries a credential in the URL itself.
+    if !url.username().is_empty() || url.password().is_some() {
+        let _ = shown.set_username("[redacted]");
+        let _ = shown.set_password(None);
+    }
+    if url.query().is_none() {
+        return shown.to_string();
+    }
     let pairs: Vec<(String, String)> = url
         .query_pairs()
         .map(|(k, v)| {
-            let hide = SENSITIVE.iter().any(|s| k.eq_ignore_ascii_case(s));
-            (
-                k.into_owned(),
-                if hide {
-                    "[redacted]".to_owned()
-                } else {
-                    v.into_owned()
-                },
-            )
+            let value = if is_sensitive_parameter(&k) {
+                "[redacted]".to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), value)
         })
         .collect();
     shown.query_pairs_mut().clear().extend_pairs(pairs);
     shown.to_string()
 }
 
+/// Query parameters that carry codes, tokens, keys or signatures: OAuth's
+/// own, API keys, and pre-signed URLs (AWS `X-Amz-*`, Azure `sig`, GCS
+/// `X-Goog-*`).
+fn is_sensitive_parameter(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "code",
+        "state",
+        "nonce",
+        "code_verifier",
+        "assertion",
+        "client_assertion",
+        "password",
+        "passwd",
+        "key",
+        "sig",
+        "signature",
+        "auth",
+        "credential",
+    ];
+    const PARTS: &[&str] = &[
+        "token",
+        "secret",
+        "apikey",
+        "api_key",
+        "signature",
+        "credential",
+        "security",
+    ];
+    let lower = name.to_ascii_lowercase();
+    EXACT.contains(&lower.as_str()) || PARTS.iter().any(|p| lower.contains(p))
+}
+
 /// Whether the URL's host is loopback (`127.0.0.0/8`, `::1`, `localhost`).
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
-        Some(url::Host::Domain(d)) => {
-            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
-        }
+        // Only `localhost` itself (SPEC §2): `*.localhost` may be resolved
+        // through DNS to anywhere.
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
         None => false,
@@ -271,6 +288,23 @@ pub fn secure_endpoint(key: &str, raw: &str) -> Result<Url> {
         .with_hint(format!("change {key} to https://"))),
         other => Err(Error::config(format!("{key} must be an http(s) URL, not {other}://"))),
     }
+}
+
+/// An endpoint named by an issuer's metadata. Beyond [`secure_endpoint`]'s
+/// rule, an `https://` issuer may not send lmi to plain `http://` (loopback
+/// or not): a compromised IdP could otherwise aim secrets, in clear, at
+/// another local service.
+pub fn discovered_endpoint(field: &str, raw: &str, issuer: &Url) -> Result<Url> {
+    let key = format!("{field} (from the metadata of {issuer})");
+    let url = secure_endpoint(&key, raw)?;
+    if url.scheme() == "http" && issuer.scheme() == "https" {
+        return Err(Error::auth(format!(
+            "the metadata of {issuer} points {field} at plain http:// ({})",
+            loggable_url(&url)
+        ))
+        .with_hint("an https issuer must name https endpoints; check the IdP's configuration"));
+    }
+    Ok(url)
 }
 
 /// The origin of a URL, as `scheme://host:port`.
@@ -301,5 +335,15 @@ mod tests {
         let shown = loggable_url(&u);
         assert!(!shown.contains("abc123") && !shown.contains("xyz"));
         assert!(shown.contains("x=1"));
+        let u = Url::parse(
+            "https://u:pw@s3.example/o?X-Amz-Signature=abc&X-Amz-Security-Token=t1&page=2",
+        )
+        .unwrap();
+        let shown = loggable_url(&u);
+        assert!(
+            !shown.contains("pw") && !shown.contains("abc") && !shown.contains("t1"),
+            "{shown}"
+        );
+        assert!(shown.contains("page=2"));
     }
 }

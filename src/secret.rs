@@ -68,7 +68,9 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
-/// Replaces every occurrence of each secret in `text` by `[redacted]`.
+/// Replaces every occurrence of each secret in `text` by `[redacted]`, in
+/// the forms a server may echo it back: as is, form-urlencoded,
+/// percent-encoded and JSON-escaped.
 ///
 /// A second line of defence for text that comes from outside (a server's
 /// error description that echoes what it received, say).
@@ -76,11 +78,30 @@ pub fn scrub(text: &str, secrets: &[&Secret]) -> String {
     let mut out = text.to_owned();
     for secret in secrets {
         // Very short values would redact ordinary words; real secrets are long.
-        if secret.0.len() >= 4 {
-            out = out.replace(&secret.0, REDACTED);
+        if secret.0.len() < 4 {
+            continue;
+        }
+        let form: String = url::form_urlencoded::byte_serialize(secret.0.as_bytes()).collect();
+        let percent = form.replace('+', "%20");
+        let json = serde_json::to_string(&secret.0).unwrap_or_default();
+        let json = json.trim_matches('"').to_owned();
+        for variant in [secret.0.clone(), form, percent, json] {
+            if !variant.is_empty() {
+                out = out.replace(&variant, REDACTED);
+            }
         }
     }
     out
+}
+
+/// Text from a server, made safe to show: secrets scrubbed (see [`scrub`])
+/// and control characters replaced, so a hostile answer can neither move the
+/// terminal's cursor nor forge extra log lines.
+pub fn clean_external(text: &str, secrets: &[&Secret]) -> String {
+    scrub(text, secrets)
+        .chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
 }
 
 #[cfg(test)]
@@ -94,6 +115,21 @@ mod tests {
         assert_eq!(format!("{s}"), REDACTED);
         assert_eq!(format!("{:?}", Some(&s)), format!("Some({REDACTED})"));
         assert_eq!(s.expose(), "hunter2-very-secret");
+    }
+
+    #[test]
+    fn scrub_removes_encoded_forms_and_control_characters() {
+        let s = Secret::new("p@ss word/+&x");
+        let echoed = "password=p%40ss+word%2F%2B%26x raw=p@ss word/+&x pct=p%40ss%20word%2F%2B%26x";
+        let cleaned = clean_external(&format!("{echoed}\u{1b}[2J\nforged"), &[&s]);
+        assert!(
+            !cleaned.contains("p%40ss") && !cleaned.contains("p@ss"),
+            "{cleaned}"
+        );
+        assert!(
+            !cleaned.contains('\u{1b}') && !cleaned.contains('\n'),
+            "{cleaned}"
+        );
     }
 
     #[test]

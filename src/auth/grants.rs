@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::error::Error;
 use crate::http::Http;
-use crate::secret::{scrub, Secret};
+use crate::secret::{clean_external, Secret};
 
 /// How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +135,8 @@ pub fn request_token(
         form.push(("audience", audience));
     }
     let mut headers = Vec::new();
+    // The Basic credential, in both forms a server might echo it back.
+    let mut basic: Vec<Secret> = Vec::new();
     match (req.client_secret, req.auth_method) {
         (Some(secret), AuthMethod::Basic) => {
             let pair = format!(
@@ -142,8 +144,10 @@ pub fn request_token(
                 form_encode(req.client_id),
                 form_encode(secret.expose())
             );
-            let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&pair);
             headers.push(("Authorization".to_owned(), format!("Basic {encoded}")));
+            basic.push(Secret::new(pair));
+            basic.push(Secret::new(encoded));
         }
         (Some(secret), AuthMethod::Post) => {
             form.push(("client_id", req.client_id));
@@ -152,8 +156,9 @@ pub fn request_token(
         (None, _) => form.push(("client_id", req.client_id)),
     }
 
-    tracing::info!(target: "auth", "requesting a token ({} grant) from {}", req.grant.name(), req.token_url);
-    let url = req.token_url.as_str();
+    let shown_url = crate::http::loggable_url(req.token_url);
+    tracing::info!(target: "auth", "requesting a token ({} grant) from {shown_url}", req.grant.name());
+    let url = shown_url.as_str();
     let response = http
         .post_form(req.token_url, &headers, &form)
         .map_err(|e| GrantError {
@@ -169,7 +174,7 @@ pub fn request_token(
         })?;
 
     // Anything the server echoes back goes through scrub before it is shown.
-    let mut secrets: Vec<&Secret> = req.client_secret.into_iter().collect();
+    let mut secrets: Vec<&Secret> = req.client_secret.into_iter().chain(basic.iter()).collect();
     match &req.grant {
         Grant::Password { password, .. } => secrets.push(password),
         Grant::RefreshToken(t) => secrets.push(t),
@@ -192,7 +197,7 @@ pub fn request_token(
                 .as_ref()
                 .and_then(|j| j.get("error_description"))
                 .and_then(Json::as_str)
-                .map(|d| format!(": {}", scrub(d, &secrets)))
+                .map(|d| format!(": {}", clean_external(d, &secrets)))
                 .unwrap_or_default();
             let hint = match error {
                 "invalid_client" | "unauthorized_client" => {
@@ -206,14 +211,14 @@ pub fn request_token(
                 error: Error::auth(format!(
                     "token endpoint {url} refused the request (HTTP {}): {}{description}",
                     response.status,
-                    scrub(error, &secrets)
+                    clean_external(error, &secrets)
                 ))
                 .with_hint(hint),
                 oauth_error: Some(error.to_owned()),
                 reached: true,
             });
         }
-        let snippet: String = scrub(&text, &secrets).chars().take(200).collect();
+        let snippet: String = clean_external(&text, &secrets).chars().take(200).collect();
         return Err(GrantError {
             error: Error::auth(format!(
                 "token endpoint {url} answered HTTP {} {}{}",

@@ -17,7 +17,7 @@ use crate::auth::grants::{request_token, AuthMethod, Grant, GrantError, TokenReq
 use crate::commands::Ctx;
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::http::{secure_endpoint, Http};
+use crate::http::{discovered_endpoint, secure_endpoint, Http};
 use crate::secret::Secret;
 
 /// Where a token came from.
@@ -295,6 +295,12 @@ fn send(
         scopes: config.scopes.as_deref(),
         audience: config.audience.as_deref(),
     };
+    // RFC 6749 §6: a refresh response may leave the refresh token out, in
+    // which case the old one stays valid.
+    let previous_refresh = match &request.grant {
+        Grant::RefreshToken(token) => Some(token.clone()),
+        _ => None,
+    };
     let response = request_token(http, &request)?;
     let now = crate::auth::now();
     let expires_at = match response.expires_in {
@@ -310,7 +316,7 @@ fn send(
         token_type: response.token_type,
         expires_at,
         obtained_at: now,
-        refresh_token: response.refresh_token,
+        refresh_token: response.refresh_token.or(previous_refresh),
         scope: response.scope,
         issued_for: config.issued_for(&issued_url),
     })
@@ -332,16 +338,24 @@ fn token_endpoint(
     if !refetch {
         if let Some(meta) = cache.read_metadata(env, issuer.as_str()) {
             if let Some(url) = meta.token_endpoint.as_deref() {
-                return Ok((secure_endpoint("token_endpoint (discovered)", url)?, true));
+                return Ok((discovered_endpoint("token_endpoint", url, issuer)?, true));
             }
         }
     }
     let meta = discovery::fetch(http, "OAUTH_SERVICE_URL", issuer)?;
+    // RFC 8414 §3.3: the document must describe the configured issuer.
+    if meta.issuer.trim_end_matches('/') != issuer.as_str().trim_end_matches('/') {
+        return Err(Error::auth(format!(
+            "the metadata found at {issuer} names the issuer {:?}, not OAUTH_SERVICE_URL",
+            meta.issuer
+        ))
+        .with_hint("set OAUTH_SERVICE_URL to the exact issuer identifier of the OAuth service, or set OAUTH_TOKEN_URL"));
+    }
     let raw = meta.token_endpoint.clone().ok_or_else(|| {
         Error::auth(format!("the metadata of {issuer} has no token_endpoint"))
             .with_hint("set OAUTH_TOKEN_URL explicitly")
     })?;
-    let url = secure_endpoint("token_endpoint (discovered)", &raw)?;
+    let url = discovered_endpoint("token_endpoint", &raw, issuer)?;
     if let Err(e) = cache.write_metadata(env, issuer.as_str(), &meta) {
         tracing::debug!(target: "auth", "could not cache metadata: {e}");
     }

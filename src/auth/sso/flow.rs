@@ -95,7 +95,13 @@ fn refresh_under_lock(
     session: &Session,
 ) -> Result<Session> {
     let _lock = store.lock("session", config.refresh_wait(), || {})?;
-    let fresh = refresh(idp, session).map_err(|f| match f {
+    // A REQUIRE_SSO run may have refreshed (and rotated the refresh token)
+    // since we read the session: start from what is stored now.
+    let current = store.load()?.unwrap_or_else(|| session.clone());
+    if current.is_fresh(crate::auth::now(), config.skew) {
+        return Ok(current);
+    }
+    let fresh = refresh(idp, &current).map_err(|f| match f {
         RefreshFailure::Rejected(e) | RefreshFailure::Failed(e) => e,
     })?;
     store.save(&fresh)?;
@@ -179,7 +185,7 @@ fn browser_login(
     let callback = waited?;
     tracing::info!(target: "sso", "got the authorization code; exchanging it");
 
-    let result = exchange(idp, store, callback.code, secrets, &redirect_uri);
+    let result = exchange(idp, config, store, callback.code, secrets, &redirect_uri);
     match &result {
         Ok(session) => callback.pending.succeeded(session.user.as_deref()),
         Err(e) => callback.pending.failed(e.message()),
@@ -189,6 +195,7 @@ fn browser_login(
 
 fn exchange(
     idp: &Idp<'_>,
+    config: &SsoConfig,
     store: &Store,
     code: crate::secret::Secret,
     secrets: LoginSecrets,
@@ -206,6 +213,9 @@ fn exchange(
                 .with_hint("run lmi login sso again; if it keeps failing, check OAUTH_SSO_CLIENT_ID and the client's redirect settings at the IdP")
         })?;
     let session = idp.session_from(response, Some(&secrets.nonce), None)?;
+    // Saved under the session lock, so a concurrent REQUIRE_SSO refresh
+    // cannot interleave with (or remove) the new session.
+    let _lock = store.lock("session", config.refresh_wait(), || {})?;
     store.save(&session)?;
     tracing::info!(
         target: "sso",

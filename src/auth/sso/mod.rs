@@ -27,7 +27,7 @@ use crate::auth::grants::{request_token, AuthMethod, Grant, TokenRequest, TokenR
 use crate::commands::Ctx;
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::http::{secure_endpoint, Http};
+use crate::http::{discovered_endpoint, secure_endpoint, Http};
 use crate::output::rfc3339;
 use crate::paths::Paths;
 use crate::secret::Secret;
@@ -145,7 +145,7 @@ impl SsoConfig {
     }
 
     /// How long a refresh may hold the session lock, with room to spare.
-    fn refresh_wait(&self) -> Duration {
+    pub(crate) fn refresh_wait(&self) -> Duration {
         self.http_timeout * 4 + Duration::from_secs(10)
     }
 }
@@ -200,12 +200,14 @@ impl<'a> Idp<'a> {
         field: &str,
         value: impl Fn(&Metadata) -> Option<&String>,
     ) -> Result<Option<Url>> {
-        match self.metadata()?.and_then(&value) {
-            Some(raw) => Ok(Some(secure_endpoint(
+        let issuer = self.config.issuer.as_ref();
+        match (self.metadata()?.and_then(&value), issuer) {
+            (Some(raw), Some(issuer)) => Ok(Some(discovered_endpoint(field, raw, issuer)?)),
+            (Some(raw), None) => Ok(Some(secure_endpoint(
                 &format!("{field} (discovered)"),
                 raw,
             )?)),
-            None => Ok(None),
+            (None, _) => Ok(None),
         }
     }
 
@@ -477,9 +479,15 @@ pub fn require_session(ctx: &Ctx, settings: &Settings) -> Result<()> {
             Ok(())
         }
         Err(failure) => {
-            if let RefreshFailure::Rejected(_) = failure {
+            let still_ours = store
+                .load()
+                .ok()
+                .flatten()
+                .is_some_and(|s| s.refresh_token == session.refresh_token);
+            if matches!(failure, RefreshFailure::Rejected(_)) && still_ours {
                 // The refresh token is dead: keeping it would make the
-                // session look alive to `auth status`.
+                // session look alive to `auth status`. (Under the session
+                // lock, so only a session that still holds it is removed.)
                 if let Err(e) = store.remove() {
                     tracing::warn!(target: "sso", "could not remove the expired SSO session: {}", e.message());
                 }

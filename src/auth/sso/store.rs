@@ -83,6 +83,41 @@ impl StoreKind {
     }
 }
 
+/// The largest secret one keychain entry takes, in characters. Windows'
+/// Credential Manager stores at most 2560 bytes of UTF-16 (1280 characters);
+/// a session with three tokens is longer, so there it is split over
+/// `<account>#1..n` entries under a small head entry. Elsewhere a session is
+/// one entry, as SPEC §5 describes.
+const KEYCHAIN_SECRET_LIMIT: Option<usize> = if cfg!(windows) { Some(1200) } else { None };
+
+/// The head entry's field that says how many parts follow.
+const CHUNKS_FIELD: &str = "lmi_chunks";
+
+fn chunk_account(account: &str, index: usize) -> String {
+    format!("{account}#{index}")
+}
+
+/// The number of parts when `head` is a split session's head entry.
+fn chunk_count(head: &str) -> Option<usize> {
+    let value: serde_json::Value = serde_json::from_str(head).ok()?;
+    let parts = value.get(CHUNKS_FIELD)?.as_u64()?;
+    usize::try_from(parts).ok().filter(|n| (1..=64).contains(n))
+}
+
+/// `text` in parts of at most `limit` characters (one part without a limit).
+fn split_for_keychain(text: &str, limit: Option<usize>) -> Vec<String> {
+    match limit {
+        Some(limit) if text.chars().count() > limit => {
+            let chars: Vec<char> = text.chars().collect();
+            chars
+                .chunks(limit.max(1))
+                .map(|c| c.iter().collect())
+                .collect()
+        }
+        _ => vec![text.to_owned()],
+    }
+}
+
 /// The session store of one (client id, issuer) pair.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -170,7 +205,13 @@ impl Store {
                 match keychain("reading the SSO session", move || {
                     Self::entry(&account)?.get_password()
                 })? {
-                    Ok(text) => text,
+                    Ok(text) => match chunk_count(&text) {
+                        Some(parts) => match self.read_chunks(parts)? {
+                            Some(joined) => joined,
+                            None => return Ok(None),
+                        },
+                        None => text,
+                    },
                     Err(keyring::Error::NoEntry) => return Ok(None),
                     Err(keyring::Error::BadEncoding(_)) => {
                         tracing::warn!(target: "sso", "ignoring the keychain entry {}: it is not text", self.account);
@@ -206,9 +247,25 @@ impl Store {
             .map_err(|e| Error::internal(format!("cannot encode the SSO session: {e}")))?;
         match self.kind {
             StoreKind::Keychain => {
+                // Entries of a previous, longer session would be left over.
+                self.remove_chunks()?;
+                let parts = split_for_keychain(&text, KEYCHAIN_SECRET_LIMIT);
+                let head = if parts.len() == 1 {
+                    text
+                } else {
+                    for (i, part) in parts.iter().enumerate() {
+                        let account = chunk_account(&self.account, i + 1);
+                        let part = part.clone();
+                        keychain("saving the SSO session", move || {
+                            Self::entry(&account)?.set_password(&part)
+                        })?
+                        .map_err(keychain_error)?;
+                    }
+                    serde_json::json!({ CHUNKS_FIELD: parts.len() }).to_string()
+                };
                 let account = self.account.clone();
                 keychain("saving the SSO session", move || {
-                    Self::entry(&account)?.set_password(&text)
+                    Self::entry(&account)?.set_password(&head)
                 })?
                 .map_err(keychain_error)?;
             }
@@ -226,6 +283,7 @@ impl Store {
     pub fn remove(&self) -> Result<bool> {
         match self.kind {
             StoreKind::Keychain => {
+                self.remove_chunks()?;
                 let account = self.account.clone();
                 match keychain("removing the SSO session", move || {
                     Self::entry(&account)?.delete_credential()
@@ -245,6 +303,45 @@ impl Store {
                 )),
             },
         }
+    }
+
+    /// Reads the parts of a session split over several entries; `None` when
+    /// one is missing (a half-written session is no session).
+    fn read_chunks(&self, parts: usize) -> Result<Option<String>> {
+        let mut joined = String::new();
+        for i in 1..=parts {
+            let account = chunk_account(&self.account, i);
+            match keychain("reading the SSO session", move || {
+                Self::entry(&account)?.get_password()
+            })? {
+                Ok(part) => joined.push_str(&part),
+                Err(keyring::Error::NoEntry) => return Ok(None),
+                Err(e) => return Err(keychain_error(e)),
+            }
+        }
+        Ok(Some(joined))
+    }
+
+    /// Deletes the extra entries of a split session, if the stored one is.
+    fn remove_chunks(&self) -> Result<()> {
+        let account = self.account.clone();
+        let head = match keychain("reading the SSO session", move || {
+            Self::entry(&account)?.get_password()
+        })? {
+            Ok(text) => text,
+            Err(keyring::Error::NoEntry | keyring::Error::BadEncoding(_)) => return Ok(()),
+            Err(e) => return Err(keychain_error(e)),
+        };
+        for i in 1..=chunk_count(&head).unwrap_or(0) {
+            let account = chunk_account(&self.account, i);
+            match keychain("removing the SSO session", move || {
+                Self::entry(&account)?.delete_credential()
+            })? {
+                Ok(()) | Err(keyring::Error::NoEntry) => {}
+                Err(e) => return Err(keychain_error(e)),
+            }
+        }
+        Ok(())
     }
 
     /// Where the session lives, for messages.
@@ -314,6 +411,22 @@ pub struct LockGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_sessions_split_and_join() {
+        let text = "x".repeat(2500) + "é";
+        assert_eq!(split_for_keychain(&text, None), vec![text.clone()]);
+        let parts = split_for_keychain(&text, Some(1200));
+        assert_eq!(parts.len(), 3);
+        assert!(parts.iter().all(|p| p.chars().count() <= 1200));
+        assert_eq!(parts.concat(), text);
+        assert_eq!(
+            chunk_count(&serde_json::json!({ CHUNKS_FIELD: 3 }).to_string()),
+            Some(3)
+        );
+        assert_eq!(chunk_count("{\"access_token\":\"x\"}"), None);
+        assert_eq!(chunk_account("sso:a@b", 2), "sso:a@b#2");
+    }
 
     fn session() -> Session {
         Session {
