@@ -738,6 +738,14 @@ mod tests {
     }
 
     #[test]
+    fn secret_looking_keys_are_masked() {
+        assert!(is_secret_key("oauth_client_secret") && is_secret_key("OAUTH_PASSWORD"));
+        assert!(is_secret_key("BILLING_API_TOKEN") && is_secret_key("deploy_password"));
+        assert!(!is_secret_key("OAUTH_TOKEN_URL") && !is_secret_key("TOKEN_EXPIRY_SKEW"));
+        assert!(!is_secret_key("BILLING_REGION"));
+    }
+
+    #[test]
     fn env_names() {
         assert!(valid_env_name("dev"));
         assert!(valid_env_name("a.b_c-1"));

@@ -330,6 +330,27 @@ mod tests {
     }
 
     #[test]
+    fn https_issuers_cannot_name_plain_http_endpoints() {
+        let https = Url::parse("https://idp.example").unwrap();
+        let local = Url::parse("http://127.0.0.1:9").unwrap();
+        assert!(discovered_endpoint("token_endpoint", "https://idp.example/token", &https).is_ok());
+        assert_eq!(
+            discovered_endpoint("token_endpoint", "http://127.0.0.1:5/t", &https)
+                .unwrap_err()
+                .exit_code(),
+            4
+        );
+        assert!(discovered_endpoint("token_endpoint", "http://127.0.0.1:9/t", &local).is_ok());
+        assert_eq!(
+            discovered_endpoint("token_endpoint", "http://evil.example/t", &local)
+                .unwrap_err()
+                .exit_code(),
+            3
+        );
+        assert!(!is_loopback(&Url::parse("http://evil.localhost/").unwrap()));
+    }
+
+    #[test]
     fn logged_urls_hide_codes() {
         let u = Url::parse("http://127.0.0.1:5/callback?code=abc123&state=xyz&x=1").unwrap();
         let shown = loggable_url(&u);
