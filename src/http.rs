@@ -45,6 +45,15 @@ pub struct TransportError {
     pub detail: String,
 }
 
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.detail, self.url)
+    }
+}
+
+/// So an [`Error`] can carry it as its cause, shown with `-vv`.
+impl std::error::Error for TransportError {}
+
 impl TransportError {
     /// `could not reach URL: detail` or `URL did not answer within N s`.
     pub fn describe(&self, timeout: Duration) -> String {
@@ -67,7 +76,13 @@ impl TransportError {
 
 /// The HTTP agent for one invocation.
 pub struct Http {
+    /// Through the proxy from `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` (with
+    /// `NO_PROXY`), if any.
     agent: ureq::Agent,
+    /// Direct, for loopback hosts: plain-HTTP secrets to `127.0.0.1` must
+    /// not travel to a proxy (and would reach the proxy's own loopback
+    /// anyway). Go's net/http makes the same exception.
+    direct: ureq::Agent,
     pub timeout: Duration,
 }
 
@@ -76,21 +91,26 @@ const BODY_LIMIT: u64 = 256 * 1024 * 1024;
 
 impl Http {
     pub fn new(timeout: Duration) -> Http {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .user_agent(format!("lmi/{}", env!("CARGO_PKG_VERSION")))
-            .tls_config(
-                TlsConfig::builder()
-                    .root_certs(RootCerts::PlatformVerifier)
-                    .build(),
-            )
-            // HTTPS_PROXY/HTTP_PROXY/ALL_PROXY with NO_PROXY, as curl reads them.
-            .proxy(ureq::Proxy::try_from_env())
-            .build()
-            .into();
-        Http { agent, timeout }
+        let build = |proxy: Option<ureq::Proxy>| -> ureq::Agent {
+            ureq::Agent::config_builder()
+                .timeout_global(Some(timeout))
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .user_agent(format!("lmi/{}", env!("CARGO_PKG_VERSION")))
+                .tls_config(
+                    TlsConfig::builder()
+                        .root_certs(RootCerts::PlatformVerifier)
+                        .build(),
+                )
+                .proxy(proxy)
+                .build()
+                .into()
+        };
+        Http {
+            agent: build(ureq::Proxy::try_from_env()),
+            direct: build(None),
+            timeout,
+        }
     }
 
     /// Sends one request and reads the whole response.
@@ -122,7 +142,11 @@ impl Http {
         for (name, value) in headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
-        let agent = &self.agent;
+        let agent = if is_loopback(url) {
+            &self.direct
+        } else {
+            &self.agent
+        };
         let result = match body {
             Some(bytes) => builder.body(bytes).map(|req| agent.run(req)),
             None => builder.body(()).map(|req| agent.run(req)),

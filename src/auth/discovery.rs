@@ -47,7 +47,8 @@ pub fn fetch(http: &Http, key: &str, issuer: &Url) -> Result<Metadata> {
                     "metadata discovery failed: {}",
                     e.describe(http.timeout)
                 ))
-                .with_hint(format!("check {key} and your network")))
+                .with_hint(format!("check {key} and your network"))
+                .with_cause(e))
             }
             Ok(resp) if resp.status == 200 => {
                 match serde_json::from_slice::<Metadata>(&resp.body) {

@@ -168,7 +168,8 @@ pub fn request_token(
             ))
             .with_hint(
                 "check OAUTH_TOKEN_URL / OAUTH_SERVICE_URL and your network, then try again",
-            ),
+            )
+            .with_cause(e),
             oauth_error: None,
             reached: false,
         })?;

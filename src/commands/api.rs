@@ -331,9 +331,11 @@ fn exchange(
                 request.body.clone(),
             )
             .map_err(|e| {
-                Error::service(e.describe(http.timeout)).with_hint(
-                    "check API_BASE_URL and your network; HTTP_TIMEOUT sets how long lmi waits",
-                )
+                Error::service(e.describe(http.timeout))
+                    .with_hint(
+                        "check API_BASE_URL and your network; HTTP_TIMEOUT sets how long lmi waits",
+                    )
+                    .with_cause(e)
             })?;
 
         // RFC 6750 §3.1: invalid_token means "get a new one". Another run may

@@ -23,31 +23,55 @@ fn value(out: &serde_json::Value, key: &str) -> (String, String) {
 
 #[test]
 fn precedence_each_level_beats_the_ones_below() {
-    for key in ["OAUTH_SCOPES", "MY_PLUGIN_SETTING"] {
+    // A documented key with a default, a documented key without one, and a
+    // plugin's own key.
+    for key in ["TOKEN_EXPIRY_SKEW", "OAUTH_SCOPES", "MY_PLUGIN_SETTING"] {
         let mut sb = Sandbox::new();
-        // default (documented keys only) < main < env file < OS env < command line
-        sb.write_main(&format!("DEFAULT_ENVIRONMENT=dev\n{key}=main\n"));
+        sb.write_main("DEFAULT_ENVIRONMENT=dev\n");
         sb.write_env("dev", "# nothing yet\n");
-        let out = sb.run(&["config", "show"]);
-        out.assert_ok();
-        assert_eq!(value(&out.json(), key).0, "main");
+        let show = |sb: &Sandbox, args: &[&str]| {
+            let mut all = vec!["config", "show"];
+            all.extend_from_slice(args);
+            let out = sb.run(&all);
+            out.assert_ok();
+            value(&out.json(), key)
+        };
+        // default (documented keys only) < main < env file < OS env < command line
+        let (v, source) = show(&sb, &[]);
+        match key {
+            "TOKEN_EXPIRY_SKEW" => assert_eq!((v.as_str(), source.as_str()), ("60", "default")),
+            "OAUTH_SCOPES" => assert_eq!((v.as_str(), source.as_str()), ("", "unset")),
+            _ => assert_eq!((v.as_str(), source.as_str()), ("", ""), "not listed"),
+        }
 
-        sb.write_env("dev", &format!("{key}=envfile\n"));
-        let out = sb.run(&["config", "show"]);
-        let (v, source) = value(&out.json(), key);
-        assert_eq!(v, "envfile");
-        assert!(source.ends_with("env/dev.env"), "{source}");
+        sb.write_main(&format!("DEFAULT_ENVIRONMENT=dev\n{key}=11\n"));
+        let (v, source) = show(&sb, &[]);
+        assert_eq!(v, "11", "{key}");
+        assert!(source.ends_with(".config/lmi/.env"), "{key}: {source}");
 
-        sb.var(key, "osenv");
-        let (v, source) = value(&sb.run(&["config", "show"]).json(), key);
-        assert_eq!(
-            (v.as_str(), source.as_str()),
-            ("osenv", "environment variable")
+        sb.write_env("dev", &format!("{key}=22\n"));
+        let (v, source) = show(&sb, &[]);
+        assert_eq!(v, "22", "{key}");
+        assert!(
+            source.ends_with(".config/lmi/env/dev.env"),
+            "{key}: {source}"
         );
 
-        let set = format!("{key}=cli");
-        let (v, source) = value(&sb.run(&["config", "show", "--set", &set]).json(), key);
-        assert_eq!((v.as_str(), source.as_str()), ("cli", "command line"));
+        sb.var(key, "33");
+        let (v, source) = show(&sb, &[]);
+        assert_eq!(
+            (v.as_str(), source.as_str()),
+            ("33", "environment variable"),
+            "{key}"
+        );
+
+        let set = format!("{key}=44");
+        let (v, source) = show(&sb, &["--set", &set]);
+        assert_eq!(
+            (v.as_str(), source.as_str()),
+            ("44", "command line"),
+            "{key}"
+        );
     }
 }
 
@@ -293,14 +317,21 @@ fn log_file_gets_lines_and_never_a_secret() {
     assert_eq!(mode(&sb.log_file()), 0o600);
     assert_eq!(mode(&sb.data_dir()), 0o700);
 
+    // Control: a plain run writes the log.
+    let sb = configured();
+    sb.run(&["env", "list"]).assert_ok();
+    assert!(sb.log_file().exists());
     // Switched off three ways.
-    for args in [
-        vec!["--no-file-log", "env", "list"],
-        vec!["--set", "LOG_FILE_ENABLED=false", "env", "list"],
+    for (args, main) in [
+        (vec!["--no-file-log", "env", "list"], ""),
+        (vec!["--set", "LOG_FILE_ENABLED=false", "env", "list"], ""),
+        (vec!["env", "list"], "LOG_FILE_ENABLED=false\n"),
     ] {
         let sb = configured();
-        sb.run(&args).assert_ok();
-        assert!(!sb.log_file().exists());
+        sb.write_main(&format!("DEFAULT_ENVIRONMENT=dev\n{main}"));
+        let out = sb.run(&args);
+        out.assert_ok();
+        assert!(!sb.log_file().exists(), "{args:?} {main:?}");
     }
     let sb = configured();
     let custom = sb.home().join("custom/lmi.log");
@@ -392,25 +423,76 @@ fn completions_for_every_shell() {
     sb.run(&["completions", "tcsh"]).assert_code(2);
 }
 
+/// Whether some line of `text` starts with `prefix` (a whole entry of a
+/// help listing, not a word somewhere in a description).
+fn has_line(text: &str, prefix: &str) -> bool {
+    text.lines().any(|l| l.starts_with(prefix))
+}
+
 #[test]
 fn help_and_version() {
     let sb = Sandbox::new();
-    let out = sb.run(&["--help"]);
-    out.assert_ok();
-    for word in [
+    let help = |args: &[&str]| {
+        let out = sb.run(args);
+        out.assert_ok();
+        assert!(out.stderr.is_empty(), "{args:?}: {}", out.stderr);
+        out.stdout
+    };
+    let top = help(&["--help"]);
+    for command in [
         "auth",
         "login",
+        "logout",
         "api",
         "env",
         "config",
+        "completions",
         "plugin",
-        "--environment",
     ] {
-        assert!(out.stdout.contains(word), "{word}");
+        assert!(
+            has_line(&top, &format!("  {command} ")),
+            "{command}:\n{top}"
+        );
     }
-    let out = sb.run(&["auth", "token", "--help"]);
-    out.assert_ok();
-    assert!(out.stdout.contains("--oauth-service-url") || out.stdout.contains("Usage"));
+    assert!(has_line(&top, "  -e, --environment <NAME>"), "{top}");
+
+    // Key flags are global long options: listed by --help, left out of the
+    // short -h summary.
+    let long = help(&["auth", "token", "--help"]);
+    assert!(has_line(&long, "Usage: lmi auth token"), "{long}");
+    assert!(
+        has_line(&long, "      --oauth-service-url <VALUE>"),
+        "{long}"
+    );
+    let short = help(&["auth", "token", "-h"]);
+    assert!(has_line(&short, "Usage: lmi auth token"), "{short}");
+    assert!(!short.contains("--oauth-service-url"), "{short}");
+
+    let login = help(&["login", "sso", "--help"]);
+    assert!(has_line(&login, "Usage: lmi login sso"), "{login}");
+    assert!(has_line(&login, "      --no-browser"), "{login}");
+    assert!(has_line(&login, "      --force"), "{login}");
+
+    let api = help(&["api", "--help"]);
+    assert!(has_line(&api, "Usage: lmi api [OPTIONS] <PATH>"), "{api}");
+    for option in [
+        "  -X, --method <METHOD>",
+        "  -H, --header <NAME: VALUE>",
+        "      --file <PATH>",
+        "  -i, --include",
+    ] {
+        assert!(has_line(&api, option), "{option}:\n{api}");
+    }
+
+    let plugin = help(&["plugin", "--help"]);
+    assert!(has_line(&plugin, "Usage: lmi plugin"), "{plugin}");
+    for command in ["list", "install", "uninstall"] {
+        assert!(
+            has_line(&plugin, &format!("  {command} ")),
+            "{command}:\n{plugin}"
+        );
+    }
+
     let out = sb.run(&["--version"]);
     out.assert_ok();
     assert!(out
@@ -431,7 +513,7 @@ fn closed_stdout_exits_quietly() {
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{:?}", out);
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
 
 #[test]

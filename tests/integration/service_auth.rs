@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use lmi_testidp::{Client, TestServer, TokenFailure, User, WellKnown};
+use lmi_testidp::{Client, Options, TestServer, TokenFailure, User, WellKnown};
 
 use crate::support::node_mock::NodeMockServer;
-use crate::support::{mode, Sandbox};
+use crate::support::{dead_port, mode, Sandbox};
 
 fn server() -> TestServer {
     TestServer::start_default().expect("test IdP")
@@ -142,13 +142,24 @@ fn service_password_grant_public_and_confidential() {
     );
     assert_eq!(req.param("client_secret"), None);
 
+    // A wrong password fails, and even at -vv it is in neither stderr nor the log.
+    let wrong = "Wr0ng-pa55word-7f3a9c";
     let sb = sandbox(
         &srv,
-        "OAUTH_GRANT_TYPE=password\nOAUTH_USERNAME=alice\nOAUTH_PASSWORD=wrong\n",
+        &format!("OAUTH_GRANT_TYPE=password\nOAUTH_USERNAME=alice\nOAUTH_PASSWORD={wrong}\n"),
     );
-    let out = sb.run(&["auth", "token"]);
+    let out = sb.run(&["-vv", "auth", "token"]);
     out.assert_code(4).assert_stderr_contains("invalid_grant");
-    assert!(!out.stderr.contains("wrong\n") && !sb.token_file("dev").exists());
+    assert_eq!(
+        srv.last_token_request().unwrap().param("password"),
+        Some(wrong)
+    );
+    assert!(!sb.token_file("dev").exists());
+    let log = std::fs::read_to_string(sb.log_file()).unwrap();
+    assert!(log.contains("DEBUG http: POST"), "{log}");
+    for text in [&out.stderr, &log] {
+        assert!(!text.contains(wrong), "the password leaked:\n{text}");
+    }
 }
 
 #[test]
@@ -183,7 +194,14 @@ fn service_refresh_token_is_used_then_full_grant_on_failure() {
 
 #[test]
 fn service_discovery_is_cached_and_falls_back_to_openid() {
-    for well_known in [WellKnown::Both, WellKnown::OpenIdOnly] {
+    // The counter sees hits on either document (404s included): RFC 8414
+    // alone is found with one request and OpenID alone takes two, so lmi
+    // asks for RFC 8414 first and falls back to OpenID.
+    for (well_known, requests) in [
+        (WellKnown::Both, 1),
+        (WellKnown::OAuthOnly, 1),
+        (WellKnown::OpenIdOnly, 2),
+    ] {
         let srv = server();
         srv.set(|b| {
             b.well_known = well_known;
@@ -195,12 +213,11 @@ fn service_discovery_is_cached_and_falls_back_to_openid() {
             &format!("OAUTH_SERVICE_URL={}\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRET=lmi-secret\n", srv.idp_url()),
         );
         sb.run(&["-e", "dev", "auth", "token"]).assert_ok();
-        let discovered = srv.discovery_requests();
-        assert!(discovered >= 1);
+        assert_eq!(srv.discovery_requests(), requests, "{well_known:?}");
         // The token is stale at once (lifetime < skew): the second run needs a
         // new token but reuses the cached metadata.
         sb.run(&["-e", "dev", "auth", "token"]).assert_ok();
-        assert_eq!(srv.discovery_requests(), discovered);
+        assert_eq!(srv.discovery_requests(), requests, "{well_known:?}");
         assert_eq!(srv.token_requests(), 2);
     }
 }
@@ -216,23 +233,27 @@ fn service_stale_metadata_is_fetched_again() {
             srv.idp_url()
         ),
     );
-    // Cached metadata pointing at a port where nothing listens.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Cached metadata pointing at a port that refuses connections.
+    let dead = dead_port();
+    let dead_endpoint = format!("http://127.0.0.1:{}/token", dead.port);
     let meta = serde_json::json!({
         "service_url": format!("{}/", srv.idp_url()),
-        "metadata": {"issuer": srv.idp_url(), "token_endpoint": format!("http://127.0.0.1:{dead}/token")}
+        "metadata": {"issuer": srv.idp_url(), "token_endpoint": dead_endpoint}
     });
-    sb.write_private(
-        &sb.tokens_dir().join(".dev.metadata.json"),
-        &meta.to_string(),
-    );
+    let meta_file = sb.tokens_dir().join(".dev.metadata.json");
+    sb.write_private(&meta_file, &meta.to_string());
     sb.run(&["-e", "dev", "auth", "token"]).assert_ok();
-    assert!(srv.discovery_requests() >= 1);
+    assert_eq!(srv.discovery_requests(), 1);
     assert_eq!(srv.token_requests(), 1);
+    // The cache now holds the live metadata, not the dead endpoint.
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta_file).unwrap()).unwrap();
+    assert_eq!(
+        meta["metadata"]["token_endpoint"],
+        srv.token_url().as_str(),
+        "{meta}"
+    );
+    assert!(!meta.to_string().contains(&dead_endpoint), "{meta}");
 }
 
 #[test]
@@ -261,19 +282,120 @@ fn service_jwt_exp_is_used_when_expires_in_is_absent() {
 
 #[test]
 fn service_token_for_other_settings_is_a_miss() {
+    let srv = TestServer::start(Options {
+        clients: vec![
+            Client::confidential("lmi-client", "lmi-secret"),
+            Client::confidential("second-client", "second-secret"),
+        ],
+        users: vec![
+            User::new("alice", "wonderland", "alice@example.test"),
+            User::new("bob", "builder", "bob@example.test"),
+        ],
+        ..Options::default()
+    })
+    .unwrap();
+    let port = srv.idp_url().rsplit(':').next().unwrap().to_owned();
+    let base = format!(
+        "OAUTH_TOKEN_URL={}\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRET=lmi-secret\n",
+        srv.token_url()
+    );
+    let password = |user: &str, pass: &str| {
+        format!("{base}OAUTH_GRANT_TYPE=password\nOAUTH_USERNAME={user}\nOAUTH_PASSWORD={pass}\n")
+    };
+    // Each variant differs from the one before in one setting the token was
+    // issued for; (field in the cache file, value it must then hold).
+    let variants: Vec<(&str, String, &str, String)> = vec![
+        ("base", format!("{base}OAUTH_SCOPES=read\n"), "scopes", "read".into()),
+        ("scopes", format!("{base}OAUTH_SCOPES=write\n"), "scopes", "write".into()),
+        (
+            "audience",
+            format!("{base}OAUTH_SCOPES=write\nOAUTH_AUDIENCE=other\n"),
+            "audience",
+            "other".into(),
+        ),
+        (
+            "client_id",
+            format!(
+                "OAUTH_TOKEN_URL={}\nOAUTH_CLIENT_ID=second-client\nOAUTH_CLIENT_SECRET=second-secret\n",
+                srv.token_url()
+            ),
+            "client_id",
+            "second-client".into(),
+        ),
+        // The same endpoint by another name; plain http is allowed because
+        // localhost is a loopback host.
+        (
+            "token_url",
+            format!(
+                "OAUTH_TOKEN_URL=http://localhost:{port}/token\nOAUTH_CLIENT_ID=second-client\nOAUTH_CLIENT_SECRET=second-secret\n"
+            ),
+            "token_url",
+            format!("http://localhost:{port}/token"),
+        ),
+        ("grant_type", password("alice", "wonderland"), "grant_type", "password".into()),
+        ("username", password("bob", "builder"), "username", "bob".into()),
+    ];
+    let sb = Sandbox::new();
+    sb.write_main("DEFAULT_ENVIRONMENT=dev\n");
+    for (n, (what, env, field, expected)) in variants.into_iter().enumerate() {
+        sb.write_env("dev", &env);
+        assert_eq!(token_json(&sb, &[])["source"], "acquired", "{what}");
+        assert_eq!(srv.token_requests(), n + 1, "{what}");
+        let cached: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(sb.token_file("dev")).unwrap()).unwrap();
+        assert_eq!(cached[field], expected.as_str(), "{what}: {cached}");
+        // The new token is then a hit for these settings.
+        assert_eq!(token_json(&sb, &[])["source"], "cache", "{what}");
+        assert_eq!(srv.token_requests(), n + 1, "{what}");
+    }
+}
+
+#[test]
+fn service_expiry_skew_decides_when_a_token_is_stale() {
     let srv = server();
-    let sb = sandbox(&srv, "OAUTH_SCOPES=read\n");
-    token_json(&sb, &[]);
+    srv.set(|b| b.token_lifetime = Some(30));
+    let sb = sandbox(&srv, "TOKEN_EXPIRY_SKEW=10\n");
+    assert_eq!(token_json(&sb, &[])["source"], "acquired");
+    // 30 s left, 10 s skew: still valid.
     assert_eq!(token_json(&sb, &[])["source"], "cache");
+    assert_eq!(srv.token_requests(), 1);
+    // 30 s left, 60 s skew: stale.
     assert_eq!(
-        token_json(&sb, &["--oauth-scopes", "write"])["source"],
+        token_json(&sb, &["--set", "TOKEN_EXPIRY_SKEW=60"])["source"],
         "acquired"
     );
-    assert_eq!(
-        token_json(&sb, &["--set", "OAUTH_AUDIENCE=other"])["source"],
-        "acquired"
+    assert_eq!(srv.token_requests(), 2);
+}
+
+#[test]
+fn service_lock_wait_is_bounded() {
+    let srv = server();
+    let sb = sandbox(&srv, "HTTP_TIMEOUT=1\n");
+    // Another holder of the environment's lock that never lets go.
+    std::fs::create_dir_all(sb.tokens_dir()).unwrap();
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(sb.tokens_dir().join(".dev.lock"))
+        .unwrap();
+    held.lock().unwrap();
+    let started = Instant::now();
+    let out = sb.run(&["auth", "token"]);
+    let took = started.elapsed();
+    out.assert_code(4).assert_stderr_contains("lock");
+    assert!(out.stdout.is_empty());
+    // The wait is HTTP_TIMEOUT * 2 + 10 s = 12 s, plus slack for a busy machine.
+    assert!(
+        took > Duration::from_secs(1) && took < Duration::from_secs(17),
+        "took {took:?}"
     );
-    assert_eq!(srv.token_requests(), 3);
+    assert_eq!(srv.token_requests(), 0);
+    assert!(!sb.token_file("dev").exists());
+
+    held.unlock().unwrap();
+    assert_eq!(token_json(&sb, &[])["source"], "acquired");
+    assert_eq!(srv.token_requests(), 1);
 }
 
 #[test]
@@ -313,19 +435,33 @@ fn service_missing_keys_fail_before_any_request() {
 #[test]
 fn service_invalid_values_list_the_valid_ones() {
     let srv = server();
-    let sb = sandbox(&srv, "OAUTH_GRANT_TYPE=implicit\n");
-    sb.run(&["auth", "token"])
+    // The "other" server as proxy records whatever lmi would send anywhere
+    // over http, so "nothing was sent" is observable.
+    let proxied = |extra: &str| {
+        let mut sb = sandbox(&srv, extra);
+        sb.var("HTTP_PROXY", srv.other_url());
+        sb
+    };
+    proxied("OAUTH_GRANT_TYPE=implicit\n")
+        .run(&["auth", "token"])
         .assert_code(3)
         .assert_stderr_contains("client_credentials, password");
-    let sb = sandbox(&srv, "OAUTH_CLIENT_AUTH_METHOD=private_key_jwt\n");
-    sb.run(&["auth", "token"])
+    proxied("OAUTH_CLIENT_AUTH_METHOD=private_key_jwt\n")
+        .run(&["auth", "token"])
         .assert_code(3)
         .assert_stderr_contains("client_secret_basic, client_secret_post");
-    let sb = sandbox(&srv, "OAUTH_TOKEN_URL=http://idp.example.com/token\n");
+    let sb = proxied("OAUTH_TOKEN_URL=http://idp.example.com/token\n");
     sb.run(&["auth", "token"])
         .assert_code(3)
         .assert_stderr_contains("https");
-    assert_eq!(srv.token_requests(), 0);
+    assert_eq!((srv.token_requests(), srv.other_requests()), (0, 0));
+
+    // Control: a valid https configuration in the same setup does reach the
+    // proxy (loopback endpoints never go through one).
+    proxied("OAUTH_TOKEN_URL=https://idp.example/token\n")
+        .run(&["auth", "token"])
+        .assert_code(4);
+    assert!(srv.other_requests() >= 1);
 }
 
 /// A stale but well-formed cache file that a failed exchange must not touch.
@@ -371,31 +507,29 @@ fn service_token_endpoint_failures_keep_the_cache() {
 
 #[test]
 fn service_unreachable_and_slow_endpoints() {
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let dead = dead_port();
     let sb = Sandbox::new();
-    let url = format!("http://127.0.0.1:{dead}/token");
+    let url = format!("http://127.0.0.1:{}/token", dead.port);
     sb.write_env(
         "dev",
         &format!("OAUTH_TOKEN_URL={url}\nOAUTH_CLIENT_ID=a\nOAUTH_CLIENT_SECRET=b\n"),
     );
     sb.run(&["-e", "dev", "auth", "token"])
         .assert_code(4)
-        .assert_stderr_contains(&url);
+        .assert_stderr_contains(&format!("could not reach {url}"))
+        .assert_stderr_contains("refused");
 
     let srv = server();
     let sb = sandbox(&srv, "HTTP_TIMEOUT=1\n");
     let before = seed_stale_cache(&sb, &srv);
-    srv.set(|b| b.token_failure = Some(TokenFailure::Slow(Duration::from_secs(5))));
+    srv.set(|b| b.token_failure = Some(TokenFailure::Slow(Duration::from_secs(30))));
     let started = Instant::now();
     let out = sb.run(&["auth", "token"]);
     out.assert_code(4)
         .assert_stderr_contains("did not answer within 1 s");
+    // Far below the server's 30 s: the 1 s timeout ended the wait.
     assert!(
-        started.elapsed() < Duration::from_secs(4),
+        started.elapsed() < Duration::from_secs(8),
         "took {:?}",
         started.elapsed()
     );
@@ -503,6 +637,8 @@ fn service_clear_and_status() {
     );
     sb.run(&["auth", "token"]).assert_ok();
     sb.run(&["-e", "qa", "auth", "token"]).assert_ok();
+    assert_eq!(srv.token_requests(), 2);
+    srv.reset_counts();
 
     let status = sb.run(&["auth", "status"]);
     status.assert_ok();
@@ -521,6 +657,17 @@ fn service_clear_and_status() {
         sb.run(&["auth", "status"]).json()["environment"]["token_cached"],
         false
     );
+    // `auth status` (and `auth clear`) work without the network: no server
+    // saw a request.
+    assert_eq!(
+        (
+            srv.token_requests(),
+            srv.discovery_requests(),
+            srv.api_requests(),
+            srv.other_requests()
+        ),
+        (0, 0, 0, 0)
+    );
     assert_eq!(
         sb.run(&["auth", "clear", "--all"]).json()["cleared"],
         serde_json::json!(["qa"])
@@ -531,23 +678,208 @@ fn service_clear_and_status() {
     );
 }
 
+fn cached_refresh_token(sb: &Sandbox) -> String {
+    let cached: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sb.token_file("dev")).unwrap()).unwrap();
+    cached["refresh_token"].as_str().unwrap().to_owned()
+}
+
 #[test]
 fn service_secrets_never_reach_logs() {
     let srv = server();
+    // Lifetime below the skew: the second run refreshes, so a refresh token
+    // travels too. The confidential client authenticates with HTTP Basic.
+    srv.set(|b| b.token_lifetime = Some(30));
     let sb = sandbox(
         &srv,
         "OAUTH_GRANT_TYPE=password\nOAUTH_USERNAME=alice\nOAUTH_PASSWORD=wonderland\n",
     );
-    let out = sb.run(&["-vv", "auth", "token"]);
-    out.assert_ok();
-    let token = out.json()["access_token"].as_str().unwrap().to_owned();
+    let first = sb.run(&["-vv", "auth", "token"]);
+    first.assert_ok();
+    let first_refresh = cached_refresh_token(&sb);
+    let second = sb.run(&["-vv", "auth", "token"]);
+    second.assert_ok();
+    assert_eq!(srv.token_requests_by_grant("refresh_token"), 1);
+    let req = srv.last_token_request().unwrap();
+    assert_eq!(req.param("refresh_token"), Some(first_refresh.as_str()));
+    // The base64 of `lmi-client:lmi-secret`, as the server received it.
+    let basic = req
+        .authorization()
+        .unwrap()
+        .strip_prefix("Basic ")
+        .unwrap()
+        .to_owned();
+
+    let mut secrets = vec![
+        "lmi-secret".to_owned(),
+        "wonderland".to_owned(),
+        basic,
+        first_refresh,
+        cached_refresh_token(&sb),
+    ];
+    for out in [&first, &second] {
+        secrets.push(out.json()["access_token"].as_str().unwrap().to_owned());
+        // The exchanges were logged, so the absence checks below mean something.
+        assert!(out.stderr.contains("debug[http]: POST"), "{}", out.stderr);
+    }
     let log = std::fs::read_to_string(sb.log_file()).unwrap();
-    assert!(out.stderr.contains("debug[http]: POST"), "{}", out.stderr);
-    for text in [&out.stderr, &log] {
-        for secret in ["lmi-secret", "wonderland", token.as_str()] {
-            assert!(!text.contains(secret), "{secret} leaked:\n{text}");
+    assert_eq!(log.matches("DEBUG http: POST").count(), 2, "{log}");
+    for text in [&first.stderr, &second.stderr, &log] {
+        assert!(
+            !text.contains("Basic "),
+            "an Authorization header leaked:\n{text}"
+        );
+        for secret in &secrets {
+            assert!(!text.contains(secret.as_str()), "{secret} leaked:\n{text}");
         }
     }
+}
+
+#[test]
+fn service_verbosity_levels() {
+    let srv = server();
+    let sb = sandbox(&srv, "");
+    // -q: only errors, so not the warning about a secret on the command line
+    // that a normal run prints.
+    let args = ["auth", "token", "--oauth-client-secret", "lmi-secret"];
+    sb.run(&args)
+        .assert_ok()
+        .assert_stderr_contains("warning: OAUTH_CLIENT_SECRET was given on the command line");
+    let mut quiet = vec!["-q"];
+    quiet.extend_from_slice(&args);
+    let out = sb.run(&quiet);
+    out.assert_ok();
+    assert_eq!(out.stderr, "");
+
+    // -vv: cache misses and hits.
+    sb.run(&["auth", "clear"]).assert_ok();
+    let miss = sb.run(&["-vv", "auth", "token"]);
+    miss.assert_ok()
+        .assert_stderr_contains("debug[auth]: cache miss for environment dev");
+    assert!(!miss.stderr.contains("cache hit"), "{}", miss.stderr);
+    let hit = sb.run(&["-vv", "auth", "token"]);
+    hit.assert_ok()
+        .assert_stderr_contains("debug[auth]: cache hit for environment dev");
+    assert!(!hit.stderr.contains("cache miss"), "{}", hit.stderr);
+
+    // -vv on an unreachable endpoint: the failed exchange, then the error.
+    let dead = dead_port();
+    let url = format!("http://127.0.0.1:{}/token", dead.port);
+    let out = sb.run(&["-vv", "auth", "token", "--oauth-token-url", &url]);
+    out.assert_code(4);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    let failed = lines
+        .iter()
+        .position(|l| l.starts_with(&format!("debug[http]: POST {url} failed")))
+        .unwrap_or_else(|| panic!("no failed exchange:\n{}", out.stderr));
+    let error = lines
+        .iter()
+        .position(|l| l.starts_with("error: ") && l.contains(&url))
+        .unwrap_or_else(|| panic!("no error line:\n{}", out.stderr));
+    assert!(failed < error, "{}", out.stderr);
+    // -vv adds the cause chain under the error; without it there is none.
+    assert!(
+        lines[error..].iter().any(|l| l.starts_with("caused by: ")),
+        "{}",
+        out.stderr
+    );
+    let quiet = sb.run(&["auth", "token", "--oauth-token-url", &url]);
+    assert!(!quiet.stderr.contains("caused by:"), "{}", quiet.stderr);
+}
+
+#[test]
+fn service_cache_folder_overrides() {
+    let srv = server();
+    let mut sb = sandbox(&srv, "");
+    let xdg = sb.home().join("xdg-cache");
+    sb.var("XDG_CACHE_HOME", xdg.display().to_string());
+    assert_eq!(token_json(&sb, &[])["source"], "acquired");
+    let file = xdg.join("lmi/tokens/dev.json");
+    assert_eq!(mode(&file), 0o600);
+    assert!(!sb.token_file("dev").exists());
+    assert_eq!(token_json(&sb, &[])["source"], "cache");
+
+    // LMI_CACHE_DIR names the folder holding tokens/ and wins over XDG.
+    let custom = sb.home().join("custom-cache");
+    sb.var("LMI_CACHE_DIR", custom.display().to_string());
+    assert_eq!(token_json(&sb, &[])["source"], "acquired");
+    let file = custom.join("tokens/dev.json");
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(mode(&custom.join("tokens")), 0o700);
+    assert_eq!(token_json(&sb, &[])["source"], "cache");
+    assert_eq!(srv.token_requests(), 2);
+}
+
+/// Checks one file-log line: `<RFC 3339 UTC time> <LEVEL> <component>: <message>`.
+fn check_log_line(line: &str) -> Result<(&str, &str), String> {
+    let (time, rest) = line.split_once(' ').ok_or("no space")?;
+    let b = time.as_bytes();
+    let date_ok = b.len() > 11
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[5..7].iter().all(u8::is_ascii_digit)
+        && b[7] == b'-'
+        && b[8..10].iter().all(u8::is_ascii_digit)
+        && b[10] == b'T'
+        && time.ends_with('Z');
+    if !date_ok {
+        return Err(format!("bad timestamp {time:?}"));
+    }
+    let (level, rest) = rest.trim_start().split_once(' ').ok_or("no level")?;
+    if !["ERROR", "WARN", "INFO", "DEBUG", "TRACE"].contains(&level) {
+        return Err(format!("bad level {level:?}"));
+    }
+    let (component, _) = rest.split_once(": ").ok_or("no component")?;
+    if !["config", "auth", "sso", "http", "plugin"].contains(&component) {
+        return Err(format!("bad component {component:?}"));
+    }
+    Ok((level, component))
+}
+
+#[test]
+fn service_log_lines_have_the_documented_format() {
+    let srv = server();
+    let sb = sandbox(&srv, "");
+    // A corrupt cache adds a WARN line to the DEBUG and INFO ones.
+    std::fs::create_dir_all(sb.tokens_dir()).unwrap();
+    std::fs::write(sb.token_file("dev"), b"{").unwrap();
+    sb.run(&["-vv", "auth", "token"]).assert_ok();
+    let log = std::fs::read_to_string(sb.log_file()).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for line in log.lines() {
+        let (level, component) =
+            check_log_line(line).unwrap_or_else(|e| panic!("{e} in {line:?}\n{log}"));
+        seen.insert(level);
+        seen.insert(component);
+    }
+    for expected in ["WARN", "INFO", "DEBUG", "config", "auth", "http"] {
+        assert!(seen.contains(expected), "no {expected} line:\n{log}");
+    }
+}
+
+#[test]
+fn service_https_proxy_gets_a_connect() {
+    let srv = server();
+    let mut sb = Sandbox::new();
+    sb.write_env(
+        "dev",
+        "OAUTH_TOKEN_URL=https://idp.example/token\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRET=lmi-secret\n",
+    );
+    // The "other" server stands in for the proxy: it answers the CONNECT
+    // with 200 and then plain HTTP where TLS is expected, so the exchange
+    // fails after reaching it.
+    sb.var("HTTPS_PROXY", srv.other_url());
+    sb.run(&["-e", "dev", "auth", "token"]).assert_code(4);
+    assert!(srv.other_requests() >= 1, "the proxy was not asked");
+    assert!(
+        srv.other_authorization_headers()
+            .iter()
+            .all(Option::is_none),
+        "client credentials were sent to the proxy: {:?}",
+        srv.other_authorization_headers()
+    );
+    assert_eq!(srv.token_requests(), 0);
+    assert!(!sb.token_file("dev").exists());
 }
 
 #[test]
@@ -587,23 +919,35 @@ fn service_grants_against_oauth2_mock_server() {
 
 #[test]
 fn service_proxy_variables_are_honoured() {
+    // The "other" server of a second test server stands in for a proxy: it
+    // records what reaches it.
     let srv = server();
-    // The "other" server stands in for a proxy: it records what reaches it.
+    let proxy = server();
     let mut sb = sandbox(&srv, "");
-    sb.var("HTTP_PROXY", srv.other_url());
-    let out = sb.run(&["auth", "token"]);
-    out.assert_code(4);
+    sb.var("HTTP_PROXY", proxy.other_url());
+    // Loopback endpoints never go through a proxy: plain-HTTP secrets stay
+    // on this machine.
+    sb.run(&["auth", "token"]).assert_ok();
+    assert_eq!((srv.token_requests(), proxy.other_requests()), (1, 0));
+
+    // Any other host goes through it (a CONNECT for https).
+    sb.write_env(
+        "dev",
+        "OAUTH_TOKEN_URL=https://idp.example/token\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRET=lmi-secret\n",
+    );
+    sb.run(&["auth", "token"]).assert_code(4);
     assert!(
-        srv.other_requests() >= 1,
+        proxy.other_requests() >= 1,
         "the request went through the proxy"
     );
-    assert_eq!(srv.token_requests(), 0);
 
-    sb.var("NO_PROXY", "127.0.0.1");
-    sb.run(&["auth", "token"]).assert_ok();
-    // The proxy cannot issue tokens: a token request at the IdP proves the
-    // request went direct.
-    assert_eq!(srv.token_requests(), 1, "NO_PROXY bypasses the proxy");
+    // NO_PROXY exempts the host: lmi goes direct (and, with no network
+    // here, cannot resolve it), and a fresh proxy sees nothing.
+    let unused = server();
+    sb.var("HTTP_PROXY", unused.other_url());
+    sb.var("NO_PROXY", "idp.example");
+    sb.run(&["auth", "token"]).assert_code(4);
+    assert_eq!(unused.other_requests(), 0, "NO_PROXY bypasses the proxy");
 }
 
 #[test]

@@ -204,3 +204,28 @@ pub fn mode(path: &Path) -> u32 {
         .mode()
         & 0o777
 }
+
+/// A loopback port that refuses connections for as long as this value lives.
+///
+/// The port is the local end of a connected TCP stream: bound, so no other
+/// socket (in this test or one running in parallel) can bind it, yet not
+/// listening, so the kernel answers a connection attempt with a reset
+/// ("connection refused"). A port taken from a dropped listener could
+/// instead be picked up again by a parallel test's server.
+pub struct DeadPort {
+    pub port: u16,
+    _listener: std::net::TcpListener,
+    _stream: std::net::TcpStream,
+}
+
+pub fn dead_port() -> DeadPort {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let stream =
+        std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+    let port = stream.local_addr().expect("local addr").port();
+    DeadPort {
+        port,
+        _listener: listener,
+        _stream: stream,
+    }
+}
