@@ -1,6 +1,6 @@
 //! The protected API on `api_url` (bearer-token check against tokens the IdP
-//! issued; `/whoami`, `/echo`, `/status/<code>`, `/text`, `/slow`, redirects)
-//! and the foreign "other" origin that records what it receives.
+//! issued; `/whoami`, `/echo`, `/status/<code>`, `/text`, `/slow`, `/hold`,
+//! redirects) and the foreign "other" origin that records what it receives.
 
 use std::sync::Arc;
 use std::thread;
@@ -10,16 +10,21 @@ use serde_json::json;
 
 use crate::http::Reply;
 use crate::record::RecordedRequest;
-use crate::state::{now_ms, AccessToken, Counters, Shared};
+use crate::state::{now_ms, AccessToken, Counters, Held, Shared};
 
 /// The longest `/slow?ms=` honoured.
 const MAX_SLOW_MS: u64 = 60_000;
+
+/// How long `/hold` waits for a release before answering 503, so that a test
+/// that fails before releasing cannot leave a client hanging for good.
+const MAX_HOLD: Duration = Duration::from_secs(120);
 
 pub(crate) fn handle(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
     Counters::bump(&shared.counters.api);
     shared.log().last_api = Some(req.clone());
     match req.path.as_str() {
         "/redirect-same" => return Reply::redirect("/whoami"),
+        "/redirect-loop" => return Reply::redirect("/redirect-loop"),
         "/redirect-other" => return Reply::redirect(&format!("{}/capture", shared.other_url)),
         "/slow" => {
             let ms = req
@@ -27,6 +32,18 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
                 .and_then(|v| v.parse::<u64>().ok())
                 .unwrap_or(0);
             thread::sleep(Duration::from_millis(ms.min(MAX_SLOW_MS)));
+        }
+        "/hold" => {
+            // A request that would be refused is refused at once (nothing
+            // to wait for); an accepted one waits for the test's release and
+            // is then checked again below, like a server that authorizes
+            // late: a token revoked while it waited gets the 401.
+            if authenticate(shared, &req).is_none() {
+                return unauthorized();
+            }
+            if shared.hold(MAX_HOLD) == Held::Expired {
+                return Reply::json(503, &json!({ "error": "hold_not_released" }));
+            }
         }
         _ => {}
     }
@@ -36,7 +53,7 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
     };
     let path = req.path.as_str();
     match path {
-        "/whoami" | "/slow" => Reply::json(
+        "/whoami" | "/slow" | "/hold" => Reply::json(
             200,
             &json!({ "sub": token.sub, "client_id": token.client_id, "scope": token.scope }),
         ),

@@ -168,6 +168,9 @@ pub struct Behaviour {
     pub authorize_error: Option<(String, String)>,
     /// Serve and advertise `/revoke`. Default true.
     pub revocation_endpoint: bool,
+    /// `/revoke` answers 500 (after authenticating the client) and revokes
+    /// nothing. Default false.
+    pub revocation_failure: bool,
 }
 
 impl Default for Behaviour {
@@ -190,6 +193,7 @@ impl Default for Behaviour {
             id_token_fault: None,
             authorize_error: None,
             revocation_endpoint: true,
+            revocation_failure: false,
         }
     }
 }

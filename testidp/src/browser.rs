@@ -1,12 +1,24 @@
 //! A scripted stand-in for a web browser (the `testidp browser` command):
 //! GETs an authorization URL and follows redirects to the app's loopback
-//! callback; optionally first replays the callback with a forged `state`.
+//! callback. On request it first probes the callback listener the way a
+//! real browser or an attacker would (a `/favicon.ico`, a callback without
+//! `state`, one with a forged `state`) and checks the answers, checks the
+//! final page's text, waits for a go-ahead file before starting, and writes
+//! what it saw to a report file (lmi starts `$BROWSER` detached, so its exit
+//! status is otherwise invisible to a test).
 
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
 
 /// Per-request time limit.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_REDIRECTS: usize = 10;
+/// How long `--wait-for-file` waits before giving up.
+const WAIT_FOR_FILE_LIMIT: Duration = Duration::from_secs(120);
+/// How often `--wait-for-file` looks for the file.
+const WAIT_FOR_FILE_POLL: Duration = Duration::from_millis(10);
 
 /// What the browser should do besides following the URL.
 #[derive(Debug, Clone, Default)]
@@ -14,19 +26,71 @@ pub struct BrowserOptions {
     /// Before the real callback, send one with a wrong `state` and require
     /// HTTP 400 for it.
     pub forge_state: bool,
-    /// Wait this long before the first request.
-    pub delay: Option<Duration>,
+    /// Before the real callback, send it without its `state` parameter and
+    /// require HTTP 400 for it.
+    pub omit_state: bool,
+    /// Before the real callback, GET `/favicon.ico` on the callback's origin
+    /// (as browsers do) and require HTTP 404 for it.
+    pub hit_favicon: bool,
+    /// Do nothing until this file exists (at most [`WAIT_FOR_FILE_LIMIT`]):
+    /// lets a test decide when the login proceeds, without sleeping.
+    pub wait_for_file: Option<PathBuf>,
+    /// Texts the final page must contain.
+    pub expect_body: Vec<String>,
+    /// Write the result as JSON to this file (see [`Report`]).
+    pub report: Option<PathBuf>,
 }
 
 /// Exit codes of [`run`].
 pub mod exit {
-    /// The final response was 2xx.
+    /// The final response was 2xx and every check passed.
     pub const OK: i32 = 0;
     /// The final response was not 2xx, or a request failed.
     pub const FAILED: i32 = 1;
     /// `--forge-state`: the forged callback did not get HTTP 400.
     pub const FORGED_STATE_ACCEPTED: i32 = 3;
+    /// `--omit-state` did not get HTTP 400 or `--hit-favicon` did not get
+    /// HTTP 404, or there was no redirect to a callback to probe.
+    pub const CALLBACK_CHECK_FAILED: i32 = 4;
+    /// The final page lacks an `--expect-body` text.
+    pub const BODY_MISMATCH: i32 = 5;
+    /// `--wait-for-file`: the file did not appear in time.
+    pub const WAIT_TIMED_OUT: i32 = 6;
 }
+
+/// What the browser saw; written as JSON with `--report`:
+/// `{"exit": 0, "final_status": 200, "probes": {"favicon": 404, ...},
+/// "error": null}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// The process exit code (see [`exit`]).
+    pub exit: i32,
+    /// Status of the last response of the redirect chain, when reached.
+    pub final_status: Option<u16>,
+    /// `(probe, status)` in the order sent: `favicon`, `omit_state`,
+    /// `forge_state`.
+    pub probes: Vec<(&'static str, u16)>,
+    /// Why the browser failed.
+    pub error: Option<String>,
+}
+
+impl Report {
+    pub fn to_json(&self) -> serde_json::Value {
+        let probes: serde_json::Map<String, serde_json::Value> = self
+            .probes
+            .iter()
+            .map(|(name, status)| ((*name).to_string(), json!(status)))
+            .collect();
+        json!({
+            "exit": self.exit,
+            "final_status": self.final_status,
+            "probes": probes,
+            "error": self.error,
+        })
+    }
+}
+
+type Failure = (i32, String);
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -38,107 +102,221 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-/// One GET without following redirects: status and resolved `Location`.
-fn get(agent: &ureq::Agent, url: &url::Url) -> Result<(u16, Option<url::Url>), String> {
+/// One response: status, resolved `Location`, body (lossy UTF-8).
+struct Page {
+    status: u16,
+    location: Option<url::Url>,
+    body: String,
+}
+
+impl Page {
+    fn redirect(&self) -> Option<&url::Url> {
+        self.location
+            .as_ref()
+            .filter(|_| (300..400).contains(&self.status))
+    }
+}
+
+/// One GET without following redirects.
+fn get(agent: &ureq::Agent, url: &url::Url) -> Result<Page, Failure> {
     let resp = agent
         .get(url.as_str())
         .call()
-        .map_err(|e| format!("GET {url} failed: {e}"))?;
+        .map_err(|e| (exit::FAILED, format!("GET {url} failed: {e}")))?;
     let status = resp.status().as_u16();
     let location = resp
         .headers()
         .get("location")
         .and_then(|v| v.to_str().ok())
         .and_then(|l| url.join(l).ok());
-    // Drain the body so the connection can be reused; its content is unused.
-    let _ = resp.into_body().read_to_vec();
-    Ok((status, location))
+    let body = resp.into_body().read_to_vec().map_err(|e| {
+        (
+            exit::FAILED,
+            format!("reading the body of {url} failed: {e}"),
+        )
+    })?;
+    Ok(Page {
+        status,
+        location,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }
 
-/// GET `start`, following redirects; the final status.
-fn follow(agent: &ureq::Agent, start: url::Url) -> Result<u16, String> {
+/// GET `start`, following redirects; the final page.
+fn follow(agent: &ureq::Agent, start: url::Url) -> Result<Page, Failure> {
     let mut url = start;
     for _ in 0..=MAX_REDIRECTS {
-        let (status, location) = get(agent, &url)?;
-        match location {
-            Some(next) if (300..400).contains(&status) => url = next,
-            _ => return Ok(status),
+        let page = get(agent, &url)?;
+        match page.redirect() {
+            Some(next) => url = next.clone(),
+            None => return Ok(page),
         }
     }
-    Err(format!("more than {MAX_REDIRECTS} redirects"))
+    Err((exit::FAILED, format!("more than {MAX_REDIRECTS} redirects")))
 }
 
-/// `target` with its `state` query parameter replaced by a forged value.
-fn forge(target: &url::Url) -> url::Url {
-    let pairs: Vec<(String, String)> = target
+/// `target` with its `state` query parameter replaced by `state` (or
+/// removed when `None`); added when it had none.
+fn with_state(target: &url::Url, state: Option<&str>) -> url::Url {
+    let mut pairs: Vec<(String, String)> = target
         .query_pairs()
-        .map(|(k, v)| {
-            let v = if k == "state" {
-                "forged-state-0000".to_string()
-            } else {
-                v.into_owned()
-            };
-            (k.into_owned(), v)
-        })
+        .filter(|(k, _)| k != "state")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    let mut forged = target.clone();
-    forged.query_pairs_mut().clear().extend_pairs(pairs);
-    if !target.query_pairs().any(|(k, _)| k == "state") {
-        forged
-            .query_pairs_mut()
-            .append_pair("state", "forged-state-0000");
+    if let Some(state) = state {
+        pairs.push(("state".to_string(), state.to_string()));
     }
-    forged
+    let mut out = target.clone();
+    out.set_query(None);
+    if !pairs.is_empty() {
+        out.query_pairs_mut().extend_pairs(pairs);
+    }
+    out
+}
+
+/// GETs `url` and requires `expected`; records the status under `name`.
+fn probe(
+    agent: &ureq::Agent,
+    report: &mut Report,
+    name: &'static str,
+    url: &url::Url,
+    expected: u16,
+    code: i32,
+) -> Result<(), Failure> {
+    let status = get(agent, url)?.status;
+    report.probes.push((name, status));
+    if status != expected {
+        return Err((
+            code,
+            format!("{name}: {url} got HTTP {status}, expected {expected}"),
+        ));
+    }
+    eprintln!("testidp browser: {name}: HTTP {status} as expected");
+    Ok(())
+}
+
+fn wait_for(path: &Path) -> Result<(), Failure> {
+    let deadline = Instant::now() + WAIT_FOR_FILE_LIMIT;
+    while !path.exists() {
+        if Instant::now() >= deadline {
+            return Err((
+                exit::WAIT_TIMED_OUT,
+                format!(
+                    "{} did not appear within {} s",
+                    path.display(),
+                    WAIT_FOR_FILE_LIMIT.as_secs()
+                ),
+            ));
+        }
+        std::thread::sleep(WAIT_FOR_FILE_POLL);
+    }
+    Ok(())
+}
+
+fn browse(url: &str, opts: &BrowserOptions, report: &mut Report) -> Result<(), Failure> {
+    if let Some(path) = &opts.wait_for_file {
+        wait_for(path)?;
+    }
+    let start =
+        url::Url::parse(url).map_err(|e| (exit::FAILED, format!("invalid URL {url:?}: {e}")))?;
+    let agent = agent();
+    let probing = opts.forge_state || opts.omit_state || opts.hit_favicon;
+    let page = if probing {
+        let first = get(&agent, &start)?;
+        let Some(callback) = first.redirect().cloned() else {
+            return Err((
+                exit::CALLBACK_CHECK_FAILED,
+                format!(
+                    "the authorization URL answered HTTP {} without redirecting to a callback to probe",
+                    first.status
+                ),
+            ));
+        };
+        if opts.hit_favicon {
+            let favicon = callback
+                .join("/favicon.ico")
+                .map_err(|e| (exit::FAILED, format!("favicon URL: {e}")))?;
+            probe(
+                &agent,
+                report,
+                "favicon",
+                &favicon,
+                404,
+                exit::CALLBACK_CHECK_FAILED,
+            )?;
+        }
+        if opts.omit_state {
+            let stateless = with_state(&callback, None);
+            probe(
+                &agent,
+                report,
+                "omit_state",
+                &stateless,
+                400,
+                exit::CALLBACK_CHECK_FAILED,
+            )?;
+        }
+        if opts.forge_state {
+            let forged = with_state(&callback, Some("forged-state-0000"));
+            probe(
+                &agent,
+                report,
+                "forge_state",
+                &forged,
+                400,
+                exit::FORGED_STATE_ACCEPTED,
+            )?;
+        }
+        follow(&agent, callback)?
+    } else {
+        follow(&agent, start)?
+    };
+    report.final_status = Some(page.status);
+    eprintln!("testidp browser: final status {}", page.status);
+    if !(200..300).contains(&page.status) {
+        return Err((
+            exit::FAILED,
+            format!("the final response is HTTP {}", page.status),
+        ));
+    }
+    for text in &opts.expect_body {
+        if !page.body.contains(text.as_str()) {
+            return Err((
+                exit::BODY_MISMATCH,
+                format!("the final page lacks {text:?}: {}", page.body),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes the report so that a reader never sees half of it.
+fn write_report(path: &Path, report: &Report) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, report.to_json().to_string())?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Runs the browser; returns the process exit code (see [`exit`]). Progress
-/// and the final status go to stderr.
+/// and the final status go to stderr, the [`Report`] to `opts.report`.
 pub fn run(url: &str, opts: &BrowserOptions) -> i32 {
-    if let Some(d) = opts.delay {
-        std::thread::sleep(d);
-    }
-    let start = match url::Url::parse(url) {
-        Ok(u) => u,
-        Err(e) => {
-            eprintln!("testidp browser: invalid URL {url:?}: {e}");
-            return exit::FAILED;
-        }
-    };
-    let agent = agent();
-    let result = if opts.forge_state {
-        forge_then_follow(&agent, start)
-    } else {
-        follow(&agent, start).map_err(|e| (exit::FAILED, e))
-    };
-    match result {
-        Ok(status) => {
-            eprintln!("testidp browser: final status {status}");
-            if (200..300).contains(&status) {
-                exit::OK
-            } else {
-                exit::FAILED
-            }
-        }
+    let mut report = Report::default();
+    let code = match browse(url, opts, &mut report) {
+        Ok(()) => exit::OK,
         Err((code, msg)) => {
             eprintln!("testidp browser: {msg}");
+            report.error = Some(msg);
             code
         }
-    }
-}
-
-fn forge_then_follow(agent: &ureq::Agent, start: url::Url) -> Result<u16, (i32, String)> {
-    let (status, location) = get(agent, &start).map_err(|e| (exit::FAILED, e))?;
-    let Some(callback) = location.filter(|_| (300..400).contains(&status)) else {
-        return Ok(status);
     };
-    let forged = forge(&callback);
-    let (forged_status, _) = get(agent, &forged).map_err(|e| (exit::FAILED, e))?;
-    if forged_status != 400 {
-        return Err((
-            exit::FORGED_STATE_ACCEPTED,
-            format!("forged state got HTTP {forged_status}, expected 400"),
-        ));
+    report.exit = code;
+    if let Some(path) = &opts.report {
+        if let Err(e) = write_report(path, &report) {
+            eprintln!("testidp browser: cannot write {}: {e}", path.display());
+            return exit::FAILED;
+        }
     }
-    eprintln!("testidp browser: forged state rejected with HTTP 400");
-    follow(agent, callback).map_err(|e| (exit::FAILED, e))
+    code
 }

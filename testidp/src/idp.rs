@@ -499,6 +499,12 @@ fn revoke(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
     if let Err(reply) = authenticate(&b, &req) {
         return reply;
     }
+    if b.revocation_failure {
+        return Reply::text(
+            500,
+            "Internal Server Error: the revocation service fell over\n",
+        );
+    }
     let Some(token) = req.param("token") else {
         return Reply::oauth_error(400, "invalid_request", "Missing token");
     };

@@ -224,10 +224,29 @@ impl TestServer {
     pub fn issued_access_tokens(&self) -> usize {
         self.shared.store().access.len()
     }
+
+    // --- the /hold latch ----------------------------------------------------
+
+    /// `GET /hold` requests that arrived with a valid token and are waiting
+    /// for [`TestServer::release_held`]. Poll it (with a deadline) to know
+    /// that a client's request is in flight.
+    pub fn held_requests(&self) -> usize {
+        self.shared.held()
+    }
+
+    /// Lets the waiting `/hold` requests go on and returns how many there
+    /// were. Each is then authorized again (a token revoked meanwhile gets
+    /// the 401) and answered like `/whoami`. Requests arriving later wait for
+    /// the next release; unreleased ones answer 503 after two minutes.
+    pub fn release_held(&self) -> usize {
+        self.shared.release_held()
+    }
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
+        // Held request threads are not joined; let them answer and end.
+        self.shared.close_latch();
         for s in &self.servers {
             s.unblock();
         }
@@ -258,4 +277,131 @@ pub fn testidp_binary() -> Option<PathBuf> {
         .take(3)
         .map(|dir| dir.join(&name))
         .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::TestServer;
+
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .proxy(None)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into()
+    }
+
+    /// Status, `Location` header and body of a GET.
+    fn get(url: &str, bearer: Option<&str>) -> (u16, Option<String>, String) {
+        let mut req = agent().get(url);
+        if let Some(t) = bearer {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        let resp = req.call().unwrap();
+        let location = resp
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string());
+        (
+            resp.status().as_u16(),
+            location,
+            resp.into_body().read_to_string().unwrap(),
+        )
+    }
+
+    fn token(srv: &TestServer) -> String {
+        use base64::Engine as _;
+        let basic = base64::engine::general_purpose::STANDARD.encode("lmi-client:lmi-secret");
+        let resp = agent()
+            .post(&srv.token_url())
+            .header("Authorization", &format!("Basic {basic}"))
+            .send_form([("grant_type", "client_credentials")])
+            .unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&resp.into_body().read_to_string().unwrap()).unwrap();
+        json["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// Waits (bounded) until `n` requests are held.
+    fn wait_held(srv: &TestServer, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while srv.held_requests() != n {
+            assert!(Instant::now() < deadline, "never {n} held requests");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn spawn_hold(srv: &TestServer, token: &str) -> std::thread::JoinHandle<(u16, String)> {
+        let url = format!("{}/hold", srv.api_url());
+        let token = token.to_string();
+        std::thread::spawn(move || {
+            let (status, _, body) = get(&url, Some(&token));
+            (status, body)
+        })
+    }
+
+    #[test]
+    fn hold_waits_for_each_release() {
+        let srv = TestServer::start_default().unwrap();
+        let token = token(&srv);
+        assert_eq!(srv.release_held(), 0, "nothing to release yet");
+
+        let first = spawn_hold(&srv, &token);
+        wait_held(&srv, 1);
+        assert!(!first.is_finished(), "answered before the release");
+        assert_eq!(srv.release_held(), 1);
+        assert_eq!(srv.held_requests(), 0);
+        let (status, body) = first.join().unwrap();
+        assert_eq!(status, 200, "{body}");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["client_id"], "lmi-client");
+
+        // A later request waits for the next release.
+        let second = spawn_hold(&srv, &token);
+        wait_held(&srv, 1);
+        assert!(!second.is_finished());
+        assert_eq!(srv.release_held(), 1);
+        assert_eq!(second.join().unwrap().0, 200);
+        assert_eq!(srv.api_requests(), 2);
+    }
+
+    #[test]
+    fn hold_authorizes_again_on_release() {
+        let srv = TestServer::start_default().unwrap();
+        let token = token(&srv);
+        let held = spawn_hold(&srv, &token);
+        wait_held(&srv, 1);
+        srv.invalidate_all_tokens();
+        srv.release_held();
+        let (status, body) = held.join().unwrap();
+        assert_eq!(status, 401, "{body}");
+        assert!(body.contains("invalid_token"), "{body}");
+
+        // Refused at once: an invalid token is never held.
+        let (status, _, _) = get(&format!("{}/hold", srv.api_url()), Some(&token));
+        assert_eq!(status, 401);
+        assert_eq!(srv.held_requests(), 0);
+    }
+
+    #[test]
+    fn dropping_the_server_releases_held_requests() {
+        let srv = TestServer::start_default().unwrap();
+        let token = token(&srv);
+        let held = spawn_hold(&srv, &token);
+        wait_held(&srv, 1);
+        drop(srv);
+        assert_eq!(held.join().unwrap().0, 200);
+    }
+
+    #[test]
+    fn redirect_loop_points_at_itself() {
+        let srv = TestServer::start_default().unwrap();
+        let (status, location, _) = get(&format!("{}/redirect-loop", srv.api_url()), None);
+        assert_eq!((status, location.as_deref()), (302, Some("/redirect-loop")));
+        assert_eq!(srv.api_requests(), 1);
+    }
 }

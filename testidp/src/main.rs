@@ -6,7 +6,6 @@
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use lmi_testidp::browser::{self, BrowserOptions};
 use lmi_testidp::{Options, Ports, TestServer};
@@ -15,13 +14,22 @@ const USAGE: &str = "\
 usage:
   testidp serve [--jwt] [--lifetime SECS] [--port-idp P] [--port-api P] [--port-other P]
                 [--exit-on-stdin-eof]
-  testidp browser [--forge-state] [--delay-ms N] URL
+  testidp browser [--hit-favicon] [--omit-state] [--forge-state] [--wait-for-file PATH]
+                  [--expect-body TEXT]... [--report PATH] URL
 
 serve    starts the test IdP, API and other servers on 127.0.0.1, prints one JSON
          line {\"idp\",\"api\",\"other\",\"token_url\"} and serves until killed (or
          until stdin reaches EOF with --exit-on-stdin-eof).
-browser  GETs URL and follows redirects; exit 0 when the final response is 2xx,
-         1 otherwise, 3 when --forge-state's forged callback did not get HTTP 400.
+browser  GETs URL and follows redirects; exit 0 when the final response is 2xx
+         and every check passed, 1 otherwise. Before the real callback it can
+         GET /favicon.ico on the callback origin (--hit-favicon, expects 404),
+         send the callback without state (--omit-state, expects 400; exit 4
+         otherwise) and with a forged state (--forge-state, expects 400; exit
+         3 otherwise). --wait-for-file starts only once PATH exists (exit 6
+         after 120 s); --expect-body requires TEXT, percent-decoded (so it can
+         pass through $BROWSER, which splits on spaces), in the final page
+         (exit 5); --report writes {\"exit\",\"final_status\",\"probes\",\"error\"}
+         as JSON to PATH.
 TEST TOOLING ONLY: the signing keys are public.";
 
 fn usage_error(msg: &str) -> ExitCode {
@@ -91,7 +99,17 @@ fn browse(args: Vec<String>) -> Result<ExitCode, String> {
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--forge-state" => opts.forge_state = true,
-            "--delay-ms" => opts.delay = Some(Duration::from_millis(value(&mut it, "--delay-ms")?)),
+            "--omit-state" => opts.omit_state = true,
+            "--hit-favicon" => opts.hit_favicon = true,
+            "--wait-for-file" => opts.wait_for_file = Some(value(&mut it, "--wait-for-file")?),
+            "--report" => opts.report = Some(value(&mut it, "--report")?),
+            "--expect-body" => {
+                let raw: String = value(&mut it, "--expect-body")?;
+                let text = percent_encoding::percent_decode_str(&raw)
+                    .decode_utf8()
+                    .map_err(|_| format!("--expect-body {raw:?} is not UTF-8 once decoded"))?;
+                opts.expect_body.push(text.into_owned());
+            }
             a if a.starts_with("--") => return Err(format!("unknown argument {a:?}")),
             // The URL is the last argument ($BROWSER convention).
             _ => url = Some(arg),

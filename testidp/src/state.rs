@@ -1,10 +1,11 @@
 //! State shared by the three servers and the [`crate::TestServer`] handle:
-//! the current behaviour, issued tokens/codes, counters and request logs.
+//! the current behaviour, issued tokens/codes, counters, request logs and the
+//! latch that holds `/hold` requests until the test releases them.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::behaviour::Behaviour;
 use crate::keys::Keys;
@@ -90,6 +91,26 @@ impl Counters {
     }
 }
 
+/// The `/hold` latch. Each [`Shared::release_held`] opens a new generation:
+/// the requests waiting in the previous one go on, later ones wait again.
+#[derive(Debug, Default)]
+struct Latch {
+    /// Requests waiting in the current generation.
+    waiting: usize,
+    generation: u64,
+    /// The server is stopping: nothing waits any more.
+    closed: bool,
+}
+
+/// How a held request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Held {
+    /// [`Shared::release_held`] (or the server stopping) let it go.
+    Released,
+    /// Nobody released it within the limit.
+    Expired,
+}
+
 pub(crate) struct Shared {
     pub idp_url: String,
     pub api_url: String,
@@ -99,6 +120,8 @@ pub(crate) struct Shared {
     behaviour: Mutex<Behaviour>,
     store: Mutex<Store>,
     log: Mutex<Log>,
+    latch: Mutex<Latch>,
+    latch_moved: Condvar,
 }
 
 /// Locks, ignoring poisoning (a panicking handler thread must not wedge the
@@ -123,6 +146,8 @@ impl Shared {
             behaviour: Mutex::new(behaviour),
             store: Mutex::new(Store::default()),
             log: Mutex::new(Log::default()),
+            latch: Mutex::new(Latch::default()),
+            latch_moved: Condvar::new(),
         }
     }
 
@@ -146,6 +171,57 @@ impl Shared {
     pub(crate) fn reset_counts(&self) {
         self.counters.reset();
         *self.log() = Log::default();
+    }
+
+    /// Blocks the calling request thread until [`Shared::release_held`] or
+    /// `limit` has passed, whichever comes first.
+    pub(crate) fn hold(&self, limit: Duration) -> Held {
+        let deadline = Instant::now() + limit;
+        let mut latch = lock(&self.latch);
+        if latch.closed {
+            return Held::Released;
+        }
+        let generation = latch.generation;
+        latch.waiting += 1;
+        // A new generation (or closing) is the only release signal; spurious
+        // wake-ups just loop.
+        while latch.generation == generation {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                latch.waiting -= 1;
+                return Held::Expired;
+            }
+            latch = self
+                .latch_moved
+                .wait_timeout(latch, left)
+                .map(|(guard, _)| guard)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+        Held::Released
+    }
+
+    /// Lets every request waiting in [`Shared::hold`] go on; returns how many
+    /// there were. Requests arriving later wait for the next release.
+    pub(crate) fn release_held(&self) -> usize {
+        let mut latch = lock(&self.latch);
+        let released = latch.waiting;
+        // Zeroed here rather than by the woken threads, so that `held()` is
+        // exact as soon as this returns.
+        latch.waiting = 0;
+        latch.generation += 1;
+        self.latch_moved.notify_all();
+        released
+    }
+
+    /// Requests waiting in [`Shared::hold`] right now.
+    pub(crate) fn held(&self) -> usize {
+        lock(&self.latch).waiting
+    }
+
+    /// Releases everything held and stops holding (the server is stopping).
+    pub(crate) fn close_latch(&self) {
+        lock(&self.latch).closed = true;
+        self.release_held();
     }
 }
 

@@ -553,21 +553,219 @@ fn id_token_faults() {
         let code = code_from(&authorize(&srv, "s", "the-nonce"));
         exchange(&srv, &code, VERIFIER).json()
     };
-    for fault in [
-        IdTokenFault::BadSignature,
-        IdTokenFault::WrongAudience,
-        IdTokenFault::WrongIssuer,
-        IdTokenFault::Expired,
-        IdTokenFault::AlgNone,
+    use jsonwebtoken::errors::ErrorKind;
+    use std::mem::discriminant;
+    for (fault, expected) in [
+        (IdTokenFault::BadSignature, ErrorKind::InvalidSignature),
+        (IdTokenFault::WrongAudience, ErrorKind::InvalidAudience),
+        (IdTokenFault::WrongIssuer, ErrorKind::InvalidIssuer),
+        (IdTokenFault::Expired, ErrorKind::ExpiredSignature),
     ] {
         let t = id_token_with(fault);
         let id_token = t["id_token"].as_str().unwrap();
-        assert!(verify_id_token(&srv, id_token).is_err(), "{fault:?}");
+        let err = verify_id_token(&srv, id_token).unwrap_err();
+        assert_eq!(
+            discriminant(err.kind()),
+            discriminant(&expected),
+            "{fault:?}: {:?}",
+            err.kind()
+        );
     }
+
+    // alg none: the header says so, the signature is empty, and the token
+    // is refused.
+    let t = id_token_with(IdTokenFault::AlgNone);
+    let id_token = t["id_token"].as_str().unwrap();
+    let parts: Vec<&str> = id_token.split('.').collect();
+    assert_eq!(parts.len(), 3, "{id_token}");
+    let header: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, parts[0])
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "none");
+    assert_eq!(parts[2], "");
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, parts[1])
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        claims["nonce"], "the-nonce",
+        "only the signature is missing"
+    );
+    assert!(verify_id_token(&srv, id_token).is_err());
+
     let t = id_token_with(IdTokenFault::WrongNonce);
     let claims = verify_id_token(&srv, t["id_token"].as_str().unwrap()).unwrap();
     assert_ne!(claims["nonce"], "the-nonce");
     let t = id_token_with(IdTokenFault::Missing);
     assert!(t.get("id_token").is_none());
     assert!(t.get("access_token").is_some());
+}
+
+#[test]
+fn revocation_failure_answers_500_and_revokes_nothing() {
+    let srv = TestServer::start_default().unwrap();
+    let rt = password(&srv, "lmi-public")["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    srv.set(|b| b.revocation_failure = true);
+    let revoke = || {
+        post_form(
+            &srv.revoke_url(),
+            None,
+            &[("token", &rt), ("client_id", "lmi-public")],
+        )
+    };
+    let r = revoke();
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert!(srv.revocations().is_empty());
+    // Still advertised, and the token still works.
+    assert_eq!(srv.metadata()["revocation_endpoint"], srv.revoke_url());
+    let r = post_form(
+        &srv.token_url(),
+        None,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "lmi-public"),
+            ("refresh_token", &rt),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Client authentication still comes first.
+    let r = post_form(
+        &srv.revoke_url(),
+        Some(&basic("lmi-client", "wrong")),
+        &[("token", "x")],
+    );
+    assert_eq!(r.status, 401);
+}
+
+// --- the scripted browser ---------------------------------------------------
+
+/// A stand-in for lmi's loopback listener with its rules: `/callback` with
+/// the right `state` → 200 "You may close this window." (and the listener
+/// stops), a missing or wrong `state` → 400 (or 200 when `lenient`), any
+/// other path → 404. Returns the redirect URI and the statuses it sent.
+fn listener(state: &str, lenient: bool) -> (String, std::thread::JoinHandle<Vec<u16>>) {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let port = server.server_addr().to_ip().unwrap().port();
+    let state = state.to_string();
+    let handle = std::thread::spawn(move || {
+        let mut sent = Vec::new();
+        for req in server.incoming_requests() {
+            let url = format!("http://127.0.0.1{}", req.url());
+            let path = url::Url::parse(&url).unwrap().path().to_string();
+            let right = query_param(&url, "state").as_deref() == Some(state.as_str());
+            let (status, body, done) = if path != "/callback" {
+                (404, "not found", false)
+            } else if right {
+                (200, "Logged in. You may close this window.", true)
+            } else if lenient {
+                (200, "accepted anything", false)
+            } else {
+                (400, "state mismatch", false)
+            };
+            sent.push(status);
+            req.respond(tiny_http::Response::from_string(body).with_status_code(status))
+                .unwrap();
+            if done {
+                break;
+            }
+        }
+        sent
+    });
+    (format!("http://127.0.0.1:{port}/callback"), handle)
+}
+
+fn authorize_to(srv: &TestServer, redirect_uri: &str, state: &str) -> String {
+    let mut u = url::Url::parse(&srv.authorize_url()).unwrap();
+    u.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", "lmi-public")
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("state", state)
+        .append_pair("code_challenge", &pkce_challenge(VERIFIER))
+        .append_pair("code_challenge_method", "S256");
+    u.to_string()
+}
+
+fn read_report(path: &std::path::Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn browser_probes_the_callback_and_reports() {
+    use lmi_testidp::browser::{self, exit, BrowserOptions};
+    let srv = TestServer::start_default().unwrap();
+    let dir = tempfile_dir();
+    let go = dir.join("go");
+    let report = dir.join("report.json");
+    let (redirect, handle) = listener("s-1", false);
+    let opts = BrowserOptions {
+        hit_favicon: true,
+        omit_state: true,
+        forge_state: true,
+        wait_for_file: Some(go.clone()),
+        expect_body: vec!["You may close this window".into()],
+        report: Some(report.clone()),
+    };
+    let url = authorize_to(&srv, &redirect, "s-1");
+    let run = std::thread::spawn(move || browser::run(&url, &opts));
+    std::fs::write(&go, "").unwrap();
+    assert_eq!(run.join().unwrap(), exit::OK);
+    assert_eq!(handle.join().unwrap(), vec![404, 400, 400, 200]);
+    assert_eq!(
+        read_report(&report),
+        serde_json::json!({"exit": 0, "final_status": 200, "error": null,
+            "probes": {"favicon": 404, "omit_state": 400, "forge_state": 400}})
+    );
+    assert_eq!(srv.authorize_requests(), 1);
+
+    // A listener that takes a callback without state fails the check.
+    let (redirect, handle) = listener("s-2", true);
+    let opts = BrowserOptions {
+        omit_state: true,
+        report: Some(report.clone()),
+        ..BrowserOptions::default()
+    };
+    let code = browser::run(&authorize_to(&srv, &redirect, "s-2"), &opts);
+    assert_eq!(code, exit::CALLBACK_CHECK_FAILED);
+    let r = read_report(&report);
+    assert_eq!(r["exit"], exit::CALLBACK_CHECK_FAILED);
+    assert_eq!(r["probes"]["omit_state"], 200);
+    assert!(r["final_status"].is_null());
+    // Let the listener finish: the real callback was never sent.
+    common::get(&format!("{redirect}?state=s-2"), None);
+    assert_eq!(handle.join().unwrap(), vec![200, 200]);
+
+    // A final page without the expected text.
+    let (redirect, handle) = listener("s-3", false);
+    let opts = BrowserOptions {
+        expect_body: vec!["not on the page".into()],
+        report: Some(report.clone()),
+        ..BrowserOptions::default()
+    };
+    let code = browser::run(&authorize_to(&srv, &redirect, "s-3"), &opts);
+    assert_eq!(code, exit::BODY_MISMATCH);
+    assert_eq!(read_report(&report)["final_status"], 200);
+    assert_eq!(handle.join().unwrap(), vec![200]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A fresh private directory below the system temp dir (removed by the OS;
+/// the crate has no tempfile dependency).
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "testidp-flows-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

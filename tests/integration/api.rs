@@ -3,10 +3,11 @@
 //! 401 discard-reacquire-retry, origin pinning (full URLs and redirects),
 //! input validation before anything is sent, output and failures.
 
-use std::process::Stdio;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use lmi_testidp::TestServer;
+use serde_json::json;
 
 use crate::support::Sandbox;
 
@@ -56,6 +57,23 @@ fn assert_nothing_sent(srv: &TestServer) {
         0,
         "nothing may reach the other origin"
     );
+}
+
+/// Waits (with a deadline) until `n` requests of `child` wait in the test
+/// API's `/hold` latch; fails at once if `child` ends first.
+#[track_caller]
+fn wait_held(srv: &TestServer, child: &mut Child, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while srv.held_requests() != n {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            panic!("lmi ended ({status}) before {n} request(s) were held");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("lmi never had {n} request(s) held by /hold");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 #[test]
@@ -110,8 +128,16 @@ fn api_full_url_on_the_base_origin() {
     let url = format!("{}/echo?q=1", srv.api_url());
     let out = sb.run(&["api", &url]);
     out.assert_ok();
-    assert_eq!(out.json()["query"], "q=1");
+    assert_eq!(
+        out.json(),
+        json!({ "method": "GET", "path": "/echo", "query": "q=1", "content_type": null, "body": "" })
+    );
     assert_eq!(srv.api_requests(), 1);
+    assert_eq!(srv.token_requests(), 1);
+    assert_eq!(
+        srv.last_api_request().unwrap().authorization().unwrap(),
+        format!("Bearer {}", cached_token(&sb))
+    );
 }
 
 #[test]
@@ -172,40 +198,45 @@ fn api_token_replaced_by_another_run_is_kept() {
     let token_a = cached_token(&sb);
     srv.reset_counts();
 
-    // The API counts a request before `/slow` sleeps, so the count says run 1
-    // has sent A and is waiting for the answer.
-    let child = sb
-        .cmd(&["api", "/slow?ms=3000"])
+    // `/hold` accepts A on arrival and answers only when released, checking
+    // the token again then: run 1 is in flight for as long as the other run
+    // needs, however slow the machine.
+    let mut child = sb
+        .cmd(&["api", "/hold"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn lmi");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while srv.api_requests() == 0 {
-        assert!(Instant::now() < deadline, "lmi never reached the API");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_held(&srv, &mut child, 1);
+    assert_eq!(
+        srv.last_api_request().unwrap().authorization().unwrap(),
+        format!("Bearer {token_a}")
+    );
     srv.invalidate_all_tokens();
     sb.run(&["auth", "clear"]).assert_ok();
     sb.run(&["auth", "token"]).assert_ok();
     let token_b = cached_token(&sb);
     assert_ne!(token_a, token_b);
     assert_eq!(srv.token_requests(), 1);
+    assert_eq!(srv.api_requests(), 1);
+
+    // A is now revoked: run 1 gets its 401 and retries, held again.
+    assert_eq!(srv.release_held(), 1);
+    wait_held(&srv, &mut child, 1);
+    assert_eq!(srv.api_requests(), 2, "the 401 and one retry");
     assert_eq!(
-        srv.api_requests(),
-        1,
-        "the scenario needs token B in the cache before run 1's first answer; the machine was too slow"
+        srv.last_api_request().unwrap().authorization().unwrap(),
+        format!("Bearer {token_b}"),
+        "the retry carries B"
     );
+    assert_eq!(srv.release_held(), 1);
 
     let out: crate::support::Outcome = child.wait_with_output().expect("wait lmi").into();
     out.assert_ok();
-    assert_eq!(srv.api_requests(), 2, "the 401 and one retry");
+    assert_eq!(out.json()["client_id"], "lmi-client");
+    assert_eq!(srv.api_requests(), 2);
     assert_eq!(srv.token_requests(), 1, "token B was kept, no third token");
     assert_eq!(cached_token(&sb), token_b);
-    assert_eq!(
-        srv.last_api_request().unwrap().authorization().unwrap(),
-        format!("Bearer {token_b}")
-    );
 }
 
 #[test]
@@ -222,6 +253,26 @@ fn api_same_origin_redirect_is_followed_with_the_token() {
         req.authorization().unwrap(),
         format!("Bearer {}", cached_token(&sb))
     );
+}
+
+#[test]
+fn api_same_origin_redirect_loop_ends_at_the_limit() {
+    let srv = server();
+    let sb = sandbox(&srv);
+    let out = sb.run(&["api", "/redirect-loop"]);
+    out.assert_code(5);
+    assert_eq!(
+        out.error_line().expect("error line"),
+        format!(
+            "error: GET {}/redirect-loop redirected more than 5 times; giving up (a redirect loop?)",
+            srv.api_url()
+        )
+    );
+    assert_eq!(out.stdout, "");
+    // The first request and lmi's 5 follows, then it gives up.
+    assert_eq!(srv.api_requests(), 6);
+    assert_eq!(srv.token_requests(), 1);
+    assert_eq!(srv.other_requests(), 0);
 }
 
 #[test]
@@ -266,7 +317,7 @@ fn api_allowed_origin_receives_the_token() {
     let url = format!("{}/capture", srv.other_url());
     let out = sb.run(&["api", &url]);
     out.assert_ok();
-    assert_eq!(out.json()["captured"], true);
+    assert_eq!(out.stdout, "{\n  \"captured\": true\n}\n");
     assert_eq!(
         srv.other_authorization_headers(),
         vec![Some(format!("Bearer {}", cached_token(&sb)))]
@@ -330,10 +381,16 @@ fn api_invalid_json_is_refused_unless_a_content_type_is_given() {
         "Content-Type: text/plain",
     ]);
     out.assert_ok();
-    let echo = out.json();
-    assert_eq!(echo["method"], "POST");
-    assert_eq!(echo["content_type"], "text/plain");
-    assert_eq!(echo["body"], "{\"a\": 1,\n oops}");
+    assert_eq!(
+        out.json(),
+        json!({
+            "method": "POST",
+            "path": "/echo",
+            "query": "",
+            "content_type": "text/plain",
+            "body": "{\"a\": 1,\n oops}",
+        })
+    );
     assert_eq!(srv.api_requests(), 1);
 }
 
@@ -347,20 +404,37 @@ fn api_json_body_from_file_and_stdin() {
 
     let out = sb.run(&["api", "/echo", "--file", file]);
     out.assert_ok();
-    let echo = out.json();
-    assert_eq!(echo["method"], "POST", "a body makes it a POST");
-    assert_eq!(echo["content_type"], "application/json");
-    assert_eq!(echo["body"], "{\"name\": \"x\"}\n");
+    // A body makes it a POST; the file is sent byte for byte.
+    assert_eq!(
+        out.json(),
+        json!({
+            "method": "POST",
+            "path": "/echo",
+            "query": "",
+            "content_type": "application/json",
+            "body": "{\"name\": \"x\"}\n",
+        })
+    );
 
     let out = sb.run_with_stdin(&["api", "-X", "put", "/echo", "--file", "-"], b"[1, 2]");
     out.assert_ok();
-    let echo = out.json();
-    assert_eq!(echo["method"], "PUT");
-    assert_eq!(echo["body"], "[1, 2]");
+    assert_eq!(
+        out.json(),
+        json!({
+            "method": "PUT",
+            "path": "/echo",
+            "query": "",
+            "content_type": "application/json",
+            "body": "[1, 2]",
+        })
+    );
 
     let out = sb.run(&["api", "-X", "DELETE", "/echo", "-H", "X-Trace: abc"]);
     out.assert_ok();
-    assert_eq!(out.json()["method"], "DELETE");
+    assert_eq!(
+        out.json(),
+        json!({ "method": "DELETE", "path": "/echo", "query": "", "content_type": null, "body": "" })
+    );
     let req = srv.last_api_request().unwrap();
     assert_eq!(req.header("x-trace"), Some("abc"));
     assert_eq!(req.header("content-type"), None);
@@ -410,11 +484,30 @@ fn api_without_base_url_is_a_config_error() {
 #[test]
 fn api_plain_http_base_url_is_refused() {
     let srv = server();
-    let sb = sandbox_with(&srv, "API_BASE_URL=http://api.example.com/v1\n");
+    // api.example.com is not resolved in the sandbox, so "nothing sent" is
+    // only meaningful through a proxy: the other server records every
+    // request, proxied ones included.
+    let proxied = |sb: &mut Sandbox| {
+        sb.var("HTTP_PROXY", srv.other_url());
+        sb.var("HTTPS_PROXY", srv.other_url());
+    };
+    let mut sb = sandbox_with(&srv, "API_BASE_URL=http://api.example.com/v1\n");
+    proxied(&mut sb);
     let out = sb.run(&["api", "/whoami"]);
     out.assert_code(3);
     out.assert_stderr_contains("API_BASE_URL");
+    out.assert_stderr_contains("plain http:// on a non-loopback host (api.example.com)");
     assert_nothing_sent(&srv);
+    assert!(!sb.token_file("dev").exists(), "no token was acquired");
+
+    // Control: the same proxy settings do route lmi's requests to the other
+    // server (here the token request, which then has no access_token).
+    let mut control = sandbox(&srv);
+    proxied(&mut control);
+    control.run(&["api", "/whoami"]).assert_code(4);
+    assert_eq!(srv.other_requests(), 1, "the proxy got the token request");
+    assert_eq!(srv.token_requests(), 0);
+    assert_eq!(srv.api_requests(), 0);
 }
 
 #[test]
@@ -485,6 +578,9 @@ fn api_non_json_and_text_output_are_raw() {
 #[test]
 fn api_unreachable_service_exits_5() {
     let srv = server();
+    // A port that was free a moment ago. Residual risk: a parallel test may
+    // bind it in between; then lmi reaches that listener and the assertions
+    // on "could not reach ... refused" below fail (loudly, not silently).
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
@@ -493,7 +589,14 @@ fn api_unreachable_service_exits_5() {
     let sb = sandbox_with(&srv, &format!("API_BASE_URL={base}\n"));
     let out = sb.run(&["api", "/whoami"]);
     out.assert_code(5);
-    out.assert_stderr_contains(&format!("{base}/whoami"));
+    let error = out.error_line().expect("error line");
+    assert!(
+        error.starts_with(&format!("error: could not reach {base}/whoami: ")),
+        "{error}"
+    );
+    assert!(error.to_lowercase().contains("refused"), "{error}");
+    assert_eq!(out.stdout, "");
+    assert_eq!(srv.token_requests(), 1, "the token came first");
 }
 
 #[test]
@@ -502,12 +605,19 @@ fn api_slow_service_times_out() {
     let sb = sandbox_with(&srv, "HTTP_TIMEOUT=1\n");
     sb.run(&["auth", "token"]).assert_ok();
     let started = Instant::now();
-    let out = sb.run(&["api", "/slow?ms=3000"]);
+    // The server would answer after 20 s; lmi gives up after HTTP_TIMEOUT.
+    let out = sb.run(&["api", "/slow?ms=20000"]);
     let elapsed = started.elapsed();
     out.assert_code(5);
-    out.assert_stderr_contains("/slow");
-    out.assert_stderr_contains("did not answer within 1 s");
-    assert!(elapsed < Duration::from_millis(2900), "took {elapsed:?}");
+    assert_eq!(
+        out.error_line().expect("error line"),
+        format!(
+            "error: {}/slow?ms=20000 did not answer within 1 s (HTTP_TIMEOUT)",
+            srv.api_url()
+        )
+    );
+    assert!(elapsed < Duration::from_secs(8), "took {elapsed:?}");
+    assert_eq!(srv.api_requests(), 1);
 }
 
 #[test]

@@ -8,12 +8,15 @@
 //! accounts never collide in the shared test keyring. Tests that are not
 //! about the keychain use `OAUTH_SSO_TOKEN_STORE=file`.
 
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use lmi_testidp::{Client, IdTokenFault, TestServer};
+use lmi_testidp::{Client, IdTokenFault, SsoUser, TestServer, TokenFailure, WellKnown};
 
 use crate::support::bare_dbus::BareDbus;
 use crate::support::node_mock::NodeMockServer;
@@ -138,16 +141,117 @@ fn files_below(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The scripted browser's report (`--report path`), once it has written
+/// it: lmi starts the browser detached, and the browser finishes reading
+/// the last page after lmi answered it. The file is removed, so the next
+/// login's report is awaited afresh.
+fn take_report(path: &Path) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the browser wrote no report to {}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let report = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    std::fs::remove_file(path).unwrap();
+    report
+}
+
+/// The login URL lmi printed on stderr.
+fn printed_url(out: &Outcome) -> String {
+    out.stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| l.contains("/authorize?"))
+        .unwrap_or_else(|| panic!("no login URL on stderr:\n{}", out.stderr))
+        .to_owned()
+}
+
+/// A running lmi whose stderr is read line by line as it arrives.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    reader: std::thread::JoinHandle<String>,
+}
+
+impl Running {
+    fn start(sb: &Sandbox, args: &[&str]) -> Running {
+        let mut child = sb
+            .cmd(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn lmi");
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let (tx, lines) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in stderr.lines() {
+                let line = line.unwrap();
+                all.push_str(&line);
+                all.push('\n');
+                let _ = tx.send(line);
+            }
+            all
+        });
+        Running {
+            child,
+            lines,
+            reader,
+        }
+    }
+
+    /// Blocks until a stderr line contains `needle`; panics when lmi ends
+    /// first or after 30 s.
+    fn wait_for_stderr(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return,
+                Ok(_) => {}
+                Err(e) => panic!("no stderr line with {needle:?} ({e})"),
+            }
+        }
+    }
+
+    fn finish(self) -> Outcome {
+        let out = self.child.wait_with_output().expect("wait for lmi");
+        let stderr = self.reader.join().unwrap();
+        Outcome {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr,
+        }
+    }
+}
+
 #[test]
 fn sso_login_keychain_happy_path_and_no_secret_leaks() {
     require_secret_service();
     let client = unique_client("happy");
     let srv = idp(&client);
-    let sb = sandbox(srv.idp_url(), &client, Store::Keychain, "");
+    let mut sb = sandbox(srv.idp_url(), &client, Store::Keychain, "");
     let account = account(&client, srv.idp_url());
+    // The page the browser ends on says who logged in and that it may be
+    // closed ($BROWSER splits on spaces, so the text is percent-encoded).
+    let report = sb.home().join("browser-report.json");
+    sb.var(
+        "BROWSER",
+        browser(&format!(
+            " --expect-body You%20may%20close%20this%20window --expect-body alice@example.test --report {}",
+            report.display()
+        )),
+    );
 
     let out = login(&sb, &["-vv"]);
     out.assert_ok();
+    let seen = take_report(&report);
+    assert_eq!(seen["exit"], 0, "the browser: {seen}");
+    assert_eq!(seen["final_status"], 200);
     let json = out.json();
     assert_eq!(json["logged_in"], true);
     assert_eq!(json["user"], "alice@example.test");
@@ -218,6 +322,21 @@ fn sso_login_keychain_happy_path_and_no_secret_leaks() {
     assert!(
         log.contains("sso"),
         "the log names the sso component:\n{log}"
+    );
+    // The secrets would travel in these requests: the log must hold them
+    // (at -vv) for their absence below to mean anything.
+    let posts = |needle: &str| {
+        log.lines()
+            .any(|l| l.contains("DEBUG http:") && l.contains("POST ") && l.contains(needle))
+    };
+    assert!(
+        posts(&srv.token_url()),
+        "no DEBUG http POST to the token endpoint in the log:\n{log}"
+    );
+    assert!(
+        out.stderr.contains("debug[http]: POST "),
+        "no debug[http] POST on stderr:\n{}",
+        out.stderr
     );
     for secret in &secrets {
         assert!(
@@ -327,13 +446,42 @@ fn sso_logout_revokes_and_removes_the_entry() {
     assert_eq!(again.json()["revoked"], false);
     assert_eq!(srv.revocations().len(), 1, "nothing more to revoke");
 
-    // A failing revocation endpoint is a warning; the session still goes.
+    // Without a revocation endpoint nothing is revoked; the session still
+    // goes.
     login(&sb, &[]).assert_ok();
     srv.set(|b| b.revocation_endpoint = false);
     let out = sb.run(&["logout", "sso"]);
     out.assert_ok();
     assert_eq!(out.json()["revoked"], false);
     assert_eq!(keychain_entry(&account), None);
+}
+
+#[test]
+fn sso_failing_revocation_is_a_warning_and_the_session_goes() {
+    let srv = idp("unused");
+    let sb = sandbox(srv.idp_url(), "lmi-public", Store::File, "");
+    login(&sb, &[]).assert_ok();
+    assert!(session_file(&sb).is_some());
+    srv.set(|b| b.revocation_failure = true);
+
+    let out = sb.run(&["logout", "sso"]);
+    out.assert_ok();
+    assert_eq!(
+        out.json(),
+        serde_json::json!({"logged_out": true, "revoked": false})
+    );
+    let warning = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("warning: "))
+        .unwrap_or_else(|| panic!("no warning:\n{}", out.stderr));
+    assert!(warning.contains("HTTP 500"), "{warning}");
+    assert_eq!(out.error_line(), None, "{}", out.stderr);
+    assert!(srv.revocations().is_empty(), "the IdP revoked nothing");
+    assert!(session_file(&sb).is_none(), "the session is gone anyway");
+    let status = sb.run(&["auth", "status"]);
+    status.assert_code(4);
+    assert_eq!(status.json()["sso"]["logged_in"], false);
 }
 
 #[test]
@@ -411,6 +559,243 @@ fn sso_forged_state_then_real_callback_succeeds() {
 }
 
 #[test]
+fn sso_callback_listener_ignores_favicon_and_stateless_callbacks() {
+    let srv = idp("unused");
+    let mut sb = sandbox(srv.idp_url(), "lmi-public", Store::File, "");
+    let report = sb.home().join("browser-report.json");
+    sb.var(
+        "BROWSER",
+        browser(&format!(
+            " --hit-favicon --omit-state --report {}",
+            report.display()
+        )),
+    );
+    let out = login(&sb, &[]);
+    out.assert_ok();
+    assert_eq!(out.json()["user"], "alice@example.test");
+    // The browser got 404 for the favicon, 400 for the callback without
+    // state, then 200 for the real one; it exits non-zero otherwise.
+    let seen = take_report(&report);
+    assert_eq!(
+        seen,
+        serde_json::json!({"exit": 0, "final_status": 200, "error": null,
+            "probes": {"favicon": 404, "omit_state": 400}})
+    );
+    out.assert_stderr_contains("state does not match");
+    assert_eq!(srv.authorize_requests(), 1);
+    assert_eq!(srv.token_requests_by_grant("authorization_code"), 1);
+}
+
+#[test]
+fn sso_token_endpoint_errors_keep_the_previous_session() {
+    let srv = idp("unused");
+    let mut sb = sandbox(srv.idp_url(), "lmi-public", Store::File, "");
+    login(&sb, &[]).assert_ok();
+    let before = std::fs::read(session_file(&sb).unwrap()).unwrap();
+    let report = sb.home().join("browser-report.json");
+    // The browser is told the login failed.
+    sb.var(
+        "BROWSER",
+        browser(&format!(
+            " --expect-body Login%20failed --report {}",
+            report.display()
+        )),
+    );
+    let cases = [
+        (
+            TokenFailure::ServerError,
+            ["HTTP 500", "the token service fell over"],
+        ),
+        (
+            TokenFailure::InvalidGrant,
+            [
+                "invalid_grant",
+                "The provided authorization grant is invalid",
+            ],
+        ),
+    ];
+    for (failure, quoted) in cases {
+        srv.set(|b| b.token_failure = Some(failure.clone()));
+        let out = login(&sb, &["--force"]);
+        out.assert_code(4);
+        let error = out
+            .error_line()
+            .unwrap_or_else(|| panic!("{failure:?}: no error line:\n{}", out.stderr));
+        assert!(
+            error.contains("exchanging the authorization code failed"),
+            "{failure:?}: {error}"
+        );
+        for words in quoted {
+            assert!(
+                error.contains(words),
+                "{failure:?} lacks {words:?}: {error}"
+            );
+        }
+        assert_eq!(take_report(&report)["exit"], 0, "{failure:?}");
+        assert_eq!(
+            std::fs::read(session_file(&sb).unwrap()).unwrap(),
+            before,
+            "{failure:?} changed the session"
+        );
+    }
+    assert_eq!(srv.token_requests_by_grant("authorization_code"), 3);
+    srv.set(|b| b.token_failure = None);
+    let status = sb.run(&["auth", "status"]);
+    status.assert_ok();
+    assert_eq!(status.json()["sso"]["logged_in"], true);
+}
+
+#[test]
+fn sso_explicit_endpoints_win_over_discovery() {
+    // The issuer's discovery names its own endpoints; the explicit ones are
+    // another server's. Without the openid scope no ID token is validated
+    // (that needs the issuer's JWKS), and the other server sends none.
+    let issuer = idp("unused");
+    let other = idp("unused");
+    other.set(|b| b.id_token_fault = Some(IdTokenFault::Missing));
+    let sb = sandbox(
+        issuer.idp_url(),
+        "lmi-public",
+        Store::File,
+        &format!(
+            "OAUTH_SSO_AUTHORIZATION_URL={}\nOAUTH_SSO_TOKEN_URL={}\nOAUTH_SSO_SCOPES=profile offline_access\n",
+            other.authorize_url(),
+            other.token_url()
+        ),
+    );
+    let out = login(&sb, &[]);
+    out.assert_ok();
+    assert_eq!(out.json()["issuer"], issuer.idp_url());
+    out.assert_stderr_contains(&format!("{}?", other.authorize_url()));
+    assert_eq!(other.authorize_requests(), 1);
+    assert_eq!(other.token_requests_by_grant("authorization_code"), 1);
+    assert_eq!(issuer.authorize_requests(), 0);
+    assert_eq!(issuer.token_requests(), 0);
+    assert_eq!(
+        other
+            .last_authorize_request()
+            .unwrap()
+            .query_param("scope")
+            .as_deref(),
+        Some("profile offline_access")
+    );
+
+    // The same with the issuer's discovery switched off: nothing needs it.
+    issuer.set(|b| b.well_known = WellKnown::None);
+    login(&sb, &["--force"]).assert_ok();
+    assert_eq!(other.authorize_requests(), 2);
+    assert_eq!(other.token_requests_by_grant("authorization_code"), 2);
+    assert_eq!(issuer.authorize_requests() + issuer.token_requests(), 0);
+
+    // With openid, discovery still supplies the JWKS, while the explicit
+    // URLs (told apart from the discovered ones by their query, which is
+    // kept, RFC 6749 §3.1/§3.2) are the ones used.
+    let srv = idp("unused");
+    let sb = sandbox(
+        srv.idp_url(),
+        "lmi-public",
+        Store::File,
+        &format!(
+            "OAUTH_SSO_AUTHORIZATION_URL={}?via=explicit\nOAUTH_SSO_TOKEN_URL={}?via=explicit\n",
+            srv.authorize_url(),
+            srv.token_url()
+        ),
+    );
+    let out = login(&sb, &[]);
+    out.assert_ok();
+    assert_eq!(out.json()["user"], "alice@example.test");
+    assert_eq!(srv.authorize_requests(), 1);
+    assert_eq!(srv.token_requests_by_grant("authorization_code"), 1);
+    let via = |r: Option<lmi_testidp::RecordedRequest>| r.unwrap().query_param("via");
+    assert_eq!(
+        via(srv.last_authorize_request()).as_deref(),
+        Some("explicit")
+    );
+    assert_eq!(via(srv.last_token_request()).as_deref(), Some("explicit"));
+    assert!(
+        srv.discovery_requests() > 0,
+        "the JWKS comes from discovery"
+    );
+}
+
+#[test]
+fn sso_status_counts_a_refreshable_session_without_network() {
+    let srv = idp("unused");
+    // Lifetime below the skew: only the refresh token keeps the session.
+    srv.set(|b| b.token_lifetime = Some(30));
+    let sb = sandbox(
+        srv.idp_url(),
+        "lmi-public",
+        Store::File,
+        "TOKEN_EXPIRY_SKEW=60\n",
+    );
+    login(&sb, &[]).assert_ok();
+    let before = std::fs::read(session_file(&sb).unwrap()).unwrap();
+    srv.reset_counts();
+
+    let status = sb.run(&["auth", "status"]);
+    status.assert_ok();
+    let sso = &status.json()["sso"];
+    assert_eq!(sso["logged_in"], true, "{sso}");
+    assert_eq!(sso["refreshable"], true);
+    assert_eq!(sso["user"], "alice@example.test");
+    assert!(sso["expires_at"].is_string());
+    assert_eq!(srv.token_requests(), 0, "auth status does not refresh");
+    assert_eq!(srv.discovery_requests(), 0, "nor use the network at all");
+    assert_eq!(std::fs::read(session_file(&sb).unwrap()).unwrap(), before);
+}
+
+#[test]
+fn sso_user_falls_back_and_custom_scopes_are_sent() {
+    let srv = idp("unused");
+    srv.set(|b| {
+        b.sso_user = SsoUser {
+            email: None,
+            ..SsoUser::default()
+        }
+    });
+    let sb = sandbox(srv.idp_url(), "lmi-public", Store::File, "");
+    let out = login(
+        &sb,
+        &["--set", "OAUTH_SSO_SCOPES=openid  custom:read email"],
+    );
+    out.assert_ok();
+    assert_eq!(
+        out.json()["user"],
+        "alice",
+        "preferred_username without email"
+    );
+    assert_eq!(
+        srv.last_authorize_request()
+            .unwrap()
+            .query_param("scope")
+            .as_deref(),
+        Some("openid custom:read email")
+    );
+
+    srv.set(|b| {
+        b.sso_user = SsoUser {
+            sub: "s-0042".into(),
+            email: None,
+            preferred_username: None,
+        }
+    });
+    let out = login(&sb, &["--force"]);
+    out.assert_ok();
+    assert_eq!(out.json()["user"], "s-0042", "sub without either");
+    assert_eq!(
+        srv.last_authorize_request()
+            .unwrap()
+            .query_param("scope")
+            .as_deref(),
+        Some("openid profile email offline_access"),
+        "the default scopes without OAUTH_SSO_SCOPES"
+    );
+    assert_eq!(stored(&sb)["user"], "s-0042");
+    assert_eq!(sb.run(&["auth", "status"]).json()["sso"]["user"], "s-0042");
+}
+
+#[test]
 fn sso_access_denied_keeps_the_previous_session() {
     let srv = idp("unused");
     let sb = sandbox(srv.idp_url(), "lmi-public", Store::File, "");
@@ -438,15 +823,26 @@ fn sso_id_token_faults_are_refused_and_keep_the_previous_session() {
     let sb = sandbox(srv.idp_url(), "lmi-public", Store::File, "");
     login(&sb, &[]).assert_ok();
     let before = std::fs::read(session_file(&sb).unwrap()).unwrap();
+    // The words lmi uses for each fault (src/auth/sso/id_token.rs, flow).
     let cases = [
-        (IdTokenFault::BadSignature, "signature"),
-        (IdTokenFault::WrongAudience, "aud"),
-        (IdTokenFault::WrongIssuer, "iss"),
-        (IdTokenFault::Expired, "exp"),
-        (IdTokenFault::WrongNonce, "nonce"),
-        (IdTokenFault::AlgNone, "alg"),
+        (IdTokenFault::BadSignature, "its signature does not verify"),
+        (
+            IdTokenFault::WrongAudience,
+            "its audience (aud) is not this client",
+        ),
+        (
+            IdTokenFault::WrongIssuer,
+            "its issuer (iss) is not OAUTH_SSO_ISSUER",
+        ),
+        (IdTokenFault::Expired, "it has expired"),
+        (
+            IdTokenFault::WrongNonce,
+            "its nonce is not the one of this login",
+        ),
+        (IdTokenFault::AlgNone, "unsupported alg"),
         (IdTokenFault::Missing, "no ID token"),
     ];
+    let mut errors = HashSet::new();
     for (fault, words) in cases {
         srv.set(|b| b.id_token_fault = Some(fault));
         let out = login(&sb, &["--force"]);
@@ -457,6 +853,10 @@ fn sso_id_token_faults_are_refused_and_keep_the_previous_session() {
         assert!(
             error.contains("ID token") && error.contains(words),
             "{fault:?}: {error}"
+        );
+        assert!(
+            errors.insert(error.to_owned()),
+            "{fault:?} gives the same error as another fault: {error}"
         );
         assert_eq!(
             std::fs::read(session_file(&sb).unwrap()).unwrap(),
@@ -645,33 +1045,43 @@ fn sso_expired_session_is_refreshed_silently_then_fails_with_hint() {
 fn sso_concurrent_logins_open_one_browser() {
     let srv = idp("unused");
     let mut sb = sandbox(srv.idp_url(), "lmi-public", Store::File, "");
-    // The browser takes a moment, so the second login finds the first busy.
-    sb.var("BROWSER", browser(" --delay-ms 1000"));
-    let spawn = || {
-        sb.cmd(&["login", "sso"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn lmi")
-    };
-    let (a, b) = (spawn(), spawn());
-    let a: Outcome = a.wait_with_output().unwrap().into();
-    let b: Outcome = b.wait_with_output().unwrap().into();
+    // The browser holds the first login until the test creates `go`, so the
+    // second login is known to start while the first one is busy.
+    let go = sb.home().join("go");
+    let report = sb.home().join("browser-report.json");
+    sb.var(
+        "BROWSER",
+        browser(&format!(
+            " --wait-for-file {} --report {}",
+            go.display(),
+            report.display()
+        )),
+    );
+    let first = Running::start(&sb, &["login", "sso"]);
+    // Printed under the login lock, once the browser has been started.
+    first.wait_for_stderr("/authorize?");
+    let second = Running::start(&sb, &["login", "sso"]);
+    second.wait_for_stderr("Another lmi login sso is in progress");
+    assert_eq!(
+        srv.authorize_requests(),
+        0,
+        "the browser waits for the go-ahead"
+    );
+    std::fs::write(&go, "").unwrap();
+
+    let a = first.finish();
+    let b = second.finish();
     a.assert_ok();
     b.assert_ok();
     assert_eq!(a.json()["user"], "alice@example.test");
-    assert_eq!(b.json()["expires_at"], a.json()["expires_at"]);
+    assert_eq!(b.json(), a.json(), "both report the same session");
     assert_eq!(srv.authorize_requests(), 1, "one browser for two logins");
-    // One printed the login URL; the other waited for it on the lock.
-    let (opener, waiter) = if a.stderr.contains("/authorize?") {
-        (&a, &b)
-    } else {
-        (&b, &a)
-    };
-    opener.assert_stderr_contains("/authorize?");
-    waiter.assert_stderr_contains("Another lmi login sso is in progress");
-    assert!(!waiter.stderr.contains("/authorize?"), "{}", waiter.stderr);
     assert_eq!(srv.token_requests_by_grant("authorization_code"), 1);
+    assert_eq!(srv.token_requests(), 1);
+    assert!(!b.stderr.contains("/authorize?"), "{}", b.stderr);
+    assert_eq!(take_report(&report)["exit"], 0);
+    let session = stored(&sb);
+    assert_eq!(session["user"], "alice@example.test");
 }
 
 #[test]
@@ -765,27 +1175,68 @@ fn sso_stalled_keychain_times_out() {
     assert_eq!(srv.authorize_requests(), 0);
 }
 
+/// A `$BROWSER` command that records its arguments (one per line) in the
+/// returned file, then runs the scripted browser on its first argument.
+fn recording_browser(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let script = dir.join(name);
+    let argv = dir.join(format!("{name}.argv"));
+    let report = dir.join(format!("{name}.report"));
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{argv}.tmp' && mv '{argv}.tmp' '{argv}'\nexec '{testidp}' browser --report '{report}' \"$1\"\n",
+            argv = argv.display(),
+            testidp = workspace_bin("testidp").display(),
+            report = report.display(),
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, argv)
+}
+
 #[test]
 fn sso_browser_variable_is_a_list_with_percent_s() {
     let srv = idp("unused");
     let mut sb = sandbox(srv.idp_url(), "lmi-public", Store::File, "");
-    // The first command cannot start; the second takes the URL at %s.
-    sb.var(
-        "BROWSER",
-        format!(
-            "/nonexistent/browser --new-window:{} browser %s",
-            workspace_bin("testidp").display()
-        ),
-    );
-    let out = login(&sb, &[]);
-    out.assert_ok();
-    assert_eq!(out.json()["user"], "alice@example.test");
-    assert_eq!(srv.authorize_requests(), 1);
+    let dir = sb.home().to_owned();
+    let cases = [
+        // %s is replaced by the URL.
+        ("percent", "{w} %s"),
+        // Without %s the URL is appended.
+        ("appended", "{w}"),
+        // A colon-separated list: a first command that cannot start is
+        // skipped.
+        ("list", "/nonexistent/browser --new-window:{w} %s"),
+    ];
+    for (n, (name, spec)) in cases.into_iter().enumerate() {
+        let (script, argv) = recording_browser(&dir, name);
+        sb.var(
+            "BROWSER",
+            spec.replace("{w}", &script.display().to_string()),
+        );
+        let out = login(&sb, &["--force"]);
+        out.assert_ok();
+        assert_eq!(out.json()["user"], "alice@example.test", "{name}");
+        let url = printed_url(&out);
+        let args: Vec<String> = std::fs::read_to_string(&argv)
+            .unwrap_or_else(|e| panic!("{name}: the browser did not run ({e})"))
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(args, vec![url], "{name}: the browser's arguments");
+        assert_eq!(
+            take_report(&dir.join(format!("{name}.report")))["exit"],
+            0,
+            "{name}"
+        );
+        assert_eq!(srv.authorize_requests(), n + 1, "{name}");
+    }
 }
 
 #[test]
-fn sso_ctrl_c_exits_130_and_stores_nothing() {
-    use std::io::{BufRead, BufReader};
+fn sso_ctrl_c_exits_130_and_keeps_the_previous_session() {
     let srv = idp("unused");
     let sb = sandbox(
         srv.idp_url(),
@@ -793,32 +1244,28 @@ fn sso_ctrl_c_exits_130_and_stores_nothing() {
         Store::File,
         "OAUTH_SSO_LOGIN_TIMEOUT=60\n",
     );
-    let mut child = sb
-        .cmd(&["login", "sso", "--no-browser"])
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until lmi is listening and has printed the URL.
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("/authorize?") {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "lmi ended before printing the URL"
-        );
-    }
-    let pid = child.id().to_string();
-    assert!(std::process::Command::new("kill")
+    login(&sb, &[]).assert_ok();
+    let file = session_file(&sb).unwrap();
+    let before = std::fs::read(&file).unwrap();
+
+    let running = Running::start(&sb, &["login", "sso", "--force", "--no-browser"]);
+    // lmi is listening once it has printed the URL.
+    running.wait_for_stderr("/authorize?");
+    let pid = running.child.id().to_string();
+    assert!(Command::new("kill")
         .args(["-INT", &pid])
         .status()
         .unwrap()
         .success());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    assert!(
-        session_file(&sb).is_none(),
-        "nothing is stored after Ctrl-C"
+    let out = running.finish();
+    assert_eq!(out.code, 130, "{}", out.stderr);
+    assert_eq!(session_file(&sb).as_deref(), Some(file.as_path()));
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "Ctrl-C leaves the previous session as it was"
     );
+    assert_eq!(srv.authorize_requests(), 1, "only the first login's");
+    assert_eq!(srv.token_requests(), 1);
+    sb.run(&["auth", "status"]).assert_ok();
 }
