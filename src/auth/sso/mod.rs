@@ -324,6 +324,12 @@ impl<'a> Idp<'a> {
             None => crate::auth::jwt_expiry(response.access_token.expose()),
         };
         let (id_token, user) = match response.id_token {
+            // An ID token nobody asked for, with no issuer to check it
+            // against: it cannot be validated, so it is not kept.
+            Some(_) if !self.config.wants_openid() && self.config.issuer.is_none() => {
+                tracing::debug!(target: "sso", "ignoring an unrequested ID token (no OAUTH_SSO_ISSUER to validate it)");
+                (None, previous.and_then(|p| p.user.clone()))
+            }
             Some(token) => {
                 let identity = self.validate_id_token(&token, nonce)?;
                 (Some(token), Some(identity.user()))
