@@ -500,13 +500,15 @@ fn api_plain_http_base_url_is_refused() {
     assert_nothing_sent(&srv);
     assert!(!sb.token_file("dev").exists(), "no token was acquired");
 
-    // Control: the same proxy settings do route lmi's requests to the other
-    // server (here the token request, which then has no access_token).
-    let mut control = sandbox(&srv);
+    // Control: the same settings with https do reach the proxy (lmi sends
+    // loopback traffic, here the token request, directly).
+    let mut control = sandbox_with(&srv, "API_BASE_URL=https://api.example.com/v1\n");
     proxied(&mut control);
-    control.run(&["api", "/whoami"]).assert_code(4);
-    assert_eq!(srv.other_requests(), 1, "the proxy got the token request");
-    assert_eq!(srv.token_requests(), 0);
+    let out = control.run(&["api", "/whoami"]);
+    out.assert_code(5);
+    out.assert_stderr_contains("could not reach https://api.example.com/v1/whoami");
+    assert_eq!(srv.token_requests(), 1);
+    assert_eq!(srv.other_requests(), 1, "the proxy got the API request");
     assert_eq!(srv.api_requests(), 0);
 }
 
@@ -532,32 +534,69 @@ fn api_error_status_prints_the_body_and_exits_5() {
     assert_eq!(srv.api_requests(), 2);
 }
 
+/// `-i` output split into the status line, `(name, value)` header pairs and
+/// the body.
+fn include_parts(stdout: &str) -> (&str, Vec<(&str, &str)>, &str) {
+    let (head, body) = stdout
+        .split_once("\n\n")
+        .unwrap_or_else(|| panic!("no blank line after the headers: {stdout:?}"));
+    let mut lines = head.lines();
+    let status = lines.next().unwrap_or_default();
+    let headers = lines
+        .map(|l| {
+            l.split_once(": ")
+                .unwrap_or_else(|| panic!("not a header line: {l:?}"))
+        })
+        .collect();
+    (status, headers, body)
+}
+
 #[test]
 fn api_include_shows_status_line_and_headers() {
     let srv = server();
     let sb = sandbox(&srv);
     let out = sb.run(&["api", "-i", "/whoami"]);
     out.assert_ok();
-    let (head, body) = out
-        .stdout
-        .split_once("\n\n")
-        .expect("blank line after headers");
-    let mut lines = head.lines();
-    assert_eq!(lines.next(), Some("HTTP/1.1 200 OK"));
-    assert!(
-        lines.any(|l| l.eq_ignore_ascii_case("content-type: application/json")),
-        "{head}"
+    let (status, headers, body) = include_parts(&out.stdout);
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    let header = |name: &str| {
+        let found: Vec<&str> = headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+            .collect();
+        assert_eq!(found.len(), 1, "one {name} header: {headers:?}");
+        found[0]
+    };
+    assert_eq!(header("content-type"), "application/json");
+    // The headers describe the body as received (one compact line); the body
+    // shown is re-indented.
+    let compact = r#"{"client_id":"lmi-client","scope":null,"sub":"lmi-client"}"#;
+    assert_eq!(header("content-length"), compact.len().to_string());
+    assert_eq!(
+        body,
+        "{\n  \"client_id\": \"lmi-client\",\n  \"scope\": null,\n  \"sub\": \"lmi-client\"\n}\n"
     );
-    let json: serde_json::Value = serde_json::from_str(body).unwrap();
-    assert_eq!(json["client_id"], "lmi-client");
 
     let out = sb.run(&["api", "--include", "/status/404"]);
     out.assert_code(5);
+    let (status, headers, body) = include_parts(&out.stdout);
+    assert_eq!(status, "HTTP/1.1 404 Not Found");
     assert!(
-        out.stdout.starts_with("HTTP/1.1 404 Not Found\n"),
-        "{}",
-        out.stdout
+        headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("content-type") && *v == "application/json"),
+        "{headers:?}"
     );
+    assert_eq!(body, "{\n  \"status\": 404\n}\n");
+    assert_eq!(
+        out.error_line().unwrap(),
+        format!(
+            "error: GET {}/status/404 answered HTTP 404 Not Found",
+            srv.api_url()
+        )
+    );
+    assert_eq!(srv.api_requests(), 2);
 }
 
 #[test]
