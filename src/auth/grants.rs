@@ -166,9 +166,7 @@ pub fn request_token(
                 "token request failed: {}",
                 e.describe(http.timeout)
             ))
-            .with_hint(
-                "check OAUTH_TOKEN_URL / OAUTH_SERVICE_URL and your network, then try again",
-            )
+            .with_hint("check OAUTH_TOKEN_URL / OAUTH_SERVICE_URL and your network, then try again")
             .with_cause(e),
             oauth_error: None,
             reached: false,
