@@ -32,7 +32,7 @@ pub struct BrowserOptions {
     /// Before the real callback, GET `/favicon.ico` on the callback's origin
     /// (as browsers do) and require HTTP 404 for it.
     pub hit_favicon: bool,
-    /// Do nothing until this file exists (at most [`WAIT_FOR_FILE_LIMIT`]):
+    /// Do nothing until this file exists (at most `WAIT_FOR_FILE_LIMIT`):
     /// lets a test decide when the login proceeds, without sleeping.
     pub wait_for_file: Option<PathBuf>,
     /// Texts the final page must contain.
