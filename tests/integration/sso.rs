@@ -1269,3 +1269,26 @@ fn sso_ctrl_c_exits_130_and_keeps_the_previous_session() {
     assert_eq!(srv.token_requests(), 1);
     sb.run(&["auth", "status"]).assert_ok();
 }
+
+#[test]
+fn sso_refresh_for_another_user_is_refused() {
+    let srv = idp("unused");
+    srv.set(|b| b.token_lifetime = Some(30));
+    let sb = gated(&srv, Store::File, "TOKEN_EXPIRY_SKEW=60\n");
+    login(&sb, &[]).assert_ok();
+    let before = std::fs::read(session_file(&sb).unwrap()).unwrap();
+    assert_eq!(stored(&sb)["subject"], "alice-sub");
+
+    // The IdP now answers the refresh with an ID token for someone else.
+    srv.set(|b| b.sso_user.sub = "mallory-sub".into());
+    let out = sb.run(&["-e", "dev", "auth", "token"]);
+    out.assert_code(4)
+        .assert_stderr_contains("another user")
+        .assert_stderr_contains("hint: run: lmi login sso");
+    assert_eq!(srv.token_requests_by_grant("client_credentials"), 0);
+    assert_eq!(
+        std::fs::read(session_file(&sb).unwrap()).unwrap(),
+        before,
+        "the session is untouched"
+    );
+}

@@ -323,19 +323,31 @@ impl<'a> Idp<'a> {
             Some(secs) => Some(now.saturating_add(secs.min(i64::MAX as u64) as i64)),
             None => crate::auth::jwt_expiry(response.access_token.expose()),
         };
-        let (id_token, user) = match response.id_token {
+        let kept = |p: &Session| (p.id_token.clone(), p.user.clone(), p.subject.clone());
+        let (id_token, user, subject) = match response.id_token {
             // An ID token nobody asked for, with no issuer to check it
             // against: it cannot be validated, so it is not kept.
             Some(_) if !self.config.wants_openid() && self.config.issuer.is_none() => {
                 tracing::debug!(target: "sso", "ignoring an unrequested ID token (no OAUTH_SSO_ISSUER to validate it)");
-                (None, previous.and_then(|p| p.user.clone()))
+                previous.map(kept).unwrap_or((None, None, None))
             }
             Some(token) => {
                 let identity = self.validate_id_token(&token, nonce)?;
-                (Some(token), Some(identity.user()))
+                // OIDC Core §12.2: a refreshed ID token must name the same
+                // user as the session's.
+                if let Some(before) = previous.and_then(|p| p.subject.as_deref()) {
+                    if before != identity.sub {
+                        return Err(Error::auth(
+                            "the IdP's refreshed ID token is for another user than the session's; nothing was stored",
+                        )
+                        .with_hint("run: lmi login sso"));
+                    }
+                }
+                let user = identity.user();
+                (Some(token), Some(user), Some(identity.sub))
             }
             None => match previous {
-                Some(p) => (p.id_token.clone(), p.user.clone()),
+                Some(p) => kept(p),
                 // OIDC Core §3.1.3.3: a token response to an openid
                 // request carries an ID token; without one lmi cannot tell
                 // who logged in.
@@ -345,7 +357,7 @@ impl<'a> Idp<'a> {
                     )
                     .with_hint("check OAUTH_SSO_SCOPES and the client's settings at the IdP"))
                 }
-                None => (None, None),
+                None => (None, None, None),
             },
         };
         Ok(Session {
@@ -358,6 +370,7 @@ impl<'a> Idp<'a> {
             issuer: self.config.issuer_id.clone(),
             client_id: self.config.client_id.clone(),
             user,
+            subject,
         })
     }
 }

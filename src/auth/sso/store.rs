@@ -41,6 +41,9 @@ pub struct Session {
     pub issuer: String,
     pub client_id: String,
     pub user: Option<String>,
+    /// The ID token's `sub`, to check that a refresh stays the same user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 impl Session {
@@ -437,6 +440,7 @@ mod tests {
             issuer: "https://idp".into(),
             client_id: "c".into(),
             user: Some("u".into()),
+            subject: Some("sub-1".into()),
         }
     }
 
