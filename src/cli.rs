@@ -234,9 +234,10 @@ fn dashed(key: &str) -> String {
 }
 
 /// The clap command, with one global long flag for each documented key
-/// (`--oauth-service-url` and `--oauth_service_url`).
+/// (`--oauth-service-url` and `--oauth_service_url`). They are listed once,
+/// in `lmi --help`, rather than in every subcommand's help.
 pub fn command() -> clap::Command {
-    let mut cmd = Cli::command();
+    let mut cmd = Cli::command().after_long_help(keys_help());
     for key in KEYS {
         let id = format!("key:{}", key.name);
         let underscored = key.name.to_ascii_lowercase();
@@ -245,14 +246,25 @@ pub fn command() -> clap::Command {
                 .long(dashed(key.name))
                 .alias(underscored)
                 .value_name("VALUE")
-                .help(format!("Set {} ({})", key.name, key.help))
-                .help_heading("Configuration keys")
-                .hide_short_help(true)
+                .help(format!("Set {}: {}", key.name, key.help))
+                .hide(true)
                 .global(true)
                 .action(ArgAction::Set),
         );
     }
     cmd
+}
+
+/// The "Configuration keys" section of `lmi --help`.
+pub fn keys_help() -> String {
+    let mut text = String::from(
+        "Configuration keys (set in ~/.config/lmi/.env, env/<name>.env, the environment,\n\
+         or on the command line as --set KEY=VALUE or --key-name VALUE / --key_name VALUE):\n",
+    );
+    for key in KEYS {
+        text.push_str(&format!("  --{:<30} {}\n", dashed(key.name), key.help));
+    }
+    text
 }
 
 /// Parses argv into [`Cli`].

@@ -337,7 +337,7 @@ fn dotenv_error(path: &Path, text: &str, err: dotenvy::Error) -> Error {
                 .unwrap_or_default();
             // The line may hold a secret: name it by number, not by content.
             Error::config(format!("malformed line in config file {}{number}", path.display())).with_hint(
-                "each line must be KEY=value; quote values with spaces (KEY=\"a b\"); `export ` and # comments are allowed",
+                "each line must be KEY=value (`export ` and # comments are allowed); quote a value that holds quotes, `\\` or `$` (KEY='a \"b\"')",
             )
         }
         dotenvy::Error::Io(e) => {
@@ -348,6 +348,18 @@ fn dotenv_error(path: &Path, text: &str, err: dotenvy::Error) -> Error {
             path.display()
         )),
     }
+}
+
+/// The documented key that `name` (not itself documented) is a typo of.
+pub fn misspelt_key(name: &str) -> Option<&'static str> {
+    if key_def(name).is_some() || name.len() < 8 {
+        return None;
+    }
+    KEYS.iter()
+        .map(|k| (strsim::damerau_levenshtein(k.name, name), k.name))
+        .filter(|(distance, _)| *distance <= 2)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, key)| key)
 }
 
 /// Whether `name` is a valid environment name (SPEC §2).
@@ -541,13 +553,25 @@ pub fn resolve(inputs: &Inputs<'_>) -> Result<Settings> {
             if !file.values.iter().any(|(k, _)| k == key.name) {
                 continue;
             }
+            let in_env_file = env_values
+                .as_ref()
+                .is_some_and(|f| f.values.iter().any(|(k, _)| k == key.name));
             if Some(&file.path) == main.as_ref().map(|m| &m.path) {
-                warnings.push(format!(
-                    "{} is set in the main config {}; move it to the environment's file {} or an environment variable",
-                    key.name,
-                    file.path.display(),
-                    chosen.as_deref().map(|n| paths.env_file(n).display().to_string()).unwrap_or_else(|| paths.env_file("<name>").display().to_string())
-                ));
+                if in_env_file {
+                    warnings.push(format!(
+                        "{} in the main config {} is overridden by the environment's file; remove it from {}",
+                        key.name,
+                        file.path.display(),
+                        file.path.display()
+                    ));
+                } else {
+                    warnings.push(format!(
+                        "{} is set in the main config {}; move it to the environment's file {} or an environment variable",
+                        key.name,
+                        file.path.display(),
+                        chosen.as_deref().map(|n| paths.env_file(n).display().to_string()).unwrap_or_else(|| paths.env_file("<name>").display().to_string())
+                    ));
+                }
             }
             if readable_by_others(&file.path) {
                 warnings.push(format!(
@@ -557,6 +581,16 @@ pub fn resolve(inputs: &Inputs<'_>) -> Result<Settings> {
                     file.path.display()
                 ));
             }
+        }
+    }
+    // A key that is one or two typos away from a documented one is almost
+    // certainly meant as that key (OAUTH_CLEINT_ID).
+    for (name, value) in &values {
+        if let Some(meant) = misspelt_key(name) {
+            warnings.push(format!(
+                "{name} ({}) is not a key lmi knows; did you mean {meant}?",
+                value.source
+            ));
         }
     }
     warnings.dedup();
@@ -612,7 +646,15 @@ impl Settings {
                 .as_deref()
                 .map(|e| format!(" for environment {e:?}"))
                 .unwrap_or_default();
-            Error::config(format!("{key} is not set{env}")).with_hint(self.where_to_set(key, paths))
+            let typo = self
+                .values
+                .iter()
+                .find(|(name, _)| misspelt_key(name) == Some(key));
+            let hint = match typo {
+                Some((name, value)) => format!("{} sets {name}; did you mean {key}?", value.source),
+                None => self.where_to_set(key, paths),
+            };
+            Error::config(format!("{key} is not set{env}")).with_hint(hint)
         })
     }
 
@@ -623,6 +665,9 @@ impl Settings {
             Some("false" | "0" | "no" | "off") => Ok(false),
             Some(other) => Err(Error::config(format!(
                 "{key} must be true or false, not {other:?}"
+            ))
+            .with_hint(format!(
+                "set {key}=true or {key}=false (yes/no and 1/0 work too)"
             ))),
         }
     }

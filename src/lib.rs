@@ -74,7 +74,8 @@ pub fn run(args: Vec<OsString>, env: env::Env) -> Result<u8> {
     if wants_top_level_help(&args) {
         let plugins = plugin::help_section(&paths, &env);
         if !plugins.is_empty() {
-            cmd = cmd.after_help(plugins);
+            let long = format!("{plugins}\n\n{}", cli::keys_help());
+            cmd = cmd.after_help(plugins).after_long_help(long);
         }
     }
     let parsed = match cli::parse_with(cmd, args) {

@@ -56,7 +56,10 @@ pub fn fetch(http: &Http, key: &str, issuer: &Url) -> Result<Metadata> {
                         tracing::debug!(target: "auth", "discovered metadata at {url}");
                         return Ok(meta);
                     }
-                    Err(e) => problems.push(format!("{url}: not a metadata document ({e})")),
+                    Err(e) => {
+                        tracing::debug!(target: "auth", "{url} is not a metadata document: {e}");
+                        problems.push(format!("{url}: not a metadata document"))
+                    }
                 }
             }
             Ok(resp) => problems.push(format!("{url}: HTTP {}", resp.status)),
@@ -66,7 +69,14 @@ pub fn fetch(http: &Http, key: &str, issuer: &Url) -> Result<Metadata> {
         "no OAuth metadata found for {issuer} ({})",
         problems.join("; ")
     ))
-    .with_hint(format!("check {key}, or set the endpoint explicitly")))
+    .with_hint(format!(
+        "check {key}, or {}",
+        match key {
+            "OAUTH_SSO_ISSUER" =>
+                "set OAUTH_SSO_AUTHORIZATION_URL and OAUTH_SSO_TOKEN_URL explicitly",
+            _ => "set OAUTH_TOKEN_URL explicitly",
+        }
+    )))
 }
 
 #[cfg(test)]

@@ -187,8 +187,12 @@ pub fn request_token(
     let json: Option<Json> = serde_json::from_str(&text).ok();
 
     if !(200..300).contains(&response.status) {
+        // RFC 6749 §5.2: token errors come as 400 (or 401 for client
+        // authentication); anything else is the server's trouble, not ours.
+        let oauth_status = matches!(response.status, 400 | 401);
         if let Some(error) = json
             .as_ref()
+            .filter(|_| oauth_status)
             .and_then(|j| j.get("error"))
             .and_then(Json::as_str)
         {
@@ -202,7 +206,7 @@ pub fn request_token(
                 "invalid_client" | "unauthorized_client" => {
                     "check OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET and OAUTH_CLIENT_AUTH_METHOD"
                 }
-                "invalid_grant" => "check OAUTH_USERNAME and OAUTH_PASSWORD, or log in again",
+                "invalid_grant" => "check OAUTH_USERNAME and OAUTH_PASSWORD",
                 "invalid_scope" => "check OAUTH_SCOPES",
                 _ => "check the environment's OAuth settings (lmi config show)",
             };
@@ -225,7 +229,11 @@ pub fn request_token(
                 response.reason,
                 if snippet.trim().is_empty() { String::new() } else { format!(": {}", snippet.trim()) }
             ))
-            .with_hint("the OAuth service may be down or the token URL wrong; try again or check OAUTH_TOKEN_URL"),
+            .with_hint(if matches!(response.status, 404 | 405) {
+                "is that the token endpoint? check OAUTH_TOKEN_URL (or OAUTH_SERVICE_URL for discovery)"
+            } else {
+                "the OAuth service may be down; try again, or check OAUTH_TOKEN_URL"
+            }),
             oauth_error: None,
             reached: response.status != 404 && response.status != 405,
         });

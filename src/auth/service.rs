@@ -166,9 +166,15 @@ impl ServiceConfig {
 }
 
 /// The service token state for `auth status` (no network).
-pub fn cached_state(ctx: &Ctx, environment: &str) -> Option<CachedToken> {
-    match TokenCache::new(ctx.paths.tokens_dir()).read(environment) {
-        Lookup::Found(token) => Some(*token),
+/// A token counts as cached only if `auth token` would use it: issued for
+/// the current settings (when they are complete enough to tell).
+pub fn cached_state(ctx: &Ctx, settings: &Settings, environment: &str) -> Option<CachedToken> {
+    let cache = TokenCache::new(ctx.paths.tokens_dir());
+    match cache.read(environment) {
+        Lookup::Found(token) => match ServiceConfig::from_settings(settings, ctx) {
+            Ok(config) if !config.matches(&token, &cache) => None,
+            _ => Some(*token),
+        },
         _ => None,
     }
 }

@@ -518,6 +518,14 @@ fn print(ctx: &Ctx, response: &Response, include: bool) -> Result<()> {
         out.push(b'\n');
     } else {
         out.extend_from_slice(&response.body);
+        // On a terminal, end the last line so the prompt (or an error line
+        // on stderr) starts on its own; into a pipe the bytes stay as sent.
+        if !response.body.is_empty()
+            && !response.body.ends_with(b"\n")
+            && std::io::IsTerminal::is_terminal(&std::io::stdout())
+        {
+            out.push(b'\n');
+        }
     }
     ctx.out.raw(&out)
 }

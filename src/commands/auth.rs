@@ -60,17 +60,17 @@ struct StatusOut {
 }
 
 fn status(ctx: &Ctx) -> Result<u8> {
-    let settings = ctx.settings().ok();
-    let sso = crate::auth::sso::status(ctx, settings)?;
-    let environment = settings.and_then(|s| s.environment.clone()).map(|name| {
-        let cached = service::cached_state(ctx, &name);
+    // A broken configuration is an error here as everywhere; "no
+    // environment chosen" is not, and shows as `environment: null`.
+    let settings = ctx.settings()?;
+    let sso = crate::auth::sso::status(ctx, Some(settings))?;
+    let environment = settings.environment.clone().map(|name| {
+        let cached = service::cached_state(ctx, settings, &name);
         let now = crate::auth::now();
-        let skew = settings
-            .and_then(|s| s.u64("TOKEN_EXPIRY_SKEW").ok())
-            .unwrap_or(60) as i64;
+        let skew = settings.u64("TOKEN_EXPIRY_SKEW").unwrap_or(60) as i64;
         EnvState {
             grant_type: settings
-                .and_then(|s| s.get("OAUTH_GRANT_TYPE"))
+                .get("OAUTH_GRANT_TYPE")
                 .unwrap_or("client_credentials")
                 .to_owned(),
             token_cached: cached.as_ref().is_some_and(|t| t.is_fresh(now, skew)),
@@ -117,6 +117,14 @@ fn status(ctx: &Ctx) -> Result<u8> {
         lines.join("\n")
     })?;
     if out.sso.configured && !out.sso.logged_in {
+        // The keychain could not be read: logging in would fail the same way.
+        if let Some((message, hint)) = &out.sso.store_problem {
+            return Err(Error::new(
+                Kind::Auth,
+                format!("cannot read the SSO session: {message}"),
+            )
+            .with_hint(hint.clone()));
+        }
         return Err(Error::new(Kind::Auth, "not logged in to SSO").with_hint("run: lmi login sso"));
     }
     Ok(0)

@@ -39,6 +39,12 @@ pub fn show(ctx: &Ctx) -> Result<u8> {
             },
         );
     }
+    // The log's built-in path depends on the machine, so it is not in the key
+    // table; show it all the same.
+    values.entry("LOG_FILE".to_owned()).or_insert(Shown {
+        value: Some(ctx.paths.default_log_file().display().to_string()),
+        source: "default".to_owned(),
+    });
     // Every documented key is listed, also when it is set nowhere.
     for def in KEYS {
         values.entry(def.name.to_owned()).or_insert(Shown {

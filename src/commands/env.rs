@@ -14,11 +14,12 @@ struct EnvEntry {
 }
 
 pub fn list(ctx: &Ctx) -> Result<u8> {
-    // DEFAULT_ENVIRONMENT is read even if the chosen environment is broken.
-    let default = match ctx.settings() {
-        Ok(settings) => settings.get("DEFAULT_ENVIRONMENT").map(str::to_owned),
-        Err(_) => None,
-    };
+    // A broken configuration (a bad -e, a malformed file, a default that
+    // names no environment) is an error whose hint lists the environments.
+    let default = ctx
+        .settings()?
+        .get("DEFAULT_ENVIRONMENT")
+        .map(str::to_owned);
     let entries: Vec<EnvEntry> = list_environments(&ctx.paths)
         .into_iter()
         .map(|(name, path)| EnvEntry {

@@ -16,6 +16,9 @@ struct LoginOut {
     user: Option<String>,
     issuer: String,
     expires_at: Option<String>,
+    /// How the session came about: `login` (the browser), `existing` or
+    /// `refreshed`.
+    source: &'static str,
 }
 
 pub fn login_sso(ctx: &Ctx, args: &LoginSsoArgs) -> Result<u8> {
@@ -34,6 +37,11 @@ pub fn login_sso(ctx: &Ctx, args: &LoginSsoArgs) -> Result<u8> {
         user: session.user.clone(),
         issuer: session.issuer.clone(),
         expires_at: session.expires_at.and_then(rfc3339),
+        source: match outcome {
+            Outcome::Existing => "existing",
+            Outcome::Refreshed => "refreshed",
+            Outcome::LoggedIn => "login",
+        },
     };
     ctx.out.result(&out, || {
         let user = out.user.as_deref().unwrap_or("an unnamed user");
@@ -56,18 +64,22 @@ struct LogoutOut {
 
 pub fn logout_sso(ctx: &Ctx) -> Result<u8> {
     let settings = ctx.settings()?;
-    let config = SsoConfig::from_settings(settings, &ctx.paths)?;
-    let revoked = flow::logout(ctx, &config)?;
+    // Without SSO configured there is no session to forget: logging out
+    // succeeds (SPEC §5), it does not demand configuration.
+    let (removed, revoked) = if settings.get("OAUTH_SSO_CLIENT_ID").is_none() {
+        (false, false)
+    } else {
+        let config = SsoConfig::from_settings(settings, &ctx.paths)?;
+        flow::logout(ctx, &config)?
+    };
     let out = LogoutOut {
         logged_out: true,
         revoked,
     };
-    ctx.out.result(&out, || {
-        if revoked {
-            "Logged out (the session was revoked at the IdP)".to_owned()
-        } else {
-            "Logged out".to_owned()
-        }
+    ctx.out.result(&out, || match (removed, revoked) {
+        (_, true) => "Logged out (the session was revoked at the IdP)".to_owned(),
+        (true, false) => "Logged out".to_owned(),
+        (false, _) => "Not logged in; nothing to do".to_owned(),
     })?;
     Ok(0)
 }

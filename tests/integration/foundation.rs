@@ -456,16 +456,16 @@ fn help_and_version() {
     }
     assert!(has_line(&top, "  -e, --environment <NAME>"), "{top}");
 
-    // Key flags are global long options: listed by --help, left out of the
-    // short -h summary.
+    // Key flags are listed once, in `lmi --help`, not in every command's help
+    // (they still work everywhere).
+    assert!(
+        top.lines().any(|l| l.starts_with("  --oauth-service-url ")),
+        "{top}"
+    );
     let long = help(&["auth", "token", "--help"]);
     assert!(has_line(&long, "Usage: lmi auth token"), "{long}");
-    assert!(
-        has_line(&long, "      --oauth-service-url <VALUE>"),
-        "{long}"
-    );
-    let short = help(&["auth", "token", "-h"]);
-    assert!(has_line(&short, "Usage: lmi auth token"), "{short}");
+    assert!(!long.contains("--oauth-service-url"), "{long}");
+    let short = help(&["-h"]);
     assert!(!short.contains("--oauth-service-url"), "{short}");
 
     let login = help(&["login", "sso", "--help"]);
@@ -557,4 +557,47 @@ fn big_log_file_is_rotated() {
         fresh.len()
     );
     assert_eq!(mode(&sb.log_file()), 0o600);
+}
+
+#[test]
+fn misspelt_keys_are_named() {
+    let sb = configured();
+    sb.write_env("dev", "OAUTH_CLEINT_ID=x\nOAUTH_CLIENT_SECRET=y\nOAUTH_TOKEN_URL=http://127.0.0.1:9/token\nMY_PLUGIN_REGION=eu\n");
+    let out = sb.run(&["auth", "token"]);
+    out.assert_code(3)
+        .assert_stderr_contains("warning: OAUTH_CLEINT_ID (")
+        .assert_stderr_contains("did you mean OAUTH_CLIENT_ID?");
+    assert!(
+        out.stderr.lines().any(|l| l.starts_with("hint: ")
+            && l.contains("sets OAUTH_CLEINT_ID; did you mean OAUTH_CLIENT_ID?")),
+        "{}",
+        out.stderr
+    );
+    // A plugin's own key far from any documented one is not a typo.
+    assert!(!out.stderr.contains("MY_PLUGIN_REGION"), "{}", out.stderr);
+}
+
+#[test]
+fn status_and_env_list_report_broken_configuration() {
+    let sb = configured();
+    sb.run(&["auth", "status"]).assert_ok();
+    sb.run(&["-e", "stagign", "auth", "status"])
+        .assert_code(3)
+        .assert_stderr_contains("does not exist");
+    sb.run(&["-e", "stagign", "env", "list"])
+        .assert_code(3)
+        .assert_stderr_contains("available environments: dev, prod");
+    sb.write_main("DEFAULT_ENVIRONMENT=dev\ngarbage line\n");
+    sb.run(&["auth", "status"])
+        .assert_code(3)
+        .assert_stderr_contains(".env line 2");
+}
+
+#[test]
+fn config_show_names_the_default_log_file() {
+    let sb = configured();
+    let out = sb.run(&["config", "show"]).json();
+    let log = &out["values"]["LOG_FILE"];
+    assert_eq!(log["source"], "default");
+    assert_eq!(log["value"], sb.log_file().display().to_string());
 }

@@ -1001,3 +1001,33 @@ fn service_changed_service_url_is_a_miss() {
     assert_eq!(token_json(&sb, &["-e", "dev"])["source"], "acquired");
     assert_eq!((first.token_requests(), second.token_requests()), (1, 1));
 }
+
+#[test]
+fn service_status_counts_only_a_usable_token() {
+    let srv = server();
+    let sb = sandbox(&srv, "");
+    sb.run(&["auth", "token", "--oauth-scopes", "read"])
+        .assert_ok();
+    // Cached, but for other scopes than the configuration's: not usable.
+    assert_eq!(
+        sb.run(&["auth", "status"]).json()["environment"]["token_cached"],
+        false
+    );
+    assert_eq!(
+        sb.run(&["auth", "status", "--oauth-scopes", "read"]).json()["environment"]["token_cached"],
+        true
+    );
+    assert_eq!(srv.token_requests(), 1);
+}
+
+#[test]
+fn service_token_endpoint_that_is_not_one() {
+    let srv = server();
+    let sb = sandbox(&srv, "");
+    let wrong = format!("{}/tokn", srv.idp_url());
+    let out = sb.run(&["auth", "token", "--oauth-token-url", &wrong]);
+    out.assert_code(4)
+        .assert_stderr_contains("answered HTTP 404")
+        .assert_stderr_contains("is that the token endpoint?");
+    assert!(!out.stderr.contains("refused"), "{}", out.stderr);
+}

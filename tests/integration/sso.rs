@@ -1074,7 +1074,15 @@ fn sso_concurrent_logins_open_one_browser() {
     a.assert_ok();
     b.assert_ok();
     assert_eq!(a.json()["user"], "alice@example.test");
-    assert_eq!(b.json(), a.json(), "both report the same session");
+    let (mut a_json, mut b_json) = (a.json(), b.json());
+    // The first logged in through the browser; the second reports its result.
+    assert_eq!(
+        (a_json["source"].as_str(), b_json["source"].as_str()),
+        (Some("login"), Some("existing"))
+    );
+    a_json.as_object_mut().unwrap().remove("source");
+    b_json.as_object_mut().unwrap().remove("source");
+    assert_eq!(b_json, a_json, "both report the same session");
     assert_eq!(srv.authorize_requests(), 1, "one browser for two logins");
     assert_eq!(srv.token_requests_by_grant("authorization_code"), 1);
     assert_eq!(srv.token_requests(), 1);
@@ -1291,4 +1299,24 @@ fn sso_refresh_for_another_user_is_refused() {
         before,
         "the session is untouched"
     );
+}
+
+#[test]
+fn sso_logout_without_sso_configured_succeeds() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["logout", "sso"]);
+    out.assert_ok();
+    assert_eq!(
+        out.json(),
+        serde_json::json!({"logged_out": true, "revoked": false})
+    );
+    assert_eq!(
+        sb.run(&["logout", "sso", "-o", "text"]).stdout.trim(),
+        "Not logged in; nothing to do"
+    );
+    // Missing SSO keys are named with the main file, where they belong.
+    sb.write_env("dev", "OAUTH_CLIENT_ID=x\n");
+    let out = sb.run(&["-e", "dev", "login", "sso"]);
+    out.assert_code(3)
+        .assert_stderr_contains(".config/lmi/.env (the SSO session is shared");
 }

@@ -226,20 +226,20 @@ fn exchange(
     Ok(session)
 }
 
-/// Revokes (where the IdP allows) and forgets the session; whether a token
-/// was revoked.
-pub fn logout(ctx: &Ctx, config: &SsoConfig) -> Result<bool> {
+/// Revokes (where the IdP allows) and forgets the session; whether a
+/// session was removed, and whether a token was revoked.
+pub fn logout(ctx: &Ctx, config: &SsoConfig) -> Result<(bool, bool)> {
     let store = config.store(&ctx.paths);
     let Some(session) = store.load()? else {
         // A broken entry may still be there; removing nothing is fine.
-        store.remove()?;
-        return Ok(false);
+        let removed = store.remove()?;
+        return Ok((removed, false));
     };
     let idp = Idp::new(config);
     let revoked = revoke(&idp, config, &session);
     store.remove()?;
     tracing::info!(target: "sso", "removed the SSO session from {}", store.describe());
-    Ok(revoked)
+    Ok((true, revoked))
 }
 
 /// RFC 7009 §2.1: revoke the refresh token (which, at most IdPs, ends its

@@ -108,6 +108,7 @@ impl Listener {
         mut tick: impl FnMut(Duration),
     ) -> Result<Callback> {
         let (tx, rx) = mpsc::channel::<Incoming>();
+        let redirect_uri = self.redirect_uri();
         let listener = self.listener;
         // Accepting runs on its own thread, and each connection is read on
         // another, so a connection that never sends anything cannot hold up
@@ -130,7 +131,10 @@ impl Listener {
                 return Err(Error::auth(format!(
                     "no login callback arrived within {timeout_secs} s"
                 ))
-                .with_hint("run lmi login sso again and finish the login in the browser in time (OAUTH_SSO_LOGIN_TIMEOUT)"));
+                .with_hint(format!(
+                    "run lmi login sso again and finish in the browser within OAUTH_SSO_LOGIN_TIMEOUT; if the IdP showed an error page, check OAUTH_SSO_CLIENT_ID and that {} is an allowed redirect URI",
+                    redirect_uri
+                )));
             }
             let left = deadline - now;
             tick(left);

@@ -44,6 +44,9 @@ pub struct SsoStatus {
     pub expires_at: Option<String>,
     pub refreshable: bool,
     pub store: String,
+    /// Why the store could not be read (message, hint); not part of the JSON.
+    #[serde(skip)]
+    pub store_problem: Option<(String, String)>,
 }
 
 /// Validated SSO settings; building them needs no network.
@@ -69,8 +72,21 @@ const DEFAULT_SCOPES: &str = "openid profile email offline_access";
 
 impl SsoConfig {
     pub fn from_settings(settings: &Settings, paths: &Paths) -> Result<SsoConfig> {
+        // The SSO session is one per IdP and client, shared by every
+        // environment: its keys belong in the main file.
+        let main = paths.main_config();
+        let where_to_set = |key: &str| {
+            format!(
+                "set {key} in {} (the SSO session is shared by all environments) or as an environment variable",
+                main.display()
+            )
+        };
         let client_id = settings
-            .require("OAUTH_SSO_CLIENT_ID", paths)?
+            .get("OAUTH_SSO_CLIENT_ID")
+            .ok_or_else(|| {
+                Error::config("OAUTH_SSO_CLIENT_ID is not set: SSO is not configured")
+                    .with_hint(where_to_set("OAUTH_SSO_CLIENT_ID (and OAUTH_SSO_ISSUER)"))
+            })?
             .trim()
             .to_owned();
         let issuer = settings
@@ -99,9 +115,8 @@ impl SsoConfig {
                 .to_owned(),
             (None, Some(token), Some(_)) => token.to_string(),
             _ => return Err(Error::config("OAUTH_SSO_ISSUER is not set")
-                .with_hint(settings.where_to_set(
+                .with_hint(where_to_set(
                 "OAUTH_SSO_ISSUER (or both OAUTH_SSO_AUTHORIZATION_URL and OAUTH_SSO_TOKEN_URL)",
-                paths,
             ))),
         };
         if issuer.is_none() && wants_openid(&scopes) {
@@ -109,7 +124,7 @@ impl SsoConfig {
             return Err(Error::config(
                 "OAUTH_SSO_ISSUER is not set, and lmi needs it to validate the ID token that the openid scope asks for",
             )
-            .with_hint(settings.where_to_set("OAUTH_SSO_ISSUER", paths)));
+            .with_hint(where_to_set("OAUTH_SSO_ISSUER")));
         }
         let port = settings.u64("OAUTH_SSO_REDIRECT_PORT")?;
         let redirect_port = u16::try_from(port).map_err(|_| {
@@ -424,6 +439,7 @@ pub fn status(ctx: &Ctx, settings: Option<&Settings>) -> Result<SsoStatus> {
         expires_at: None,
         refreshable: false,
         store: kind.name().to_owned(),
+        store_problem: None,
     };
     let Some(settings) = settings.filter(|_| configured) else {
         return Ok(out);
@@ -432,8 +448,13 @@ pub fn status(ctx: &Ctx, settings: Option<&Settings>) -> Result<SsoStatus> {
     let session = match config.store(&ctx.paths).load() {
         Ok(session) => session,
         Err(e) => {
-            // Status reports; it does not fail on a missing keychain.
-            tracing::warn!(target: "sso", "{}", e.message());
+            // Status reports what it can; the caller turns this into the
+            // error (with the keychain's own hint) after printing.
+            tracing::debug!(target: "sso", "{}", e.message());
+            out.store_problem = Some((
+                e.message().to_owned(),
+                e.hint().unwrap_or_default().to_owned(),
+            ));
             None
         }
     };
