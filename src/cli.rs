@@ -234,10 +234,10 @@ fn dashed(key: &str) -> String {
 }
 
 /// The clap command, with one global long flag for each documented key
-/// (`--oauth-service-url` and `--oauth_service_url`). They are listed once,
-/// in `lmi --help`, rather than in every subcommand's help.
+/// (`--oauth-service-url` and `--oauth_service_url`). They are hidden from
+/// every command's help and listed once, by [`keys_help`], in `lmi --help`.
 pub fn command() -> clap::Command {
-    let mut cmd = Cli::command().after_long_help(keys_help());
+    let mut cmd = Cli::command();
     for key in KEYS {
         let id = format!("key:{}", key.name);
         let underscored = key.name.to_ascii_lowercase();

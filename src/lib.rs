@@ -72,11 +72,15 @@ pub fn run(args: Vec<OsString>, env: env::Env) -> Result<u8> {
     let paths = paths::Paths::from_env(&env);
     let mut cmd = cli::command();
     if wants_top_level_help(&args) {
+        // Built only when asked for: plugin discovery spawns processes.
         let plugins = plugin::help_section(&paths, &env);
-        if !plugins.is_empty() {
-            let long = format!("{plugins}\n\n{}", cli::keys_help());
-            cmd = cmd.after_help(plugins).after_long_help(long);
-        }
+        let keys = cli::keys_help();
+        cmd = if plugins.is_empty() {
+            cmd.after_long_help(keys)
+        } else {
+            let long = format!("{plugins}\n\n{keys}");
+            cmd.after_help(plugins).after_long_help(long)
+        };
     }
     let parsed = match cli::parse_with(cmd, args) {
         Ok(parsed) => parsed,

@@ -27,7 +27,7 @@ use crate::cli::ApiArgs;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::http::{loggable_url, origin, secure_endpoint, Http, Response};
-use crate::secret::{scrub, Secret};
+use crate::secret::{clean_external, Secret};
 
 /// Same-origin redirects followed before giving up (a loop ends here too).
 const MAX_REDIRECTS: usize = 5;
@@ -444,7 +444,7 @@ fn challenge_summary(response: &Response, token: &Secret) -> String {
         (None, Some(d)) => format!(": {d}"),
         (None, None) => String::new(),
     };
-    scrub(&summary, &[token])
+    clean_external(&summary, &[token])
 }
 
 /// The `name=value` auth-params of a challenge (RFC 9110 §11.2), values

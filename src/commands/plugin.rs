@@ -9,7 +9,6 @@
 //! to the user (or their package manager), as gh does for extensions.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -75,13 +74,9 @@ fn write_manifest(ctx: &Ctx, manifest: &Manifest) -> Result<()> {
     let path = manifest_path(ctx);
     let dir = plugins_dir(ctx);
     let write = || -> std::io::Result<()> {
-        ensure_private_dir(&dir)?;
-        let bytes = serde_json::to_vec_pretty(manifest).map_err(std::io::Error::other)?;
-        let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&dir)?;
-        tmp.write_all(&bytes)?;
-        tmp.write_all(b"\n")?;
-        tmp.persist(&path).map_err(|e| e.error)?;
-        Ok(())
+        let mut bytes = serde_json::to_vec_pretty(manifest).map_err(std::io::Error::other)?;
+        bytes.push(b'\n');
+        crate::files::write_atomic(&dir, &path, &bytes)
     };
     write().map_err(|e| Error::io("cannot write plugin manifest", &path, e))
 }

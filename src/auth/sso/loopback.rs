@@ -331,8 +331,13 @@ impl Pending {
 }
 
 /// Server text shown back: printable characters only, bounded length.
+/// IdP text for the page and the error: the shared cleaning (control
+/// characters replaced), kept short.
 fn printable(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(300).collect()
+    crate::secret::clean_external(text, &[])
+        .chars()
+        .take(300)
+        .collect()
 }
 
 fn html_escape(text: &str) -> String {
