@@ -20,6 +20,7 @@ pub mod env;
 pub mod error;
 pub mod files;
 pub mod http;
+pub mod interrupt;
 pub mod logging;
 pub mod output;
 pub mod paths;
@@ -34,32 +35,14 @@ use crate::error::{Error, Result};
 
 static VERBOSE_ERRORS: AtomicBool = AtomicBool::new(false);
 
-/// Whether Ctrl-C ends lmi at once with exit code 130. Writes that matter
-/// are atomic renames, so ending mid-way leaves the old file or the new one.
-/// Plugins turn it off while they run: the plugin decides how Ctrl-C ends it.
-static INTERRUPT_EXITS: std::sync::OnceLock<std::sync::Arc<AtomicBool>> =
-    std::sync::OnceLock::new();
-
-fn interrupt_flag() -> &'static std::sync::Arc<AtomicBool> {
-    INTERRUPT_EXITS.get_or_init(|| std::sync::Arc::new(AtomicBool::new(true)))
-}
-
-/// Installs the Ctrl-C handler: exit 130 (SPEC §3) instead of dying by signal.
+/// Installs the Ctrl-C handler (see [`interrupt`]).
 pub fn install_interrupt_handler() {
-    #[cfg(unix)]
-    {
-        let flag = std::sync::Arc::clone(interrupt_flag());
-        if let Err(e) =
-            signal_hook::flag::register_conditional_shutdown(signal_hook::consts::SIGINT, 130, flag)
-        {
-            tracing::debug!("cannot install the Ctrl-C handler: {e}");
-        }
-    }
+    interrupt::install_handler();
 }
 
-/// Turns "Ctrl-C exits with 130" on or off.
+/// Turns "Ctrl-C exits with 130" on or off (see [`interrupt`]).
 pub fn set_interrupt_exits(on: bool) {
-    interrupt_flag().store(on, Ordering::SeqCst);
+    interrupt::set_exits(on);
 }
 
 /// Whether `-vv` asked for error causes.

@@ -569,7 +569,7 @@ pub fn run_external(ctx: &Ctx, args: Vec<OsString>) -> Result<u8> {
     // lmi itself only notes the signal and waits, so the plugin decides how
     // to end and its exit code is passed through (handlers reset on exec, so
     // the plugin keeps the default Ctrl-C behaviour).
-    crate::set_interrupt_exits(false);
+    crate::interrupt::set_exits(false);
     let status = cmd.status().map_err(|e| {
         Error::plugin(format!("cannot run plugin {PREFIX}{typed} ({file}): {e}")).with_hint(
             "check that the file is a program for this system, or a script whose #! line names an installed interpreter",

@@ -9,17 +9,16 @@
 //! - `sso`: the interactive SSO session.
 
 pub mod cache;
+pub mod clock;
 pub mod discovery;
 pub mod grants;
 pub mod service;
 pub mod sso;
 
-/// Seconds since the Unix epoch.
+/// Seconds since the Unix epoch (the system clock; code with a [`clock::Clock`]
+/// at hand asks that instead).
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    clock::Clock::now(&clock::SystemClock)
 }
 
 /// The `exp` claim of a JWT access token, read without validating it: lmi is
