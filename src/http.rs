@@ -89,6 +89,52 @@ pub struct Http {
 /// Largest response body lmi reads.
 const BODY_LIMIT: u64 = 256 * 1024 * 1024;
 
+/// The HTTP seam: everything that talks to an IdP or a service goes through
+/// a `Transport`, so the token and session logic can be tested with canned
+/// responses and no sockets.
+pub trait Transport: Send + Sync {
+    /// The limit for any one exchange (HTTP_TIMEOUT).
+    fn timeout(&self) -> Duration;
+
+    /// Sends one request and reads the whole response.
+    fn send(
+        &self,
+        method: &str,
+        url: &Url,
+        headers: &[(String, String)],
+        body: Option<Vec<u8>>,
+    ) -> std::result::Result<Response, TransportError>;
+
+    /// POSTs a form (`application/x-www-form-urlencoded`).
+    fn post_form(
+        &self,
+        url: &Url,
+        headers: &[(String, String)],
+        form: &[(&str, &str)],
+    ) -> std::result::Result<Response, TransportError> {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let mut all = headers.to_vec();
+        all.push((
+            "Content-Type".into(),
+            "application/x-www-form-urlencoded".into(),
+        ));
+        all.push(("Accept".into(), "application/json".into()));
+        self.send("POST", url, &all, Some(body.into_bytes()))
+    }
+
+    /// GETs a JSON document.
+    fn get_json(&self, url: &Url) -> std::result::Result<Response, TransportError> {
+        self.send(
+            "GET",
+            url,
+            &[("Accept".into(), "application/json".into())],
+            None,
+        )
+    }
+}
+
 impl Http {
     pub fn new(timeout: Duration) -> Http {
         let build = |proxy: Option<ureq::Proxy>| -> ureq::Agent {
@@ -113,8 +159,15 @@ impl Http {
         }
     }
 
+}
+
+impl Transport for Http {
+    fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Sends one request and reads the whole response.
-    pub fn send(
+    fn send(
         &self,
         method: &str,
         url: &Url,
@@ -193,35 +246,6 @@ impl Http {
             headers: headers_out,
             body,
         })
-    }
-
-    /// POSTs a form (`application/x-www-form-urlencoded`).
-    pub fn post_form(
-        &self,
-        url: &Url,
-        headers: &[(String, String)],
-        form: &[(&str, &str)],
-    ) -> std::result::Result<Response, TransportError> {
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form)
-            .finish();
-        let mut all = headers.to_vec();
-        all.push((
-            "Content-Type".into(),
-            "application/x-www-form-urlencoded".into(),
-        ));
-        all.push(("Accept".into(), "application/json".into()));
-        self.send("POST", url, &all, Some(body.into_bytes()))
-    }
-
-    /// GETs a JSON document.
-    pub fn get_json(&self, url: &Url) -> std::result::Result<Response, TransportError> {
-        self.send(
-            "GET",
-            url,
-            &[("Accept".into(), "application/json".into())],
-            None,
-        )
     }
 }
 

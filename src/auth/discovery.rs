@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::http::Http;
+use crate::http::Transport;
 
 /// The fields lmi uses from a metadata document.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -38,14 +38,14 @@ pub fn candidates(issuer: &Url) -> Vec<Url> {
 }
 
 /// Fetches the metadata for `issuer` (the config key is named in errors).
-pub fn fetch(http: &Http, key: &str, issuer: &Url) -> Result<Metadata> {
+pub fn fetch(http: &dyn Transport, key: &str, issuer: &Url) -> Result<Metadata> {
     let mut problems = Vec::new();
     for url in candidates(issuer) {
         match http.get_json(&url) {
             Err(e) => {
                 return Err(Error::auth(format!(
                     "metadata discovery failed: {}",
-                    e.describe(http.timeout)
+                    e.describe(http.timeout())
                 ))
                 .with_hint(format!("check {key} and your network"))
                 .with_cause(e))

@@ -11,7 +11,7 @@ use serde_json::Value as Json;
 use url::Url;
 
 use crate::error::Error;
-use crate::http::Http;
+use crate::http::Transport;
 use crate::secret::{clean_external, Secret};
 
 /// How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
@@ -107,7 +107,7 @@ fn form_encode(value: &str) -> String {
 
 /// Sends the request and parses the answer.
 pub fn request_token(
-    http: &Http,
+    http: &dyn Transport,
     req: &TokenRequest<'_>,
 ) -> std::result::Result<TokenResponse, GrantError> {
     let mut form: Vec<(&str, &str)> = vec![("grant_type", req.grant.name())];
@@ -164,7 +164,7 @@ pub fn request_token(
         .map_err(|e| GrantError {
             error: Error::auth(format!(
                 "token request failed: {}",
-                e.describe(http.timeout)
+                e.describe(http.timeout())
             ))
             .with_hint("check OAUTH_TOKEN_URL / OAUTH_SERVICE_URL and your network, then try again")
             .with_cause(e),

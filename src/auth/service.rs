@@ -17,7 +17,7 @@ use crate::auth::grants::{request_token, AuthMethod, Grant, GrantError, TokenReq
 use crate::commands::Ctx;
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::http::{discovered_endpoint, secure_endpoint, Http};
+use crate::http::{discovered_endpoint, secure_endpoint, Http, Transport};
 use crate::secret::Secret;
 
 /// Where a token came from.
@@ -242,7 +242,7 @@ fn usable(cache: &TokenCache, config: &ServiceConfig, now: i64, warn: bool) -> O
 /// Refreshes with the previous refresh token when there is one, else (or when
 /// that fails) runs the full grant.
 fn acquire(
-    http: &Http,
+    http: &dyn Transport,
     cache: &TokenCache,
     config: &ServiceConfig,
     previous: Option<&CachedToken>,
@@ -268,7 +268,7 @@ fn acquire(
 /// One exchange at the token endpoint, rediscovering the endpoint once when
 /// cached metadata led nowhere.
 fn exchange(
-    http: &Http,
+    http: &dyn Transport,
     cache: &TokenCache,
     config: &ServiceConfig,
     grant: Grant,
@@ -287,7 +287,7 @@ fn exchange(
 }
 
 fn send(
-    http: &Http,
+    http: &dyn Transport,
     config: &ServiceConfig,
     token_url: &Url,
     grant: Grant,
@@ -331,7 +331,7 @@ fn send(
 /// The token URL: explicit, from cached metadata, or discovered (and cached).
 /// The flag says whether it came from the metadata cache.
 fn token_endpoint(
-    http: &Http,
+    http: &dyn Transport,
     cache: &TokenCache,
     config: &ServiceConfig,
     refetch: bool,

@@ -26,7 +26,7 @@ use crate::auth::service;
 use crate::cli::ApiArgs;
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::http::{loggable_url, origin, secure_endpoint, Http, Response};
+use crate::http::{loggable_url, origin, secure_endpoint, Http, Response, Transport};
 use crate::secret::{clean_external, Secret};
 
 /// Same-origin redirects followed before giving up (a loop ends here too).

@@ -14,7 +14,7 @@ use url::Url;
 use crate::auth::grants::Grant;
 use crate::commands::Ctx;
 use crate::error::{Error, Result};
-use crate::http::loggable_url;
+use crate::http::{loggable_url, Transport};
 
 use super::loopback::Listener;
 use super::pkce::LoginSecrets;

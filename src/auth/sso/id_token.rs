@@ -14,7 +14,7 @@ use serde_json::Value as Json;
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::http::Http;
+use crate::http::Transport;
 use crate::secret::Secret;
 
 /// Seconds of clock difference tolerated on `exp` (and `nbf`, `iat`).
@@ -55,12 +55,12 @@ impl Identity {
 }
 
 /// Fetches the issuer's key set; keys lmi cannot parse are skipped.
-pub fn fetch_jwks(http: &Http, jwks_uri: &Url) -> Result<Vec<Jwk>> {
+pub fn fetch_jwks(http: &dyn Transport, jwks_uri: &Url) -> Result<Vec<Jwk>> {
     let hint = "check OAUTH_SSO_ISSUER; the IdP's jwks_uri must serve its signing keys";
     let response = http.get_json(jwks_uri).map_err(|e| {
         Error::auth(format!(
             "cannot fetch the IdP's signing keys: {}",
-            e.describe(http.timeout)
+            e.describe(http.timeout())
         ))
         .with_hint(hint)
     })?;
