@@ -441,8 +441,11 @@ fn unknown_command(ctx: &Ctx, name: &str) -> Error {
 /// plugin's own lmi calls report the same problem instead of quietly falling
 /// back to another environment.
 fn environment_for_plugin(ctx: &Ctx) -> Result<String> {
-    match ctx.settings() {
-        Ok(settings) => Ok(settings.environment.clone().unwrap_or_default()),
+    match ctx.config() {
+        Ok(config) => Ok(config
+            .environment()
+            .map(ToString::to_string)
+            .unwrap_or_default()),
         Err(e) if ctx.global.environment.is_some() => Err(e),
         Err(e) => {
             tracing::debug!(target: "plugin", "configuration does not resolve ({e}); LMI_ENVIRONMENT passed on unchanged");

@@ -47,7 +47,7 @@ pub struct IssuedFor {
 impl CachedToken {
     /// Valid at `now` with `skew` seconds to spare; no expiry means valid.
     pub fn is_fresh(&self, now: i64, skew: i64) -> bool {
-        self.expires_at.is_none_or(|exp| now + skew < exp)
+        crate::auth::fresh(self.expires_at, now, skew)
     }
 }
 

@@ -37,6 +37,29 @@ pub fn candidates(issuer: &Url) -> Vec<Url> {
     out
 }
 
+/// Fetches the metadata for `issuer` and checks that it describes that
+/// issuer (RFC 8414 §3.3, OpenID Discovery §4.3), or tokens could be mixed
+/// up between servers. `expected` is the issuer identifier as configured.
+pub fn fetch_issuer(
+    http: &dyn Transport,
+    key: &str,
+    issuer: &Url,
+    expected: &str,
+) -> Result<Metadata> {
+    let meta = fetch(http, key, issuer)?;
+    if meta.issuer.trim_end_matches('/') != expected.trim_end_matches('/') {
+        return Err(Error::auth(format!(
+            "the metadata found at {issuer} names the issuer {:?}, not {key} {:?}",
+            meta.issuer,
+            expected.trim_end_matches('/')
+        ))
+        .with_hint(format!(
+            "set {key} to the exact issuer identifier of the server"
+        )));
+    }
+    Ok(meta)
+}
+
 /// Fetches the metadata for `issuer` (the config key is named in errors).
 pub fn fetch(http: &dyn Transport, key: &str, issuer: &Url) -> Result<Metadata> {
     let mut problems = Vec::new();

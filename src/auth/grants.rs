@@ -14,24 +14,7 @@ use crate::error::Error;
 use crate::http::Transport;
 use crate::secret::{clean_external, Secret};
 
-/// How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
-    /// HTTP Basic with the form-urlencoded id and secret.
-    Basic,
-    /// `client_id` and `client_secret` in the body.
-    Post,
-}
-
-impl AuthMethod {
-    pub fn parse(raw: &str) -> Option<AuthMethod> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "client_secret_basic" => Some(AuthMethod::Basic),
-            "client_secret_post" => Some(AuthMethod::Post),
-            _ => None,
-        }
-    }
-}
+pub use crate::config::AuthMethod;
 
 /// The grant to send.
 #[derive(Debug, Clone)]

@@ -6,19 +6,40 @@
 //! - `cache`: token files, locks, atomic 0600 writes, healing.
 //! - `service`: the environment's service token (lock → read → refresh or
 //!   acquire → save) and the 401 discard.
+//! - `client`: the authenticated client (bearer, origin pinning, redirects,
+//!   401 → discard → retry once).
+//! - `clock`: the time seam.
 //! - `sso`: the interactive SSO session.
 
 pub mod cache;
+pub mod client;
 pub mod clock;
 pub mod discovery;
 pub mod grants;
 pub mod service;
 pub mod sso;
+#[cfg(test)]
+pub(crate) mod testing;
 
 /// Seconds since the Unix epoch (the system clock; code with a [`clock::Clock`]
 /// at hand asks that instead).
 pub fn now() -> i64 {
     clock::Clock::now(&clock::SystemClock)
+}
+
+/// When a token expires: `now + expires_in`, else the JWT's `exp`, else
+/// unknown.
+pub fn expires_at(now: i64, expires_in: Option<u64>, access_token: &str) -> Option<i64> {
+    match expires_in {
+        Some(secs) => Some(now.saturating_add(secs.min(i64::MAX as u64) as i64)),
+        None => jwt_expiry(access_token),
+    }
+}
+
+/// Whether something that expires at `expires_at` is still valid at `now`
+/// with `skew` seconds to spare; no expiry means valid.
+pub fn fresh(expires_at: Option<i64>, now: i64, skew: i64) -> bool {
+    expires_at.is_none_or(|exp| now.saturating_add(skew) < exp)
 }
 
 /// The `exp` claim of a JWT access token, read without validating it: lmi is

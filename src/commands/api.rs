@@ -3,91 +3,48 @@
 //! The work runs in three steps, and only the last one touches the network:
 //! 1. `plan`: every input is checked — the target URL and its origin, the
 //!    headers, the body — so bad input costs no token and sends nothing.
-//! 2. `exchange`: the service token goes out as `Authorization` (RFC 6750
-//!    §2.1); same-origin redirects are followed by hand, because the HTTP agent
-//!    never follows any, so the token cannot leak to another origin; a 401
-//!    discards the token (only if the cache still holds it), gets another and
-//!    retries exactly once.
+//! 2. the exchange, by the authenticated client ([`crate::auth::client`]):
+//!    the token, origin pinning, same-origin redirects and the 401 retry.
 //! 3. `print`: the response body on stdout (JSON re-indented, everything
 //!    else byte for byte), `-i` adding the status line and headers first.
-//!
-//! Origin pinning: the token is sent only to the origin of `API_BASE_URL` or
-//! one listed in `API_ALLOWED_ORIGINS`, and a redirect is followed only when it
-//! stays on the origin of the request that received it.
 
 use std::io::Read;
-use std::time::Duration;
 
 use ureq::http::{HeaderName, HeaderValue};
 use url::Url;
 
 use super::Ctx;
-use crate::auth::service;
+use crate::auth::client::Request;
 use crate::cli::ApiArgs;
-use crate::config::Settings;
+use crate::config::ApiConfig;
 use crate::error::{Error, Result};
-use crate::http::{loggable_url, origin, secure_endpoint, Http, Response, Transport};
-use crate::secret::{clean_external, Secret};
-
-/// Same-origin redirects followed before giving up (a loop ends here too).
-const MAX_REDIRECTS: usize = 5;
+use crate::http::{origin, Response};
 
 pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<u8> {
-    let settings = ctx.settings()?;
-    settings.require_environment(&ctx.paths)?;
-    let timeout = Duration::from_secs(settings.u64("HTTP_TIMEOUT")?.max(1));
-    let request = plan(ctx, settings, args)?;
-    let http = Http::new(timeout);
-    let (request, response, token) = exchange(ctx, settings, &http, request, args.include)?;
-    print(ctx, &response, args.include)?;
-    let url = loggable_url(&request.url);
-    match response.status {
-        200..=299 => Ok(0),
-        // Only a retried request can end on a 401 (see `exchange`).
-        401 => Err(Error::auth(format!(
-            "{} {url} answered HTTP 401 again after a new token{}",
-            request.method,
-            challenge_summary(&response, &token)
-        ))
-        .with_hint(
-            "the service does not accept this environment's token; check OAUTH_SCOPES, OAUTH_AUDIENCE and the client's permissions",
-        )),
-        status => Err(Error::service(
-            format!(
-                "{} {url} answered HTTP {status} {}",
-                request.method, response.reason
-            )
-            .trim_end()
-            .to_owned(),
-        )),
+    let api = ctx.config()?.api()?;
+    let request = plan(api, args)?;
+    let exchange = ctx.with_client(|client| client.send(request))?;
+    print(ctx, &exchange.response, args.include)?;
+    if let Some(refused) = exchange.refused_redirect {
+        return Err(refused);
+    }
+    match exchange.status_error() {
+        None => Ok(0),
+        Some(e) => Err(e),
     }
 }
 
 // --- step 1: the plan ---------------------------------------------------------
 
-/// One request, ready to send (without `Authorization`, added per attempt).
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    url: Url,
-    headers: Vec<(String, String)>,
-    body: Option<Vec<u8>>,
-}
-
 /// Checks every input and builds the request; no token, no network.
-fn plan(ctx: &Ctx, settings: &Settings, args: &ApiArgs) -> Result<Request> {
-    let base = settings
-        .get("API_BASE_URL")
-        .map(|raw| secure_endpoint("API_BASE_URL", raw))
-        .transpose()?;
-    let allowed = allowed_origins(settings.get("API_ALLOWED_ORIGINS").unwrap_or(""))?;
+fn plan(api: &ApiConfig, args: &ApiArgs) -> Result<Request> {
     // A relative PATH needs the base: the error names the key and where to
     // set it.
-    let missing_base = || match settings.require("API_BASE_URL", &ctx.paths) {
+    let missing_base = || match api.require_base() {
         Err(e) => e,
         Ok(_) => Error::internal("API_BASE_URL is set but was not parsed"),
     };
-    let url = target(&args.path, base.as_ref(), &allowed, missing_base)?;
+    let url = target(&args.path, api.base.as_ref(), &api.allowed, missing_base)?;
 
     let method = method(args.method.as_deref(), args.file.is_some())?;
     let mut headers = parse_headers(&args.headers)?;
@@ -140,22 +97,6 @@ fn method(raw: Option<&str>, has_body: bool) -> Result<String> {
         return Err(Error::usage("a HEAD request cannot carry a body (--file)"));
     }
     Ok(method)
-}
-
-/// `API_ALLOWED_ORIGINS`: space-separated origins. Each will receive the
-/// token, so each must be https or loopback http like any token endpoint.
-fn allowed_origins(raw: &str) -> Result<Vec<String>> {
-    raw.split_whitespace()
-        .map(|entry| {
-            secure_endpoint("API_ALLOWED_ORIGINS", entry)
-                .map(|url| origin(&url))
-                .map_err(|e| {
-                    Error::config(format!("{} (entry {entry:?})", e.message())).with_hint(
-                        "API_ALLOWED_ORIGINS lists origins such as https://api.example.com, separated by spaces",
-                    )
-                })
-        })
-        .collect()
 }
 
 /// The URL to call: a full `http(s)://` URL on an allowed origin, or PATH
@@ -301,197 +242,6 @@ fn check_body(shown: &str, bytes: &[u8], custom_type: bool) -> Result<()> {
     }
     Ok(())
 }
-
-// --- step 2: the exchange -------------------------------------------------------
-
-/// Sends the request with the token, following same-origin redirects and
-/// retrying once after a 401. Returns the last request, its response and the
-/// token it carried (to scrub from what the server says).
-fn exchange(
-    ctx: &Ctx,
-    settings: &Settings,
-    http: &Http,
-    mut request: Request,
-    include: bool,
-) -> Result<(Request, Response, Secret)> {
-    let (mut token, _) = service::service_token(ctx, settings)?;
-    let mut retried = false;
-    let mut redirects = 0;
-    loop {
-        let mut headers = request.headers.clone();
-        headers.push((
-            "Authorization".into(),
-            authorization(&token.token_type, &token.access_token),
-        ));
-        let response = http
-            .send(
-                &request.method,
-                &request.url,
-                &headers,
-                request.body.clone(),
-            )
-            .map_err(|e| {
-                Error::service(e.describe(http.timeout))
-                    .with_hint(
-                        "check API_BASE_URL and your network; HTTP_TIMEOUT sets how long lmi waits",
-                    )
-                    .with_cause(e)
-            })?;
-
-        // RFC 6750 §3.1: invalid_token means "get a new one". Another run may
-        // already have replaced the cached token; `discard` keeps that one.
-        if response.status == 401 && !retried {
-            retried = true;
-            tracing::info!(
-                target: "api",
-                "{} {} answered 401{}; retrying once with a new token",
-                request.method,
-                loggable_url(&request.url),
-                challenge_summary(&response, &token.access_token)
-            );
-            service::discard(ctx, settings, &token.access_token)?;
-            token = service::service_token(ctx, settings)?.0;
-            continue;
-        }
-
-        // Other 3xx (300, 304) and a redirect without Location are final.
-        let location = match (response.status, response.header("location")) {
-            (301 | 302 | 303 | 307 | 308, Some(location)) => location.to_owned(),
-            _ => return Ok((request, response, token.access_token)),
-        };
-        let next = request.url.join(&location).map_err(|e| {
-            Error::service(format!(
-                "{} {} redirected to an invalid location {location:?}: {e}",
-                request.method,
-                loggable_url(&request.url)
-            ))
-        })?;
-        if origin(&next) != origin(&request.url) {
-            // Nothing is sent there: the token belongs to this origin only.
-            print(ctx, &response, include)?;
-            return Err(Error::service(format!(
-                "{} {} redirected to {}, another origin; not followed, so the token stays on {}",
-                request.method,
-                loggable_url(&request.url),
-                loggable_url(&next),
-                origin(&request.url)
-            ))
-            .with_hint(format!(
-                "if that service should get the token, add {} to API_ALLOWED_ORIGINS and call it directly",
-                origin(&next)
-            )));
-        }
-        redirects += 1;
-        if redirects > MAX_REDIRECTS {
-            return Err(Error::service(format!(
-                "{} {} redirected more than {MAX_REDIRECTS} times; giving up (a redirect loop?)",
-                request.method,
-                loggable_url(&request.url)
-            )));
-        }
-        tracing::debug!(target: "api", "following HTTP {} redirect to {}", response.status, loggable_url(&next));
-        request = redirected(request, response.status, next);
-    }
-}
-
-/// `Authorization: <type> <token>`; `Bearer` in its registered spelling for
-/// any case of bearer or a missing type (RFC 6750 §4, §6.1.1).
-fn authorization(token_type: &str, token: &Secret) -> String {
-    let scheme = match token_type.trim() {
-        t if t.is_empty() || t.eq_ignore_ascii_case("bearer") => "Bearer",
-        t => t,
-    };
-    format!("{scheme} {}", token.expose())
-}
-
-/// The request after a redirect: 303, and 301/302 after a POST, become a GET
-/// without body or content headers, as browsers and `curl -L` do (RFC 9110
-/// §15.4.2–4, Fetch "HTTP-redirect fetch"); 307/308 repeat the request.
-fn redirected(mut request: Request, status: u16, next: Url) -> Request {
-    let to_get = match status {
-        303 => request.method != "GET" && request.method != "HEAD",
-        301 | 302 => request.method == "POST",
-        _ => false,
-    };
-    if to_get {
-        request.method = "GET".into();
-        request.body = None;
-        request
-            .headers
-            .retain(|(k, _)| !k.to_ascii_lowercase().starts_with("content-"));
-    }
-    request.url = next;
-    request
-}
-
-/// `: error "invalid_token" (description)` from `WWW-Authenticate`
-/// (RFC 6750 §3), or nothing when the server gave no error. The token is
-/// scrubbed in case the server echoes it.
-fn challenge_summary(response: &Response, token: &Secret) -> String {
-    let Some(header) = response.header("www-authenticate") else {
-        return String::new();
-    };
-    let params = auth_params(header);
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    };
-    let summary = match (get("error"), get("error_description")) {
-        (Some(e), Some(d)) => format!(": error {e:?} ({d})"),
-        (Some(e), None) => format!(": error {e:?}"),
-        (None, Some(d)) => format!(": {d}"),
-        (None, None) => String::new(),
-    };
-    clean_external(&summary, &[token])
-}
-
-/// The `name=value` auth-params of a challenge (RFC 9110 §11.2), values
-/// unquoted; schemes and token68 values are skipped.
-fn auth_params(header: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut chars = header.chars().peekable();
-    loop {
-        while chars.next_if(|c| c.is_whitespace() || *c == ',').is_some() {}
-        let mut name = String::new();
-        while let Some(c) = chars.next_if(|c| !c.is_whitespace() && *c != ',' && *c != '=') {
-            name.push(c);
-        }
-        if name.is_empty() && chars.peek().is_none() {
-            return out;
-        }
-        while chars.next_if(|c| *c == ' ' || *c == '\t').is_some() {}
-        if chars.next_if_eq(&'=').is_none() {
-            continue;
-        }
-        // `abc==` is a token68 credential, not a parameter.
-        if chars.peek() == Some(&'=') {
-            while chars.next_if_eq(&'=').is_some() {}
-            continue;
-        }
-        while chars.next_if(|c| *c == ' ' || *c == '\t').is_some() {}
-        let mut value = String::new();
-        if chars.next_if_eq(&'"').is_some() {
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => value.extend(chars.next()),
-                    '"' => break,
-                    c => value.push(c),
-                }
-            }
-        } else {
-            while let Some(c) = chars.next_if(|c| !c.is_whitespace() && *c != ',') {
-                value.push(c);
-            }
-        }
-        if !name.is_empty() {
-            out.push((name, value));
-        }
-    }
-}
-
-// --- step 3: output -------------------------------------------------------------
 
 /// `-i` head, then the body: JSON re-indented in JSON mode, else as received.
 fn print(ctx: &Ctx, response: &Response, include: bool) -> Result<()> {
@@ -663,20 +413,6 @@ mod tests {
     }
 
     #[test]
-    fn allowed_origins_must_be_secure() {
-        assert_eq!(
-            allowed_origins(" https://a.example  http://127.0.0.1:9/x ").unwrap(),
-            vec!["https://a.example", "http://127.0.0.1:9"]
-        );
-        assert!(allowed_origins("").unwrap().is_empty());
-        assert_eq!(
-            allowed_origins("http://a.example").unwrap_err().exit_code(),
-            3
-        );
-        assert_eq!(allowed_origins("not-a-url").unwrap_err().exit_code(), 3);
-    }
-
-    #[test]
     fn headers_are_checked() {
         let h = |v: &[&str]| parse_headers(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert_eq!(
@@ -732,66 +468,6 @@ mod tests {
         assert_eq!(method(Some("delete"), false).unwrap(), "DELETE");
         assert_eq!(method(Some("FROB"), false).unwrap_err().exit_code(), 2);
         assert_eq!(method(Some("head"), true).unwrap_err().exit_code(), 2);
-    }
-
-    #[test]
-    fn redirects_change_the_method_like_browsers() {
-        let req = |m: &str| Request {
-            method: m.into(),
-            url: url("https://h/a"),
-            headers: vec![
-                ("Content-Type".into(), "application/json".into()),
-                ("Accept".into(), "application/json".into()),
-            ],
-            body: Some(b"{}".to_vec()),
-        };
-        let next = url("https://h/b");
-        for (status, from, to, body) in [
-            (301, "POST", "GET", false),
-            (302, "POST", "GET", false),
-            (303, "POST", "GET", false),
-            (303, "PUT", "GET", false),
-            (302, "PUT", "PUT", true),
-            (307, "POST", "POST", true),
-            (308, "PUT", "PUT", true),
-        ] {
-            let r = redirected(req(from), status, next.clone());
-            assert_eq!(r.method, to, "{status} {from}");
-            assert_eq!(r.body.is_some(), body, "{status} {from}");
-            assert_eq!(r.headers.len(), if body { 2 } else { 1 });
-            assert_eq!(r.url, next);
-        }
-    }
-
-    #[test]
-    fn authorization_scheme() {
-        let t = Secret::new("tok");
-        assert_eq!(authorization("bearer", &t), "Bearer tok");
-        assert_eq!(authorization("BEARER", &t), "Bearer tok");
-        assert_eq!(authorization("", &t), "Bearer tok");
-        assert_eq!(authorization("DPoP", &t), "DPoP tok");
-    }
-
-    #[test]
-    fn challenge_params() {
-        let params = auth_params(
-            r#"Bearer realm="api", error="invalid_token", error_description="The token \"x\" expired", scope=read"#,
-        );
-        assert_eq!(
-            params,
-            vec![
-                ("realm".to_owned(), "api".to_owned()),
-                ("error".to_owned(), "invalid_token".to_owned()),
-                (
-                    "error_description".to_owned(),
-                    "The token \"x\" expired".to_owned()
-                ),
-                ("scope".to_owned(), "read".to_owned()),
-            ]
-        );
-        assert!(auth_params("Basic").is_empty());
-        assert!(auth_params("").is_empty());
-        assert_eq!(auth_params("Negotiate abc==, Bearer error=x").len(), 1);
     }
 
     #[test]

@@ -27,9 +27,9 @@ struct TokenOut<'a> {
 }
 
 fn token(ctx: &Ctx) -> Result<u8> {
-    let settings = ctx.settings()?;
-    let (token, source) = service::service_token(ctx, settings)?;
-    let environment = settings.environment.as_deref().unwrap_or_default();
+    let (token, source) = ctx.with_service(|auth| auth.token())?;
+    let config = ctx.config()?;
+    let environment = config.environment().map(|e| e.as_str()).unwrap_or_default();
     if ctx.out.is_json() {
         ctx.out.json(&TokenOut {
             environment,
@@ -62,20 +62,18 @@ struct StatusOut {
 fn status(ctx: &Ctx) -> Result<u8> {
     // A broken configuration is an error here as everywhere; "no
     // environment chosen" is not, and shows as `environment: null`.
-    let settings = ctx.settings()?;
-    let sso = crate::auth::sso::status(ctx, Some(settings))?;
-    let environment = settings.environment.clone().map(|name| {
-        let cached = service::cached_state(ctx, settings, &name);
-        let now = crate::auth::now();
-        let skew = settings.u64("TOKEN_EXPIRY_SKEW").unwrap_or(60) as i64;
+    let config = ctx.config()?;
+    let sso = crate::auth::sso::status(ctx, Some(config.settings()))?;
+    let environment = config.environment().map(|name| {
+        let cached =
+            service::cached_state(&ctx.token_cache(), name.as_str(), config.service().ok());
+        let now = ctx.deps.clock.now();
+        let skew = config.expiry_skew().unwrap_or(60);
         EnvState {
-            grant_type: settings
-                .get("OAUTH_GRANT_TYPE")
-                .unwrap_or("client_credentials")
-                .to_owned(),
+            grant_type: config.grant_name(),
             token_cached: cached.as_ref().is_some_and(|t| t.is_fresh(now, skew)),
             expires_at: cached.and_then(|t| t.expires_at).and_then(rfc3339),
-            name,
+            name: name.to_string(),
         }
     });
     let out = StatusOut { sso, environment };
@@ -140,7 +138,7 @@ fn clear(ctx: &Ctx, all: bool) -> Result<u8> {
     let names = if all {
         cache.environments()
     } else {
-        vec![ctx.settings()?.require_environment(&ctx.paths)?.to_owned()]
+        vec![ctx.config()?.require_environment()?.to_string()]
     };
     let mut cleared = Vec::new();
     for name in names {

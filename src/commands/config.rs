@@ -23,7 +23,8 @@ struct ConfigShow {
 }
 
 pub fn show(ctx: &Ctx) -> Result<u8> {
-    let settings = ctx.settings()?;
+    let config = ctx.config()?;
+    let settings = config.settings();
     let mut values = BTreeMap::new();
     for (key, value) in &settings.values {
         let shown = if is_secret_key(key) {
@@ -53,7 +54,7 @@ pub fn show(ctx: &Ctx) -> Result<u8> {
         });
     }
     let result = ConfigShow {
-        environment: settings.environment.clone(),
+        environment: config.environment().map(ToString::to_string),
         values,
     };
     ctx.out.result(&result, || {

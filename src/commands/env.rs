@@ -16,10 +16,7 @@ struct EnvEntry {
 pub fn list(ctx: &Ctx) -> Result<u8> {
     // A broken configuration (a bad -e, a malformed file, a default that
     // names no environment) is an error whose hint lists the environments.
-    let default = ctx
-        .settings()?
-        .get("DEFAULT_ENVIRONMENT")
-        .map(str::to_owned);
+    let default = ctx.config()?.default_environment().map(str::to_owned);
     let entries: Vec<EnvEntry> = list_environments(&ctx.paths)
         .into_iter()
         .map(|(name, path)| EnvEntry {

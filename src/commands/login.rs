@@ -22,7 +22,7 @@ struct LoginOut {
 }
 
 pub fn login_sso(ctx: &Ctx, args: &LoginSsoArgs) -> Result<u8> {
-    let settings = ctx.settings()?;
+    let settings = ctx.config()?.settings();
     let config = SsoConfig::from_settings(settings, &ctx.paths)?;
     let (session, outcome) = flow::login(
         ctx,
@@ -63,13 +63,13 @@ struct LogoutOut {
 }
 
 pub fn logout_sso(ctx: &Ctx) -> Result<u8> {
-    let settings = ctx.settings()?;
+    let config = ctx.config()?;
     // Without SSO configured there is no session to forget: logging out
     // succeeds (SPEC §5), it does not demand configuration.
-    let (removed, revoked) = if settings.get("OAUTH_SSO_CLIENT_ID").is_none() {
+    let (removed, revoked) = if !config.sso_configured() {
         (false, false)
     } else {
-        let config = SsoConfig::from_settings(settings, &ctx.paths)?;
+        let config = SsoConfig::from_settings(config.settings(), &ctx.paths)?;
         flow::logout(ctx, &config)?
     };
     let out = LogoutOut {

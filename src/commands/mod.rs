@@ -12,14 +12,45 @@ pub mod login;
 pub mod plugin;
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
+use crate::auth::cache::TokenCache;
+use crate::auth::client::Client;
+use crate::auth::clock::{Clock, SystemClock};
+use crate::auth::service::ServiceAuth;
 use crate::cli::{Command, GlobalArgs, OutputFormat};
-use crate::config::{Inputs, Settings};
+use crate::config::{Config, Inputs};
 use crate::env::Env;
 use crate::error::{Error, Result};
+use crate::http::{Http, Transport};
 use crate::logging::{self, LogSetup};
 use crate::output::Output;
 use crate::paths::Paths;
+
+/// The side effects commands reach through seams, built once in
+/// [`crate::run`]: the clock and the HTTP transport (one agent per
+/// invocation, made when first needed).
+pub struct Deps {
+    pub clock: Box<dyn Clock>,
+    transport: OnceLock<Box<dyn Transport>>,
+}
+
+impl Deps {
+    /// The real clock and network.
+    pub fn system() -> Deps {
+        Deps {
+            clock: Box::new(SystemClock),
+            transport: OnceLock::new(),
+        }
+    }
+
+    /// The transport, made with `timeout` the first time it is asked for.
+    pub fn transport(&self, timeout: Duration) -> &dyn Transport {
+        self.transport
+            .get_or_init(|| Box::new(Http::new(timeout)))
+            .as_ref()
+    }
+}
 
 /// Everything a command needs, built once per invocation.
 pub struct Ctx {
@@ -29,7 +60,8 @@ pub struct Ctx {
     pub env: Env,
     pub paths: Paths,
     pub out: Output,
-    settings: OnceLock<std::result::Result<Settings, Error>>,
+    pub deps: Deps,
+    config: OnceLock<std::result::Result<Config, Error>>,
 }
 
 impl Ctx {
@@ -38,6 +70,7 @@ impl Ctx {
         key_flags: Vec<(String, String)>,
         env: Env,
         paths: Paths,
+        deps: Deps,
     ) -> Ctx {
         let mut command_line = global.set.clone();
         command_line.extend(key_flags);
@@ -50,59 +83,82 @@ impl Ctx {
             env,
             paths,
             out,
-            settings: OnceLock::new(),
+            deps,
+            config: OnceLock::new(),
         }
     }
 
-    /// The resolved configuration (resolved once; a failure is returned to
-    /// every caller).
-    pub fn settings(&self) -> Result<&Settings> {
-        let resolved = self.settings.get_or_init(|| {
-            crate::config::resolve(&Inputs {
+    /// The configuration (resolved once; a failure is returned to every
+    /// caller).
+    pub fn config(&self) -> Result<&Config> {
+        let resolved = self.config.get_or_init(|| {
+            crate::config::load(&Inputs {
                 env: &self.env,
                 paths: &self.paths,
                 environment_flag: self.global.environment.as_deref(),
                 command_line: &self.command_line,
             })
+            .map(|settings| Config::new(settings, self.paths.clone()))
         });
         resolved.as_ref().map_err(Error::shallow_clone)
+    }
+
+    /// The invocation's HTTP transport (HTTP_TIMEOUT from the configuration).
+    pub fn transport(&self) -> Result<&dyn Transport> {
+        let timeout = self.config()?.http_timeout()?;
+        Ok(self.deps.transport(timeout))
+    }
+
+    pub fn token_cache(&self) -> TokenCache {
+        TokenCache::new(self.paths.tokens_dir())
+    }
+
+    /// Runs `f` with the environment's service tokens; a `REQUIRE_SSO`
+    /// environment checks the SSO session once, before the first token.
+    pub fn with_service<T>(&self, f: impl FnOnce(&ServiceAuth<'_>) -> Result<T>) -> Result<T> {
+        let config = self.config()?;
+        let service = config.service()?;
+        let transport = self.transport()?;
+        let cache = self.token_cache();
+        let gate = || crate::auth::sso::require_session(self, config.settings());
+        let mut auth = ServiceAuth::new(service, &cache, transport, self.deps.clock.as_ref());
+        if service.require_sso {
+            auth = auth.with_gate(&gate);
+        }
+        f(&auth)
+    }
+
+    /// Runs `f` with the authenticated client of the environment's service.
+    pub fn with_client<T>(&self, f: impl FnOnce(&Client<'_>) -> Result<T>) -> Result<T> {
+        let api = self.config()?.api()?;
+        let transport = self.transport()?;
+        self.with_service(|auth| f(&Client::new(api, auth, transport)))
     }
 
     /// Sets up stderr and file logging from flags and (when it resolves)
     /// configuration, then shows configuration warnings.
     pub fn init_logging(&self) {
-        let settings = self.settings().ok();
-        let get = |key: &str| settings.and_then(|s| s.get(key));
-        let enabled = !self.global.no_file_log
-            && !matches!(
-                get("LOG_FILE_ENABLED")
-                    .map(str::to_ascii_lowercase)
-                    .as_deref(),
-                Some("false" | "0" | "no" | "off")
-            );
-        let file = enabled.then(|| {
-            get("LOG_FILE")
-                .map(Into::into)
-                .unwrap_or_else(|| self.paths.default_log_file())
-        });
-        let file_level = get("LOG_LEVEL")
-            .and_then(logging::parse_level)
-            .unwrap_or(tracing::level_filters::LevelFilter::INFO);
+        let config = self.config().ok();
+        let log = config.map(Config::logging);
+        let file = log
+            .as_ref()
+            .map_or_else(|| Some(self.paths.default_log_file()), |l| l.file.clone())
+            .filter(|_| !self.global.no_file_log);
         logging::init(&LogSetup {
             verbosity: self.global.verbosity(),
             file,
-            file_level,
+            file_level: log
+                .as_ref()
+                .map_or(tracing::level_filters::LevelFilter::INFO, |l| l.level),
         });
-        if let Some(settings) = settings {
-            for warning in &settings.warnings {
+        if let Some(config) = config {
+            for warning in config.warnings() {
                 tracing::warn!(target: "config", "{warning}");
             }
-            if let Some(raw) = get("LOG_LEVEL") {
-                if logging::parse_level(raw).is_none() {
-                    tracing::warn!(target: "config", "LOG_LEVEL {raw:?} is not one of error, warn, info, debug; using info");
-                }
+            if let Some(raw) = log.and_then(|l| l.bad_level) {
+                tracing::warn!(target: "config", "LOG_LEVEL {raw:?} is not one of error, warn, info, debug; using info");
             }
-            for (key, value) in &settings.values {
+            for (key, value) in &config.settings().values {
                 if crate::config::is_secret_key(key) {
                     tracing::debug!(target: "config", "{key} = ******** (from {})", value.source);
                 } else {

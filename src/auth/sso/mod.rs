@@ -477,9 +477,8 @@ fn login_hint() -> &'static str {
 pub fn require_session(ctx: &Ctx, settings: &Settings) -> Result<()> {
     let config = SsoConfig::from_settings(settings, &ctx.paths)?;
     let environment = settings
-        .environment
-        .as_deref()
-        .map(|e| format!("environment {e:?}"))
+        .environment()
+        .map(|e| format!("environment {:?}", e.as_str()))
         .unwrap_or_else(|| "this environment".to_owned());
     let store = config.store(&ctx.paths);
     let Some(session) = store.load()? else {

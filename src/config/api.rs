@@ -1,0 +1,107 @@
+//! The typed settings of `lmi api` and every other path that sends the
+//! token to the service (SPEC §4): the base URL and the origins that may
+//! receive the token.
+
+use std::time::Duration;
+
+use url::Url;
+
+use super::resolve::Settings;
+use super::service::http_timeout;
+use crate::error::{Error, Result};
+use crate::http::{origin, secure_endpoint};
+use crate::paths::Paths;
+
+/// Where the environment's token may go.
+#[derive(Debug)]
+pub struct ApiConfig {
+    /// `API_BASE_URL`, when set.
+    pub base: Option<Url>,
+    /// The origins of `API_ALLOWED_ORIGINS` (`scheme://host[:port]`).
+    pub allowed: Vec<String>,
+    pub timeout: Duration,
+    /// The error for a relative path without `API_BASE_URL` (names the key
+    /// and where to set it).
+    missing_base: Error,
+}
+
+impl ApiConfig {
+    pub fn from_settings(settings: &Settings, paths: &Paths) -> Result<ApiConfig> {
+        settings.require_environment(paths)?;
+        let timeout = http_timeout(settings)?;
+        let base = settings
+            .get("API_BASE_URL")
+            .map(|raw| secure_endpoint("API_BASE_URL", raw))
+            .transpose()?;
+        let allowed = allowed_origins(settings.get("API_ALLOWED_ORIGINS").unwrap_or(""))?;
+        let missing_base = match settings.require("API_BASE_URL", paths) {
+            Err(e) => e,
+            Ok(_) => Error::internal("API_BASE_URL is set but was not parsed"),
+        };
+        Ok(ApiConfig {
+            base,
+            allowed,
+            timeout,
+            missing_base,
+        })
+    }
+
+    /// A configuration for tests of the client: `base` and nothing else.
+    #[cfg(test)]
+    pub fn for_base(base: Url) -> ApiConfig {
+        ApiConfig {
+            base: Some(base),
+            allowed: Vec::new(),
+            timeout: Duration::from_secs(5),
+            missing_base: Error::config("API_BASE_URL is not set"),
+        }
+    }
+
+    /// The base URL, or the configuration error naming `API_BASE_URL`.
+    pub fn require_base(&self) -> Result<&Url> {
+        self.base
+            .as_ref()
+            .ok_or_else(|| self.missing_base.shallow_clone())
+    }
+
+    /// Whether the token may be sent to `url`'s origin.
+    pub fn allows(&self, url: &Url) -> bool {
+        let wanted = origin(url);
+        self.base.as_ref().is_some_and(|b| origin(b) == wanted) || self.allowed.contains(&wanted)
+    }
+}
+
+/// `API_ALLOWED_ORIGINS`: space-separated origins. Each will receive the
+/// token, so each must be https or loopback http like any token endpoint.
+fn allowed_origins(raw: &str) -> Result<Vec<String>> {
+    raw.split_whitespace()
+        .map(|entry| {
+            secure_endpoint("API_ALLOWED_ORIGINS", entry)
+                .map(|url| origin(&url))
+                .map_err(|e| {
+                    Error::config(format!("{} (entry {entry:?})", e.message())).with_hint(
+                        "API_ALLOWED_ORIGINS lists origins such as https://api.example.com, separated by spaces",
+                    )
+                })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_origins_must_be_secure() {
+        assert_eq!(
+            allowed_origins(" https://a.example  http://127.0.0.1:9/x ").unwrap(),
+            vec!["https://a.example", "http://127.0.0.1:9"]
+        );
+        assert!(allowed_origins("").unwrap().is_empty());
+        assert_eq!(
+            allowed_origins("http://a.example").unwrap_err().exit_code(),
+            3
+        );
+        assert_eq!(allowed_origins("not-a-url").unwrap_err().exit_code(), 3);
+    }
+}

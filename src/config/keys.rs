@@ -1,0 +1,272 @@
+//! The one table of documented keys (SPEC §2): name, help, default, secrecy
+//! and how a value is read (choices, numeric ranges, booleans). Everything
+//! that parses or shows a key asks this table, so defaults and ranges are
+//! written once.
+
+/// How a key's value is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// Free text (URLs, ids, scopes, paths).
+    Text,
+    /// `true`/`false` (also yes/no, 1/0, on/off).
+    Bool,
+    /// A whole number from 0 to `max`; `what` names the unit in errors.
+    Number { max: u64, what: &'static str },
+    /// One of a fixed set of values.
+    Choice(&'static [&'static str]),
+}
+
+/// A documented configuration key.
+pub struct KeyDef {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub default: Option<&'static str>,
+    pub secret: bool,
+    pub kind: KeyKind,
+}
+
+const SECONDS_DAY: KeyKind = KeyKind::Number {
+    max: 86_400,
+    what: "a whole number of seconds",
+};
+
+const fn key(name: &'static str, help: &'static str, default: Option<&'static str>) -> KeyDef {
+    KeyDef {
+        name,
+        help,
+        default,
+        secret: false,
+        kind: KeyKind::Text,
+    }
+}
+
+const fn typed(
+    name: &'static str,
+    help: &'static str,
+    default: Option<&'static str>,
+    kind: KeyKind,
+) -> KeyDef {
+    KeyDef {
+        name,
+        help,
+        default,
+        secret: false,
+        kind,
+    }
+}
+
+const fn secret(name: &'static str, help: &'static str) -> KeyDef {
+    KeyDef {
+        name,
+        help,
+        default: None,
+        secret: true,
+        kind: KeyKind::Text,
+    }
+}
+
+/// Every documented key (SPEC §2), in the order `config show` lists them.
+pub const KEYS: &[KeyDef] = &[
+    key(
+        "DEFAULT_ENVIRONMENT",
+        "environment when none is chosen",
+        None,
+    ),
+    typed(
+        "OAUTH_GRANT_TYPE",
+        "client_credentials or password",
+        Some("client_credentials"),
+        KeyKind::Choice(&["client_credentials", "password"]),
+    ),
+    key("OAUTH_CLIENT_ID", "service client id", None),
+    secret("OAUTH_CLIENT_SECRET", "service client secret"),
+    typed(
+        "OAUTH_CLIENT_AUTH_METHOD",
+        "client_secret_basic or client_secret_post",
+        Some("client_secret_basic"),
+        KeyKind::Choice(&["client_secret_basic", "client_secret_post"]),
+    ),
+    key(
+        "OAUTH_SERVICE_URL",
+        "issuer of the OAuth service, for discovery",
+        None,
+    ),
+    key(
+        "OAUTH_TOKEN_URL",
+        "token endpoint; wins over discovery",
+        None,
+    ),
+    key("OAUTH_SCOPES", "space-separated scopes to request", None),
+    key("OAUTH_AUDIENCE", "audience parameter", None),
+    key("OAUTH_USERNAME", "user for the password grant", None),
+    secret("OAUTH_PASSWORD", "password for the password grant"),
+    key(
+        "API_BASE_URL",
+        "base URL of the environment's service",
+        None,
+    ),
+    key(
+        "API_ALLOWED_ORIGINS",
+        "extra origins that may receive the token",
+        None,
+    ),
+    typed(
+        "REQUIRE_SSO",
+        "hand out tokens only during a valid SSO session",
+        Some("false"),
+        KeyKind::Bool,
+    ),
+    typed(
+        "TOKEN_EXPIRY_SKEW",
+        "seconds before expiry at which a token counts as expired",
+        Some("60"),
+        SECONDS_DAY,
+    ),
+    typed(
+        "HTTP_TIMEOUT",
+        "seconds for any one HTTP exchange",
+        Some("30"),
+        KeyKind::Number {
+            max: 3_600,
+            what: "a whole number of seconds",
+        },
+    ),
+    key("OAUTH_SSO_ISSUER", "IdP issuer", None),
+    key(
+        "OAUTH_SSO_CLIENT_ID",
+        "lmi's public client id at the IdP",
+        None,
+    ),
+    key(
+        "OAUTH_SSO_AUTHORIZATION_URL",
+        "explicit authorization endpoint",
+        None,
+    ),
+    key("OAUTH_SSO_TOKEN_URL", "explicit SSO token endpoint", None),
+    key(
+        "OAUTH_SSO_SCOPES",
+        "scopes for the SSO login",
+        Some("openid profile email offline_access"),
+    ),
+    typed(
+        "OAUTH_SSO_REDIRECT_PORT",
+        "fixed loopback port for the redirect",
+        Some("0"),
+        KeyKind::Number {
+            max: 65_535,
+            what: "a port number",
+        },
+    ),
+    typed(
+        "OAUTH_SSO_LOGIN_TIMEOUT",
+        "seconds to wait for the browser",
+        Some("300"),
+        SECONDS_DAY,
+    ),
+    typed(
+        "OAUTH_SSO_TOKEN_STORE",
+        "keychain or file",
+        Some("keychain"),
+        KeyKind::Choice(&["keychain", "file"]),
+    ),
+    key("LOG_FILE", "file log path", None),
+    typed(
+        "LOG_FILE_ENABLED",
+        "false turns the file log off",
+        Some("true"),
+        KeyKind::Bool,
+    ),
+    key(
+        "LOG_LEVEL",
+        "file log level (error, warn, info, debug)",
+        Some("info"),
+    ),
+];
+
+/// The documented key `name` (any case).
+pub fn key_def(name: &str) -> Option<&'static KeyDef> {
+    KEYS.iter().find(|k| k.name.eq_ignore_ascii_case(name))
+}
+
+/// Whether a key's value is a secret: the documented secrets, and any other
+/// key (a plugin's) whose name says it holds one.
+pub fn is_secret_key(name: &str) -> bool {
+    match key_def(name) {
+        Some(def) => def.secret,
+        None => {
+            let upper = name.to_ascii_uppercase();
+            [
+                "SECRET",
+                "PASSWORD",
+                "PASSWD",
+                "TOKEN",
+                "CREDENTIAL",
+                "PRIVATE_KEY",
+                "API_KEY",
+                "APIKEY",
+            ]
+            .iter()
+            .any(|part| upper.contains(part))
+        }
+    }
+}
+
+/// The documented key that `name` (not itself documented) is a typo of.
+pub fn misspelt_key(name: &str) -> Option<&'static str> {
+    if key_def(name).is_some() || name.len() < 8 {
+        return None;
+    }
+    KEYS.iter()
+        .map(|k| (strsim::damerau_levenshtein(k.name, name), k.name))
+        .filter(|(distance, _)| *distance <= 2)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, key)| key)
+}
+
+/// Reads a boolean as the table's `Bool` keys are read.
+pub fn parse_bool(raw: &str) -> Option<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_looking_keys_are_masked() {
+        assert!(is_secret_key("oauth_client_secret") && is_secret_key("OAUTH_PASSWORD"));
+        assert!(is_secret_key("BILLING_API_TOKEN") && is_secret_key("deploy_password"));
+        assert!(!is_secret_key("OAUTH_TOKEN_URL") && !is_secret_key("TOKEN_EXPIRY_SKEW"));
+        assert!(!is_secret_key("BILLING_REGION"));
+    }
+
+    #[test]
+    fn typos_name_the_documented_key() {
+        assert_eq!(misspelt_key("OAUTH_CLEINT_ID"), Some("OAUTH_CLIENT_ID"));
+        assert_eq!(misspelt_key("OAUTH_CLIENT_ID"), None);
+        assert_eq!(misspelt_key("BILLING_REGION"), None);
+    }
+
+    #[test]
+    fn every_default_fits_its_kind() {
+        for def in KEYS {
+            let Some(default) = def.default else { continue };
+            match def.kind {
+                KeyKind::Text => {}
+                KeyKind::Bool => assert!(parse_bool(default).is_some(), "{}", def.name),
+                KeyKind::Number { max, .. } => {
+                    assert!(
+                        default.parse::<u64>().is_ok_and(|n| n <= max),
+                        "{}",
+                        def.name
+                    )
+                }
+                KeyKind::Choice(values) => assert!(values.contains(&default), "{}", def.name),
+            }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Configuration: sources in, typed values out.
+//!
+//! - `keys`: the one table of documented keys (defaults, ranges, secrecy).
+//! - `dotenv`: reading a dotenv file.
+//! - `environments`: [`EnvName`] and the environments that exist.
+//! - `resolve`: precedence (SPEC §2) into [`Settings`], each value with its
+//!   source, and the warnings about secrets in the wrong place.
+//! - `service`, `api`, `sso`: the typed parts the rest of lmi reads.
+//!
+//! [`Config`] is built once per invocation; its typed parts are validated
+//! the first time they are asked for (so `config show` works when a service
+//! key is missing) and kept. No code outside this module reads a setting by
+//! its key string.
+
+mod api;
+mod dotenv;
+mod environments;
+mod keys;
+mod resolve;
+mod service;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use tracing::level_filters::LevelFilter;
+
+pub use api::ApiConfig;
+pub use environments::{list_environments, valid_env_name, EnvName};
+pub use keys::{is_secret_key, key_def, misspelt_key, KeyDef, KeyKind, KEYS};
+pub use resolve::{resolve, Inputs, Settings, Source, Value};
+pub use service::{AuthMethod, Endpoint, GrantKind, ServiceConfig};
+
+use crate::error::{Error, Result};
+use crate::paths::Paths;
+
+/// Resolves the configuration from the real files.
+pub fn load(inputs: &Inputs<'_>) -> Result<Settings> {
+    resolve(inputs, &dotenv::read)
+}
+
+/// Where the file log goes and how much it records.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// `None` when the file log is off.
+    pub file: Option<PathBuf>,
+    pub level: LevelFilter,
+    /// A `LOG_LEVEL` that is not a level (warned about once logging is up).
+    pub bad_level: Option<String>,
+}
+
+/// One invocation's configuration: the resolved values and their typed,
+/// validated parts.
+pub struct Config {
+    settings: Settings,
+    paths: Paths,
+    service: OnceLock<std::result::Result<ServiceConfig, Error>>,
+    api: OnceLock<std::result::Result<ApiConfig, Error>>,
+}
+
+fn shared<T>(
+    cell: &OnceLock<std::result::Result<T, Error>>,
+    build: impl FnOnce() -> Result<T>,
+) -> Result<&T> {
+    cell.get_or_init(build)
+        .as_ref()
+        .map_err(Error::shallow_clone)
+}
+
+impl Config {
+    pub fn new(settings: Settings, paths: Paths) -> Config {
+        Config {
+            settings,
+            paths,
+            service: OnceLock::new(),
+            api: OnceLock::new(),
+        }
+    }
+
+    /// The raw values, for listing (`config show`, `-vv`, plugins).
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn environment(&self) -> Option<&EnvName> {
+        self.settings.environment.as_ref()
+    }
+
+    /// The active environment, or a configuration error listing those that exist.
+    pub fn require_environment(&self) -> Result<&EnvName> {
+        self.settings.require_environment(&self.paths)
+    }
+
+    pub fn warnings(&self) -> &[String] {
+        &self.settings.warnings
+    }
+
+    /// The environment's service client.
+    pub fn service(&self) -> Result<&ServiceConfig> {
+        shared(&self.service, || {
+            ServiceConfig::from_settings(&self.settings, &self.paths)
+        })
+    }
+
+    /// Where the environment's token may be sent.
+    pub fn api(&self) -> Result<&ApiConfig> {
+        shared(&self.api, || {
+            ApiConfig::from_settings(&self.settings, &self.paths)
+        })
+    }
+
+    /// `DEFAULT_ENVIRONMENT`, as set (for `env list`).
+    pub fn default_environment(&self) -> Option<&str> {
+        self.settings.get("DEFAULT_ENVIRONMENT")
+    }
+
+    /// Whether SSO is configured at all (`OAUTH_SSO_CLIENT_ID` is set).
+    pub fn sso_configured(&self) -> bool {
+        self.settings.get("OAUTH_SSO_CLIENT_ID").is_some()
+    }
+
+    /// The grant `OAUTH_GRANT_TYPE` names, unchecked (for `auth status`).
+    pub fn grant_name(&self) -> String {
+        service::grant_name(&self.settings)
+    }
+
+    /// `HTTP_TIMEOUT` (0 counts as 1 s).
+    pub fn http_timeout(&self) -> Result<std::time::Duration> {
+        service::http_timeout(&self.settings)
+    }
+
+    /// `TOKEN_EXPIRY_SKEW` in seconds.
+    pub fn expiry_skew(&self) -> Result<i64> {
+        Ok(self.settings.u64("TOKEN_EXPIRY_SKEW")? as i64)
+    }
+
+    /// The file log settings (`--no-file-log` is the caller's to apply).
+    pub fn logging(&self) -> LogConfig {
+        let get = |key: &str| self.settings.get(key);
+        let enabled = !matches!(
+            get("LOG_FILE_ENABLED").and_then(keys::parse_bool),
+            Some(false)
+        );
+        let file = enabled.then(|| {
+            get("LOG_FILE")
+                .map(Into::into)
+                .unwrap_or_else(|| self.paths.default_log_file())
+        });
+        let raw = get("LOG_LEVEL");
+        let level = raw.and_then(crate::logging::parse_level);
+        LogConfig {
+            file,
+            level: level.unwrap_or(LevelFilter::INFO),
+            bad_level: raw.filter(|_| level.is_none()).map(str::to_owned),
+        }
+    }
+}
