@@ -8,13 +8,15 @@
 #[path = "support/mod.rs"]
 mod support;
 
-#[path = "integration/api.rs"]
+#[path = "integration/api/mod.rs"]
 mod api;
-#[path = "integration/foundation.rs"]
+#[path = "integration/architecture/mod.rs"]
+mod architecture;
+#[path = "integration/foundation/mod.rs"]
 mod foundation;
-#[path = "integration/plugins.rs"]
+#[path = "integration/plugins/mod.rs"]
 mod plugins;
-#[path = "integration/service_auth.rs"]
+#[path = "integration/service_auth/mod.rs"]
 mod service_auth;
-#[path = "integration/sso.rs"]
+#[path = "integration/sso/mod.rs"]
 mod sso;

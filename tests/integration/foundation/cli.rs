@@ -1,0 +1,124 @@
+//! The command line itself: usage errors, `--help` and `--version`, shell
+//! completions, and a closed stdout.
+
+use super::configured;
+use crate::support::Sandbox;
+
+/// Whether some line of `text` starts with `prefix` (a whole entry of a
+/// help listing, not a word somewhere in a description).
+fn has_line(text: &str, prefix: &str) -> bool {
+    text.lines().any(|l| l.starts_with(prefix))
+}
+
+#[test]
+fn unknown_command_or_flag_is_a_usage_error() {
+    let sb = configured();
+    sb.run(&["auth", "tokn"])
+        .assert_code(2)
+        .assert_stderr_contains("token");
+    sb.run(&["config", "show", "--bogus"])
+        .assert_code(2)
+        .assert_stderr_contains("--bogus");
+    sb.run(&["-o", "yaml", "config", "show"]).assert_code(2);
+}
+
+#[test]
+fn completions_for_every_shell() {
+    let sb = Sandbox::new();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = sb.run(&["completions", shell]);
+        out.assert_ok();
+        assert!(
+            out.stdout.len() > 200 && out.stdout.contains("lmi"),
+            "{shell}"
+        );
+    }
+    sb.run(&["completions", "tcsh"]).assert_code(2);
+}
+
+#[test]
+fn help_and_version() {
+    let sb = Sandbox::new();
+    let help = |args: &[&str]| {
+        let out = sb.run(args);
+        out.assert_ok();
+        assert!(out.stderr.is_empty(), "{args:?}: {}", out.stderr);
+        out.stdout
+    };
+    let top = help(&["--help"]);
+    for command in [
+        "auth",
+        "login",
+        "logout",
+        "api",
+        "env",
+        "config",
+        "completions",
+        "plugin",
+    ] {
+        assert!(
+            has_line(&top, &format!("  {command} ")),
+            "{command}:\n{top}"
+        );
+    }
+    assert!(has_line(&top, "  -e, --environment <NAME>"), "{top}");
+
+    // Key flags are listed once, in `lmi --help`, not in every command's help
+    // (they still work everywhere).
+    assert!(
+        top.lines().any(|l| l.starts_with("  --oauth-service-url ")),
+        "{top}"
+    );
+    let long = help(&["auth", "token", "--help"]);
+    assert!(has_line(&long, "Usage: lmi auth token"), "{long}");
+    assert!(!long.contains("--oauth-service-url"), "{long}");
+    let short = help(&["-h"]);
+    assert!(!short.contains("--oauth-service-url"), "{short}");
+
+    let login = help(&["login", "sso", "--help"]);
+    assert!(has_line(&login, "Usage: lmi login sso"), "{login}");
+    assert!(has_line(&login, "      --no-browser"), "{login}");
+    assert!(has_line(&login, "      --force"), "{login}");
+
+    let api = help(&["api", "--help"]);
+    assert!(has_line(&api, "Usage: lmi api [OPTIONS] <PATH>"), "{api}");
+    for option in [
+        "  -X, --method <METHOD>",
+        "  -H, --header <NAME: VALUE>",
+        "      --file <PATH>",
+        "  -i, --include",
+    ] {
+        assert!(has_line(&api, option), "{option}:\n{api}");
+    }
+
+    let plugin = help(&["plugin", "--help"]);
+    assert!(has_line(&plugin, "Usage: lmi plugin"), "{plugin}");
+    for command in ["list", "install", "uninstall"] {
+        assert!(
+            has_line(&plugin, &format!("  {command} ")),
+            "{command}:\n{plugin}"
+        );
+    }
+
+    let out = sb.run(&["--version"]);
+    out.assert_ok();
+    assert!(out
+        .stdout
+        .starts_with(&format!("lmi {}", env!("CARGO_PKG_VERSION"))));
+}
+
+#[test]
+fn closed_stdout_exits_quietly() {
+    use std::process::Stdio;
+    let sb = Sandbox::new();
+    let mut child = sb
+        .cmd(&["completions", "bash"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
