@@ -355,11 +355,11 @@ pub fn misspelt_key(name: &str) -> Option<&'static str> {
     if key_def(name).is_some() || name.len() < 8 {
         return None;
     }
-    KEYS.iter()
-        .map(|k| (strsim::damerau_levenshtein(k.name, name), k.name))
-        .filter(|(distance, _)| *distance <= 2)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, key)| key)
+    crate::suggest::closest(
+        name,
+        KEYS.iter().map(|k| k.name),
+        crate::suggest::Tolerance::Edits(2),
+    )
 }
 
 /// Whether `name` is a valid environment name (SPEC §2).
@@ -405,13 +405,9 @@ fn environments_hint(paths: &Paths, wanted: Option<&str>) -> String {
     }
     let mut hint = format!("available environments: {}", names.join(", "));
     if let Some(wanted) = wanted {
-        let wanted = wanted.to_lowercase();
-        let closest = names
-            .iter()
-            .map(|n| (strsim::damerau_levenshtein(&n.to_lowercase(), &wanted), n))
-            .filter(|(distance, n)| *distance <= (n.len() / 3).max(1))
-            .min_by_key(|(distance, _)| *distance);
-        if let Some((_, name)) = closest {
+        let names = names.iter().map(String::as_str);
+        if let Some(name) = crate::suggest::closest(wanted, names, crate::suggest::Tolerance::Typo)
+        {
             hint.push_str(&format!(" (did you mean {name}?)"));
         }
     }

@@ -298,6 +298,18 @@ fn plugin_unknown_command_is_exit_2_with_did_you_mean() {
 }
 
 #[test]
+fn plugin_unknown_command_offers_every_close_command_and_plugin() {
+    let sb = Sandbox::new();
+    let hello = workspace_bin("lmi-hello");
+    sb.run(&["plugin", "install", hello.to_str().unwrap()])
+        .assert_ok();
+    let out = sb.run(&["helo"]);
+    out.assert_code(2)
+        .assert_stderr_contains("error: unknown command 'helo'")
+        .assert_stderr_contains("did you mean 'help' or 'hello'?");
+}
+
+#[test]
 fn plugin_help_lists_plugins_with_their_descriptions() {
     let mut sb = Sandbox::new();
     let dir = path_dir(&mut sb, "bin");
