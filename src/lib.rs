@@ -9,6 +9,7 @@
 //! - `auth`: service grants and the token cache (`auth::service`), and the SSO
 //!   session (`auth::sso`).
 //! - `commands`: one module per command group; `plugin`: `lmi-<name>` plugins.
+//! - `suggest`: did-you-mean for mistyped commands, keys and environments.
 //!
 //! [`run`] parses argv, resolves configuration, sets up logging and dispatches.
 
@@ -26,6 +27,7 @@ pub mod output;
 pub mod paths;
 pub mod plugin;
 pub mod secret;
+pub mod suggest;
 
 use std::ffi::OsString;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -180,7 +180,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<u8> {
         Command::Config(crate::cli::ConfigCommand::Show) => config::show(ctx),
         Command::Completions { shell } => completions(shell),
         Command::Plugin(cmd) => plugin::run(ctx, cmd),
-        Command::External(args) => crate::plugin::run_external(ctx, args),
+        Command::External(args) => plugin::external(ctx, args),
     }
 }
 

@@ -216,11 +216,11 @@ pub fn misspelt_key(name: &str) -> Option<&'static str> {
     if key_def(name).is_some() || name.len() < 8 {
         return None;
     }
-    KEYS.iter()
-        .map(|k| (strsim::damerau_levenshtein(k.name, name), k.name))
-        .filter(|(distance, _)| *distance <= 2)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, key)| key)
+    crate::suggest::closest(
+        name,
+        KEYS.iter().map(|k| k.name),
+        crate::suggest::Tolerance::Edits(2),
+    )
 }
 
 /// Reads a boolean as the table's `Bool` keys are read.
