@@ -21,6 +21,21 @@ pub fn now() -> i64 {
     clock::Clock::now(&clock::SystemClock)
 }
 
+/// When a token from a token response expires: `expires_in` seconds after
+/// `now`, else the `exp` of a JWT access token, else never known (`None`).
+pub fn expires_at(now: i64, expires_in: Option<u64>, access_token: &str) -> Option<i64> {
+    match expires_in {
+        Some(secs) => Some(now.saturating_add(secs.min(i64::MAX as u64) as i64)),
+        None => jwt_expiry(access_token),
+    }
+}
+
+/// A token expiring at `expires_at` is usable at `now` with `skew` seconds to
+/// spare; no known expiry means usable until a server says otherwise.
+pub fn fresh(expires_at: Option<i64>, now: i64, skew: i64) -> bool {
+    expires_at.is_none_or(|exp| now + skew < exp)
+}
+
 /// The `exp` claim of a JWT access token, read without validating it: lmi is
 /// not the audience of the token, it only needs to know when to renew it.
 pub fn jwt_expiry(token: &str) -> Option<i64> {
@@ -44,4 +59,27 @@ pub fn jwt_expiry(token: &str) -> Option<i64> {
     )
     .ok()
     .and_then(|data| data.claims.exp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_from_expires_in_or_the_jwt() {
+        assert_eq!(expires_at(1_000, Some(300), "opaque"), Some(1_300));
+        assert_eq!(expires_at(1_000, Some(u64::MAX), "opaque"), Some(i64::MAX));
+        assert_eq!(expires_at(1_000, None, "opaque"), None);
+        // {"alg":"HS256"}.{"exp":4242}.sig: the claim is read, not checked.
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjQyNDJ9.c2ln";
+        assert_eq!(expires_at(1_000, None, jwt), Some(4_242));
+        assert_eq!(expires_at(1_000, Some(5), jwt), Some(1_005));
+    }
+
+    #[test]
+    fn freshness_keeps_the_skew() {
+        assert!(fresh(Some(1_000), 939, 60));
+        assert!(!fresh(Some(1_000), 940, 60));
+        assert!(fresh(None, i64::MAX - 100, 60));
+    }
 }

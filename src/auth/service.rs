@@ -183,7 +183,9 @@ pub fn cached_state(ctx: &Ctx, settings: &Settings, environment: &str) -> Option
 pub fn service_token(ctx: &Ctx, settings: &Settings) -> Result<(CachedToken, TokenSource)> {
     let config = ServiceConfig::from_settings(settings, ctx)?;
     if settings.bool("REQUIRE_SSO")? {
-        crate::auth::sso::require_session(ctx, settings)?;
+        let sso = crate::auth::sso::SsoConfig::from_settings(settings, &ctx.paths)?;
+        let system = crate::auth::sso::SystemDeps::new(&sso, &ctx.paths, ctx.env.get("BROWSER"));
+        crate::auth::sso::require_session(&system.deps(), &sso, settings.environment.as_deref())?;
     }
     let cache = TokenCache::new(ctx.paths.tokens_dir());
     let env = config.environment.as_str();

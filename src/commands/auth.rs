@@ -5,7 +5,9 @@ use serde::Serialize;
 use super::Ctx;
 use crate::auth::cache::TokenCache;
 use crate::auth::service::{self, TokenSource};
+use crate::auth::sso::{self, SsoConfig, SsoStatus, SystemDeps};
 use crate::cli::AuthCommand;
+use crate::config::Settings;
 use crate::error::{Error, Kind, Result};
 use crate::output::rfc3339;
 
@@ -55,7 +57,7 @@ struct EnvState {
 
 #[derive(Serialize)]
 struct StatusOut {
-    sso: crate::auth::sso::SsoStatus,
+    sso: SsoStatus,
     environment: Option<EnvState>,
 }
 
@@ -63,7 +65,7 @@ fn status(ctx: &Ctx) -> Result<u8> {
     // A broken configuration is an error here as everywhere; "no
     // environment chosen" is not, and shows as `environment: null`.
     let settings = ctx.settings()?;
-    let sso = crate::auth::sso::status(ctx, Some(settings))?;
+    let sso = sso_status(ctx, settings)?;
     let environment = settings.environment.clone().map(|name| {
         let cached = service::cached_state(ctx, settings, &name);
         let now = crate::auth::now();
@@ -128,6 +130,18 @@ fn status(ctx: &Ctx) -> Result<u8> {
         return Err(Error::new(Kind::Auth, "not logged in to SSO").with_hint("run: lmi login sso"));
     }
     Ok(0)
+}
+
+/// The SSO part of `auth status`: read from the store, never refreshed.
+fn sso_status(ctx: &Ctx, settings: &Settings) -> Result<SsoStatus> {
+    // The store setting is checked first, configured or not.
+    let store = sso::store_kind(settings)?;
+    if !sso::is_configured(settings) {
+        return Ok(SsoStatus::not_configured(store));
+    }
+    let config = SsoConfig::from_settings(settings, &ctx.paths)?;
+    let system = SystemDeps::new(&config, &ctx.paths, ctx.env.get("BROWSER"));
+    Ok(sso::status(&system.deps(), &config))
 }
 
 #[derive(Serialize)]

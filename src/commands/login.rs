@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::auth::sso::flow::{self, LoginOptions, Outcome};
-use crate::auth::sso::SsoConfig;
+use crate::auth::sso::{self, SsoConfig, SystemDeps};
 use crate::cli::LoginSsoArgs;
 use crate::error::Result;
 use crate::output::rfc3339;
@@ -24,8 +24,9 @@ struct LoginOut {
 pub fn login_sso(ctx: &Ctx, args: &LoginSsoArgs) -> Result<u8> {
     let settings = ctx.settings()?;
     let config = SsoConfig::from_settings(settings, &ctx.paths)?;
+    let system = SystemDeps::new(&config, &ctx.paths, ctx.env.get("BROWSER"));
     let (session, outcome) = flow::login(
-        ctx,
+        &system.deps(),
         &config,
         LoginOptions {
             force: args.force,
@@ -66,11 +67,12 @@ pub fn logout_sso(ctx: &Ctx) -> Result<u8> {
     let settings = ctx.settings()?;
     // Without SSO configured there is no session to forget: logging out
     // succeeds (SPEC §5), it does not demand configuration.
-    let (removed, revoked) = if settings.get("OAUTH_SSO_CLIENT_ID").is_none() {
+    let (removed, revoked) = if !sso::is_configured(settings) {
         (false, false)
     } else {
         let config = SsoConfig::from_settings(settings, &ctx.paths)?;
-        flow::logout(ctx, &config)?
+        let system = SystemDeps::new(&config, &ctx.paths, ctx.env.get("BROWSER"));
+        flow::logout(&system.deps(), &config)?
     };
     let out = LogoutOut {
         logged_out: true,
