@@ -158,7 +158,6 @@ impl Http {
             timeout,
         }
     }
-
 }
 
 impl Transport for Http {
