@@ -74,12 +74,13 @@ pub fn run(args: Vec<OsString>, env: env::Env) -> Result<u8> {
     if parsed.global.verbosity() >= 2 {
         VERBOSE_ERRORS.store(true, Ordering::Relaxed);
     }
+    let deps = commands::Deps::system(&env);
     let ctx = Ctx::new(
         parsed.global.clone(),
         parsed.key_flags.clone(),
         env,
         paths,
-        commands::Deps::system(),
+        deps,
     );
     ctx.init_logging();
 

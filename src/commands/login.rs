@@ -5,7 +5,6 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::auth::sso::flow::{self, LoginOptions, Outcome};
-use crate::auth::sso::SsoConfig;
 use crate::cli::LoginSsoArgs;
 use crate::error::Result;
 use crate::output::rfc3339;
@@ -22,16 +21,16 @@ struct LoginOut {
 }
 
 pub fn login_sso(ctx: &Ctx, args: &LoginSsoArgs) -> Result<u8> {
-    let settings = ctx.config()?.settings();
-    let config = SsoConfig::from_settings(settings, &ctx.paths)?;
-    let (session, outcome) = flow::login(
-        ctx,
-        &config,
-        LoginOptions {
-            force: args.force,
-            no_browser: args.no_browser,
-        },
-    )?;
+    let (session, outcome) = ctx.with_sso(|deps, config| {
+        flow::login(
+            &deps,
+            config,
+            LoginOptions {
+                force: args.force,
+                no_browser: args.no_browser,
+            },
+        )
+    })?;
     let out = LoginOut {
         logged_in: true,
         user: session.user.clone(),
@@ -63,14 +62,12 @@ struct LogoutOut {
 }
 
 pub fn logout_sso(ctx: &Ctx) -> Result<u8> {
-    let config = ctx.config()?;
     // Without SSO configured there is no session to forget: logging out
     // succeeds (SPEC §5), it does not demand configuration.
-    let (removed, revoked) = if !config.sso_configured() {
+    let (removed, revoked) = if !ctx.config()?.sso_configured() {
         (false, false)
     } else {
-        let config = SsoConfig::from_settings(config.settings(), &ctx.paths)?;
-        flow::logout(ctx, &config)?
+        ctx.with_sso(|deps, config| flow::logout(&deps, config))?
     };
     let out = LogoutOut {
         logged_out: true,
