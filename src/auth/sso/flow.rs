@@ -214,7 +214,7 @@ fn exchange(
             redirect_uri: redirect_uri.to_owned(),
         })
         .map_err(|e| {
-            let message = e.error.message().to_owned();
+            let message = e.message();
             Error::auth(format!("exchanging the authorization code failed: {message}"))
                 .with_hint("run lmi login sso again; if it keeps failing, check OAUTH_SSO_CLIENT_ID and the client's redirect settings at the IdP")
         })?;

@@ -10,7 +10,7 @@ use url::Url;
 use crate::auth::clock::Clock;
 use crate::auth::discovery::{self, Metadata};
 use crate::auth::grants::{
-    request_token, AuthMethod, Grant, GrantError, TokenRequest, TokenResponse,
+    request_token, AuthMethod, Grant, GrantError, GrantFailure, TokenRequest, TokenResponse,
 };
 use crate::error::{Error, Result};
 use crate::http::{discovered_endpoint, secure_endpoint, Transport};
@@ -155,13 +155,30 @@ impl<'a> Idp<'a> {
         )
     }
 
+    /// What to check when the IdP's token endpoint fails.
+    pub fn hint(failure: &GrantFailure) -> Option<String> {
+        let hint = match failure {
+            GrantFailure::NoEndpoint(_) => return None,
+            GrantFailure::Unreachable { .. } => {
+                "check OAUTH_SSO_ISSUER (or OAUTH_SSO_TOKEN_URL) and your network, then try again"
+            }
+            GrantFailure::Refused(e) if e.code == "invalid_grant" => "run: lmi login sso",
+            GrantFailure::Refused(_) => {
+                "check OAUTH_SSO_CLIENT_ID and the client's settings at the IdP"
+            }
+            GrantFailure::Status { .. } | GrantFailure::Malformed(_) => {
+                "the IdP's token endpoint is not working; try again, or check OAUTH_SSO_TOKEN_URL"
+            }
+        };
+        Some(hint.to_owned())
+    }
+
     /// A token request at the SSO token endpoint as the public client
     /// (RFC 8252 §8.4: a native app holds no secret).
     pub fn token_request(&self, grant: Grant) -> std::result::Result<TokenResponse, GrantError> {
         let token_url = self.token_endpoint().map_err(|error| GrantError {
-            error,
-            oauth_error: None,
-            reached: false,
+            url: String::new(),
+            failure: Box::new(GrantFailure::NoEndpoint(error)),
         })?;
         request_token(
             self.transport,

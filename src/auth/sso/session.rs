@@ -72,10 +72,10 @@ pub fn refresh(idp: &Idp<'_>, session: &Session) -> std::result::Result<Session,
     let response = idp
         .token_request(Grant::RefreshToken(refresh_token))
         .map_err(|e| {
-            if e.oauth_error.as_deref() == Some("invalid_grant") {
-                RefreshFailure::Rejected(e.error)
+            if e.oauth_code() == Some("invalid_grant") {
+                RefreshFailure::Rejected(e.into_error(Idp::hint))
             } else {
-                RefreshFailure::Failed(e.error)
+                RefreshFailure::Failed(e.into_error(Idp::hint))
             }
         })?;
     idp.session_from(response, None, Some(session))
