@@ -26,7 +26,7 @@
 //! - [`http`]: the transport seam and the real agent (timeouts, proxies,
 //!   endpoint rules); [`files`]: atomic private writes and locks;
 //!   [`secret`]: redacted values and scrubbing; [`error`]: domains and exit
-//!   codes; [`paths`], [`env`]: where files live and the environment
+//!   codes; [`paths`], [`env`](mod@env): where files live and the environment
 //!   snapshot; [`output`]: the only writer to stdout; [`logging`]: stderr
 //!   and the file log; [`cli`]: clap types; [`interrupt`]: Ctrl-C;
 //!   [`suggest`]: did-you-mean.
