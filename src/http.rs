@@ -18,7 +18,7 @@ use url::Url;
 use crate::error::{Error, Result};
 
 /// A response, read in full.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
     pub reason: String,
