@@ -117,7 +117,7 @@ impl SsoConfig {
             login_timeout: settings.u64("OAUTH_SSO_LOGIN_TIMEOUT")?.max(1),
             store: store_kind(settings)?,
             skew: settings.u64("TOKEN_EXPIRY_SKEW")? as i64,
-            http_timeout: Duration::from_secs(settings.u64("HTTP_TIMEOUT")?.max(1)),
+            http_timeout: super::service::http_timeout(settings)?,
         })
     }
 
