@@ -131,6 +131,43 @@ pub enum IdTokenFault {
     Missing,
 }
 
+/// How a device-flow poll fails (see [`Behaviour::device_failing_polls`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollFailure {
+    /// This HTTP status with a plain-text body (e.g. 503).
+    Status(u16),
+    /// The connection is closed without an answer.
+    Close,
+}
+
+/// How the device authorization grant ends once the user code is approved
+/// and the pending polls are over (instead of issuing tokens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceDenial {
+    /// 400 `access_denied` (RFC 8628 §3.5).
+    AccessDenied,
+    /// 400 `expired_token`.
+    ExpiredToken,
+}
+
+/// How `POST /device_authorization` fails (after being counted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceAuthorizationFailure {
+    /// 401 `invalid_client`.
+    InvalidClient,
+    /// 400 `invalid_scope`.
+    InvalidScope,
+    /// 500 with a plain-text body.
+    ServerError,
+    /// 200 with `<html>oops</html>`.
+    NotJson,
+    /// 200, a normal answer without this field (e.g. `"device_code"`).
+    MissingField(String),
+    /// 200, a normal answer where this field has the wrong JSON type (a
+    /// number becomes a string, a string a number).
+    WrongType(String),
+}
+
 /// Everything that shapes the servers' answers. Mutable at runtime through
 /// [`crate::TestServer::set`].
 #[derive(Debug, Clone)]
@@ -171,6 +208,39 @@ pub struct Behaviour {
     /// `/revoke` answers 500 (after authenticating the client) and revokes
     /// nothing. Default false.
     pub revocation_failure: bool,
+
+    // --- device authorization grant (RFC 8628) ---------------------------
+    /// Advertise `device_authorization_endpoint` in the metadata (the
+    /// endpoint is served either way). Default true.
+    pub device_endpoint_in_metadata: bool,
+    /// `interval` of the device authorization response; `None` omits it.
+    /// Default `Some(5)`.
+    pub device_interval: Option<u64>,
+    /// `expires_in` of the device authorization response, also the device
+    /// code's server-side lifetime. Default 600.
+    pub device_expires_in: u64,
+    /// Include `verification_uri_complete`. Default true.
+    pub device_verification_uri_complete: bool,
+    /// Answer `authorization_pending` this many times per device code before
+    /// anything else. Default 0.
+    pub device_pending_polls: usize,
+    /// Approve without a user: true (default) ends the pending answers after
+    /// `device_pending_polls`; false keeps answering `authorization_pending`
+    /// until the user code is confirmed at `/device` (or with
+    /// [`crate::TestServer::approve_device`]).
+    pub device_auto_approve: bool,
+    /// Polls (numbered from 1 per device code) answered `slow_down`, e.g.
+    /// `vec![2]` or `(1..=3).collect()`. Default empty.
+    pub device_slow_down_polls: Vec<usize>,
+    /// End with this error instead of tokens. Default `None`.
+    pub device_denial: Option<DeviceDenial>,
+    /// The first this-many polls of each device code fail as
+    /// `device_poll_failure` says. Default 0.
+    pub device_failing_polls: usize,
+    /// How the failing polls fail. Default `PollFailure::Status(503)`.
+    pub device_poll_failure: PollFailure,
+    /// Make `POST /device_authorization` fail. Default `None`.
+    pub device_authorization_failure: Option<DeviceAuthorizationFailure>,
 }
 
 impl Default for Behaviour {
@@ -194,6 +264,17 @@ impl Default for Behaviour {
             authorize_error: None,
             revocation_endpoint: true,
             revocation_failure: false,
+            device_endpoint_in_metadata: true,
+            device_interval: Some(5),
+            device_expires_in: 600,
+            device_verification_uri_complete: true,
+            device_pending_polls: 0,
+            device_auto_approve: true,
+            device_slow_down_polls: Vec::new(),
+            device_denial: None,
+            device_failing_polls: 0,
+            device_poll_failure: PollFailure::Status(503),
+            device_authorization_failure: None,
         }
     }
 }

@@ -1,7 +1,8 @@
-//! The identity provider on `idp_url`: discovery documents, `/token` (four
+//! The identity provider on `idp_url`: discovery documents, `/token` (its
 //! grants, client authentication, failure modes), `/authorize` (auto-approve
 //! with PKCE), `/jwks` and `/revoke`; also token minting (opaque or JWT
-//! access tokens, refresh tokens, ID tokens with their faults).
+//! access tokens, refresh tokens, ID tokens with their faults). The device
+//! grant's own endpoints live in `device.rs`.
 
 use std::sync::Arc;
 use std::thread;
@@ -12,6 +13,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::behaviour::{Behaviour, Client, IdTokenFault, TokenFailure, WellKnown};
+use crate::device::{self, DEVICE_CODE_GRANT};
 use crate::http::Reply;
 use crate::keys::{self, Signer};
 use crate::record::RecordedRequest;
@@ -32,6 +34,9 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
         ("GET", "/authorize") => authorize(shared, req),
         ("GET", "/jwks") => Reply::json(200, &keys::jwks()),
         ("POST", "/revoke") => revoke(shared, req),
+        ("POST", "/device_authorization") => device::authorization(shared, req),
+        ("GET", "/device") => device::page(&req),
+        ("POST", "/device") => device::confirm(shared, &req),
         _ => Reply::json(404, &json!({ "error": "not_found" })),
     }
 }
@@ -51,7 +56,8 @@ pub(crate) fn metadata(shared: &Shared, b: &Behaviour) -> Value {
         "jwks_uri": format!("{base}/jwks"),
         "response_types_supported": ["code"],
         "grant_types_supported": [
-            "authorization_code", "client_credentials", "password", "refresh_token"
+            "authorization_code", "client_credentials", "password", "refresh_token",
+            DEVICE_CODE_GRANT
         ],
         "code_challenge_methods_supported": ["S256"],
         "id_token_signing_alg_values_supported": ["RS256"],
@@ -61,6 +67,9 @@ pub(crate) fn metadata(shared: &Shared, b: &Behaviour) -> Value {
             "client_secret_basic", "client_secret_post", "none"
         ],
     });
+    if b.device_endpoint_in_metadata {
+        m["device_authorization_endpoint"] = json!(format!("{base}/device_authorization"));
+    }
     if b.revocation_endpoint {
         m["revocation_endpoint"] = json!(format!("{base}/revoke"));
         m["revocation_endpoint_auth_methods_supported"] =
@@ -101,8 +110,15 @@ fn invalid_client() -> Reply {
 }
 
 /// Authenticates the client by HTTP Basic or body parameters; a public client
-/// sends only `client_id`.
-fn authenticate(b: &Behaviour, req: &RecordedRequest) -> Result<Client, Reply> {
+/// sends only `client_id`. `endpoint` names the endpoint (`token`, `revoke`,
+/// `device_authorization`).
+pub(crate) fn authenticate(
+    shared: &Shared,
+    b: &Behaviour,
+    req: &RecordedRequest,
+    endpoint: &str,
+) -> Result<Client, Reply> {
+    let _ = (shared, endpoint);
     let basic = req.authorization().and_then(|h| {
         let (scheme, rest) = h.trim().split_once(' ')?;
         scheme.eq_ignore_ascii_case("basic").then(|| rest.trim())
@@ -155,6 +171,9 @@ fn token(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
         let mut log = shared.log();
         *log.token_by_grant.entry(grant.clone()).or_insert(0) += 1;
         log.last_token = Some(req.clone());
+        if grant == DEVICE_CODE_GRANT {
+            log.device_polls.push(std::time::Instant::now());
+        }
     }
     let b = shared.behaviour();
     match &b.token_failure {
@@ -174,7 +193,7 @@ fn token(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
         }
         Some(TokenFailure::ExpiresInString) | Some(TokenFailure::ExpiresInNegative) | None => {}
     }
-    let client = match authenticate(&b, &req) {
+    let client = match authenticate(shared, &b, &req, "token") {
         Ok(c) => c,
         Err(reply) => return reply,
     };
@@ -216,6 +235,7 @@ fn token(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
         }
         "refresh_token" => refresh(shared, &b, &client, &req),
         "authorization_code" => authorization_code(shared, &b, &client, &req),
+        DEVICE_CODE_GRANT => device::poll(shared, &b, &client, &req),
         "" => Reply::oauth_error(400, "invalid_request", "Missing grant_type"),
         other => Reply::oauth_error(
             400,
@@ -295,7 +315,7 @@ fn authorization_code(
 
 /// Mints an access token (and optionally refresh and ID token) for `grant`.
 /// `id_token_nonce`: `None` = no ID token; `Some(nonce)` = include one.
-fn issue(
+pub(crate) fn issue(
     shared: &Arc<Shared>,
     b: &Behaviour,
     grant: &RefreshGrant,
@@ -496,7 +516,7 @@ fn revoke(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
     if !b.revocation_endpoint {
         return Reply::json(404, &json!({ "error": "not_found" }));
     }
-    if let Err(reply) = authenticate(&b, &req) {
+    if let Err(reply) = authenticate(shared, &b, &req, "revoke") {
         return reply;
     }
     if b.revocation_failure {

@@ -43,11 +43,49 @@ pub(crate) struct AuthCode {
     pub issued_ms: u128,
 }
 
+/// A device authorization (RFC 8628) waiting for its user and its polls.
+#[derive(Debug, Clone)]
+pub(crate) struct DeviceGrant {
+    pub user_code: String,
+    pub client_id: String,
+    pub scope: Option<String>,
+    pub expires_ms: u128,
+    /// Polls so far (the current one included while it is answered).
+    pub polls: usize,
+    /// `authorization_pending` answers so far.
+    pub pending_answered: usize,
+    /// Confirmed by a user agent at `/device`.
+    pub approved: bool,
+    /// Refused by a user agent at `/device`.
+    pub denied: bool,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     pub access: HashMap<String, AccessToken>,
     pub refresh: HashMap<String, RefreshGrant>,
     pub codes: HashMap<String, AuthCode>,
+    /// By device code.
+    pub devices: HashMap<String, DeviceGrant>,
+    /// User codes in the order they were issued.
+    pub user_codes: Vec<String>,
+}
+
+impl Store {
+    /// The device code behind a user code (compared without case or dashes).
+    pub(crate) fn device_by_user_code(&mut self, user_code: &str) -> Option<&mut DeviceGrant> {
+        let wanted = normalize_user_code(user_code);
+        self.devices
+            .values_mut()
+            .find(|d| normalize_user_code(&d.user_code) == wanted)
+    }
+}
+
+fn normalize_user_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
 }
 
 #[derive(Debug, Default)]
@@ -58,6 +96,10 @@ pub(crate) struct Log {
     pub last_authorize: Option<RecordedRequest>,
     pub other_authorization: Vec<Option<String>>,
     pub revocations: Vec<String>,
+    pub device_authorizations: usize,
+    pub last_device_authorization: Option<RecordedRequest>,
+    /// When each device-code poll arrived.
+    pub device_polls: Vec<Instant>,
 }
 
 #[derive(Debug, Default)]
