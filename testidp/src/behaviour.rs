@@ -14,8 +14,13 @@ pub type Options = Behaviour;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
     pub id: String,
-    /// `None` for a public client (no client authentication, only `client_id`).
+    /// `None` for a public client (no client authentication, only `client_id`)
+    /// or a `private_key_jwt` client.
     pub secret: Option<String>,
+    /// A `private_key_jwt` client's public key (RFC 7523 §2.2): PEM (SPKI RSA
+    /// or EC, or PKCS#1 RSA) or a JWK as JSON text. Such a client must send a
+    /// signed `client_assertion`; it has no secret.
+    pub key: Option<String>,
 }
 
 impl Client {
@@ -24,7 +29,24 @@ impl Client {
         Client {
             id: id.to_string(),
             secret: Some(secret.to_string()),
+            key: None,
         }
+    }
+
+    /// A `private_key_jwt` client that authenticates with assertions signed
+    /// by the private half of `public_key` (PEM or JWK JSON; see
+    /// [`crate::keys::CLIENT_RSA_PUBLIC_PEM`] and its siblings).
+    pub fn with_key(id: &str, public_key: &str) -> Self {
+        Client {
+            id: id.to_string(),
+            secret: None,
+            key: Some(public_key.to_string()),
+        }
+    }
+
+    /// No secret and no key: only `client_id` is sent.
+    pub(crate) fn is_public(&self) -> bool {
+        self.secret.is_none() && self.key.is_none()
     }
 
     /// A public client (no secret); allowed for the password,
@@ -33,6 +55,7 @@ impl Client {
         Client {
             id: id.to_string(),
             secret: None,
+            key: None,
         }
     }
 }
@@ -241,6 +264,11 @@ pub struct Behaviour {
     pub device_poll_failure: PollFailure,
     /// Make `POST /device_authorization` fail. Default `None`.
     pub device_authorization_failure: Option<DeviceAuthorizationFailure>,
+
+    // --- private_key_jwt (RFC 7523) ---------------------------------------
+    /// The longest a client assertion may live: `exp` later than now + this
+    /// is refused. Default 60.
+    pub client_assertion_max_lifetime: u64,
 }
 
 impl Default for Behaviour {
@@ -275,6 +303,7 @@ impl Default for Behaviour {
             device_failing_polls: 0,
             device_poll_failure: PollFailure::Status(503),
             device_authorization_failure: None,
+            client_assertion_max_lifetime: 60,
         }
     }
 }

@@ -207,6 +207,7 @@ pub(crate) fn poll(
                 scope: grant.scope,
                 audience: None,
                 sso: openid,
+                act: None,
             };
             // The device flow has no nonce (RFC 8628 has no such parameter).
             issue(

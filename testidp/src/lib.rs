@@ -19,6 +19,7 @@ mod api;
 mod behaviour;
 pub mod browser;
 mod device;
+mod exchange;
 mod http;
 mod idp;
 pub mod keys;
@@ -38,8 +39,14 @@ pub use behaviour::{
     PollFailure, SsoUser, TokenFailure, User, WellKnown,
 };
 pub use device::DEVICE_CODE_GRANT;
+pub use exchange::{
+    TOKEN_EXCHANGE_GRANT, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_ID_TOKEN, TOKEN_TYPE_JWT,
+};
 pub use idp::pkce_challenge;
-pub use keys::{decoding_key, jwks, KEY_ID};
+pub use keys::{
+    ci_jwk, ci_key_path, ci_token, client_assertion, decoding_key, jwks, key_path,
+    CLIENT_ASSERTION_TYPE, KEY_ID,
+};
 pub use record::RecordedRequest;
 pub use stream::{
     json_array_item, json_array_item_bytes, json_broken_tail, pattern_byte, pattern_bytes,
@@ -251,6 +258,37 @@ impl TestServer {
     /// Refuses a user code: the next poll gets `access_denied`.
     pub fn deny_device(&self, user_code: &str) -> bool {
         device::set_decision(&self.shared, user_code, false)
+    }
+
+    /// Token-exchange requests (RFC 8693) that reached the grant (the client
+    /// authenticated), also refused ones.
+    pub fn token_exchanges(&self) -> usize {
+        self.shared.log().token_exchanges
+    }
+
+    /// The client authentication method of the most recent `/token` request:
+    /// `client_secret_basic`, `client_secret_post`, `private_key_jwt` or
+    /// `none` (recorded also when the authentication failed).
+    pub fn last_token_request_auth_method(&self) -> Option<String> {
+        self.shared
+            .log()
+            .auth_methods
+            .iter()
+            .rev()
+            .find(|(endpoint, _)| endpoint == "token")
+            .map(|(_, method)| method.clone())
+    }
+
+    /// `(endpoint, method)` of every client authentication, in order;
+    /// endpoint is `token`, `revoke` or `device_authorization`.
+    pub fn client_auth_methods(&self) -> Vec<(String, String)> {
+        self.shared.log().auth_methods.clone()
+    }
+
+    /// The claims of the most recent `client_assertion` (decoded before any
+    /// check, so also of a refused one).
+    pub fn last_client_assertion_claims(&self) -> Option<serde_json::Value> {
+        self.shared.log().last_assertion_claims.clone()
     }
 
     /// Tokens revoked through `/revoke`, in order.

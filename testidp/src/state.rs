@@ -2,7 +2,7 @@
 //! the current behaviour, issued tokens/codes, counters, request logs and the
 //! gates that hold `/hold` and `/stall` requests until the test releases them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -19,6 +19,8 @@ pub(crate) struct AccessToken {
     pub scope: Option<String>,
     /// Unix milliseconds; `None` = never expires.
     pub expires_at_ms: Option<u128>,
+    /// The actor of a token exchange with an `actor_token` (RFC 8693 §4.1).
+    pub act: Option<serde_json::Value>,
 }
 
 /// What a refresh token stands for.
@@ -30,6 +32,9 @@ pub(crate) struct RefreshGrant {
     pub audience: Option<String>,
     /// Issued by the authorization_code grant: refreshes also get an ID token.
     pub sso: bool,
+    /// The actor of a token exchange (RFC 8693 §4.1), carried into the
+    /// access token.
+    pub act: Option<serde_json::Value>,
 }
 
 /// An authorization code waiting to be exchanged.
@@ -69,6 +74,8 @@ pub(crate) struct Store {
     pub devices: HashMap<String, DeviceGrant>,
     /// User codes in the order they were issued.
     pub user_codes: Vec<String>,
+    /// `jti`s of the client assertions seen (replay defence).
+    pub assertion_jtis: HashSet<String>,
 }
 
 impl Store {
@@ -100,6 +107,12 @@ pub(crate) struct Log {
     pub last_device_authorization: Option<RecordedRequest>,
     /// When each device-code poll arrived.
     pub device_polls: Vec<Instant>,
+    /// `(endpoint, method)` of every client authentication attempt, e.g.
+    /// `("token", "private_key_jwt")`.
+    pub auth_methods: Vec<(String, String)>,
+    /// Claims of the most recent client assertion (verified or not).
+    pub last_assertion_claims: Option<serde_json::Value>,
+    pub token_exchanges: usize,
 }
 
 #[derive(Debug, Default)]
