@@ -146,7 +146,17 @@ pub fn choose(
             device_endpoint: None,
         });
     };
-    match device_endpoint()? {
+    // Discovery trouble is no reason to fail a login the browser flow may
+    // still manage; a configuration error (an insecure endpoint) is.
+    let found = match device_endpoint() {
+        Ok(found) => found,
+        Err(e) if e.exit_code() == 3 => return Err(e),
+        Err(e) => {
+            tracing::info!(target: "sso", "could not look up the device authorization endpoint ({})", e.message());
+            None
+        }
+    };
+    match found {
         Some(endpoint) => Ok(Choice {
             flow: Flow::Device,
             reason: format!(
@@ -265,6 +275,21 @@ mod tests {
             c.reason,
             "auto: a display is available (DISPLAY or WAYLAND_DISPLAY is set)"
         );
+    }
+
+    #[test]
+    fn auto_falls_back_on_discovery_trouble_but_not_on_configuration_errors() {
+        let headless = Surroundings::from_env_on(&Env::default(), true);
+        let c = choose(FlowSetting::Auto, false, &headless, || {
+            Err(Error::auth("metadata discovery failed"))
+        })
+        .unwrap();
+        assert_eq!(c.flow, Flow::Browser);
+        let err = choose(FlowSetting::Auto, false, &headless, || {
+            Err(Error::config("plain http"))
+        })
+        .unwrap_err();
+        assert_eq!(err.exit_code(), 3);
     }
 
     #[test]

@@ -159,9 +159,17 @@ impl<'a> Idp<'a> {
         if self.config.issuer.is_none() {
             return Ok(None);
         }
-        let meta = self.metadata()?;
+        // With explicit endpoints the metadata may be missing: then `iss`
+        // is still compared with the configured issuer, just not required.
+        let meta = match self.metadata() {
+            Ok(meta) => meta,
+            Err(e) => {
+                tracing::debug!(target: "sso", "no metadata for the RFC 9207 check ({}); comparing iss with OAUTH_SSO_ISSUER", e.message());
+                None
+            }
+        };
         Ok(Some(IssCheck {
-            issuer: self.expected_issuer()?,
+            issuer: meta.map_or_else(|| self.config.issuer_id.clone(), |m| m.issuer.clone()),
             required: meta.is_some_and(|m| m.authorization_response_iss_parameter_supported),
         }))
     }

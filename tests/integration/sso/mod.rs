@@ -12,6 +12,8 @@
 //! sandbox, the scripted browser, and reading the stored session back.
 
 mod callback;
+mod device;
+mod iss;
 mod login;
 mod logout;
 mod refresh;
