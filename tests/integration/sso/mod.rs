@@ -16,6 +16,7 @@ mod device;
 mod iss;
 mod login;
 mod logout;
+mod oidc_provider;
 mod refresh;
 mod refusals;
 mod store;
