@@ -280,6 +280,8 @@ pub fn loggable_url(url: &Url) -> String {
 fn is_sensitive_parameter(name: &str) -> bool {
     const EXACT: &[&str] = &[
         "code",
+        "user_code",
+        "device_code",
         "state",
         "nonce",
         "code_verifier",
@@ -413,5 +415,7 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("page=2"));
+        let u = Url::parse("https://idp.example/device?user_code=WDJB-MJHT").unwrap();
+        assert!(!loggable_url(&u).contains("WDJB"));
     }
 }

@@ -1,12 +1,11 @@
 //! `lmi login sso` and `lmi logout sso`, the work behind the commands.
 //!
 //! Login is lock → read → (valid: report) → (expired with a refresh token:
-//! refresh) → browser login → save, under a per-session lock file so that
+//! refresh) → choose the flow → browser or device login → save, under a per-session lock file so that
 //! concurrent logins open one browser and the others report its result
 //! (kubelogin's pattern). Nothing is written before a login fully succeeds,
 //! so a failed login never touches a good existing session.
 
-use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use url::Url;
@@ -15,12 +14,15 @@ use crate::auth::grants::Grant;
 use crate::error::{Error, Result};
 use crate::http::loggable_url;
 
+use super::choice::{choose, Flow, Surroundings};
 use super::deps::SsoDeps;
+use super::device;
 use super::idp::Idp;
 use super::loopback::Listener;
 use super::pkce::LoginSecrets;
 use super::session::{refresh, RefreshFailure};
 use super::store::Session;
+use super::waiting::WaitingLine;
 use crate::config::SsoConfig;
 
 /// How `login sso` got its session.
@@ -30,8 +32,8 @@ pub enum Outcome {
     Existing,
     /// The stored session was refreshed.
     Refreshed,
-    /// A new login in the browser.
-    LoggedIn,
+    /// A new login, through this flow.
+    LoggedIn(Flow),
 }
 
 /// Options of `login sso`.
@@ -39,6 +41,10 @@ pub enum Outcome {
 pub struct LoginOptions {
     pub force: bool,
     pub no_browser: bool,
+    /// `--device`: the device flow, whatever `OAUTH_SSO_FLOW` says.
+    pub device: bool,
+    /// What the environment says about showing a browser (for `auto`).
+    pub surroundings: Surroundings,
 }
 
 /// Logs in (or reports the existing session).
@@ -89,9 +95,19 @@ pub fn login(
             }
         }
     }
-    let session = browser_login(deps, config, &idp, options)?;
+    let choice = choose(config.flow, options.device, &options.surroundings, || {
+        idp.device_authorization_endpoint()
+    })?;
+    tracing::info!(target: "sso", "login flow: {} ({})", choice.flow.name(), choice.reason);
+    let session = match &choice.device_endpoint {
+        Some(endpoint) => {
+            let session = device::login(deps, config, &idp, endpoint, options)?;
+            store_new(deps, config, session)?
+        }
+        None => browser_login(deps, config, &idp, options)?,
+    };
     drop(lock);
-    Ok((session, Outcome::LoggedIn))
+    Ok((session, Outcome::LoggedIn(choice.flow)))
 }
 
 fn refresh_under_lock(
@@ -148,6 +164,7 @@ fn browser_login(
     if config.wants_openid() {
         idp.jwks_uri()?;
     }
+    let iss = idp.authorization_response_iss()?;
     let secrets = LoginSecrets::generate();
     let listener = Listener::bind(config.redirect_port)?;
     let redirect_uri = listener.redirect_uri();
@@ -169,25 +186,15 @@ fn browser_login(
     }
 
     let deadline = Instant::now() + Duration::from_secs(config.login_timeout);
-    let spinner = std::io::stderr().is_terminal();
-    let frames = ['|', '/', '-', '\\'];
-    let mut frame = 0usize;
-    let waited = listener.wait(&secrets.state, deadline, config.login_timeout, |left| {
-        if spinner {
-            let secs = left.as_secs();
-            eprint!(
-                "\r{} Waiting for the browser ({}:{:02} left, Ctrl-C to cancel) ",
-                frames[frame % frames.len()],
-                secs / 60,
-                secs % 60
-            );
-            let _ = std::io::stderr().flush();
-            frame += 1;
-        }
-    });
-    if spinner {
-        eprint!("\r\x1b[K");
-    }
+    let mut line = WaitingLine::new("the browser");
+    let waited = listener.wait(
+        &secrets.state,
+        iss.as_ref(),
+        deadline,
+        config.login_timeout,
+        |left| line.tick(left),
+    );
+    line.clear();
     let callback = waited?;
     tracing::info!(target: "sso", "got the authorization code; exchanging it");
 
@@ -219,6 +226,11 @@ fn exchange(
                 .with_hint("run lmi login sso again; if it keeps failing, check OAUTH_SSO_CLIENT_ID and the client's redirect settings at the IdP")
         })?;
     let session = idp.session_from(response, Some(&secrets.nonce), None)?;
+    store_new(deps, config, session)
+}
+
+/// Stores a new login's session, whichever flow made it.
+fn store_new(deps: &SsoDeps<'_>, config: &SsoConfig, session: Session) -> Result<Session> {
     // Saved under the session lock, so a concurrent REQUIRE_SSO refresh
     // cannot interleave with (or remove) the new session.
     let _lock = deps.store.lock("session", config.refresh_wait(), || {})?;
@@ -304,8 +316,10 @@ mod tests {
         let memory = MemoryStore::holding(session);
         let store = Store::memory(memory.clone());
         let browser = RecordingBrowser::default();
+        let clock = FixedClock::at(T);
         let deps = SsoDeps {
-            clock: &FixedClock::at(T),
+            clock: &clock,
+            sleeper: &clock,
             transport: http,
             browser: &browser,
             store: &store,

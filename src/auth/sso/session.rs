@@ -223,6 +223,7 @@ mod tests {
         fn deps(&self) -> SsoDeps<'_> {
             SsoDeps {
                 clock: &self.clock,
+                sleeper: &self.clock,
                 transport: &self.http,
                 browser: &self.browser,
                 store: &self.store,

@@ -63,16 +63,25 @@ impl FakeIdp for FakeTransport {
     }
 }
 
-/// Records the URLs it is asked to open; opens nothing.
+/// Records the URLs it is asked to open; opens nothing. `configured`
+/// plays a set `$BROWSER`.
 #[derive(Default)]
 pub struct RecordingBrowser {
     pub opened: Mutex<Vec<String>>,
+    pub configured: bool,
 }
 
 impl Browser for RecordingBrowser {
     fn open(&self, url: &str) -> bool {
         self.opened.lock().unwrap().push(url.to_owned());
         false
+    }
+
+    fn open_configured(&self, url: &str) -> Option<bool> {
+        self.configured.then(|| {
+            self.opened.lock().unwrap().push(url.to_owned());
+            true
+        })
     }
 }
 
@@ -84,6 +93,8 @@ pub fn plain_config() -> SsoConfig {
         issuer_id: TOKEN_URL.into(),
         authorization_url: Some(Url::parse(&format!("{ISSUER}/authorize")).unwrap()),
         token_url: Some(Url::parse(TOKEN_URL).unwrap()),
+        device_authorization_url: None,
+        flow: crate::config::FlowSetting::Auto,
         scopes: "profile offline_access".into(),
         redirect_port: 0,
         login_timeout: 5,
