@@ -19,9 +19,9 @@ struct LoginOut {
     /// How the session came about: `login` (the browser), `existing` or
     /// `refreshed`.
     source: &'static str,
-    /// The flow of a new login (`browser` or `device`); null when no login
-    /// flow ran (an existing or refreshed session).
-    flow: Option<&'static str>,
+    /// The flow that made the session: `browser` or `device` (for an
+    /// existing or refreshed session, the flow of its login).
+    flow: String,
 }
 
 pub fn login_sso(ctx: &Ctx, args: &LoginSsoArgs) -> Result<u8> {
@@ -48,8 +48,10 @@ pub fn login_sso(ctx: &Ctx, args: &LoginSsoArgs) -> Result<u8> {
             Outcome::LoggedIn(_) => "login",
         },
         flow: match outcome {
-            Outcome::LoggedIn(flow) => Some(flow.name()),
-            Outcome::Existing | Outcome::Refreshed => None,
+            Outcome::LoggedIn(flow) => flow.name().to_owned(),
+            Outcome::Existing | Outcome::Refreshed => {
+                session.flow.clone().unwrap_or_else(|| "browser".to_owned())
+            }
         },
     };
     ctx.out.result(&out, || {

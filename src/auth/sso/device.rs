@@ -526,17 +526,23 @@ mod tests {
         assert_eq!(run.slept(), 2 + 2 + 7 + 7);
         let sent = run.http.sent();
         assert_eq!(sent[0].url, DEVICE_URL);
-        assert_eq!(sent[0].field("client_id"), Some(CLIENT_ID));
-        assert_eq!(sent[0].field("scope"), Some("profile offline_access"));
+        assert_eq!(sent[0].field("client_id").as_deref(), Some(CLIENT_ID));
+        assert_eq!(
+            sent[0].field("scope").as_deref(),
+            Some("profile offline_access")
+        );
         let polls = run.http.token_requests();
         assert_eq!(polls.len(), 4);
         for poll in polls {
             assert_eq!(
-                poll.field("grant_type"),
+                poll.field("grant_type").as_deref(),
                 Some("urn:ietf:params:oauth:grant-type:device_code")
             );
-            assert_eq!(poll.field("device_code"), Some("dc-secret-device-code"));
-            assert_eq!(poll.field("client_id"), Some(CLIENT_ID));
+            assert_eq!(
+                poll.field("device_code").as_deref(),
+                Some("dc-secret-device-code")
+            );
+            assert_eq!(poll.field("client_id").as_deref(), Some(CLIENT_ID));
         }
     }
 

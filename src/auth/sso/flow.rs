@@ -102,7 +102,7 @@ pub fn login(
     let session = match &choice.device_endpoint {
         Some(endpoint) => {
             let session = device::login(deps, config, &idp, endpoint, options)?;
-            store_new(deps, config, session)?
+            store_new(deps, config, session, choice.flow)?
         }
         None => browser_login(deps, config, &idp, options)?,
     };
@@ -226,11 +226,17 @@ fn exchange(
                 .with_hint("run lmi login sso again; if it keeps failing, check OAUTH_SSO_CLIENT_ID and the client's redirect settings at the IdP")
         })?;
     let session = idp.session_from(response, Some(&secrets.nonce), None)?;
-    store_new(deps, config, session)
+    store_new(deps, config, session, Flow::Browser)
 }
 
 /// Stores a new login's session, whichever flow made it.
-fn store_new(deps: &SsoDeps<'_>, config: &SsoConfig, session: Session) -> Result<Session> {
+fn store_new(
+    deps: &SsoDeps<'_>,
+    config: &SsoConfig,
+    mut session: Session,
+    flow: Flow,
+) -> Result<Session> {
+    session.flow = Some(flow.name().to_owned());
     // Saved under the session lock, so a concurrent REQUIRE_SSO refresh
     // cannot interleave with (or remove) the new session.
     let _lock = deps.store.lock("session", config.refresh_wait(), || {})?;

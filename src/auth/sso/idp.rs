@@ -294,6 +294,7 @@ impl<'a> Idp<'a> {
             client_id: self.config.client_id.clone(),
             user,
             subject,
+            flow: previous.and_then(|p| p.flow.clone()),
         })
     }
 }

@@ -118,7 +118,11 @@ fn sso_device_login_approved_by_a_user_agent() {
     let out = login(&sb, &["--device"]);
     out.assert_ok();
     assert_eq!(out.json()["source"], "existing");
-    assert!(out.json()["flow"].is_null());
+    assert_eq!(
+        out.json()["flow"],
+        "device",
+        "the flow that made the session"
+    );
     sb.run(&["logout", "sso"]).assert_ok();
     assert!(session_file(&sb).is_none());
 }

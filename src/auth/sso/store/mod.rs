@@ -50,6 +50,10 @@ pub struct Session {
     /// The ID token's `sub`, to check that a refresh stays the same user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// The login flow that made the session (`browser` or `device`);
+    /// sessions stored before lmi recorded it came from the browser.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<String>,
 }
 
 impl Session {
@@ -224,6 +228,7 @@ pub(crate) mod tests {
             client_id: "c".into(),
             user: Some("u".into()),
             subject: Some("sub-1".into()),
+            flow: None,
         }
     }
 
