@@ -370,6 +370,8 @@ mod tests {
                 client_id: "cli".into(),
                 client_secret: Some(Secret::new("s3cret")),
                 auth_method: AuthMethod::Basic,
+                assertion: None,
+                subject: None,
                 endpoint: Endpoint::Explicit(url("http://127.0.0.1:9/token")),
                 scopes: None,
                 audience: None,
