@@ -12,6 +12,7 @@
 //! sandbox, the scripted browser, and reading the stored session back.
 
 mod callback;
+mod exchange;
 mod login;
 mod logout;
 mod refresh;
