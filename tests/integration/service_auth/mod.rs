@@ -11,6 +11,7 @@ mod errors;
 mod exchange;
 mod grants;
 mod logging;
+mod oidc_provider;
 mod private_key_jwt;
 mod transport;
 
