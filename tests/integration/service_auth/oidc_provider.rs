@@ -42,7 +42,13 @@ fn service_private_key_jwt_at_oidc_provider() {
             &format!("OAUTH_CLIENT_KEY_FILE={}\n{extra}", key.display()),
         );
         let out = sb.run(&["-e", "ci", "auth", "token"]);
-        assert_eq!(out.code, 0, "{file}: {}\n{:?}", out.stderr, server.token_requests());
+        assert_eq!(
+            out.code,
+            0,
+            "{file}: {}\n{:?}",
+            out.stderr,
+            server.token_requests()
+        );
         assert_eq!(out.json()["source"], "acquired");
         let records = server.token_requests();
         assert_eq!(records.len(), n + 1, "{records:?}");
