@@ -64,6 +64,18 @@ hyperfine --warmup 5 --min-runs 100 -N --style none --export-json "$WORK/cold.js
 table "$WORK/cold.json"
 "$LMI" auth token >/dev/null
 
+echo "## cold cache: client secret vs private_key_jwt (RS256, ES256)"
+KEYS="$PWD/testidp/keys"
+cp "$KEYS/client-rsa.pkcs8.pem" "$KEYS/client-ec.sec1.pem" "$WORK/" && chmod 600 "$WORK"/*.pem
+PKJWT=(--set OAUTH_CLIENT_SECRET= --set OAUTH_CLIENT_AUTH_METHOD=private_key_jwt)
+hyperfine --warmup 5 --min-runs 100 -N --style none --export-json "$WORK/pkjwt.json" \
+    --prepare "rm -f $CACHE" "$LMI auth token" \
+    --prepare "rm -f $CACHE" "$LMI auth token --set OAUTH_CLIENT_ID=lmi-key-rsa ${PKJWT[*]} --set OAUTH_CLIENT_KEY_FILE=$WORK/client-rsa.pkcs8.pem" \
+    --prepare "rm -f $CACHE" "$LMI auth token --set OAUTH_CLIENT_ID=lmi-key-ec ${PKJWT[*]} --set OAUTH_CLIENT_KEY_FILE=$WORK/client-ec.sec1.pem" \
+    >/dev/null
+table "$WORK/pkjwt.json"
+"$LMI" auth token >/dev/null
+
 echo "## authenticated call, warm cache: lmi api vs curl with the bearer token"
 "${HF[@]}" --export-json "$WORK/api.json" \
     "curl -s -H Authorization:\ Bearer\ $TOKEN $API/whoami" "$LMI api /whoami" >/dev/null

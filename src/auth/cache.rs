@@ -41,6 +41,11 @@ pub struct IssuedFor {
     pub username: Option<String>,
     pub scopes: Option<String>,
     pub audience: Option<String>,
+    /// For a token exchange: who the subject was (`sha256:` of the subject
+    /// token, or `sso <issuer> <user>` for the SSO session). Absent in
+    /// files written before token exchange existed, which still parse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 impl CachedToken {
@@ -214,6 +219,7 @@ mod tests {
                 username: None,
                 scopes: None,
                 audience: None,
+                subject: None,
             },
         }
     }
@@ -248,5 +254,32 @@ mod tests {
         std::fs::write(cache.path("dev"), b"{\"access_").unwrap();
         assert!(matches!(cache.read("dev"), Lookup::Corrupt(_)));
         assert_eq!(cache.environments(), vec!["dev".to_string()]);
+    }
+
+    #[test]
+    fn files_without_a_subject_still_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::new(dir.path().join("tokens"));
+        let mut exchanged = token(Some(5));
+        exchanged.issued_for.subject = Some("sha256:ab".into());
+        cache.write("ex", &exchanged).unwrap();
+        match cache.read("ex") {
+            Lookup::Found(t) => assert_eq!(t.issued_for.subject.as_deref(), Some("sha256:ab")),
+            other => panic!("{other:?}"),
+        }
+        // A file from before token exchange: no "subject" at all.
+        let old = r#"{"access_token":"tok","token_type":"Bearer","expires_at":5,"obtained_at":1,
+            "token_url":"http://127.0.0.1/token","client_id":"c","grant_type":"client_credentials",
+            "username":null,"scopes":null,"audience":null}"#;
+        crate::files::write_atomic(cache.dir(), &cache.path("old"), old.as_bytes()).unwrap();
+        match cache.read("old") {
+            Lookup::Found(t) => {
+                assert_eq!(t.issued_for, token(Some(5)).issued_for);
+                assert_eq!(t.issued_for.subject, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        let written = serde_json::to_string(&token(Some(5))).unwrap();
+        assert!(!written.contains("subject"), "{written}");
     }
 }

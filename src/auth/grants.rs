@@ -1,7 +1,9 @@
-//! Token requests to an OAuth token endpoint (RFC 6749 §4.1.3, §4.3, §4.4, §6).
+//! Token requests to an OAuth token endpoint (RFC 6749 §4.1.3, §4.3, §4.4,
+//! §6; RFC 8693 §2.1 token exchange).
 //!
-//! One function, [`request_token`], sends any grant with either client
-//! authentication method and turns every failure into an authentication
+//! One function, [`request_token`], sends any grant with any client
+//! authentication method (a secret, a signed assertion per RFC 7523 §2.2,
+//! or none) and turns every failure into an authentication
 //! error that says what went wrong, quoting the server's `error` and
 //! `error_description` (§5.2). Nothing here writes to disk: callers cache a
 //! token only after a successful exchange.
@@ -32,7 +34,19 @@ pub enum Grant {
     },
     /// A device-code poll (RFC 8628 §3.4).
     DeviceCode(Secret),
+    /// RFC 8693 §2.1: another token, exchanged for an access token.
+    TokenExchange {
+        subject_token: Secret,
+        subject_token_type: String,
+    },
 }
+
+/// `grant_type` of the token exchange (RFC 8693 §2.1).
+pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// The token type lmi asks a token exchange for (RFC 8693 §3).
+pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+/// `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
+pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 impl Grant {
     pub fn name(&self) -> &'static str {
@@ -42,6 +56,7 @@ impl Grant {
             Grant::RefreshToken(_) => "refresh_token",
             Grant::AuthorizationCode { .. } => "authorization_code",
             Grant::DeviceCode(_) => "urn:ietf:params:oauth:grant-type:device_code",
+            Grant::TokenExchange { .. } => TOKEN_EXCHANGE_GRANT,
         }
     }
 }
@@ -54,6 +69,9 @@ pub struct TokenRequest<'a> {
     /// `None` for a public client, which sends only `client_id`.
     pub client_secret: Option<&'a Secret>,
     pub auth_method: AuthMethod,
+    /// The client assertion of [`AuthMethod::PrivateKeyJwt`], made for this
+    /// request (its `aud` is `token_url`).
+    pub client_assertion: Option<&'a Secret>,
     pub grant: Grant,
     pub scopes: Option<&'a str>,
     pub audience: Option<&'a str>,
@@ -211,6 +229,14 @@ pub fn request_token(
             form.push(("redirect_uri", redirect_uri));
         }
         Grant::DeviceCode(code) => form.push(("device_code", code.expose())),
+        Grant::TokenExchange {
+            subject_token,
+            subject_token_type,
+        } => {
+            form.push(("subject_token", subject_token.expose()));
+            form.push(("subject_token_type", subject_token_type));
+            form.push(("requested_token_type", ACCESS_TOKEN_TYPE));
+        }
     }
     if let Some(scopes) = req.scopes.filter(|s| !s.trim().is_empty()) {
         form.push(("scope", scopes));
@@ -222,6 +248,15 @@ pub fn request_token(
     // The Basic credential, in both forms a server might echo it back.
     let mut basic: Vec<Secret> = Vec::new();
     match (req.client_secret, req.auth_method) {
+        // RFC 7523 §2.2: the assertion authenticates the client; no secret
+        // is sent even when one is configured.
+        (_, AuthMethod::PrivateKeyJwt) => {
+            form.push(("client_id", req.client_id));
+            if let Some(assertion) = req.client_assertion {
+                form.push(("client_assertion_type", JWT_BEARER_ASSERTION));
+                form.push(("client_assertion", assertion.expose()));
+            }
+        }
         (Some(secret), AuthMethod::Basic) => {
             let pair = format!(
                 "{}:{}",
@@ -261,7 +296,12 @@ pub fn request_token(
         })?;
 
     // Anything the server echoes back goes through scrub before it is shown.
-    let mut secrets: Vec<&Secret> = req.client_secret.into_iter().chain(basic.iter()).collect();
+    let mut secrets: Vec<&Secret> = req
+        .client_secret
+        .into_iter()
+        .chain(basic.iter())
+        .chain(req.client_assertion)
+        .collect();
     match &req.grant {
         Grant::Password { password, .. } => secrets.push(password),
         Grant::RefreshToken(t) => secrets.push(t),
@@ -270,6 +310,7 @@ pub fn request_token(
             secrets.push(verifier);
         }
         Grant::DeviceCode(code) => secrets.push(code),
+        Grant::TokenExchange { subject_token, .. } => secrets.push(subject_token),
         Grant::ClientCredentials => {}
     }
     let text = String::from_utf8_lossy(&response.body).into_owned();
@@ -356,6 +397,7 @@ mod tests {
             client_id: "cli",
             client_secret: Some(secret),
             auth_method: AuthMethod::Post,
+            client_assertion: None,
             grant: Grant::ClientCredentials,
             scopes: None,
             audience: None,
@@ -409,6 +451,48 @@ mod tests {
             e.message().ends_with("returned no access_token"),
             "{}",
             e.message()
+        );
+    }
+
+    #[test]
+    fn assertions_and_exchanges_are_sent_and_scrubbed() {
+        let url = Url::parse("http://127.0.0.1:9/token").unwrap();
+        let secret = Secret::new("never-sent-secret");
+        let assertion = Secret::new("eyJ.assertion-value.sig");
+        let subject = Secret::new("subject-token-value");
+        let t = FakeTransport::default();
+        t.reply(
+            400,
+            r#"{"error":"invalid_grant","error_description":"bad subject-token-value from eyJ.assertion-value.sig"}"#,
+        );
+        let req = TokenRequest {
+            auth_method: AuthMethod::PrivateKeyJwt,
+            client_assertion: Some(&assertion),
+            grant: Grant::TokenExchange {
+                subject_token: subject.clone(),
+                subject_token_type: "urn:ietf:params:oauth:token-type:jwt".into(),
+            },
+            scopes: Some("read"),
+            ..request(&url, &secret)
+        };
+        let e = request_token(&t, &req).unwrap_err();
+        let sent = t.requests().pop().unwrap();
+        let form: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(sent.body.as_bytes())
+                .into_owned()
+                .collect();
+        assert_eq!(form["grant_type"], TOKEN_EXCHANGE_GRANT);
+        assert_eq!(form["subject_token"], "subject-token-value");
+        assert_eq!(form["requested_token_type"], ACCESS_TOKEN_TYPE);
+        assert_eq!(form["client_assertion_type"], JWT_BEARER_ASSERTION);
+        assert_eq!(form["client_assertion"], "eyJ.assertion-value.sig");
+        assert_eq!(form["client_id"], "cli");
+        assert_eq!(form["scope"], "read");
+        assert!(!form.contains_key("client_secret") && sent.header("Authorization").is_none());
+        let message = e.message();
+        assert!(
+            message.contains("invalid_grant: bad [redacted] from [redacted]"),
+            "{message}"
         );
     }
 

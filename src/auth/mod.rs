@@ -1,7 +1,11 @@
 //! Authentication: service grants and their cache, and the SSO session.
 //!
 //! - `grants`: RFC 6749 token requests (client credentials, password,
-//!   refresh, authorization code) and their error handling.
+//!   refresh, authorization code, RFC 8693 token exchange) and their error
+//!   handling.
+//! - `client_auth`: `private_key_jwt` client assertions (RFC 7523), signed
+//!   or read from a file.
+//! - `exchange`: the token exchange's subject (a file or the SSO session).
 //! - `discovery`: RFC 8414 / OpenID metadata.
 //! - `cache`: token files, locks, atomic 0600 writes, healing.
 //! - `service`: the environment's service token (lock → read → refresh or
@@ -13,8 +17,10 @@
 
 pub mod cache;
 pub mod client;
+pub mod client_auth;
 pub mod clock;
 pub mod discovery;
+pub mod exchange;
 pub mod grants;
 pub mod service;
 pub mod sso;

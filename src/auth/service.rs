@@ -4,7 +4,10 @@
 //! [`ServiceAuth`] holds what one invocation needs: the typed settings, the
 //! cache, the transport, the clock and the `REQUIRE_SSO` gate (checked once
 //! per invocation, however many tokens the invocation asks for). A failed
-//! exchange never touches the cache. [`ServiceAuth::discard`] removes a
+//! exchange never touches the cache. The client authenticates as
+//! configured on every request, refreshes included (a secret, a fresh
+//! `private_key_jwt` assertion, or only `client_id`); a token exchange's
+//! subject is part of what a cached token was issued for. [`ServiceAuth::discard`] removes a
 //! token only if the cache still holds that same token, so a token another
 //! process just acquired is not thrown away.
 
@@ -15,10 +18,12 @@ use serde::Serialize;
 use url::Url;
 
 use crate::auth::cache::{CachedToken, IssuedFor, Lookup, TokenCache};
+use crate::auth::client_auth::Assertions;
 use crate::auth::clock::Clock;
 use crate::auth::discovery;
+use crate::auth::exchange::{SessionSubject, Subject};
 use crate::auth::grants::{request_token, Grant, GrantError, GrantFailure, TokenRequest};
-use crate::config::{Endpoint, GrantKind, ServiceConfig};
+use crate::config::{AuthMethod, Endpoint, GrantKind, ServiceConfig};
 use crate::error::{Error, Result};
 use crate::http::{discovered_endpoint, Transport};
 use crate::secret::Secret;
@@ -42,6 +47,8 @@ pub struct ServiceAuth<'a> {
     clock: &'a dyn Clock,
     gate: Option<Gate<'a>>,
     gate_passed: Cell<bool>,
+    assertions: Option<Assertions<'a>>,
+    session: Option<&'a SessionSubject<'a>>,
 }
 
 impl<'a> ServiceAuth<'a> {
@@ -58,7 +65,19 @@ impl<'a> ServiceAuth<'a> {
             clock,
             gate: None,
             gate_passed: Cell::new(false),
+            assertions: config
+                .assertion
+                .as_ref()
+                .map(|source| Assertions::new(source, &config.client_id, clock)),
+            session: None,
         }
+    }
+
+    /// Exchanges the SSO session's access token (token exchange without a
+    /// subject file).
+    pub fn with_session_subject(mut self, session: &'a SessionSubject<'a>) -> ServiceAuth<'a> {
+        self.session = Some(session);
+        self
     }
 
     /// Runs `gate` (once) before the first token is handed out.
@@ -86,15 +105,22 @@ impl<'a> ServiceAuth<'a> {
             self.gate_passed.set(true);
         }
         let env = self.env();
+        // A token exchange's subject, read now: a cached token counts only
+        // for the same subject.
+        let subject = match &self.config.subject {
+            Some(source) => Some(Subject::current(source, self.session)?),
+            None => None,
+        };
+        let subject = subject.as_ref();
         // Fast path, no lock: a valid token for these settings.
-        if let Some(token) = self.usable(self.clock.now()) {
+        if let Some(token) = self.usable(self.clock.now(), subject) {
             tracing::debug!(target: "auth", "cache hit for environment {env}");
             return Ok((token, TokenSource::Cache));
         }
         let _lock = self.cache.lock(env, self.lock_wait())?;
         // Someone may have acquired one while we waited for the lock.
         let previous = match self.cache.read(env) {
-            Lookup::Found(token) if self.matches(&token) => {
+            Lookup::Found(token) if self.matches(&token, subject) => {
                 if token.is_fresh(self.clock.now(), self.config.skew) {
                     tracing::debug!(target: "auth", "cache hit for environment {env} after waiting for the lock");
                     return Ok((*token, TokenSource::Cache));
@@ -104,7 +130,7 @@ impl<'a> ServiceAuth<'a> {
             _ => None,
         };
         tracing::debug!(target: "auth", "cache miss for environment {env}");
-        let token = self.acquire(previous.as_deref())?;
+        let token = self.acquire(previous.as_deref(), subject)?;
         if let Err(e) = self.cache.write(env, &token) {
             tracing::warn!(target: "auth", "could not cache the token in {}: {e}", self.cache.path(env).display());
         }
@@ -129,25 +155,24 @@ impl<'a> ServiceAuth<'a> {
         Ok(())
     }
 
-    /// What a cached token must have been issued for to be used. For a
-    /// discovered endpoint the service URL stands for the token URL.
-    fn issued_for(&self, token_url: &str) -> IssuedFor {
-        issued_for(self.config, token_url)
-    }
-
-    fn matches(&self, token: &CachedToken) -> bool {
-        matches(self.config, token, self.cache)
+    fn matches(&self, token: &CachedToken, subject: Option<&Subject>) -> bool {
+        matches(
+            self.config,
+            token,
+            self.cache,
+            subject.map(|s| s.identity.as_str()),
+        )
     }
 
     /// Reads the cache, warning about (and ignoring) a corrupt file.
-    fn usable(&self, now: i64) -> Option<CachedToken> {
+    fn usable(&self, now: i64, subject: Option<&Subject>) -> Option<CachedToken> {
         match self.cache.read(self.env()) {
             Lookup::Found(token)
-                if self.matches(&token) && token.is_fresh(now, self.config.skew) =>
+                if self.matches(&token, subject) && token.is_fresh(now, self.config.skew) =>
             {
                 Some(*token)
             }
-            Lookup::Found(token) if !self.matches(&token) => {
+            Lookup::Found(token) if !self.matches(&token, subject) => {
                 tracing::debug!(target: "auth", "cached token was issued for other settings");
                 None
             }
@@ -165,9 +190,13 @@ impl<'a> ServiceAuth<'a> {
 
     /// Refreshes with the previous refresh token when there is one, else (or
     /// when that fails) runs the full grant.
-    fn acquire(&self, previous: Option<&CachedToken>) -> Result<CachedToken> {
+    fn acquire(
+        &self,
+        previous: Option<&CachedToken>,
+        subject: Option<&Subject>,
+    ) -> Result<CachedToken> {
         if let Some(refresh) = previous.and_then(|t| t.refresh_token.clone()) {
-            match self.exchange(Grant::RefreshToken(refresh)) {
+            match self.exchange(Grant::RefreshToken(refresh), subject) {
                 Ok(token) => return Ok(token),
                 Err(e) => {
                     tracing::info!(target: "auth", "refresh failed ({}); running the full grant", e.message())
@@ -184,33 +213,58 @@ impl<'a> ServiceAuth<'a> {
                     .clone()
                     .unwrap_or_else(|| Secret::new("")),
             },
+            GrantKind::TokenExchange => {
+                let Some(subject) = subject else {
+                    return Err(Error::auth("token exchange has no subject token"));
+                };
+                let (subject_token, subject_token_type) = subject.token(self.session)?;
+                Grant::TokenExchange {
+                    subject_token,
+                    subject_token_type,
+                }
+            }
         };
-        self.exchange(grant)
+        self.exchange(grant, subject)
     }
 
     /// One exchange at the token endpoint, rediscovering the endpoint once
     /// when cached metadata led nowhere.
-    fn exchange(&self, grant: Grant) -> Result<CachedToken> {
+    fn exchange(&self, grant: Grant, subject: Option<&Subject>) -> Result<CachedToken> {
+        let hint = |failure: &GrantFailure| service_hint(self.config, failure);
         let (token_url, from_cache) = self.token_endpoint(false)?;
-        match self.send(&token_url, grant.clone()) {
+        match self.send(&token_url, grant.clone(), subject)? {
             Err(failure) if from_cache && !failure.reached() => {
                 tracing::info!(target: "auth", "token endpoint from cached metadata failed; discovering again");
                 self.cache.remove_metadata(self.env());
                 let (token_url, _) = self.token_endpoint(true)?;
-                self.send(&token_url, grant)
-                    .map_err(|e| e.into_error(service_hint))
+                self.send(&token_url, grant, subject)?
+                    .map_err(|e| e.into_error(hint))
             }
-            other => other.map_err(|e| e.into_error(service_hint)),
+            other => other.map_err(|e| e.into_error(hint)),
         }
     }
 
-    fn send(&self, token_url: &Url, grant: Grant) -> std::result::Result<CachedToken, GrantError> {
+    /// One token request. The outer error is lmi's own (a key or an
+    /// assertion file that cannot be used); the inner one the endpoint's.
+    fn send(
+        &self,
+        token_url: &Url,
+        grant: Grant,
+        subject: Option<&Subject>,
+    ) -> Result<std::result::Result<CachedToken, GrantError>> {
         let config = self.config;
+        // RFC 7523 §3: a fresh assertion per request, for this endpoint.
+        let assertion = self
+            .assertions
+            .as_ref()
+            .map(|a| a.make(token_url))
+            .transpose()?;
         let request = TokenRequest {
             token_url,
             client_id: &config.client_id,
             client_secret: config.client_secret.as_ref(),
             auth_method: config.auth_method,
+            client_assertion: assertion.as_ref(),
             grant,
             scopes: config.scopes.as_deref(),
             audience: config.audience.as_deref(),
@@ -221,7 +275,10 @@ impl<'a> ServiceAuth<'a> {
             Grant::RefreshToken(token) => Some(token.clone()),
             _ => None,
         };
-        let response = request_token(self.transport, &request)?;
+        let response = match request_token(self.transport, &request) {
+            Ok(response) => response,
+            Err(e) => return Ok(Err(e)),
+        };
         let now = self.clock.now();
         let expires_at =
             crate::auth::expires_at(now, response.expires_in, response.access_token.expose());
@@ -229,15 +286,15 @@ impl<'a> ServiceAuth<'a> {
             Endpoint::Explicit(url) => url.to_string(),
             Endpoint::Discover(_) => token_url.to_string(),
         };
-        Ok(CachedToken {
+        Ok(Ok(CachedToken {
             access_token: response.access_token,
             token_type: response.token_type,
             expires_at,
             obtained_at: now,
             refresh_token: response.refresh_token.or(previous_refresh),
             scope: response.scope,
-            issued_for: self.issued_for(&issued_url),
-        })
+            issued_for: issued_for(config, &issued_url, subject.map(|s| s.identity.as_str())),
+        }))
     }
 
     /// The token URL: explicit, from cached metadata, or discovered (and
@@ -271,7 +328,26 @@ impl<'a> ServiceAuth<'a> {
 
 /// What to check when the service's token endpoint fails: the keys that
 /// configured the request.
-fn service_hint(failure: &GrantFailure) -> Option<String> {
+fn service_hint(config: &ServiceConfig, failure: &GrantFailure) -> Option<String> {
+    if let GrantFailure::Refused(e) = failure {
+        match (e.code.as_str(), config.auth_method, config.grant) {
+            ("invalid_client" | "unauthorized_client", AuthMethod::PrivateKeyJwt, _) => {
+                return Some(
+                    "check OAUTH_CLIENT_ID and OAUTH_CLIENT_KEY_FILE / OAUTH_CLIENT_KEY_ID (the IdP \
+                     must hold the public key), or that OAUTH_CLIENT_ASSERTION_FILE is current"
+                        .to_owned(),
+                )
+            }
+            ("invalid_grant", _, GrantKind::TokenExchange) => {
+                return Some(
+                    "the IdP refused the subject token: check OAUTH_SUBJECT_TOKEN_FILE and \
+                     OAUTH_SUBJECT_TOKEN_TYPE, or, exchanging the SSO session, run: lmi login sso"
+                        .to_owned(),
+                )
+            }
+            _ => {}
+        }
+    }
     let hint = match failure {
         GrantFailure::NoEndpoint(_) => return None,
         GrantFailure::Unreachable { .. } => {
@@ -300,7 +376,9 @@ fn service_hint(failure: &GrantFailure) -> Option<String> {
     Some(hint.to_owned())
 }
 
-fn issued_for(config: &ServiceConfig, token_url: &str) -> IssuedFor {
+/// What a cached token must have been issued for to be used. For a
+/// discovered endpoint the service URL stands for the token URL.
+fn issued_for(config: &ServiceConfig, token_url: &str, subject: Option<&str>) -> IssuedFor {
     IssuedFor {
         token_url: token_url.to_owned(),
         client_id: config.client_id.clone(),
@@ -308,14 +386,21 @@ fn issued_for(config: &ServiceConfig, token_url: &str) -> IssuedFor {
         username: config.username.clone(),
         scopes: config.scopes.clone(),
         audience: config.audience.clone(),
+        subject: subject.map(str::to_owned),
     }
 }
 
 /// Whether a cached token was issued for these settings. For a discovered
 /// endpoint the token must come from the endpoint that this service URL's
 /// cached metadata names, so a changed OAUTH_SERVICE_URL is a miss.
-fn matches(config: &ServiceConfig, token: &CachedToken, cache: &TokenCache) -> bool {
-    let ours = |url: &str| issued_for(config, url) == token.issued_for;
+/// `subject` is the token exchange's current subject (`None` otherwise).
+fn matches(
+    config: &ServiceConfig,
+    token: &CachedToken,
+    cache: &TokenCache,
+    subject: Option<&str>,
+) -> bool {
+    let ours = |url: &str| issued_for(config, url, subject) == token.issued_for;
     match &config.endpoint {
         Endpoint::Explicit(url) => ours(url.as_str()),
         Endpoint::Discover(issuer) => cache
@@ -328,7 +413,8 @@ fn matches(config: &ServiceConfig, token: &CachedToken, cache: &TokenCache) -> b
 
 /// The service token state for `auth status` (no network). A token counts
 /// as cached only if `auth token` would use it: issued for the current
-/// settings (when they are complete enough to tell).
+/// settings (when they are complete enough to tell). A token exchange's
+/// subject is not checked: that would read the subject file or keychain.
 pub fn cached_state(
     cache: &TokenCache,
     environment: &str,
@@ -336,7 +422,11 @@ pub fn cached_state(
 ) -> Option<CachedToken> {
     match cache.read(environment) {
         Lookup::Found(token) => match config {
-            Some(config) if !matches(config, &token, cache) => None,
+            Some(config)
+                if !matches(config, &token, cache, token.issued_for.subject.as_deref()) =>
+            {
+                None
+            }
             _ => Some(*token),
         },
         _ => None,

@@ -22,6 +22,8 @@ pub fn service_config(skew: i64) -> ServiceConfig {
         client_id: "cli".into(),
         client_secret: Some(Secret::new("s3cret")),
         auth_method: AuthMethod::Basic,
+        assertion: None,
+        subject: None,
         endpoint: Endpoint::Explicit(
             Url::parse("http://127.0.0.1:9/token").unwrap_or_else(|_| unreachable!()),
         ),

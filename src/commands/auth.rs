@@ -50,6 +50,9 @@ fn token(ctx: &Ctx) -> Result<u8> {
 struct EnvState {
     name: String,
     grant_type: String,
+    /// How the service client authenticates: `client_secret_basic`,
+    /// `client_secret_post`, `private_key_jwt` or `none`.
+    client_auth: String,
     token_cached: bool,
     expires_at: Option<String>,
 }
@@ -72,6 +75,7 @@ fn status(ctx: &Ctx) -> Result<u8> {
         let skew = config.expiry_skew().unwrap_or(60);
         EnvState {
             grant_type: config.grant_name(),
+            client_auth: config.client_auth_name(),
             token_cached: cached.as_ref().is_some_and(|t| t.is_fresh(now, skew)),
             expires_at: cached.and_then(|t| t.expires_at).and_then(rfc3339),
             name: name.to_string(),
@@ -100,9 +104,10 @@ fn status(ctx: &Ctx) -> Result<u8> {
         match &out.environment {
             None => lines.push("environment: none selected".to_owned()),
             Some(e) => lines.push(format!(
-                "environment {}: {} grant, {}",
+                "environment {}: {} grant ({} client authentication), {}",
                 e.name,
                 e.grant_type,
+                e.client_auth,
                 if e.token_cached {
                     format!(
                         "token cached until {}",

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::Ctx;
+use crate::auth::exchange;
 use crate::auth::sso::choice::Surroundings;
 use crate::auth::sso::flow::{self, LoginOptions, Outcome};
 use crate::cli::LoginSsoArgs;
@@ -79,7 +80,18 @@ pub fn logout_sso(ctx: &Ctx) -> Result<u8> {
     let (removed, revoked) = if !ctx.config()?.sso_configured() {
         (false, false)
     } else {
-        ctx.with_sso(|deps, config| flow::logout(&deps, config))?
+        let (identity, outcome) = ctx.with_sso(|deps, config| {
+            let identity = deps.store.load().ok().flatten();
+            let outcome = flow::logout(&deps, config)?;
+            Ok((identity.map(|s| exchange::session_identity(&s)), outcome))
+        })?;
+        // SPEC §4.2: the tokens exchanged from the session go with it.
+        exchange::forget_session_tokens(
+            &ctx.token_cache(),
+            identity.as_deref(),
+            ctx.config()?.http_timeout()? * 2,
+        );
+        outcome
     };
     let out = LogoutOut {
         logged_out: true,

@@ -17,10 +17,11 @@ use std::time::Duration;
 use crate::auth::cache::TokenCache;
 use crate::auth::client::Client;
 use crate::auth::clock::{Clock, SystemClock};
+use crate::auth::exchange::SessionSubject;
 use crate::auth::service::ServiceAuth;
 use crate::auth::sso::{Browser, SsoDeps, Store, SystemBrowser};
 use crate::cli::{Command, GlobalArgs, OutputFormat};
-use crate::config::{Config, Inputs, SsoConfig};
+use crate::config::{Config, Inputs, SsoConfig, SubjectSource};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::http::{Http, Transport};
@@ -131,6 +132,19 @@ impl Ctx {
         let mut auth = ServiceAuth::new(service, &cache, transport, self.deps.clock.as_ref());
         if service.require_sso {
             auth = auth.with_gate(&gate);
+        }
+        // A token exchange without a subject file exchanges the SSO session
+        // (SPEC §4.2); without SSO configured the exchange reports it.
+        if service.subject == Some(SubjectSource::SsoSession) && config.sso_configured() {
+            let environment = environment.unwrap_or_default();
+            return self.with_sso(|deps, sso| {
+                let session = SessionSubject {
+                    deps,
+                    config: sso,
+                    environment,
+                };
+                f(&auth.with_session_subject(&session))
+            });
         }
         f(&auth)
     }

@@ -74,17 +74,55 @@ pub const KEYS: &[KeyDef] = &[
     ),
     typed(
         "OAUTH_GRANT_TYPE",
-        "client_credentials or password",
+        "client_credentials, password or token_exchange",
         Some("client_credentials"),
-        KeyKind::Choice(&["client_credentials", "password"]),
+        KeyKind::Choice(&["client_credentials", "password", "token_exchange"]),
     ),
     key("OAUTH_CLIENT_ID", "service client id", None),
     secret("OAUTH_CLIENT_SECRET", "service client secret"),
     typed(
         "OAUTH_CLIENT_AUTH_METHOD",
-        "client_secret_basic or client_secret_post",
+        "client_secret_basic, client_secret_post or private_key_jwt",
         Some("client_secret_basic"),
-        KeyKind::Choice(&["client_secret_basic", "client_secret_post"]),
+        KeyKind::Choice(&[
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+        ]),
+    ),
+    // Client authentication without a shared secret (SPEC §4.1) and token
+    // exchange (§4.2). The key and assertion files hold secrets, but the
+    // keys hold only their paths, which `config show` may print.
+    key(
+        "OAUTH_CLIENT_KEY_FILE",
+        "PEM private key that signs private_key_jwt assertions",
+        None,
+    ),
+    key(
+        "OAUTH_CLIENT_KEY_ID",
+        "kid header of those assertions",
+        None,
+    ),
+    typed(
+        "OAUTH_CLIENT_KEY_ALG",
+        "RS256, PS256 or ES256 (default: by key type)",
+        None,
+        KeyKind::Choice(&["RS256", "PS256", "ES256"]),
+    ),
+    key(
+        "OAUTH_CLIENT_ASSERTION_FILE",
+        "file holding a ready-made client assertion (read for each request)",
+        None,
+    ),
+    key(
+        "OAUTH_SUBJECT_TOKEN_FILE",
+        "token exchange: file holding the subject token (absent: the SSO session)",
+        None,
+    ),
+    key(
+        "OAUTH_SUBJECT_TOKEN_TYPE",
+        "token exchange: type URI of that file's token",
+        Some("urn:ietf:params:oauth:token-type:jwt"),
     ),
     key(
         "OAUTH_SERVICE_URL",

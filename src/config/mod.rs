@@ -5,7 +5,8 @@
 //! - `environments`: [`EnvName`] and the environments that exist.
 //! - `resolve`: precedence (SPEC §2) into [`Settings`], each value with its
 //!   source, and the warnings about secrets in the wrong place.
-//! - `service`, `api`, `sso`: the typed parts the rest of lmi reads.
+//! - `service`, `api`, `sso`: the typed parts the rest of lmi reads;
+//!   `client_auth`: the service client's key, assertion and exchange subject.
 //!
 //! [`Config`] is built once per invocation; its typed parts are validated
 //! the first time they are asked for (so `config show` works when a service
@@ -13,6 +14,7 @@
 //! its key string.
 
 mod api;
+mod client_auth;
 mod dotenv;
 mod environments;
 mod keys;
@@ -26,6 +28,7 @@ use std::sync::OnceLock;
 use tracing::level_filters::LevelFilter;
 
 pub use api::ApiConfig;
+pub use client_auth::{AssertionSource, KeyAlg, KeySpec, SubjectSource};
 pub use environments::{list_environments, valid_env_name, EnvName};
 pub use keys::{is_secret_key, key_def, misspelt_key, KeyDef, KeyKind, KEYS};
 pub use resolve::{resolve, Inputs, Settings, Source, Value};
@@ -138,6 +141,11 @@ impl Config {
     /// The grant `OAUTH_GRANT_TYPE` names, unchecked (for `auth status`).
     pub fn grant_name(&self) -> String {
         service::grant_name(&self.settings)
+    }
+
+    /// How the client authenticates, unchecked (for `auth status`).
+    pub fn client_auth_name(&self) -> String {
+        service::client_auth_name(&self.settings)
     }
 
     /// `HTTP_TIMEOUT` (0 counts as 1 s).

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::client_auth::{self, AssertionSource, SubjectSource};
 use super::environments::EnvName;
 use super::resolve::Settings;
 use crate::error::{Error, Result};
@@ -18,6 +19,8 @@ use crate::secret::Secret;
 pub enum GrantKind {
     ClientCredentials,
     Password,
+    /// RFC 8693 token exchange (SPEC §4.2).
+    TokenExchange,
 }
 
 impl GrantKind {
@@ -26,6 +29,7 @@ impl GrantKind {
         match self {
             GrantKind::ClientCredentials => "client_credentials",
             GrantKind::Password => "password",
+            GrantKind::TokenExchange => "token_exchange",
         }
     }
 
@@ -33,9 +37,10 @@ impl GrantKind {
         match raw.trim().to_ascii_lowercase().as_str() {
             "client_credentials" => Ok(GrantKind::ClientCredentials),
             "password" => Ok(GrantKind::Password),
+            "token_exchange" => Ok(GrantKind::TokenExchange),
             other => Err(
                 Error::config(format!("OAUTH_GRANT_TYPE {other:?} is not supported"))
-                    .with_hint("valid values: client_credentials, password"),
+                    .with_hint("valid values: client_credentials, password, token_exchange"),
             ),
         }
     }
@@ -48,6 +53,8 @@ pub enum AuthMethod {
     Basic,
     /// `client_id` and `client_secret` in the body.
     Post,
+    /// A signed JWT instead of a secret (RFC 7523 §2.2, SPEC §4.1).
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
@@ -55,7 +62,17 @@ impl AuthMethod {
         match raw.trim().to_ascii_lowercase().as_str() {
             "client_secret_basic" => Some(AuthMethod::Basic),
             "client_secret_post" => Some(AuthMethod::Post),
+            "private_key_jwt" => Some(AuthMethod::PrivateKeyJwt),
             _ => None,
+        }
+    }
+
+    /// The name used in `OAUTH_CLIENT_AUTH_METHOD`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthMethod::Basic => "client_secret_basic",
+            AuthMethod::Post => "client_secret_post",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
         }
     }
 }
@@ -75,6 +92,10 @@ pub struct ServiceConfig {
     pub client_id: String,
     pub client_secret: Option<Secret>,
     pub auth_method: AuthMethod,
+    /// For [`AuthMethod::PrivateKeyJwt`]: the key or the assertion file.
+    pub assertion: Option<AssertionSource>,
+    /// For [`GrantKind::TokenExchange`]: where the subject token comes from.
+    pub subject: Option<SubjectSource>,
     pub endpoint: Endpoint,
     pub scopes: Option<String>,
     pub audience: Option<String>,
@@ -113,13 +134,21 @@ impl ServiceConfig {
             Error::config(format!(
                 "OAUTH_CLIENT_AUTH_METHOD {auth_raw:?} is not supported"
             ))
-            .with_hint("valid values: client_secret_basic, client_secret_post")
+            .with_hint("valid values: client_secret_basic, client_secret_post, private_key_jwt")
         })?;
         let client_id = settings.require("OAUTH_CLIENT_ID", paths)?.to_owned();
         let client_secret = settings.secret("OAUTH_CLIENT_SECRET");
+        let assertion = match auth_method {
+            AuthMethod::PrivateKeyJwt => Some(client_auth::assertion_source(settings, paths)?),
+            AuthMethod::Basic | AuthMethod::Post => None,
+        };
+        let subject =
+            (grant == GrantKind::TokenExchange).then(|| client_auth::subject_source(settings));
         let (username, password) = match grant {
+            // A token exchange may come from a public client (SPEC §4.2).
+            GrantKind::TokenExchange => (None, None),
             GrantKind::ClientCredentials => {
-                if client_secret.is_none() {
+                if client_secret.is_none() && assertion.is_none() {
                     settings.require("OAUTH_CLIENT_SECRET", paths)?;
                 }
                 (None, None)
@@ -152,6 +181,8 @@ impl ServiceConfig {
             client_id,
             client_secret,
             auth_method,
+            assertion,
+            subject,
             endpoint,
             scopes: settings.get("OAUTH_SCOPES").map(str::to_owned),
             audience: settings.get("OAUTH_AUDIENCE").map(str::to_owned),
@@ -162,6 +193,11 @@ impl ServiceConfig {
             require_sso,
         })
     }
+}
+
+/// How the client authenticates, unchecked (for `auth status`).
+pub fn client_auth_name(settings: &Settings) -> String {
+    client_auth::method_name(settings)
 }
 
 /// `HTTP_TIMEOUT` as a duration (0 counts as 1 s).

@@ -20,7 +20,9 @@ usage:
 
 serve    starts the test IdP, API and other servers on 127.0.0.1, prints one JSON
          line {\"idp\",\"api\",\"other\",\"token_url\"} and serves until killed (or
-         until stdin reaches EOF with --exit-on-stdin-eof).
+         until stdin reaches EOF with --exit-on-stdin-eof). Besides the default
+         clients it registers the private_key_jwt clients lmi-key-rsa and
+         lmi-key-ec with the public halves of keys/client-rsa and client-ec.
 browser  GETs URL and follows redirects; exit 0 when the final response is 2xx
          and every check passed, 1 otherwise. Before the real callback it can
          GET /favicon.ico on the callback origin (--hit-favicon, expects 404),
@@ -53,6 +55,10 @@ fn value<T: std::str::FromStr>(
 
 fn serve(args: Vec<String>) -> Result<ExitCode, String> {
     let mut options = Options::default();
+    options.clients.extend([
+        lmi_testidp::Client::with_key("lmi-key-rsa", lmi_testidp::keys::CLIENT_RSA_PUBLIC_PEM),
+        lmi_testidp::Client::with_key("lmi-key-ec", lmi_testidp::keys::CLIENT_EC_PUBLIC_PEM),
+    ]);
     let mut ports = Ports::default();
     let mut exit_on_eof = false;
     let mut it = args.into_iter();

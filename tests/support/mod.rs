@@ -5,6 +5,7 @@
 
 pub mod bare_dbus;
 pub mod node_mock;
+pub mod oidc_provider;
 pub mod tls_server;
 
 use std::path::{Path, PathBuf};

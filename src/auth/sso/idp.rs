@@ -226,6 +226,7 @@ impl<'a> Idp<'a> {
                 client_id: &self.config.client_id,
                 client_secret: None,
                 auth_method: AuthMethod::Post,
+                client_assertion: None,
                 grant,
                 scopes: None,
                 audience: None,

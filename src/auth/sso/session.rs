@@ -127,25 +127,30 @@ pub fn require_session(
     let environment = environment
         .map(|e| format!("environment {e:?}"))
         .unwrap_or_else(|| "this environment".to_owned());
+    valid_session(
+        deps,
+        config,
+        &format!("{environment} requires an SSO session (REQUIRE_SSO)"),
+    )
+    .map(drop)
+}
+
+/// The session with a valid access token, refreshed silently (and saved)
+/// when it has expired; otherwise an authentication error that starts with
+/// `why` (what needs the session) and says to log in.
+pub fn valid_session(deps: &SsoDeps<'_>, config: &SsoConfig, why: &str) -> Result<Session> {
     let store = deps.store;
-    let not_logged_in = || {
-        Error::auth(format!(
-            "{environment} requires an SSO session (REQUIRE_SSO), and you are not logged in"
-        ))
-        .with_hint(login_hint())
-    };
+    let not_logged_in =
+        || Error::auth(format!("{why}, and you are not logged in")).with_hint(login_hint());
     let Some(session) = store.load()? else {
         return Err(not_logged_in());
     };
     if session.is_fresh(deps.clock.now(), config.skew) {
         tracing::debug!(target: "sso", "SSO session is valid");
-        return Ok(());
+        return Ok(session);
     }
     if session.refresh_token.is_none() {
-        return Err(Error::auth(format!(
-            "{environment} requires an SSO session (REQUIRE_SSO), and yours has expired"
-        ))
-        .with_hint(login_hint()));
+        return Err(Error::auth(format!("{why}, and yours has expired")).with_hint(login_hint()));
     }
     let _lock = store.lock("session", config.refresh_wait(), || {
         tracing::info!(target: "sso", "another lmi process is refreshing the SSO session; waiting")
@@ -155,14 +160,14 @@ pub fn require_session(
         return Err(not_logged_in());
     };
     if session.is_fresh(deps.clock.now(), config.skew) {
-        return Ok(());
+        return Ok(session);
     }
     let idp = Idp::new(config, deps.transport, deps.clock);
     match refresh(&idp, &session) {
         Ok(fresh) => {
             store.save(&fresh)?;
             tracing::info!(target: "sso", "refreshed the SSO session");
-            Ok(())
+            Ok(fresh)
         }
         Err(failure) => {
             let still_ours = store
@@ -179,7 +184,7 @@ pub fn require_session(
                 }
             }
             Err(Error::auth(format!(
-                "{environment} requires an SSO session (REQUIRE_SSO), and refreshing yours failed: {}",
+                "{why}, and refreshing yours failed: {}",
                 failure.error().message()
             ))
             .with_hint(login_hint()))

@@ -65,10 +65,10 @@ fn service_invalid_values_list_the_valid_ones() {
         .run(&["auth", "token"])
         .assert_code(3)
         .assert_stderr_contains("client_credentials, password");
-    proxied("OAUTH_CLIENT_AUTH_METHOD=private_key_jwt\n")
+    proxied("OAUTH_CLIENT_AUTH_METHOD=tls_client_auth\n")
         .run(&["auth", "token"])
         .assert_code(3)
-        .assert_stderr_contains("client_secret_basic, client_secret_post");
+        .assert_stderr_contains("client_secret_basic, client_secret_post, private_key_jwt");
     let sb = proxied("OAUTH_TOKEN_URL=http://idp.example.com/token\n");
     sb.run(&["auth", "token"])
         .assert_code(3)

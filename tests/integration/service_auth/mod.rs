@@ -8,8 +8,11 @@
 mod cache;
 mod concurrency;
 mod errors;
+mod exchange;
 mod grants;
 mod logging;
+mod oidc_provider;
+mod private_key_jwt;
 mod transport;
 
 use lmi_testidp::TestServer;

@@ -13,6 +13,7 @@
 
 mod callback;
 mod device;
+mod exchange;
 mod iss;
 mod login;
 mod logout;
