@@ -50,12 +50,16 @@ pub struct Session {
     /// The ID token's `sub`, to check that a refresh stays the same user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// Unix seconds when the access token was obtained, to cap the skew
+    /// for short-lived tokens; `None` in sessions from older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub obtained_at: Option<i64>,
 }
 
 impl Session {
     /// The access token is usable at `now` with `skew` seconds to spare.
     pub fn is_fresh(&self, now: i64, skew: i64) -> bool {
-        crate::auth::fresh(self.expires_at, now, skew)
+        crate::auth::fresh_capped(self.expires_at, self.obtained_at, now, skew)
     }
 
     /// A session exists while its access token is valid or it can be
@@ -224,6 +228,7 @@ pub(crate) mod tests {
             client_id: "c".into(),
             user: Some("u".into()),
             subject: Some("sub-1".into()),
+            obtained_at: None,
         }
     }
 
