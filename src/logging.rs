@@ -58,6 +58,13 @@ pub const LOG_ROTATE_BYTES: u64 = 5 * 1024 * 1024;
 fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
     if let Some(parent) = path.parent() {
         crate::paths::ensure_private_dir(parent)?;
+        // A folder others can write could hold a planted `lmi.log` link.
+        crate::paths::check_trusted(parent, path).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("{} ({})", e.message(), e.hint().unwrap_or_default()),
+            )
+        })?;
     }
     if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() >= LOG_ROTATE_BYTES) {
         let mut old = path.as_os_str().to_owned();

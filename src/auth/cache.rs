@@ -79,6 +79,22 @@ impl TokenCache {
         &self.dir
     }
 
+    /// Refuses (exit 3) a cache that others could have written: lmi's cache
+    /// folder, `tokens/` and the environment's token, metadata and lock
+    /// files (see [`crate::paths::check_trusted`]).
+    pub fn check_trusted(&self, env: &str) -> Result<()> {
+        let root = self.dir.parent().unwrap_or(&self.dir);
+        for file in [self.path(env), self.metadata_path(env), self.lock_path(env)] {
+            crate::paths::check_trusted(root, &file)?;
+        }
+        Ok(())
+    }
+
+    /// Removes every temporary file a killed write left behind.
+    pub fn remove_temps(&self) -> usize {
+        crate::files::remove_temps(&self.dir, Duration::ZERO)
+    }
+
     pub fn path(&self, env: &str) -> PathBuf {
         self.dir.join(format!("{env}.json"))
     }

@@ -86,6 +86,7 @@ impl<'a> ServiceAuth<'a> {
             self.gate_passed.set(true);
         }
         let env = self.env();
+        self.cache.check_trusted(env)?;
         // Fast path, no lock: a valid token for these settings.
         if let Some(token) = self.usable(self.clock.now()) {
             tracing::debug!(target: "auth", "cache hit for environment {env}");
@@ -116,6 +117,7 @@ impl<'a> ServiceAuth<'a> {
     /// refresh token stays for the next acquisition to try first.
     pub fn discard(&self, failed: &Secret) -> Result<()> {
         let env = self.env();
+        self.cache.check_trusted(env)?;
         let _lock = self.cache.lock(env, self.lock_wait())?;
         match self.cache.read(env) {
             Lookup::Found(mut token) if &token.access_token == failed => {

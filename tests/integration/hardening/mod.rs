@@ -6,6 +6,7 @@
 
 mod responses;
 mod tokens;
+mod trust;
 
 use crate::support::Sandbox;
 
