@@ -63,7 +63,10 @@ pub fn login(
         + config.http_timeout * 6
         + Duration::from_secs(30);
     let lock = store.lock("login", wait, || {
-        eprintln!("Another lmi login sso is in progress; waiting for it to finish...");
+        let _ = writeln!(
+            std::io::stderr(),
+            "Another lmi login sso is in progress; waiting for it to finish..."
+        );
     })?;
     let current = store.load()?;
     if let Some(session) = current
@@ -156,13 +159,17 @@ fn browser_login(
 
     // The URL is always shown: the browser may not start, or may be on
     // another screen.
-    eprintln!(
+    let _ = writeln!(
+        std::io::stderr(),
         "To log in to {}, open this URL in a browser:\n\n    {url}\n",
         config.issuer_id
     );
     if !options.no_browser {
         if deps.browser.open(url.as_str()) {
-            eprintln!("Opened your browser; finish the login there.");
+            let _ = writeln!(
+                std::io::stderr(),
+                "Opened your browser; finish the login there."
+            );
         } else {
             tracing::warn!(target: "sso", "could not start a browser (set BROWSER, or open the URL above yourself)");
         }
@@ -175,7 +182,8 @@ fn browser_login(
     let waited = listener.wait(&secrets.state, deadline, config.login_timeout, |left| {
         if spinner {
             let secs = left.as_secs();
-            eprint!(
+            let _ = write!(
+                std::io::stderr(),
                 "\r{} Waiting for the browser ({}:{:02} left, Ctrl-C to cancel) ",
                 frames[frame % frames.len()],
                 secs / 60,
@@ -186,7 +194,7 @@ fn browser_login(
         }
     });
     if spinner {
-        eprint!("\r\x1b[K");
+        let _ = write!(std::io::stderr(), "\r\x1b[K");
     }
     let callback = waited?;
     tracing::info!(target: "sso", "got the authorization code; exchanging it");
