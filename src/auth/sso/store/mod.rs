@@ -91,7 +91,11 @@ pub fn account(client_id: &str, issuer_id: &str) -> String {
 /// not one.
 fn decode(text: &str, place: &str) -> Option<Session> {
     match serde_json::from_str::<Session>(text) {
-        Ok(session) if !session.access_token.is_empty() => Some(session),
+        Ok(mut session) if !session.access_token.is_empty() => {
+            // Stored by an older version: the name may still be raw.
+            session.user = session.user.map(|u| crate::secret::clean_external(&u, &[]));
+            Some(session)
+        }
         _ => {
             tracing::warn!(target: "sso", "ignoring the stored SSO session ({place}): it is not a valid session; log in again");
             None
