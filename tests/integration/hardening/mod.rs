@@ -4,6 +4,7 @@
 //! down by the test. The tests run as root in CI, where permissions do not
 //! stop reads: ownership and modes are asserted directly.
 
+mod callback;
 mod local;
 mod responses;
 mod tokens;
