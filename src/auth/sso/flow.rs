@@ -92,6 +92,9 @@ pub fn login(
             }
         }
     }
+    // A store that cannot keep the session (a locked keyring) fails now,
+    // before the user logs in for nothing.
+    store.check_writable()?;
     let session = browser_login(deps, config, &idp, options)?;
     drop(lock);
     Ok((session, Outcome::LoggedIn))
@@ -230,7 +233,21 @@ fn exchange(
     // Saved under the session lock, so a concurrent REQUIRE_SSO refresh
     // cannot interleave with (or remove) the new session.
     let _lock = deps.store.lock("session", config.refresh_wait(), || {})?;
-    deps.store.save(&session)?;
+    if let Err(e) = deps.store.save(&session) {
+        // Tokens nobody keeps should not stay valid at the IdP (RFC 7009).
+        let revoked = revoke(idp, config, &session);
+        let what = if revoked {
+            "; the new tokens were revoked"
+        } else {
+            ""
+        };
+        let hint = e.hint().map(str::to_owned);
+        let mut error = Error::auth(format!("{}{what}", e.message()));
+        if let Some(hint) = hint {
+            error = error.with_hint(hint);
+        }
+        return Err(error);
+    }
     tracing::info!(
         target: "sso",
         "logged in as {} at {}",
@@ -335,6 +352,33 @@ mod tests {
         assert_eq!(got, session(T + 3600, Some("rt-1")));
         assert_eq!(opened, 0);
         assert!(http.sent().is_empty());
+    }
+
+    fn deps_with<'a>(
+        store: &'a Store,
+        http: &'a FakeTransport,
+        browser: &'a RecordingBrowser,
+        clock: &'a FixedClock,
+    ) -> SsoDeps<'a> {
+        SsoDeps {
+            clock,
+            transport: http,
+            browser,
+            store,
+        }
+    }
+
+    #[test]
+    fn a_store_that_cannot_save_fails_before_the_browser_opens() {
+        let http = FakeTransport::default();
+        let store = Store::memory(MemoryStore::failing(true));
+        let browser = RecordingBrowser::default();
+        let clock = FixedClock::at(T);
+        let deps = deps_with(&store, &http, &browser, &clock);
+        let e = login(&deps, &plain_config(), LoginOptions::default()).unwrap_err();
+        assert!(e.message().contains("locked"), "{}", e.message());
+        assert!(browser.opened.lock().unwrap().is_empty());
+        assert!(http.token_requests().is_empty());
     }
 
     #[test]

@@ -80,6 +80,10 @@ impl SessionStore for FileStore {
         }
     }
 
+    fn check_writable(&self) -> Result<()> {
+        self.check_trusted()
+    }
+
     fn describe(&self) -> String {
         self.path.display().to_string()
     }

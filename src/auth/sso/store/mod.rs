@@ -80,6 +80,11 @@ pub trait SessionStore {
     fn remove(&self) -> Result<bool>;
     /// Where the session lives, for messages.
     fn describe(&self) -> String;
+    /// Whether a session can be saved now, asked before a browser login so
+    /// that a locked keychain fails before the user logs in, not after.
+    fn check_writable(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The keychain account (and file name stem) of one (client id, issuer) pair.
@@ -178,6 +183,11 @@ impl Store {
 
     pub fn remove(&self) -> Result<bool> {
         self.backend.remove()
+    }
+
+    /// See [`SessionStore::check_writable`].
+    pub fn check_writable(&self) -> Result<()> {
+        self.backend.check_writable()
     }
 
     pub fn describe(&self) -> String {
