@@ -5,7 +5,8 @@
 //!   loopback hosts over plain HTTP (SPEC §2).
 //! - Redirects are never followed by the agent: `lmi api` follows
 //!   same-origin ones itself so the bearer token stays on its origin.
-//! - Proxies (`HTTPS_PROXY`, `NO_PROXY`) and the system CA store
+//! - Proxies (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`; `http://`, `socks5://`
+//!   and `socks5h://`) and the system CA store
 //!   (`SSL_CERT_FILE`) are honoured through ureq's platform verifier.
 
 use std::net::IpAddr;

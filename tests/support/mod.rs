@@ -6,6 +6,7 @@
 pub mod bare_dbus;
 pub mod hostile;
 pub mod node_mock;
+pub mod socks;
 pub mod tls_server;
 
 use std::path::{Path, PathBuf};

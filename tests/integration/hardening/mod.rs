@@ -6,6 +6,7 @@
 
 mod callback;
 mod local;
+mod proxy;
 mod responses;
 mod tokens;
 mod trust;
