@@ -102,7 +102,16 @@ pub fn check_trusted(root: &Path, path: &Path) -> Result<()> {
             };
             let meta = match meta {
                 Ok(meta) => meta,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                // Nothing there (or a file where a folder should be, which
+                // the write reports): nothing to trust yet.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                    ) =>
+                {
+                    return Ok(())
+                }
                 Err(e) => return Err(Error::io("cannot check", &level, e)),
             };
             let shown = level.display();
@@ -190,7 +199,8 @@ pub fn readable_by_others(path: &Path) -> bool {
     }
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

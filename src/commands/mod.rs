@@ -179,8 +179,12 @@ impl Ctx {
                 tracing::warn!(target: "config", "LOG_LEVEL {raw:?} is not one of error, warn, info, debug; using info");
             }
             for (key, value) in &config.settings().values {
-                let shown = crate::config::shown_value(key, &value.value);
-                tracing::debug!(target: "config", "{key} = {shown:?} (from {})", value.source);
+                if crate::config::is_secret_key(key) {
+                    tracing::debug!(target: "config", "{key} = ******** (from {})", value.source);
+                } else {
+                    let shown = crate::config::shown_value(key, &value.value);
+                    tracing::debug!(target: "config", "{key} = {shown:?} (from {})", value.source);
+                }
             }
         }
     }
