@@ -13,7 +13,7 @@
 #    which exports LMI_TEST_SECRET_SERVICE=1.
 #
 # LMI_TEST_SKIP_INSTALL=1 skips step 1 (npm ci still runs if tests/node has no
-# node_modules). Extra arguments are passed to `cargo nextest run` (e.g. a
+# node_modules or its lock file changed). Extra arguments are passed to `cargo nextest run` (e.g. a
 # filter: ./scripts/test.sh sso). Exits non-zero on any failure.
 set -euo pipefail
 
@@ -94,6 +94,9 @@ if [[ "${LMI_TEST_SKIP_INSTALL:-0}" == "1" ]]; then
   step "install (skipped: LMI_TEST_SKIP_INSTALL=1)"
   if [[ ! -d tests/node/node_modules ]]; then
     echo "tests/node/node_modules missing: running npm ci anyway"
+    npm_install
+  elif [[ tests/node/package-lock.json -nt tests/node/node_modules/.package-lock.json ]]; then
+    echo "tests/node/package-lock.json changed: running npm ci anyway"
     npm_install
   fi
 else

@@ -19,7 +19,7 @@ use url::Url;
 use crate::error::{Error, Result};
 
 /// A response, read in full.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
     pub reason: String,
@@ -352,6 +352,8 @@ pub fn loggable_foreign_url(url: &Url) -> String {
 fn is_sensitive_parameter(name: &str) -> bool {
     const EXACT: &[&str] = &[
         "code",
+        "user_code",
+        "device_code",
         "state",
         "nonce",
         "code_verifier",
@@ -492,5 +494,7 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("evil.example/p?q="), "{shown}");
+        let u = Url::parse("https://idp.example/device?user_code=WDJB-MJHT").unwrap();
+        assert!(!loggable_url(&u).contains("WDJB"));
     }
 }

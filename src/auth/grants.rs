@@ -30,6 +30,8 @@ pub enum Grant {
         verifier: Secret,
         redirect_uri: String,
     },
+    /// A device-code poll (RFC 8628 §3.4).
+    DeviceCode(Secret),
 }
 
 impl Grant {
@@ -39,6 +41,7 @@ impl Grant {
             Grant::Password { .. } => "password",
             Grant::RefreshToken(_) => "refresh_token",
             Grant::AuthorizationCode { .. } => "authorization_code",
+            Grant::DeviceCode(_) => "urn:ietf:params:oauth:grant-type:device_code",
         }
     }
 }
@@ -212,6 +215,7 @@ pub fn request_token(
             form.push(("code_verifier", verifier.expose()));
             form.push(("redirect_uri", redirect_uri));
         }
+        Grant::DeviceCode(code) => form.push(("device_code", code.expose())),
     }
     if let Some(scopes) = req.scopes.filter(|s| !s.trim().is_empty()) {
         form.push(("scope", scopes));
@@ -242,7 +246,12 @@ pub fn request_token(
     }
 
     let shown_url = crate::http::loggable_url(req.token_url);
-    tracing::info!(target: "auth", "requesting a token ({} grant) from {shown_url}", req.grant.name());
+    if matches!(req.grant, Grant::DeviceCode(_)) {
+        // A poll every few seconds: one line each only at -vv.
+        tracing::debug!(target: "auth", "polling {shown_url} for the device login's tokens");
+    } else {
+        tracing::info!(target: "auth", "requesting a token ({} grant) from {shown_url}", req.grant.name());
+    }
     let fail = |failure: GrantFailure| GrantError {
         url: shown_url.clone(),
         failure: Box::new(failure),
@@ -265,6 +274,7 @@ pub fn request_token(
             secrets.push(code);
             secrets.push(verifier);
         }
+        Grant::DeviceCode(code) => secrets.push(code),
         Grant::ClientCredentials => {}
     }
     let text = String::from_utf8_lossy(&response.body).into_owned();

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::Ctx;
+use crate::auth::sso::choice::Surroundings;
 use crate::auth::sso::flow::{self, LoginOptions, Outcome};
 use crate::cli::LoginSsoArgs;
 use crate::error::Result;
@@ -18,6 +19,9 @@ struct LoginOut {
     /// How the session came about: `login` (the browser), `existing` or
     /// `refreshed`.
     source: &'static str,
+    /// The flow that made the session: `browser` or `device` (for an
+    /// existing or refreshed session, the flow of its login).
+    flow: String,
 }
 
 pub fn login_sso(ctx: &Ctx, args: &LoginSsoArgs) -> Result<u8> {
@@ -28,6 +32,8 @@ pub fn login_sso(ctx: &Ctx, args: &LoginSsoArgs) -> Result<u8> {
             LoginOptions {
                 force: args.force,
                 no_browser: args.no_browser,
+                device: args.device,
+                surroundings: Surroundings::from_env(&ctx.env),
             },
         )
     })?;
@@ -39,7 +45,13 @@ pub fn login_sso(ctx: &Ctx, args: &LoginSsoArgs) -> Result<u8> {
         source: match outcome {
             Outcome::Existing => "existing",
             Outcome::Refreshed => "refreshed",
-            Outcome::LoggedIn => "login",
+            Outcome::LoggedIn(_) => "login",
+        },
+        flow: match outcome {
+            Outcome::LoggedIn(flow) => flow.name().to_owned(),
+            Outcome::Existing | Outcome::Refreshed => {
+                session.flow.clone().unwrap_or_else(|| "browser".to_owned())
+            }
         },
     };
     ctx.out.result(&out, || {
@@ -49,7 +61,7 @@ pub fn login_sso(ctx: &Ctx, args: &LoginSsoArgs) -> Result<u8> {
             Outcome::Refreshed => {
                 format!("Logged in as {user} at {} (session refreshed)", out.issuer)
             }
-            Outcome::LoggedIn => format!("Logged in as {user} at {}", out.issuer),
+            Outcome::LoggedIn(_) => format!("Logged in as {user} at {}", out.issuer),
         }
     })?;
     Ok(0)

@@ -141,6 +141,7 @@ impl Ctx {
         let store = Store::configured(sso, &self.paths);
         let deps = SsoDeps {
             clock: self.deps.clock.as_ref(),
+            sleeper: &crate::auth::clock::SystemSleeper,
             transport: self.transport()?,
             browser: self.deps.browser.as_ref(),
             store: &store,

@@ -169,6 +169,17 @@ pub const KEYS: &[KeyDef] = &[
         Some("keychain"),
         KeyKind::Choice(&["keychain", "file"]),
     ),
+    typed(
+        "OAUTH_SSO_FLOW",
+        "login flow: auto, browser or device",
+        Some("auto"),
+        KeyKind::Choice(&["auto", "browser", "device"]),
+    ),
+    key(
+        "OAUTH_SSO_DEVICE_AUTHORIZATION_URL",
+        "explicit device authorization endpoint; wins over discovery",
+        None,
+    ),
     key("LOG_FILE", "file log path", None),
     typed(
         "LOG_FILE_ENABLED",

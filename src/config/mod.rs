@@ -30,7 +30,7 @@ pub use environments::{list_environments, valid_env_name, EnvName};
 pub use keys::{is_secret_key, key_def, misspelt_key, shown_value, KeyDef, KeyKind, KEYS};
 pub use resolve::{resolve, Inputs, Settings, Source, Value};
 pub use service::{AuthMethod, Endpoint, GrantKind, ServiceConfig};
-pub use sso::{SsoConfig, StoreKind};
+pub use sso::{FlowSetting, SsoConfig, StoreKind};
 
 use crate::error::{Error, Result};
 use crate::paths::Paths;

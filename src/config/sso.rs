@@ -25,6 +25,10 @@ pub struct SsoConfig {
     pub issuer_id: String,
     pub authorization_url: Option<Url>,
     pub token_url: Option<Url>,
+    /// `OAUTH_SSO_DEVICE_AUTHORIZATION_URL`, when set (RFC 8628 §3.1).
+    pub device_authorization_url: Option<Url>,
+    /// `OAUTH_SSO_FLOW` (SPEC §5.1).
+    pub flow: FlowSetting,
     pub scopes: String,
     pub redirect_port: u16,
     pub login_timeout: u64,
@@ -76,6 +80,11 @@ impl SsoConfig {
             .get("OAUTH_SSO_TOKEN_URL")
             .map(|raw| secure_endpoint("OAUTH_SSO_TOKEN_URL", raw))
             .transpose()?;
+        let device_authorization_url = settings
+            .get("OAUTH_SSO_DEVICE_AUTHORIZATION_URL")
+            .map(|raw| secure_endpoint("OAUTH_SSO_DEVICE_AUTHORIZATION_URL", raw))
+            .transpose()?;
+        let flow = FlowSetting::parse(settings.get("OAUTH_SSO_FLOW"))?;
         let scopes = settings
             .get("OAUTH_SSO_SCOPES")
             .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -112,12 +121,14 @@ impl SsoConfig {
             issuer_id,
             authorization_url,
             token_url,
+            device_authorization_url,
+            flow,
             scopes,
             redirect_port,
             login_timeout: settings.u64("OAUTH_SSO_LOGIN_TIMEOUT")?.max(1),
             store: store_kind(settings)?,
             skew: settings.u64("TOKEN_EXPIRY_SKEW")? as i64,
-            http_timeout: Duration::from_secs(settings.u64("HTTP_TIMEOUT")?.max(1)),
+            http_timeout: super::service::http_timeout(settings)?,
         })
     }
 
@@ -133,6 +144,33 @@ impl SsoConfig {
 
 fn wants_openid(scopes: &str) -> bool {
     scopes.split_whitespace().any(|s| s == "openid")
+}
+
+/// `OAUTH_SSO_FLOW`: which login flow `login sso` uses (SPEC §5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FlowSetting {
+    /// The device flow when this machine cannot show a browser and the IdP
+    /// has a device authorization endpoint, else the browser flow.
+    #[default]
+    Auto,
+    /// Authorization Code with PKCE through a loopback redirect.
+    Browser,
+    /// The device authorization grant (RFC 8628).
+    Device,
+}
+
+impl FlowSetting {
+    pub fn parse(raw: Option<&str>) -> Result<FlowSetting> {
+        match raw.map(|r| r.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("") | Some("auto") => Ok(FlowSetting::Auto),
+            Some("browser") => Ok(FlowSetting::Browser),
+            Some("device") => Ok(FlowSetting::Device),
+            Some(other) => Err(Error::config(format!(
+                "OAUTH_SSO_FLOW {other:?} is not a login flow lmi knows"
+            ))
+            .with_hint("valid values: auto (the default), browser, device")),
+        }
+    }
 }
 
 /// `OAUTH_SSO_TOKEN_STORE`.
@@ -173,6 +211,26 @@ mod tests {
         assert_eq!(
             StoreKind::parse(Some("plaintext")).unwrap_err().exit_code(),
             3
+        );
+    }
+
+    #[test]
+    fn flow_settings() {
+        assert_eq!(FlowSetting::parse(None).unwrap(), FlowSetting::Auto);
+        assert_eq!(
+            FlowSetting::parse(Some(" Device ")).unwrap(),
+            FlowSetting::Device
+        );
+        assert_eq!(
+            FlowSetting::parse(Some("browser")).unwrap(),
+            FlowSetting::Browser
+        );
+        let err = FlowSetting::parse(Some("telepathy")).unwrap_err();
+        assert_eq!(err.exit_code(), 3);
+        assert!(err.message().contains("OAUTH_SSO_FLOW"));
+        assert_eq!(
+            err.hint(),
+            Some("valid values: auto (the default), browser, device")
         );
     }
 

@@ -3,6 +3,14 @@
 //! lmi's tests, README demo and benchmarks. TEST TOOLING ONLY: its keys are
 //! public and it authenticates nobody for real.
 //!
+//! Beyond the classic grants the IdP speaks the device authorization grant
+//! (RFC 8628, `/device_authorization` and the `/device` page), token exchange
+//! (RFC 8693, subject tokens from [`ci_token`] or its own access tokens),
+//! `private_key_jwt` client authentication (RFC 7523, keys in
+//! `testidp/keys/`) and RFC 9207's `iss` on authorization responses; the API
+//! streams large, broken, truncated or stalled bodies whose bytes
+//! [`pattern_bytes`] and [`JsonArrayReader`] reproduce.
+//!
 //! This file holds the [`TestServer`] handle (start/stop, URLs, counters,
 //! recorded requests, runtime behaviour changes) and the crate's re-exports.
 //!
@@ -18,23 +26,40 @@
 mod api;
 mod behaviour;
 pub mod browser;
+mod device;
+mod exchange;
 mod http;
 mod idp;
 pub mod keys;
 mod record;
 mod state;
+mod stream;
 
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
+pub use api::DROP_MISSING_BYTES;
 pub use behaviour::{
-    Behaviour, Client, IdTokenFault, Options, SsoUser, TokenFailure, User, WellKnown,
+    AuthorizationIss, Behaviour, Client, DeviceAuthorizationFailure, DeviceDenial, IdTokenFault,
+    Options, PollFailure, SsoUser, TokenFailure, User, WellKnown,
+};
+pub use device::DEVICE_CODE_GRANT;
+pub use exchange::{
+    TOKEN_EXCHANGE_GRANT, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_ID_TOKEN, TOKEN_TYPE_JWT,
 };
 pub use idp::pkce_challenge;
-pub use keys::{decoding_key, jwks, KEY_ID};
+pub use keys::{
+    ci_jwk, ci_key_path, ci_token, client_assertion, decoding_key, jwks, key_path,
+    CLIENT_ASSERTION_TYPE, KEY_ID,
+};
 pub use record::RecordedRequest;
+pub use stream::{
+    json_array_item, json_array_item_bytes, json_broken_tail, pattern_byte, pattern_bytes,
+    JsonArrayReader, PatternReader,
+};
 
 use state::{Counters, Shared};
 
@@ -49,7 +74,7 @@ pub struct Ports {
 /// The running IdP, API and other servers. Dropping it stops them.
 pub struct TestServer {
     shared: Arc<Shared>,
-    servers: Vec<Arc<tiny_http::Server>>,
+    stoppers: Vec<http::Stopper>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -70,21 +95,23 @@ impl TestServer {
         let (api, api_url) = http::bind(ports.api)?;
         let (other, other_url) = http::bind(ports.other)?;
         let shared = Arc::new(Shared::new(idp_url, api_url, other_url, options));
-        let threads = vec![
-            http::serve("idp", Arc::clone(&idp), Arc::clone(&shared), idp::handle),
-            http::serve("api", Arc::clone(&api), Arc::clone(&shared), api::handle),
-            http::serve(
-                "other",
-                Arc::clone(&other),
-                Arc::clone(&shared),
-                api::handle_other,
-            ),
+        let mut srv = TestServer {
+            shared: Arc::clone(&shared),
+            stoppers: Vec::new(),
+            threads: Vec::new(),
+        };
+        let servers: [(&str, http::Server, http::Handler); 3] = [
+            ("idp", idp, idp::handle),
+            ("api", api, api::handle),
+            ("other", other, api::handle_other),
         ];
-        Ok(TestServer {
-            shared,
-            servers: vec![idp, api, other],
-            threads,
-        })
+        for (name, server, handler) in servers {
+            // On error `srv` is dropped, which stops what already runs.
+            let (stopper, threads) = http::serve(name, server, Arc::clone(&shared), handler)?;
+            srv.stoppers.push(stopper);
+            srv.threads.extend(threads);
+        }
+        Ok(srv)
     }
 
     // --- URLs -------------------------------------------------------------
@@ -122,6 +149,17 @@ impl TestServer {
     /// `idp_url() + "/jwks"`.
     pub fn jwks_url(&self) -> String {
         format!("{}/jwks", self.shared.idp_url)
+    }
+
+    /// `idp_url() + "/device_authorization"` (RFC 8628 §3.1).
+    pub fn device_authorization_url(&self) -> String {
+        format!("{}/device_authorization", self.shared.idp_url)
+    }
+
+    /// `idp_url() + "/device"`: the `verification_uri` page where a user
+    /// agent confirms a user code (`POST` with `user_code`).
+    pub fn device_verification_url(&self) -> String {
+        format!("{}/device", self.shared.idp_url)
     }
 
     /// The metadata document as currently served (regardless of `well_known`).
@@ -186,6 +224,113 @@ impl TestServer {
         self.shared.log().last_authorize.clone()
     }
 
+    /// `POST /device_authorization` requests (also refused ones).
+    pub fn device_authorization_requests(&self) -> usize {
+        self.shared.log().device_authorizations
+    }
+
+    /// The most recent `POST /device_authorization`.
+    pub fn last_device_authorization_request(&self) -> Option<RecordedRequest> {
+        self.shared.log().last_device_authorization.clone()
+    }
+
+    /// Device-code polls of the token endpoint (all device codes, also
+    /// refused or failed ones).
+    pub fn device_polls(&self) -> usize {
+        self.shared.log().device_polls.len()
+    }
+
+    /// When each device-code poll arrived, in order: a test checks the
+    /// client's pacing (`interval`, `slow_down`) from the gaps.
+    pub fn device_poll_times(&self) -> Vec<Instant> {
+        self.shared.log().device_polls.clone()
+    }
+
+    /// User codes issued by `/device_authorization`, in order.
+    pub fn device_user_codes(&self) -> Vec<String> {
+        self.shared.store().user_codes.clone()
+    }
+
+    /// The most recently issued user code.
+    pub fn last_user_code(&self) -> Option<String> {
+        self.shared.store().user_codes.last().cloned()
+    }
+
+    /// Confirms a user code as the user would at the verification page
+    /// (needed when `device_auto_approve` is false); false when the code is
+    /// unknown or expired.
+    pub fn approve_device(&self, user_code: &str) -> bool {
+        device::set_decision(&self.shared, user_code, true)
+    }
+
+    /// Refuses a user code: the next poll gets `access_denied`.
+    pub fn deny_device(&self, user_code: &str) -> bool {
+        device::set_decision(&self.shared, user_code, false)
+    }
+
+    /// Authorization codes `/authorize` issued, in order.
+    pub fn issued_codes(&self) -> Vec<String> {
+        self.shared.log().issued_codes.clone()
+    }
+
+    /// How many `authorization_code` token requests presented `code` (also
+    /// refused ones): 0 means the client never tried to redeem it.
+    pub fn code_redemptions(&self, code: &str) -> usize {
+        self.shared
+            .log()
+            .code_redemptions
+            .get(code)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Issued authorization codes that no token request ever presented.
+    pub fn unredeemed_codes(&self) -> Vec<String> {
+        let log = self.shared.log();
+        log.issued_codes
+            .iter()
+            .filter(|c| !log.code_redemptions.contains_key(*c))
+            .cloned()
+            .collect()
+    }
+
+    /// The URL `/authorize` last redirected to (the authorization response,
+    /// with `code` or `error`, `state` and `iss`).
+    pub fn last_authorization_response(&self) -> Option<String> {
+        self.shared.log().last_authorization_response.clone()
+    }
+
+    /// Token-exchange requests (RFC 8693) that reached the grant (the client
+    /// authenticated), also refused ones.
+    pub fn token_exchanges(&self) -> usize {
+        self.shared.log().token_exchanges
+    }
+
+    /// The client authentication method of the most recent `/token` request:
+    /// `client_secret_basic`, `client_secret_post`, `private_key_jwt` or
+    /// `none` (recorded also when the authentication failed).
+    pub fn last_token_request_auth_method(&self) -> Option<String> {
+        self.shared
+            .log()
+            .auth_methods
+            .iter()
+            .rev()
+            .find(|(endpoint, _)| endpoint == "token")
+            .map(|(_, method)| method.clone())
+    }
+
+    /// `(endpoint, method)` of every client authentication, in order;
+    /// endpoint is `token`, `revoke` or `device_authorization`.
+    pub fn client_auth_methods(&self) -> Vec<(String, String)> {
+        self.shared.log().auth_methods.clone()
+    }
+
+    /// The claims of the most recent `client_assertion` (decoded before any
+    /// check, so also of a refused one).
+    pub fn last_client_assertion_claims(&self) -> Option<serde_json::Value> {
+        self.shared.log().last_assertion_claims.clone()
+    }
+
     /// Tokens revoked through `/revoke`, in order.
     pub fn revocations(&self) -> Vec<String> {
         self.shared.log().revocations.clone()
@@ -231,7 +376,7 @@ impl TestServer {
     /// for [`TestServer::release_held`]. Poll it (with a deadline) to know
     /// that a client's request is in flight.
     pub fn held_requests(&self) -> usize {
-        self.shared.held()
+        self.shared.hold_gate.waiting()
     }
 
     /// Lets the waiting `/hold` requests go on and returns how many there
@@ -239,16 +384,31 @@ impl TestServer {
     /// the 401) and answered like `/whoami`. Requests arriving later wait for
     /// the next release; unreleased ones answer 503 after two minutes.
     pub fn release_held(&self) -> usize {
-        self.shared.release_held()
+        self.shared.hold_gate.release()
+    }
+
+    // --- the /stall gate ----------------------------------------------------
+
+    /// `/stall/<N>` responses that sent their N bytes and now wait, silent,
+    /// for [`TestServer::release_stalled`] (or two minutes). Poll it (with a
+    /// deadline) to know that a client is waiting on a stalled body.
+    pub fn stalled_requests(&self) -> usize {
+        self.shared.stall_gate.waiting()
+    }
+
+    /// Lets the stalled `/stall` responses end (their chunked body is then
+    /// complete and the connection closes); returns how many there were.
+    pub fn release_stalled(&self) -> usize {
+        self.shared.stall_gate.release()
     }
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
         // Held request threads are not joined; let them answer and end.
-        self.shared.close_latch();
-        for s in &self.servers {
-            s.unblock();
+        self.shared.close_gates();
+        for s in &self.stoppers {
+            s.stop();
         }
         for t in self.threads.drain(..) {
             let _ = t.join();

@@ -45,6 +45,12 @@ fn platform_openers(url: &str) -> Vec<(String, Vec<String>)> {
 pub trait Browser {
     /// Starts a browser on `url`; `false` when none could be started.
     fn open(&self, url: &str) -> bool;
+
+    /// Starts only the user's own `$BROWSER` on `url`, never the platform
+    /// opener (the device flow, where the platform may have no desktop):
+    /// `None` when `$BROWSER` is unset, else whether one of its commands
+    /// started.
+    fn open_configured(&self, url: &str) -> Option<bool>;
 }
 
 /// `$BROWSER`, then the platform opener.
@@ -62,20 +68,36 @@ impl SystemBrowser {
     }
 }
 
-impl Browser for SystemBrowser {
-    fn open(&self, url: &str) -> bool {
-        let from_var = self
-            .browser_var
+impl SystemBrowser {
+    /// The command lines `$BROWSER` gives for `url`.
+    fn commands_for(&self, url: &str) -> Vec<(String, Vec<String>)> {
+        self.browser_var
             .as_deref()
             .into_iter()
             .flat_map(|v| v.split(':'))
-            .filter_map(|spec| command_line(spec, url));
-        for (program, args) in from_var.chain(platform_openers(url)) {
-            if spawn_detached(&program, &args) {
-                return true;
-            }
+            .filter_map(|spec| command_line(spec, url))
+            .collect()
+    }
+}
+
+impl Browser for SystemBrowser {
+    fn open(&self, url: &str) -> bool {
+        self.commands_for(url)
+            .into_iter()
+            .chain(platform_openers(url))
+            .any(|(program, args)| spawn_detached(&program, &args))
+    }
+
+    fn open_configured(&self, url: &str) -> Option<bool> {
+        let commands = self.commands_for(url);
+        if commands.is_empty() {
+            return None;
         }
-        false
+        Some(
+            commands
+                .into_iter()
+                .any(|(program, args)| spawn_detached(&program, &args)),
+        )
     }
 }
 

@@ -1,12 +1,12 @@
 //! `lmi login sso` and `lmi logout sso`, the work behind the commands.
 //!
 //! Login is lock → read → (valid: report) → (expired with a refresh token:
-//! refresh) → browser login → save, under a per-session lock file so that
+//! refresh) → choose the flow → browser or device login → save, under a per-session lock file so that
 //! concurrent logins open one browser and the others report its result
 //! (kubelogin's pattern). Nothing is written before a login fully succeeds,
 //! so a failed login never touches a good existing session.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use url::Url;
@@ -15,12 +15,15 @@ use crate::auth::grants::Grant;
 use crate::error::{Error, Result};
 use crate::http::loggable_url;
 
+use super::choice::{choose, Flow, Surroundings};
 use super::deps::SsoDeps;
+use super::device;
 use super::idp::Idp;
 use super::loopback::Listener;
 use super::pkce::LoginSecrets;
 use super::session::{refresh, RefreshFailure};
 use super::store::Session;
+use super::waiting::WaitingLine;
 use crate::config::SsoConfig;
 
 /// How `login sso` got its session.
@@ -30,8 +33,8 @@ pub enum Outcome {
     Existing,
     /// The stored session was refreshed.
     Refreshed,
-    /// A new login in the browser.
-    LoggedIn,
+    /// A new login, through this flow.
+    LoggedIn(Flow),
 }
 
 /// Options of `login sso`.
@@ -39,6 +42,10 @@ pub enum Outcome {
 pub struct LoginOptions {
     pub force: bool,
     pub no_browser: bool,
+    /// `--device`: the device flow, whatever `OAUTH_SSO_FLOW` says.
+    pub device: bool,
+    /// What the environment says about showing a browser (for `auto`).
+    pub surroundings: Surroundings,
 }
 
 /// Logs in (or reports the existing session).
@@ -95,9 +102,19 @@ pub fn login(
     // A store that cannot keep the session (a locked keyring) fails now,
     // before the user logs in for nothing.
     store.check_writable()?;
-    let session = browser_login(deps, config, &idp, options)?;
+    let choice = choose(config.flow, options.device, &options.surroundings, || {
+        idp.device_authorization_endpoint()
+    })?;
+    tracing::info!(target: "sso", "login flow: {} ({})", choice.flow.name(), choice.reason);
+    let session = match &choice.device_endpoint {
+        Some(endpoint) => {
+            let session = device::login(deps, config, &idp, endpoint, options)?;
+            store_new(deps, &idp, config, session, choice.flow)?
+        }
+        None => browser_login(deps, config, &idp, options)?,
+    };
     drop(lock);
-    Ok((session, Outcome::LoggedIn))
+    Ok((session, Outcome::LoggedIn(choice.flow)))
 }
 
 fn refresh_under_lock(
@@ -154,6 +171,7 @@ fn browser_login(
     if config.wants_openid() {
         idp.jwks_uri()?;
     }
+    let iss = idp.authorization_response_iss()?;
     let secrets = LoginSecrets::generate();
     let listener = Listener::bind(config.redirect_port)?;
     let redirect_uri = listener.redirect_uri();
@@ -179,26 +197,15 @@ fn browser_login(
     }
 
     let deadline = Instant::now() + Duration::from_secs(config.login_timeout);
-    let spinner = std::io::stderr().is_terminal();
-    let frames = ['|', '/', '-', '\\'];
-    let mut frame = 0usize;
-    let waited = listener.wait(&secrets.state, deadline, config.login_timeout, |left| {
-        if spinner {
-            let secs = left.as_secs();
-            let _ = write!(
-                std::io::stderr(),
-                "\r{} Waiting for the browser ({}:{:02} left, Ctrl-C to cancel) ",
-                frames[frame % frames.len()],
-                secs / 60,
-                secs % 60
-            );
-            let _ = std::io::stderr().flush();
-            frame += 1;
-        }
-    });
-    if spinner {
-        let _ = write!(std::io::stderr(), "\r\x1b[K");
-    }
+    let mut line = WaitingLine::new("the browser");
+    let waited = listener.wait(
+        &secrets.state,
+        iss.as_ref(),
+        deadline,
+        config.login_timeout,
+        |left| line.tick(left),
+    );
+    line.clear();
     let callback = waited?;
     tracing::info!(target: "sso", "got the authorization code; exchanging it");
 
@@ -230,6 +237,18 @@ fn exchange(
                 .with_hint("run lmi login sso again; if it keeps failing, check OAUTH_SSO_CLIENT_ID and the client's redirect settings at the IdP")
         })?;
     let session = idp.session_from(response, Some(&secrets.nonce), None)?;
+    store_new(deps, idp, config, session, Flow::Browser)
+}
+
+/// Stores a new login's session, whichever flow made it.
+fn store_new(
+    deps: &SsoDeps<'_>,
+    idp: &Idp<'_>,
+    config: &SsoConfig,
+    mut session: Session,
+    flow: Flow,
+) -> Result<Session> {
+    session.flow = Some(flow.name().to_owned());
     // Saved under the session lock, so a concurrent REQUIRE_SSO refresh
     // cannot interleave with (or remove) the new session.
     let _lock = deps.store.lock("session", config.refresh_wait(), || {})?;
@@ -329,8 +348,10 @@ mod tests {
         let memory = MemoryStore::holding(session);
         let store = Store::memory(memory.clone());
         let browser = RecordingBrowser::default();
+        let clock = FixedClock::at(T);
         let deps = SsoDeps {
-            clock: &FixedClock::at(T),
+            clock: &clock,
+            sleeper: &clock,
             transport: http,
             browser: &browser,
             store: &store,
@@ -362,6 +383,7 @@ mod tests {
     ) -> SsoDeps<'a> {
         SsoDeps {
             clock,
+            sleeper: clock,
             transport: http,
             browser,
             store,

@@ -20,6 +20,17 @@ use super::id_token;
 use super::store::Session;
 use crate::config::SsoConfig;
 
+/// The RFC 9207 check of an authorization response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssCheck {
+    /// The issuer identifier `iss` must equal (simple string comparison,
+    /// RFC 9207 §2.4).
+    pub issuer: String,
+    /// The metadata says `authorization_response_iss_parameter_supported`:
+    /// a response without `iss` is refused.
+    pub required: bool,
+}
+
 /// The IdP's endpoints: explicit settings first, the rest discovered once
 /// (RFC 8414, then OpenID Discovery) when first needed.
 pub struct Idp<'a> {
@@ -50,19 +61,12 @@ impl<'a> Idp<'a> {
         }
         let fetched = match &self.config.issuer {
             None => None,
-            Some(issuer) => {
-                let meta = discovery::fetch(self.transport, "OAUTH_SSO_ISSUER", issuer)?;
-                // RFC 8414 §3.3 / OIDC Discovery §4.3: the document must be
-                // the configured issuer's, or tokens could be mixed up.
-                if meta.issuer.trim_end_matches('/') != self.config.issuer_id {
-                    return Err(Error::auth(format!(
-                        "the IdP's metadata names the issuer {:?}, not OAUTH_SSO_ISSUER {:?}",
-                        meta.issuer, self.config.issuer_id
-                    ))
-                    .with_hint("set OAUTH_SSO_ISSUER to the exact issuer identifier of your IdP"));
-                }
-                Some(meta)
-            }
+            Some(issuer) => Some(discovery::fetch_issuer(
+                self.transport,
+                "OAUTH_SSO_ISSUER",
+                issuer,
+                &self.config.issuer_id,
+            )?),
         };
         Ok(self.metadata.get_or_init(|| fetched).as_ref())
     }
@@ -126,6 +130,41 @@ impl<'a> Idp<'a> {
 
     pub fn revocation_endpoint(&self) -> Result<Option<Url>> {
         self.discovered("revocation_endpoint", |m| m.revocation_endpoint.as_ref())
+    }
+
+    /// The device authorization endpoint (RFC 8628 §3.1): the configured
+    /// one, else the metadata's; `None` when the IdP has none.
+    pub fn device_authorization_endpoint(&self) -> Result<Option<Url>> {
+        if let Some(url) = &self.config.device_authorization_url {
+            return Ok(Some(url.clone()));
+        }
+        if self.config.issuer.is_none() {
+            return Ok(None);
+        }
+        self.discovered("device_authorization_endpoint", |m| {
+            m.device_authorization_endpoint.as_ref()
+        })
+    }
+
+    /// What an authorization response's `iss` must be (RFC 9207 §2.4):
+    /// `None` when no issuer is configured (nothing to compare with).
+    pub fn authorization_response_iss(&self) -> Result<Option<IssCheck>> {
+        if self.config.issuer.is_none() {
+            return Ok(None);
+        }
+        // With explicit endpoints the metadata may be missing: then `iss`
+        // is still compared with the configured issuer, just not required.
+        let meta = match self.metadata() {
+            Ok(meta) => meta,
+            Err(e) => {
+                tracing::debug!(target: "sso", "no metadata for the RFC 9207 check ({}); comparing iss with OAUTH_SSO_ISSUER", e.message());
+                None
+            }
+        };
+        Ok(Some(IssCheck {
+            issuer: meta.map_or_else(|| self.config.issuer_id.clone(), |m| m.issuer.clone()),
+            required: meta.is_some_and(|m| m.authorization_response_iss_parameter_supported),
+        }))
     }
 
     /// The `iss` an ID token must carry: the metadata's issuer, verbatim.
@@ -257,6 +296,7 @@ impl<'a> Idp<'a> {
             user,
             subject,
             obtained_at: Some(obtained_at),
+            flow: previous.and_then(|p| p.flow.clone()),
         })
     }
 }

@@ -5,6 +5,9 @@
 //! - `idp`: the IdP's endpoints, discovery, ID token checks, token requests.
 //! - `session`: refresh, `auth status`, the `REQUIRE_SSO` gate.
 //! - `flow`: `login sso` and `logout sso`.
+//! - `choice`: which login flow (`OAUTH_SSO_FLOW`, `--device`, `auto`).
+//! - `device`: the device authorization grant (RFC 8628).
+//! - `waiting`: the updating line while lmi waits for a person.
 //! - `store`: where the session lives (keychain, opt-in file, memory) and
 //!   the lock files.
 //! - `pkce`: PKCE verifier/challenge, `state`, `nonce`.
@@ -15,7 +18,9 @@
 //! Nothing here knows the commands: they build an [`SsoDeps`] and call in.
 
 pub mod browser;
+pub mod choice;
 pub mod deps;
+pub mod device;
 pub mod flow;
 pub mod id_token;
 pub mod idp;
@@ -23,6 +28,7 @@ pub mod loopback;
 pub mod pkce;
 pub mod session;
 pub mod store;
+pub mod waiting;
 
 #[cfg(test)]
 mod testing;

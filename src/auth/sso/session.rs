@@ -223,6 +223,7 @@ mod tests {
         fn deps(&self) -> SsoDeps<'_> {
             SsoDeps {
                 clock: &self.clock,
+                sleeper: &self.clock,
                 transport: &self.http,
                 browser: &self.browser,
                 store: &self.store,
@@ -264,9 +265,12 @@ mod tests {
         let sent = w.http.token_requests();
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].method, "POST");
-        assert_eq!(sent[0].field("grant_type"), Some("refresh_token"));
-        assert_eq!(sent[0].field("refresh_token"), Some("rt-1"));
-        assert_eq!(sent[0].field("client_id"), Some(CLIENT_ID));
+        assert_eq!(
+            sent[0].field("grant_type").as_deref(),
+            Some("refresh_token")
+        );
+        assert_eq!(sent[0].field("refresh_token").as_deref(), Some("rt-1"));
+        assert_eq!(sent[0].field("client_id").as_deref(), Some(CLIENT_ID));
         let stored = w.stored().unwrap();
         assert_eq!(stored.access_token, Secret::new("at-2"));
         assert_eq!(stored.refresh_token, Some(Secret::new("rt-2")));

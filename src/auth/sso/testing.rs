@@ -3,7 +3,6 @@
 //! to open, configurations, sessions and ID tokens signed with the test
 //! IdP's key.
 
-use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -11,7 +10,6 @@ use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value as Json};
 use url::Url;
 
-use crate::http::{Response, Transport, TransportError};
 use crate::secret::Secret;
 
 use super::browser::Browser;
@@ -27,49 +25,21 @@ const SIGNING_KEY: &str = include_str!("../../../testidp/keys/signing.key.pem");
 const SIGNING_JWK: &str = include_str!("../../../testidp/keys/signing.jwk.json");
 const KID: &str = "testidp-signing-key-1";
 
-/// One request the transport received.
-#[derive(Debug, Clone)]
-pub struct Sent {
-    pub method: String,
-    pub url: String,
-    /// The form fields of a form POST.
-    pub form: Vec<(String, String)>,
-}
+pub use crate::auth::testing::{FakeTransport, Sent};
 
-impl Sent {
-    pub fn field(&self, name: &str) -> Option<&str> {
-        self.form
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Canned answers (status, JSON body) for one URL, in order.
-type Answers = VecDeque<(u16, Json)>;
-
-/// Answers by URL from queues of canned responses (the last one of a queue
-/// repeats); anything else is a 404. Records every request.
-#[derive(Default)]
-pub struct FakeTransport {
-    routes: Mutex<Vec<(String, Answers)>>,
-    sent: Mutex<Vec<Sent>>,
-}
-
-impl FakeTransport {
-    /// Queues `body` with `status` as an answer at `url`.
-    pub fn answer(&self, url: &str, status: u16, body: Json) -> &FakeTransport {
-        let mut routes = self.routes.lock().unwrap();
-        match routes.iter_mut().find(|(u, _)| u == url) {
-            Some((_, queue)) => queue.push_back((status, body)),
-            None => routes.push((url.to_owned(), VecDeque::from([(status, body)]))),
-        }
-        self
-    }
-
+/// The SSO tests' view of the fake transport: a test IdP at [`ISSUER`].
+pub trait FakeIdp {
     /// Serves the issuer's metadata (RFC 8414 location), naming `issuer`,
     /// and the test IdP's key set.
-    pub fn idp(&self, issuer: &str) -> &FakeTransport {
+    fn idp(&self, issuer: &str) -> &FakeTransport;
+    /// Every request so far.
+    fn sent(&self) -> Vec<Sent>;
+    /// The requests to the token endpoint.
+    fn token_requests(&self) -> Vec<Sent>;
+}
+
+impl FakeIdp for FakeTransport {
+    fn idp(&self, issuer: &str) -> &FakeTransport {
         self.answer(
             &format!("{ISSUER}/.well-known/oauth-authorization-server"),
             200,
@@ -84,65 +54,34 @@ impl FakeTransport {
         self.answer(&format!("{ISSUER}/jwks"), 200, json!({ "keys": [jwk] }))
     }
 
-    pub fn sent(&self) -> Vec<Sent> {
-        self.sent.lock().unwrap().clone()
+    fn sent(&self) -> Vec<Sent> {
+        self.requests()
     }
 
-    /// The requests to the token endpoint.
-    pub fn token_requests(&self) -> Vec<Sent> {
-        self.sent()
-            .into_iter()
-            .filter(|s| s.url == TOKEN_URL)
-            .collect()
+    fn token_requests(&self) -> Vec<Sent> {
+        self.requests_to(TOKEN_URL)
     }
 }
 
-impl Transport for FakeTransport {
-    fn timeout(&self) -> Duration {
-        Duration::from_secs(5)
-    }
-
-    fn send(
-        &self,
-        method: &str,
-        url: &Url,
-        _headers: &[(String, String)],
-        body: Option<Vec<u8>>,
-    ) -> Result<Response, TransportError> {
-        let form = url::form_urlencoded::parse(body.as_deref().unwrap_or_default())
-            .into_owned()
-            .collect();
-        self.sent.lock().unwrap().push(Sent {
-            method: method.to_owned(),
-            url: url.to_string(),
-            form,
-        });
-        let mut routes = self.routes.lock().unwrap();
-        let (status, body) = match routes.iter_mut().find(|(u, _)| u == url.as_str()) {
-            Some((_, queue)) if queue.len() > 1 => queue.pop_front().unwrap(),
-            Some((_, queue)) => queue.front().cloned().unwrap(),
-            None => (404, json!({})),
-        };
-        Ok(Response {
-            status,
-            reason: String::new(),
-            version: "HTTP/1.1".into(),
-            headers: vec![("Content-Type".into(), "application/json".into())],
-            body: body.to_string().into_bytes(),
-        })
-    }
-}
-
-/// Records the URLs it is asked to open; opens nothing.
+/// Records the URLs it is asked to open; opens nothing. `configured`
+/// plays a set `$BROWSER`.
 #[derive(Default)]
 pub struct RecordingBrowser {
     pub opened: Mutex<Vec<String>>,
+    pub configured: bool,
 }
 
 impl Browser for RecordingBrowser {
     fn open(&self, url: &str) -> bool {
         self.opened.lock().unwrap().push(url.to_owned());
         false
+    }
+
+    fn open_configured(&self, url: &str) -> Option<bool> {
+        self.configured.then(|| {
+            self.opened.lock().unwrap().push(url.to_owned());
+            true
+        })
     }
 }
 
@@ -154,6 +93,8 @@ pub fn plain_config() -> SsoConfig {
         issuer_id: TOKEN_URL.into(),
         authorization_url: Some(Url::parse(&format!("{ISSUER}/authorize")).unwrap()),
         token_url: Some(Url::parse(TOKEN_URL).unwrap()),
+        device_authorization_url: None,
+        flow: crate::config::FlowSetting::Auto,
         scopes: "profile offline_access".into(),
         redirect_port: 0,
         login_timeout: 5,
@@ -187,6 +128,7 @@ pub fn session(expires_at: i64, refresh_token: Option<&str>) -> Session {
         user: Some("alice@example.test".into()),
         subject: Some("alice".into()),
         obtained_at: None,
+        flow: None,
     }
 }
 

@@ -54,6 +54,10 @@ pub struct Session {
     /// for short-lived tokens; `None` in sessions from older versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub obtained_at: Option<i64>,
+    /// The login flow that made the session (`browser` or `device`);
+    /// sessions stored before lmi recorded it came from the browser.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<String>,
 }
 
 impl Session {
@@ -243,6 +247,7 @@ pub(crate) mod tests {
             user: Some("u".into()),
             subject: Some("sub-1".into()),
             obtained_at: None,
+            flow: None,
         }
     }
 
