@@ -9,16 +9,31 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     vars: HashMap<String, String>,
+    /// Names whose value is not UTF-8 (the values are left out).
+    not_unicode: Vec<String>,
 }
 
 impl Env {
-    /// The current process environment (variables that are not UTF-8 are skipped).
+    /// The current process environment. Variables that are not UTF-8 are
+    /// left out; the names of those whose value is not are kept, so that
+    /// configuration can refuse them rather than silently fall back.
     pub fn from_process() -> Env {
-        Env {
-            vars: std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .collect(),
+        let mut env = Env::default();
+        for (k, v) in std::env::vars_os() {
+            let Ok(k) = k.into_string() else { continue };
+            match v.into_string() {
+                Ok(v) => {
+                    env.vars.insert(k, v);
+                }
+                Err(_) => env.not_unicode.push(k),
+            }
         }
+        env
+    }
+
+    /// The names of variables whose value is not UTF-8.
+    pub fn not_unicode(&self) -> &[String] {
+        &self.not_unicode
     }
 
     pub fn from_pairs<I, K, V>(pairs: I) -> Env
@@ -32,6 +47,7 @@ impl Env {
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
+            not_unicode: Vec::new(),
         }
     }
 

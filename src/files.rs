@@ -42,7 +42,14 @@ fn replace_atomic(
     fill: impl FnOnce(&mut File) -> io::Result<()>,
 ) -> io::Result<()> {
     crate::paths::ensure_private_dir(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    // A process killed mid-write leaves its temporary file, which may hold
+    // a live token: the next write removes it.
+    remove_temps(dir, STALE_TEMP);
+    // tempfile creates the file with O_EXCL (and mode 0600): a planted file
+    // or symbolic link of the same name is never opened.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)?;
     fill(tmp.as_file_mut())?;
     tmp.as_file().sync_all()?;
     if path.is_dir() {
@@ -51,6 +58,42 @@ fn replace_atomic(
     }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// How lmi's temporary files are named (`.tmp-` and random letters).
+const TEMP_PREFIX: &str = ".tmp-";
+
+/// A temporary file this old is left over from a process that died: a
+/// write takes milliseconds, and a younger one may belong to a write in
+/// progress in another process (another environment's lock).
+pub const STALE_TEMP: Duration = Duration::from_secs(60);
+
+/// Removes lmi's temporary files (`.tmp-*`, regular files only) in `dir`
+/// that are at least `min_age` old; returns how many went.
+pub fn remove_temps(dir: &Path, min_age: Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with(TEMP_PREFIX) {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else { continue };
+        let age = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .unwrap_or_default();
+        if (meta.is_file() || meta.file_type().is_symlink())
+            && age >= min_age
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// Removes `path`, a file or a whole folder (a symbolic link itself, never
@@ -96,6 +139,9 @@ pub fn lock(path: &Path, wait: Duration, on_wait: impl FnOnce()) -> Result<Lock,
             {
                 use std::os::unix::fs::OpenOptionsExt;
                 options.mode(0o600);
+                // A planted `.<env>.lock` symbolic link must not make lmi
+                // create or lock a file wherever it points.
+                options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
             }
             options.open(path)
         });
@@ -197,6 +243,44 @@ mod tests {
         assert!(remove(&folder).unwrap());
         assert!(!file.exists() && !folder.exists());
         assert!(!remove(&file).unwrap());
+    }
+
+    #[test]
+    fn stale_temporary_files_go_on_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(".tmp-dead01");
+        let fresh = dir.path().join(".tmp-live01");
+        let other = dir.path().join("keep.json");
+        for p in [&stale, &fresh, &other] {
+            std::fs::write(p, b"{\"access_token\":\"live\"}").unwrap();
+        }
+        let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        write_atomic(dir.path(), &dir.path().join("t.json"), b"{}").unwrap();
+        assert!(!stale.exists(), "a stale temporary file is removed");
+        assert!(
+            fresh.exists() && other.exists(),
+            "a fresh one may be in use"
+        );
+        assert_eq!(remove_temps(dir.path(), Duration::ZERO), 1);
+        assert!(!fresh.exists() && other.exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_lock_symlink_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        let link = dir.path().join(".dev.lock");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let lock = lock(&link, Duration::from_millis(10), || {}).unwrap();
+        assert!(lock.file.is_none() && lock.problem.is_some());
+        assert!(!target.exists(), "nothing is created where the link points");
     }
 
     #[test]

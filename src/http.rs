@@ -5,7 +5,8 @@
 //!   loopback hosts over plain HTTP (SPEC §2).
 //! - Redirects are never followed by the agent: `lmi api` follows
 //!   same-origin ones itself so the bearer token stays on its origin.
-//! - Proxies (`HTTPS_PROXY`, `NO_PROXY`) and the system CA store
+//! - Proxies (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`; `http://`, `socks5://`
+//!   and `socks5h://`) and the system CA store
 //!   (`SSL_CERT_FILE`) are honoured through ureq's platform verifier.
 
 use std::net::IpAddr;
@@ -57,7 +58,9 @@ impl std::error::Error for TransportError {}
 impl TransportError {
     /// `could not reach URL: detail` or `URL did not answer within N s`.
     pub fn describe(&self, timeout: Duration) -> String {
-        if self.timed_out {
+        if self.detail.starts_with(TOO_LARGE) {
+            format!("{} sent a {}", self.url, self.detail)
+        } else if self.timed_out {
             format!(
                 "{} did not answer within {} s (HTTP_TIMEOUT)",
                 self.url,
@@ -89,6 +92,13 @@ pub struct Http {
 /// Largest response body lmi reads.
 const BODY_LIMIT: u64 = 256 * 1024 * 1024;
 
+/// Largest token, discovery or JWKS response lmi reads: real ones are a few
+/// kilobytes, and a hostile server must not make lmi hold hundreds of MB.
+pub const SMALL_BODY_LIMIT: u64 = 1024 * 1024;
+
+/// How [`TransportError::detail`] starts when a body passed its limit.
+pub const TOO_LARGE: &str = "response too large";
+
 /// The HTTP seam: everything that talks to an IdP or a service goes through
 /// a `Transport`, so the token and session logic can be tested with canned
 /// responses and no sockets.
@@ -105,7 +115,23 @@ pub trait Transport: Send + Sync {
         body: Option<Vec<u8>>,
     ) -> std::result::Result<Response, TransportError>;
 
-    /// POSTs a form (`application/x-www-form-urlencoded`).
+    /// [`Transport::send`], reading at most `limit` bytes of body; a longer
+    /// body is an error whose detail starts with [`TOO_LARGE`]. Transports
+    /// without a limit of their own (test doubles) use `send`.
+    fn send_limited(
+        &self,
+        method: &str,
+        url: &Url,
+        headers: &[(String, String)],
+        body: Option<Vec<u8>>,
+        limit: u64,
+    ) -> std::result::Result<Response, TransportError> {
+        let _ = limit;
+        self.send(method, url, headers, body)
+    }
+
+    /// POSTs a form (`application/x-www-form-urlencoded`), reading at most
+    /// [`SMALL_BODY_LIMIT`] of the answer (token endpoints).
     fn post_form(
         &self,
         url: &Url,
@@ -121,16 +147,18 @@ pub trait Transport: Send + Sync {
             "application/x-www-form-urlencoded".into(),
         ));
         all.push(("Accept".into(), "application/json".into()));
-        self.send("POST", url, &all, Some(body.into_bytes()))
+        self.send_limited("POST", url, &all, Some(body.into_bytes()), SMALL_BODY_LIMIT)
     }
 
-    /// GETs a JSON document.
+    /// GETs a JSON document (discovery, JWKS), reading at most
+    /// [`SMALL_BODY_LIMIT`].
     fn get_json(&self, url: &Url) -> std::result::Result<Response, TransportError> {
-        self.send(
+        self.send_limited(
             "GET",
             url,
             &[("Accept".into(), "application/json".into())],
             None,
+            SMALL_BODY_LIMIT,
         )
     }
 }
@@ -165,7 +193,7 @@ impl Transport for Http {
         self.timeout
     }
 
-    /// Sends one request and reads the whole response.
+    /// Sends one request and reads the whole response (at most 256 MiB).
     fn send(
         &self,
         method: &str,
@@ -173,16 +201,40 @@ impl Transport for Http {
         headers: &[(String, String)],
         body: Option<Vec<u8>>,
     ) -> std::result::Result<Response, TransportError> {
+        self.send_limited(method, url, headers, body, BODY_LIMIT)
+    }
+
+    fn send_limited(
+        &self,
+        method: &str,
+        url: &Url,
+        headers: &[(String, String)],
+        body: Option<Vec<u8>>,
+        limit: u64,
+    ) -> std::result::Result<Response, TransportError> {
         let started = Instant::now();
-        let shown = loggable_url(url);
+        // A server may put the very credential it was sent into a redirect
+        // target that becomes this URL: it is scrubbed from what is logged.
+        let sent: Vec<crate::secret::Secret> = headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            .filter_map(|(_, v)| v.split_once(' ').map(|(_, c)| c.trim().into()))
+            .collect();
+        let shown = crate::secret::scrub(&loggable_url(url), &sent.iter().collect::<Vec<_>>());
         let fail = |err: ureq::Error| {
             let timed_out = matches!(err, ureq::Error::Timeout(_))
                 || matches!(&err, ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut);
             tracing::debug!(target: "http", "{method} {shown} failed after {} ms: {err}", started.elapsed().as_millis());
+            let detail = match err {
+                ureq::Error::BodyExceedsLimit(_) => {
+                    format!("{TOO_LARGE} (more than {limit} bytes)")
+                }
+                _ => err.to_string(),
+            };
             TransportError {
                 url: shown.clone(),
                 timed_out,
-                detail: err.to_string(),
+                detail,
             }
         };
         let method_value = Method::from_bytes(method.as_bytes()).map_err(|e| TransportError {
@@ -228,7 +280,7 @@ impl Transport for Http {
         let (_, mut body) = response.into_parts();
         let body = body
             .with_config()
-            .limit(BODY_LIMIT)
+            .limit(limit)
             .read_to_vec()
             .map_err(fail)?;
         tracing::debug!(
@@ -271,6 +323,26 @@ pub fn loggable_url(url: &Url) -> String {
         })
         .collect();
     shown.query_pairs_mut().clear().extend_pairs(pairs);
+    shown.to_string()
+}
+
+/// A URL lmi did not choose (a redirect target) as logs and errors show it:
+/// userinfo and every query value redacted, the fragment dropped, since any
+/// of them may carry what the server was given.
+pub fn loggable_foreign_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_fragment(None);
+    if !url.username().is_empty() || url.password().is_some() {
+        let _ = shown.set_username("[redacted]");
+        let _ = shown.set_password(None);
+    }
+    if url.query().is_some() {
+        let names: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+        shown
+            .query_pairs_mut()
+            .clear()
+            .extend_pairs(names.iter().map(|k| (k.as_str(), "[redacted]")));
+    }
     shown.to_string()
 }
 
@@ -415,6 +487,13 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("page=2"));
+        let u = Url::parse("https://u:pw@evil.example/p?q=tok1&x=2#at=tok2").unwrap();
+        let shown = loggable_foreign_url(&u);
+        assert!(
+            !shown.contains("tok1") && !shown.contains("tok2") && !shown.contains("pw"),
+            "{shown}"
+        );
+        assert!(shown.contains("evil.example/p?q="), "{shown}");
         let u = Url::parse("https://idp.example/device?user_code=WDJB-MJHT").unwrap();
         assert!(!loggable_url(&u).contains("WDJB"));
     }

@@ -59,6 +59,31 @@ use crate::error::{Error, Result};
 
 static VERBOSE_ERRORS: AtomicBool = AtomicBool::new(false);
 
+/// Turns core dumps off for the life of the process: a core of lmi would
+/// hold client secrets, passwords and tokens. `RLIMIT_CORE` 0 (inherited by
+/// plugins, too) and, on Linux, `PR_SET_DUMPABLE` 0, which also keeps other
+/// processes of the same user from attaching to lmi or reading its memory
+/// through `/proc`. Failures are ignored: lmi still runs where the system
+/// refuses either call.
+pub fn disable_core_dumps() {
+    #[cfg(unix)]
+    {
+        use rustix::process::{setrlimit, Resource, Rlimit};
+        let _ = setrlimit(
+            Resource::Core,
+            Rlimit {
+                current: Some(0),
+                maximum: Some(0),
+            },
+        );
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let _ =
+            rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+    }
+}
+
 /// Installs the Ctrl-C handler (see [`interrupt`]).
 pub fn install_interrupt_handler() {
     interrupt::install_handler();
@@ -142,5 +167,17 @@ fn clap_exit(err: clap::Error) -> Result<u8> {
     } else {
         let _ = err.print();
         Err(Error::silent(error::Kind::Usage))
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    #[test]
+    fn core_dumps_are_off_after_the_call() {
+        use rustix::process::{dumpable_behavior, getrlimit, DumpableBehavior, Resource};
+        super::disable_core_dumps();
+        let limit = getrlimit(Resource::Core);
+        assert_eq!((limit.current, limit.maximum), (Some(0), Some(0)));
+        assert_eq!(dumpable_behavior().unwrap(), DumpableBehavior::NotDumpable);
     }
 }

@@ -58,6 +58,13 @@ pub const LOG_ROTATE_BYTES: u64 = 5 * 1024 * 1024;
 fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
     if let Some(parent) = path.parent() {
         crate::paths::ensure_private_dir(parent)?;
+        // A folder others can write could hold a planted `lmi.log` link.
+        crate::paths::check_trusted(parent, path).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("{} ({})", e.message(), e.hint().unwrap_or_default()),
+            )
+        })?;
     }
     if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() >= LOG_ROTATE_BYTES) {
         let mut old = path.as_os_str().to_owned();
@@ -73,6 +80,39 @@ fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
         options.mode(0o600);
     }
     options.open(path)
+}
+
+/// The log file's writer: a line that cannot be written (disk full, file
+/// gone) gives one warning on stderr (SPEC §7), and lmi goes on without
+/// the lines that follow.
+struct LogFile {
+    file: std::fs::File,
+    path: PathBuf,
+    warned: bool,
+    quiet: bool,
+}
+
+impl std::io::Write for LogFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Err(e) = self.file.write_all(buf) {
+            if !self.warned && !self.quiet {
+                // Written directly: logging about the log would recurse.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "warning: cannot write log file {}: {e}; going on without it",
+                    self.path.display()
+                );
+            }
+            self.warned = true;
+        }
+        // Reported as written: a failed log line must not fail the command.
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = self.file.flush();
+        Ok(())
+    }
 }
 
 /// `warning: message` on stderr; INFO and DEBUG lines also name their
@@ -115,6 +155,12 @@ pub fn init(setup: &LogSetup) {
     let mut file_problem = None;
     let file_layer = setup.file.as_ref().and_then(|path| match open_log(path) {
         Ok(file) => {
+            let file = LogFile {
+                file,
+                path: path.clone(),
+                warned: false,
+                quiet: setup.verbosity < 0,
+            };
             // -v/-vv raise the file level as they raise stderr's.
             let level = setup.file_level.max(match setup.verbosity {
                 1 => LevelFilter::INFO,

@@ -1,11 +1,14 @@
 //! Where lmi keeps its files (SPEC §1), computed once from the environment.
 //!
 //! Folders lmi writes are created with mode 0700; see [`ensure_private_dir`].
+//! Folders and files lmi reads tokens, metadata or sessions from must be
+//! trusted, as ssh requires of `~/.ssh`; see [`check_trusted`].
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::env::Env;
+use crate::error::{Error, Result};
 
 /// The folders lmi reads and writes.
 #[derive(Debug, Clone)]
@@ -68,6 +71,86 @@ impl Paths {
     }
 }
 
+/// Checks every level from `root` (lmi's cache or data folder) down to
+/// `path`, as ssh checks `~/.ssh`: each that exists must be owned by the
+/// effective user (or root, which could do anything anyway) and not
+/// writable by group or others; below `root`, none may be a symbolic link.
+/// Anyone who can write such a folder could plant a token, metadata that
+/// names another token endpoint, or a lock symlink. The error (exit 3)
+/// names the path and the `chmod`/`chown` that fixes it. Device files (a
+/// log sent to `/dev/…`) are exempt from the mode rule.
+pub fn check_trusted(root: &Path, path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let euid = rustix::process::geteuid().as_raw();
+        let mut levels = vec![(root.to_path_buf(), true)];
+        if let Ok(rest) = path.strip_prefix(root) {
+            let mut level = root.to_path_buf();
+            for part in rest.components() {
+                level.push(part);
+                levels.push((level.clone(), false));
+            }
+        }
+        for (level, is_root) in levels {
+            // lmi's root itself may be a symbolic link (LMI_CACHE_DIR to
+            // another disk); what it points to is what gets checked.
+            let meta = if is_root {
+                std::fs::metadata(&level)
+            } else {
+                std::fs::symlink_metadata(&level)
+            };
+            let meta = match meta {
+                Ok(meta) => meta,
+                // Nothing there (or a file where a folder should be, which
+                // the write reports): nothing to trust yet.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                    ) =>
+                {
+                    return Ok(())
+                }
+                Err(e) => return Err(Error::io("cannot check", &level, e)),
+            };
+            let shown = level.display();
+            if meta.file_type().is_symlink() {
+                return Err(Error::config(format!(
+                    "refusing to use {shown}: it is a symbolic link inside lmi's folder {}",
+                    root.display()
+                ))
+                .with_hint(format!("remove it: rm {shown}")));
+            }
+            if meta.uid() != euid && meta.uid() != 0 {
+                return Err(Error::config(format!(
+                    "refusing to use {shown}: it is owned by uid {}, not by you (uid {euid})",
+                    meta.uid()
+                ))
+                .with_hint(format!(
+                    "if you trust its content, run: chown {euid} {shown}; otherwise remove it"
+                )));
+            }
+            let checked = meta.is_dir() || meta.is_file();
+            if checked && meta.mode() & 0o022 != 0 {
+                return Err(Error::config(format!(
+                    "refusing to use {shown}: it is writable by group or others (mode {:04o})",
+                    meta.mode() & 0o7777
+                ))
+                .with_hint(format!(
+                    "check that nothing in it was planted, then run: chmod go-w {shown}"
+                )));
+            }
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (root, path);
+        Ok(())
+    }
+}
+
 /// Creates `dir` and its missing parents with mode 0700 (existing folders are
 /// left as they are: they may be shared, like `~/.cache`).
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
@@ -84,6 +167,22 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     builder.create(dir)
 }
 
+/// Whether a file's or folder's mode lets group or others write it.
+pub fn writable_by_others(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o022 != 0)
+            .unwrap_or(false)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
+    }
+}
+
 /// Whether a file's mode lets group or others read it.
 pub fn readable_by_others(path: &Path) -> bool {
     #[cfg(unix)]
@@ -97,5 +196,68 @@ pub fn readable_by_others(path: &Path) -> bool {
     {
         let _ = path;
         false
+    }
+}
+
+#[cfg(test)]
+#[cfg(unix)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn chmod(path: &Path, mode: u32) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn trust_checks_every_level_mode_owner_and_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("cache");
+        let file = root.join("tokens/dev.json");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        chmod(&root, 0o700);
+        chmod(file.parent().unwrap(), 0o700);
+        std::fs::write(&file, b"{}").unwrap();
+        chmod(&file, 0o600);
+        check_trusted(&root, &file).unwrap();
+        // Not vacuous: the modes really are what the checks read.
+        assert_eq!(
+            std::fs::metadata(&root).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+
+        for (level, mode) in [
+            (&root, 0o777),
+            (&root.join("tokens"), 0o770),
+            (&file, 0o622),
+        ] {
+            chmod(level, mode);
+            let e = check_trusted(&root, &file).unwrap_err();
+            assert_eq!(e.exit_code(), 3);
+            assert!(
+                e.message().contains(&level.display().to_string()),
+                "{}",
+                e.message()
+            );
+            assert!(e.hint().unwrap().contains("chmod go-w"), "{:?}", e.hint());
+            chmod(level, if level == &file { 0o600 } else { 0o700 });
+        }
+        check_trusted(&root, &file).unwrap();
+
+        // Owned by another user (the tests run as root in CI: chown works).
+        if rustix::process::geteuid().is_root() {
+            std::os::unix::fs::chown(&file, Some(65534), Some(65534)).unwrap();
+            let e = check_trusted(&root, &file).unwrap_err();
+            assert!(e.message().contains("uid 65534"), "{}", e.message());
+            assert!(e.hint().unwrap().contains("chown 0"), "{:?}", e.hint());
+            std::os::unix::fs::chown(&file, Some(0), Some(0)).unwrap();
+        }
+
+        std::fs::remove_file(&file).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", &file).unwrap();
+        let e = check_trusted(&root, &file).unwrap_err();
+        assert!(e.message().contains("symbolic link"), "{}", e.message());
+        // Missing levels are fine: nothing there to trust yet.
+        check_trusted(&dir.path().join("none"), &dir.path().join("none/x")).unwrap();
     }
 }

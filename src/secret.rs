@@ -70,28 +70,65 @@ impl<'de> Deserialize<'de> for Secret {
 
 /// Replaces every occurrence of each secret in `text` by `[redacted]`, in
 /// the forms a server may echo it back: as is, form-urlencoded,
-/// percent-encoded and JSON-escaped.
+/// percent-encoded and JSON-escaped (with `/` as `\/` or not, non-ASCII as
+/// itself or as `\uXXXX` in either case, RFC 8259 §7).
 ///
 /// A second line of defence for text that comes from outside (a server's
-/// error description that echoes what it received, say).
+/// error description that echoes what it received, say). Every secret is
+/// scrubbed whatever its length: a three-letter password may also blank out
+/// ordinary words in the server's text, which is the lesser harm.
 pub fn scrub(text: &str, secrets: &[&Secret]) -> String {
     let mut out = text.to_owned();
     for secret in secrets {
-        // Very short values would redact ordinary words; real secrets are long.
-        if secret.0.len() < 4 {
+        if secret.0.is_empty() {
             continue;
         }
         let form: String = url::form_urlencoded::byte_serialize(secret.0.as_bytes()).collect();
         let percent = form.replace('+', "%20");
-        let json = serde_json::to_string(&secret.0).unwrap_or_default();
-        let json = json.trim_matches('"').to_owned();
-        for variant in [secret.0.clone(), form, percent, json] {
+        let mut variants = vec![secret.0.clone(), form, percent];
+        variants.extend(json_forms(&secret.0));
+        // Longest first, so a longer encoding is not left half-replaced by
+        // a shorter one it contains.
+        variants.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        variants.dedup();
+        for variant in variants {
             if !variant.is_empty() {
                 out = out.replace(&variant, REDACTED);
             }
         }
     }
     out
+}
+
+/// The ways a JSON encoder may write `value` inside a string literal.
+fn json_forms(value: &str) -> Vec<String> {
+    let plain = serde_json::to_string(value).unwrap_or_default();
+    let plain = plain
+        .strip_prefix('"')
+        .and_then(|p| p.strip_suffix('"'))
+        .unwrap_or_default()
+        .to_owned();
+    let ascii = |upper: bool| -> String {
+        let mut out = String::new();
+        for c in plain.chars() {
+            if c.is_ascii() {
+                out.push(c);
+            } else {
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    if upper {
+                        out.push_str(&format!("\\u{unit:04X}"));
+                    } else {
+                        out.push_str(&format!("\\u{unit:04x}"));
+                    }
+                }
+            }
+        }
+        out
+    };
+    let mut forms = vec![plain.clone(), ascii(false), ascii(true)];
+    let slashed: Vec<String> = forms.iter().map(|f| f.replace('/', "\\/")).collect();
+    forms.extend(slashed);
+    forms
 }
 
 /// Text from a server, made safe to show: secrets scrubbed (see [`scrub`])
@@ -129,6 +166,23 @@ mod tests {
         assert!(
             !cleaned.contains('\u{1b}') && !cleaned.contains('\n'),
             "{cleaned}"
+        );
+    }
+
+    #[test]
+    fn scrub_removes_json_escaped_and_short_secrets() {
+        let s = Secret::new("säcr/et-Ä😀");
+        for echoed in [
+            r"s\u00e4cr\/et-\u00c4\ud83d\ude00",
+            r"s\u00E4cr/et-\u00C4\uD83D\uDE00",
+            "säcr\\/et-Ä😀",
+        ] {
+            assert_eq!(scrub(&format!("x {echoed} y"), &[&s]), "x [redacted] y");
+        }
+        let short = Secret::new("/ab");
+        assert_eq!(
+            scrub(r"pw \/ab and /ab", &[&short]),
+            "pw [redacted] and [redacted]"
         );
     }
 

@@ -14,6 +14,8 @@ mod api;
 mod architecture;
 #[path = "integration/foundation/mod.rs"]
 mod foundation;
+#[path = "integration/hardening/mod.rs"]
+mod hardening;
 #[path = "integration/plugins/mod.rs"]
 mod plugins;
 #[path = "integration/service_auth/mod.rs"]

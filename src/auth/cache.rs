@@ -49,9 +49,14 @@ pub struct IssuedFor {
 }
 
 impl CachedToken {
-    /// Valid at `now` with `skew` seconds to spare; no expiry means valid.
+    /// Valid at `now` with `skew` seconds to spare (at most half the
+    /// token's lifetime, see [`crate::auth::fresh_capped`]); no expiry
+    /// means valid.
     pub fn is_fresh(&self, now: i64, skew: i64) -> bool {
-        crate::auth::fresh(self.expires_at, now, skew)
+        // An empty access token is one the service rejected (only its
+        // refresh token is kept).
+        !self.access_token.is_empty()
+            && crate::auth::fresh_capped(self.expires_at, Some(self.obtained_at), now, skew)
     }
 }
 
@@ -79,6 +84,22 @@ impl TokenCache {
         &self.dir
     }
 
+    /// Refuses (exit 3) a cache that others could have written: lmi's cache
+    /// folder, `tokens/` and the environment's token, metadata and lock
+    /// files (see [`crate::paths::check_trusted`]).
+    pub fn check_trusted(&self, env: &str) -> Result<()> {
+        let root = self.dir.parent().unwrap_or(&self.dir);
+        for file in [self.path(env), self.metadata_path(env), self.lock_path(env)] {
+            crate::paths::check_trusted(root, &file)?;
+        }
+        Ok(())
+    }
+
+    /// Removes every temporary file a killed write left behind.
+    pub fn remove_temps(&self) -> usize {
+        crate::files::remove_temps(&self.dir, Duration::ZERO)
+    }
+
     pub fn path(&self, env: &str) -> PathBuf {
         self.dir.join(format!("{env}.json"))
     }
@@ -102,7 +123,9 @@ impl TokenCache {
             return Lookup::Corrupt("it is empty".into());
         }
         match serde_json::from_slice::<CachedToken>(&bytes) {
-            Ok(token) if !token.access_token.is_empty() => Lookup::Found(Box::new(token)),
+            Ok(token) if !token.access_token.is_empty() || token.refresh_token.is_some() => {
+                Lookup::Found(Box::new(token))
+            }
             Ok(_) => Lookup::Corrupt("its access_token is empty".into()),
             Err(e) => Lookup::Corrupt(format!("it is not a valid token file ({e})")),
         }

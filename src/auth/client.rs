@@ -15,7 +15,7 @@ use url::Url;
 use crate::auth::service::ServiceAuth;
 use crate::config::ApiConfig;
 use crate::error::{Error, Result};
-use crate::http::{loggable_url, origin, Response, Transport};
+use crate::http::{loggable_foreign_url, loggable_url, origin, Response, Transport};
 use crate::secret::{clean_external, Secret};
 
 /// Same-origin redirects followed before giving up (a loop ends here too).
@@ -129,7 +129,7 @@ impl<'a> Client<'a> {
                     target: "api",
                     "{} {} answered 401{}; retrying once with a new token",
                     request.method,
-                    loggable_url(&request.url),
+                    shown(&request.url, &token.access_token),
                     challenge_summary(&response, &token.access_token)
                 );
                 self.auth.discard(&token.access_token)?;
@@ -151,9 +151,13 @@ impl<'a> Client<'a> {
             };
             let next = request.url.join(&location).map_err(|e| {
                 Error::service(format!(
-                    "{} {} redirected to an invalid location {location:?}: {e}",
+                    "{} {} redirected to an invalid location {:?}: {e}",
                     request.method,
-                    loggable_url(&request.url)
+                    shown(&request.url, &token.access_token),
+                    clean_external(
+                        &location.chars().take(200).collect::<String>(),
+                        &[&token.access_token]
+                    )
                 ))
             })?;
             if origin(&next) != origin(&request.url) {
@@ -161,8 +165,8 @@ impl<'a> Client<'a> {
                 let refused = Error::service(format!(
                     "{} {} redirected to {}, another origin; not followed, so the token stays on {}",
                     request.method,
-                    loggable_url(&request.url),
-                    loggable_url(&next),
+                    shown(&request.url, &token.access_token),
+                    clean_external(&loggable_foreign_url(&next), &[&token.access_token]),
                     origin(&request.url)
                 ))
                 .with_hint(format!(
@@ -181,13 +185,24 @@ impl<'a> Client<'a> {
                 return Err(Error::service(format!(
                     "{} {} redirected more than {MAX_REDIRECTS} times; giving up (a redirect loop?)",
                     request.method,
-                    loggable_url(&request.url)
+                    shown(&request.url, &token.access_token)
                 )));
             }
-            tracing::debug!(target: "api", "following HTTP {} redirect to {}", response.status, loggable_url(&next));
+            tracing::debug!(
+                target: "api",
+                "following HTTP {} redirect to {}",
+                response.status,
+                shown(&next, &token.access_token)
+            );
             request = redirected(request, response.status, next);
         }
     }
+}
+
+/// A URL of this exchange as messages show it: [`loggable_url`], and the
+/// token scrubbed in case a server put it into a redirect target.
+fn shown(url: &Url, token: &Secret) -> String {
+    clean_external(&loggable_url(url), &[token])
 }
 
 /// `Authorization: <type> <token>`; `Bearer` in its registered spelling for

@@ -180,6 +180,7 @@ mod tests {
             user: Some("alice@example.test".into()),
             subject: Some("alice-sub".into()),
             flow: None,
+            obtained_at: None,
         };
         assert_eq!(
             session_identity(&session),

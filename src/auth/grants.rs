@@ -202,6 +202,11 @@ impl GrantError {
     }
 }
 
+/// RFC 6749 A.12: `VSCHAR = %x20-7E`.
+fn is_vschar(b: u8) -> bool {
+    (0x20..=0x7e).contains(&b)
+}
+
 fn form_encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
@@ -348,13 +353,27 @@ pub fn request_token(
         return Err(bad("a response that is not a JSON object".into()));
     };
     let access_token = match obj.get("access_token") {
-        Some(Json::String(s)) if !s.is_empty() => Secret::new(s.clone()),
+        Some(Json::String(s)) if !s.is_empty() && s.bytes().all(is_vschar) => Secret::new(s.clone()),
+        // RFC 6749 A.12: access-token = 1*VSCHAR. Anything else (ESC, BEL,
+        // CR/LF) would reach terminals and headers; nothing is cached.
+        Some(Json::String(s)) if !s.is_empty() => {
+            return Err(bad(
+                "an access_token with characters a token cannot have (RFC 6749 A.12 allows only printable ASCII)".into(),
+            ))
+        }
         Some(_) => return Err(bad("an access_token that is not a non-empty string".into())),
         None => return Err(bad("no access_token".into())),
     };
     let token_type = match obj.get("token_type") {
-        Some(Json::String(s)) => s.clone(),
-        None => "Bearer".to_owned(),
+        // RFC 6750 §4: the scheme is case-insensitive; lmi sends `Bearer`.
+        Some(Json::String(s)) if s.eq_ignore_ascii_case("bearer") => "Bearer".to_owned(),
+        None | Some(Json::Null) => "Bearer".to_owned(),
+        Some(Json::String(s)) => {
+            return Err(bad(format!(
+                "token_type {:?}, which lmi does not support (only Bearer; DPoP and MAC tokens are refused)",
+                clean_external(&s.chars().take(40).collect::<String>(), &[])
+            )))
+        }
         Some(_) => return Err(bad("a token_type that is not a string".into())),
     };
     let expires_in = match obj.get("expires_in") {
@@ -494,6 +513,33 @@ mod tests {
             message.contains("invalid_grant: bad [redacted] from [redacted]"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn control_characters_and_unknown_token_types_are_refused() {
+        let url = Url::parse("http://127.0.0.1:9/token").unwrap();
+        let secret = Secret::new("hunter2-secret");
+        let t = FakeTransport::default();
+        for body in [
+            r#"{"access_token":"tok\u001b[2J","token_type":"Bearer"}"#,
+            r#"{"access_token":"tok\r\nX: y","token_type":"Bearer"}"#,
+            r#"{"access_token":"tok","token_type":"mac"}"#,
+            r#"{"access_token":"tok","token_type":"Bearer extra"}"#,
+            r#"{"access_token":"tok","token_type":"DPoP"}"#,
+        ] {
+            t.reply(200, body);
+            let e = request_token(&t, &request(&url, &secret)).unwrap_err();
+            assert!(matches!(*e.failure, GrantFailure::Malformed(_)), "{body}");
+            assert!(!e.message().contains('\u{1b}'), "{}", e.message());
+        }
+        for (body, kind) in [
+            (r#"{"access_token":"tok","token_type":"bEaReR"}"#, "Bearer"),
+            (r#"{"access_token":"tok"}"#, "Bearer"),
+        ] {
+            t.reply(200, body);
+            let ok = request_token(&t, &request(&url, &secret)).unwrap();
+            assert_eq!(ok.token_type, kind);
+        }
     }
 
     #[test]

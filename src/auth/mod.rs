@@ -33,12 +33,18 @@ pub fn now() -> i64 {
     clock::Clock::now(&clock::SystemClock)
 }
 
+/// The longest lifetime lmi believes: one year. A server that says
+/// `expires_in: 1e308` (or a JWT `exp` in the year 292277026596) gets this,
+/// and `auth token` reports the expiry actually used.
+pub const MAX_LIFETIME: i64 = 365 * 24 * 3600;
+
 /// When a token expires: `now + expires_in`, else the JWT's `exp`, else
-/// unknown.
+/// unknown; never later than [`MAX_LIFETIME`] from `now`.
 pub fn expires_at(now: i64, expires_in: Option<u64>, access_token: &str) -> Option<i64> {
+    let latest = now.saturating_add(MAX_LIFETIME);
     match expires_in {
-        Some(secs) => Some(now.saturating_add(secs.min(i64::MAX as u64) as i64)),
-        None => jwt_expiry(access_token),
+        Some(secs) => Some(now.saturating_add(secs.min(MAX_LIFETIME as u64) as i64)),
+        None => jwt_expiry(access_token).map(|exp| exp.min(latest)),
     }
 }
 
@@ -46,6 +52,25 @@ pub fn expires_at(now: i64, expires_in: Option<u64>, access_token: &str) -> Opti
 /// with `skew` seconds to spare; no expiry means valid.
 pub fn fresh(expires_at: Option<i64>, now: i64, skew: i64) -> bool {
     expires_at.is_none_or(|exp| now.saturating_add(skew) < exp)
+}
+
+/// [`fresh`] for a token obtained at `obtained_at`, with the skew capped at
+/// half the token's lifetime: a 30 s token with the default 60 s skew would
+/// otherwise be stale on arrival, and every run would fetch a new one. So a
+/// 30 s token is reused for its first 15 s; long-lived tokens keep the full
+/// skew. Without `obtained_at` (sessions stored by older versions) the full
+/// skew applies.
+pub fn fresh_capped(
+    expires_at: Option<i64>,
+    obtained_at: Option<i64>,
+    now: i64,
+    skew: i64,
+) -> bool {
+    let skew = match (expires_at, obtained_at) {
+        (Some(exp), Some(got)) => skew.min(exp.saturating_sub(got).max(0) / 2),
+        _ => skew,
+    };
+    fresh(expires_at, now, skew)
 }
 
 /// The `exp` claim of a JWT access token, read without validating it: lmi is
@@ -80,12 +105,45 @@ mod tests {
     #[test]
     fn expiry_from_expires_in_or_the_jwt() {
         assert_eq!(expires_at(1_000, Some(300), "opaque"), Some(1_300));
-        assert_eq!(expires_at(1_000, Some(u64::MAX), "opaque"), Some(i64::MAX));
+        assert_eq!(
+            expires_at(1_000, Some(u64::MAX), "opaque"),
+            Some(1_000 + MAX_LIFETIME)
+        );
         assert_eq!(expires_at(1_000, None, "opaque"), None);
         // {"alg":"HS256"}.{"exp":4242}.sig: the claim is read, not checked.
         let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjQyNDJ9.c2ln";
         assert_eq!(expires_at(1_000, None, jwt), Some(4_242));
         assert_eq!(expires_at(1_000, Some(5), jwt), Some(1_005));
+    }
+
+    #[test]
+    fn absurd_jwt_expiries_are_clamped() {
+        // {"alg":"HS256"}.{"exp":9000000000000}.sig
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjkwMDAwMDAwMDAwMDB9.c2ln";
+        assert_eq!(expires_at(1_000, None, jwt), Some(1_000 + MAX_LIFETIME));
+    }
+
+    #[test]
+    fn skew_is_capped_at_half_a_short_lifetime() {
+        use crate::auth::clock::{Clock, FixedClock};
+        let clock = FixedClock::at(10_000);
+        let got = clock.now();
+        let exp = got + 30;
+        // A 30 s token with a 60 s skew: fresh for its first 15 s.
+        assert!(fresh_capped(Some(exp), Some(got), clock.now(), 60));
+        clock.advance(14);
+        assert!(fresh_capped(Some(exp), Some(got), clock.now(), 60));
+        clock.advance(1);
+        assert!(!fresh_capped(Some(exp), Some(got), clock.now(), 60));
+        // A one-hour token keeps the whole skew.
+        let exp = got + 3_600;
+        clock.advance(exp - 61 - clock.now());
+        assert!(fresh_capped(Some(exp), Some(got), clock.now(), 60));
+        clock.advance(1);
+        assert!(!fresh_capped(Some(exp), Some(got), clock.now(), 60));
+        // Unknown start: the full skew.
+        assert!(!fresh_capped(Some(got + 30), None, got, 60));
+        assert!(fresh_capped(None, Some(got), i64::MAX - 1, 60));
     }
 
     #[test]

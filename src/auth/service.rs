@@ -105,6 +105,7 @@ impl<'a> ServiceAuth<'a> {
             self.gate_passed.set(true);
         }
         let env = self.env();
+        self.cache.check_trusted(env)?;
         // A token exchange's subject, read now: a cached token counts only
         // for the same subject.
         let subject = match &self.config.subject {
@@ -137,15 +138,24 @@ impl<'a> ServiceAuth<'a> {
         Ok((token, TokenSource::Acquired))
     }
 
-    /// After a 401: removes the cached token if it is still `failed`.
+    /// After a 401: drops the cached access token if it is still `failed`.
+    /// The service rejected the access token, not the refresh token, so a
+    /// refresh token stays for the next acquisition to try first.
     pub fn discard(&self, failed: &Secret) -> Result<()> {
         let env = self.env();
+        self.cache.check_trusted(env)?;
         let _lock = self.cache.lock(env, self.lock_wait())?;
         match self.cache.read(env) {
-            Lookup::Found(token) if &token.access_token == failed => {
+            Lookup::Found(mut token) if &token.access_token == failed => {
                 tracing::info!(target: "auth", "discarding the rejected token of environment {env}");
-                if let Err(e) = self.cache.remove(env) {
-                    tracing::warn!(target: "auth", "could not delete {}: {e}", self.cache.path(env).display());
+                let kept = if token.refresh_token.is_some() {
+                    token.access_token = Secret::new("");
+                    self.cache.write(env, &token)
+                } else {
+                    self.cache.remove(env).map(|_| ())
+                };
+                if let Err(e) = kept {
+                    tracing::warn!(target: "auth", "could not update {}: {e}", self.cache.path(env).display());
                 }
             }
             _ => {
@@ -326,6 +336,9 @@ impl<'a> ServiceAuth<'a> {
     }
 }
 
+/// The keys that make up the client's credentials.
+const CLIENT_HINT: &str = "check OAUTH_CLIENT_ID, the client secret or key (OAUTH_CLIENT_SECRET) and OAUTH_CLIENT_AUTH_METHOD";
+
 /// What to check when the service's token endpoint fails: the keys that
 /// configured the request.
 fn service_hint(config: &ServiceConfig, failure: &GrantFailure) -> Option<String> {
@@ -354,9 +367,7 @@ fn service_hint(config: &ServiceConfig, failure: &GrantFailure) -> Option<String
             "check OAUTH_TOKEN_URL / OAUTH_SERVICE_URL and your network, then try again"
         }
         GrantFailure::Refused(e) => match e.code.as_str() {
-            "invalid_client" | "unauthorized_client" => {
-                "check OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET and OAUTH_CLIENT_AUTH_METHOD"
-            }
+            "invalid_client" | "unauthorized_client" => CLIENT_HINT,
             "invalid_grant" => "check OAUTH_USERNAME and OAUTH_PASSWORD",
             "invalid_scope" => "check OAUTH_SCOPES",
             _ => "check the environment's OAuth settings (lmi config show)",
@@ -366,6 +377,11 @@ fn service_hint(config: &ServiceConfig, failure: &GrantFailure) -> Option<String
         } => {
             "is that the token endpoint? check OAUTH_TOKEN_URL (or OAUTH_SERVICE_URL for discovery)"
         }
+        // RFC 6749 §5.2: the server refused the client's credentials, with
+        // or without an OAuth error body (an empty 403 is common).
+        GrantFailure::Status {
+            status: 401 | 403, ..
+        } => CLIENT_HINT,
         GrantFailure::Status { .. } => {
             "the OAuth service may be down; try again, or check OAUTH_TOKEN_URL"
         }
@@ -421,6 +437,8 @@ pub fn cached_state(
     config: Option<&ServiceConfig>,
 ) -> Option<CachedToken> {
     match cache.read(environment) {
+        // Only a refresh token is left after a 401: no token to show.
+        Lookup::Found(token) if token.access_token.is_empty() => None,
         Lookup::Found(token) => match config {
             Some(config)
                 if !matches(config, &token, cache, token.issued_for.subject.as_deref()) =>

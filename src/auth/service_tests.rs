@@ -197,6 +197,36 @@ fn discard_removes_only_the_rejected_token() {
 }
 
 #[test]
+fn discard_keeps_the_refresh_token_and_the_next_token_refreshes() {
+    let f = fixture();
+    let cfg = config(0);
+    f.transport
+        .reply(200, &token_body("tok-1", 100, Some("rt-1")));
+    let auth = ServiceAuth::new(&cfg, &f.cache, &f.transport, &f.clock);
+    auth.token().unwrap();
+    auth.discard(&Secret::new("tok-1")).unwrap();
+    match f.cache.read("dev") {
+        Lookup::Found(t) => {
+            assert!(t.access_token.is_empty());
+            assert_eq!(t.refresh_token, Some(Secret::new("rt-1")));
+        }
+        other => panic!("{other:?}"),
+    }
+    f.transport.reply(200, &token_body("tok-2", 100, None));
+    let (token, source) = auth.token().unwrap();
+    assert_eq!(token.access_token, Secret::new("tok-2"));
+    assert_eq!(source, TokenSource::Acquired);
+    let sent = f.transport.requests();
+    assert!(
+        sent.last()
+            .unwrap()
+            .body
+            .contains("grant_type=refresh_token"),
+        "the refresh token is tried first"
+    );
+}
+
+#[test]
 fn the_gate_runs_once_and_can_refuse() {
     let f = fixture();
     let cfg = config(0);

@@ -171,6 +171,27 @@ fn target(
 
 /// `-H 'Name: value'` values, checked as HTTP field names and values
 /// (RFC 9110 §5). `Authorization` is lmi's to set.
+/// Headers that choose the authority a shared front end routes to, or the
+/// message framing (RFC 9110 §7.2, §7.6.1; RFC 9112 §6): a token sent under
+/// another `Host` would reach another origin's backend behind the same
+/// ingress, bypassing origin pinning. `:authority`-style pseudo-headers are
+/// already refused as invalid names.
+const ROUTING_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "upgrade",
+    "te",
+    "trailer",
+    "forwarded",
+    "x-forwarded-host",
+    "x-original-url",
+    "x-rewrite-url",
+];
+
 fn parse_headers(raw: &[String]) -> Result<Vec<(String, String)>> {
     raw.iter()
         .map(|h| {
@@ -194,6 +215,12 @@ fn parse_headers(raw: &[String]) -> Result<Vec<(String, String)>> {
                     "lmi api sets the Authorization header itself from the environment's token",
                 )
                 .with_hint("to send other credentials, use curl or another HTTP client"));
+            }
+            if ROUTING_HEADERS.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+                return Err(Error::usage(format!(
+                    "lmi api does not send a {name} header: it would change where the request (and its token) goes or how it is framed"
+                ))
+                .with_hint("put the host in the URL or API_BASE_URL; lmi sets framing headers itself"));
             }
             Ok((name.to_owned(), value.to_owned()))
         })

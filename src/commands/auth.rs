@@ -68,6 +68,9 @@ fn status(ctx: &Ctx) -> Result<u8> {
     // environment chosen" is not, and shows as `environment: null`.
     let config = ctx.config()?;
     let sso = sso_status(ctx)?;
+    if let Some(name) = config.environment() {
+        ctx.token_cache().check_trusted(name.as_str())?;
+    }
     let environment = config.environment().map(|name| {
         let cached =
             service::cached_state(&ctx.token_cache(), name.as_str(), config.service().ok());
@@ -158,6 +161,11 @@ fn clear(ctx: &Ctx, all: bool) -> Result<u8> {
         vec![ctx.config()?.require_environment()?.to_string()]
     };
     let mut cleared = Vec::new();
+    // Left by a write that was killed; they may hold live tokens.
+    let temps = cache.remove_temps();
+    if temps > 0 {
+        tracing::info!(target: "auth", "removed {temps} temporary file(s) from {}", cache.dir().display());
+    }
     for name in names {
         cache.remove_metadata(&name);
         match cache.remove(&name) {

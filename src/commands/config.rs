@@ -5,7 +5,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use super::Ctx;
-use crate::config::{is_secret_key, KEYS};
+use crate::config::{shown_value, KEYS};
 use crate::error::Result;
 
 #[derive(Serialize)]
@@ -27,11 +27,7 @@ pub fn show(ctx: &Ctx) -> Result<u8> {
     let settings = config.settings();
     let mut values = BTreeMap::new();
     for (key, value) in &settings.values {
-        let shown = if is_secret_key(key) {
-            "********".to_owned()
-        } else {
-            value.value.clone()
-        };
+        let shown = shown_value(key, &value.value);
         values.insert(
             key.clone(),
             Shown {

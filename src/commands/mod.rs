@@ -197,7 +197,8 @@ impl Ctx {
                 if crate::config::is_secret_key(key) {
                     tracing::debug!(target: "config", "{key} = ******** (from {})", value.source);
                 } else {
-                    tracing::debug!(target: "config", "{key} = {:?} (from {})", value.value, value.source);
+                    let shown = crate::config::shown_value(key, &value.value);
+                    tracing::debug!(target: "config", "{key} = {shown:?} (from {})", value.source);
                 }
             }
         }

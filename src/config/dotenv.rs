@@ -13,6 +13,9 @@ pub struct FileValues {
     /// Whether group or others may read the file (secrets there draw a
     /// warning).
     pub readable_by_others: bool,
+    /// The file or its folder when group or others may write it: whoever
+    /// can could point the token endpoint elsewhere (a warning).
+    pub writable_by_others: Option<PathBuf>,
 }
 
 impl FileValues {
@@ -49,11 +52,53 @@ pub fn read(path: &Path) -> Result<Option<FileValues>> {
         }
         Ok(_) => {}
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::config(format!("cannot read config file {}: {e}", path.display())))?;
+    let text = read_bounded(path)?;
     let mut values = parse(path, &text)?;
     values.readable_by_others = crate::paths::readable_by_others(path);
+    values.writable_by_others = std::iter::once(path)
+        .chain(path.parent())
+        .find(|p| crate::paths::writable_by_others(p))
+        .map(Path::to_owned);
     Ok(Some(values))
+}
+
+/// Largest config file lmi reads: real ones are a few hundred bytes, and a
+/// huge one (a mistaken path, a hostile file) must not stall every command.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// The file's text, refusing (exit 3) anything over [`MAX_CONFIG_BYTES`].
+fn read_bounded(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| {
+        Error::config(format!("cannot read config file {}: {e}", path.display()))
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(cannot)?
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(Error::config(format!(
+            "config file {} is larger than 1 MiB; lmi reads no config file that large",
+            path.display()
+        ))
+        .with_hint("is it the right file? a dotenv file of KEY=value lines is a few KB at most"));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| cannot(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+}
+
+impl FileValues {
+    /// The warning for a config file (or its folder) that others can write.
+    pub fn write_warning(&self) -> Option<String> {
+        let path = self.writable_by_others.as_ref()?;
+        Some(format!(
+            "{} is writable by other users, who could change where lmi sends your credentials; run: chmod go-w {}",
+            path.display(),
+            path.display()
+        ))
+    }
 }
 
 /// Parses the text of the dotenv file at `path` (named in errors); no I/O.
@@ -68,6 +113,7 @@ pub fn parse(path: &Path, text: &str) -> Result<FileValues> {
         path: path.to_owned(),
         values,
         readable_by_others: false,
+        writable_by_others: None,
     })
 }
 

@@ -256,7 +256,31 @@ pub fn is_secret_key(name: &str) -> bool {
             ]
             .iter()
             .any(|part| upper.contains(part))
+                || ["_PASS", "_PAT", "_KEY"]
+                    .iter()
+                    .any(|end| upper.ends_with(end))
+                || upper.contains("COOKIE")
         }
+    }
+}
+
+/// A value as `config show` and `-vv` logs show it: a secret key's value
+/// masked, and credentials inside a URL value (userinfo, `api_key=`,
+/// `sig=`, `token=`, …) redacted as logged URLs are.
+pub fn shown_value(key: &str, value: &str) -> String {
+    if is_secret_key(key) {
+        return "********".to_owned();
+    }
+    match url::Url::parse(value.trim()) {
+        Ok(url) if url.has_host() => {
+            let shown = crate::http::loggable_url(&url);
+            if shown == url.as_str() {
+                value.to_owned()
+            } else {
+                shown
+            }
+        }
+        _ => value.to_owned(),
     }
 }
 
@@ -291,6 +315,33 @@ mod tests {
         assert!(is_secret_key("BILLING_API_TOKEN") && is_secret_key("deploy_password"));
         assert!(!is_secret_key("OAUTH_TOKEN_URL") && !is_secret_key("TOKEN_EXPIRY_SKEW"));
         assert!(!is_secret_key("BILLING_REGION"));
+        for name in [
+            "GH_PAT",
+            "NPM_PASS",
+            "SIGNING_KEY",
+            "SESSION_COOKIE_VALUE",
+            "X_TOKEN",
+        ] {
+            assert!(is_secret_key(name), "{name}");
+        }
+        assert_eq!(shown_value("GH_PAT", "ghp_x"), "********");
+        for raw in [
+            "https://u:pw1@api.example/v1",
+            "https://api.example/v1?api_key=pw1",
+            "https://blob.example/c?sig=pw1&sv=2",
+            "https://api.example/?token=pw1",
+        ] {
+            let shown = shown_value("API_BASE_URL", raw);
+            assert!(
+                !shown.contains("pw1") && shown.contains("example"),
+                "{shown}"
+            );
+        }
+        assert_eq!(
+            shown_value("API_BASE_URL", "https://api.example"),
+            "https://api.example"
+        );
+        assert_eq!(shown_value("HTTP_TIMEOUT", "30"), "30");
     }
 
     #[test]

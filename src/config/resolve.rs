@@ -95,8 +95,22 @@ pub fn resolve(
     read_file: &dyn Fn(&Path) -> Result<Option<FileValues>>,
 ) -> Result<Settings> {
     let paths = inputs.paths;
+    // A setting whose value is not UTF-8 would otherwise be dropped, and
+    // lmi would go on with the default (the wrong environment, say).
+    if let Some(name) = inputs
+        .env
+        .not_unicode()
+        .iter()
+        .find(|n| n.as_str() == "LMI_ENVIRONMENT" || crate::config::keys::key_def(n).is_some())
+    {
+        return Err(Error::config(format!(
+            "the environment variable {name} is not valid UTF-8"
+        ))
+        .with_hint(format!("set {name} to a plain text value, or unset it")));
+    }
     let mut warnings = Vec::new();
     let main = read_file(&paths.main_config())?;
+    warnings.extend(main.as_ref().and_then(FileValues::write_warning));
 
     // Later entries win: a map built in order keeps the last one.
     let cli: HashMap<&str, &str> = inputs
@@ -134,6 +148,7 @@ pub fn resolve(
         let path = paths.env_file(name.as_str());
         match read_file(&path)? {
             Some(values) => {
+                warnings.extend(values.write_warning());
                 env_file = Some(path);
                 env_values = Some(values);
             }

@@ -77,6 +77,19 @@ fn is_executable(meta: &std::fs::Metadata) -> bool {
     }
 }
 
+/// Whether `path` in lmi's `plugins/bin` is trusted (see
+/// [`crate::paths::check_trusted`]); an untrusted one is skipped with a
+/// warning, since anyone who can write there chooses what `lmi <name>` runs.
+fn trusted(paths: &Paths, path: &std::path::Path) -> bool {
+    match crate::paths::check_trusted(&paths.data_dir, path) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(target: "plugin", "{}; skipping it ({})", e.message(), e.hint().unwrap_or_default());
+            false
+        }
+    }
+}
+
 /// The plugin `name` resolves to: `plugins/bin/lmi-<name>` first, then the
 /// first executable `lmi-<name>` on `PATH`. `None` when there is none.
 pub fn find(paths: &Paths, env: &Env, name: &str) -> Option<Found> {
@@ -86,7 +99,7 @@ pub fn find(paths: &Paths, env: &Env, name: &str) -> Option<Found> {
     let file = format!("{PREFIX}{name}");
     let installed = paths.plugins_bin().join(&file);
     if let Ok(meta) = std::fs::metadata(&installed) {
-        if meta.is_file() {
+        if meta.is_file() && trusted(paths, &installed) {
             return Some(Found {
                 name: name.to_owned(),
                 executable: is_executable(&meta),
@@ -112,7 +125,10 @@ pub fn find(paths: &Paths, env: &Env, name: &str) -> Option<Found> {
 pub fn discover(paths: &Paths, env: &Env) -> Vec<Found> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
-    let mut dirs = vec![(paths.plugins_bin(), Origin::PluginsBin)];
+    let mut dirs = Vec::new();
+    if trusted(paths, &paths.plugins_bin()) {
+        dirs.push((paths.plugins_bin(), Origin::PluginsBin));
+    }
     dirs.extend(env.path_dirs().into_iter().map(|d| (d, Origin::Path)));
     let builtins = builtin_names();
     for (dir, origin) in dirs {

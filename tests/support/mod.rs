@@ -4,8 +4,10 @@
 #![allow(dead_code)]
 
 pub mod bare_dbus;
+pub mod hostile;
 pub mod node_mock;
 pub mod oidc_provider;
+pub mod socks;
 pub mod tls_server;
 
 use std::path::{Path, PathBuf};
@@ -193,6 +195,17 @@ impl Sandbox {
             .expect("write stdin");
         child.wait_with_output().expect("wait lmi").into()
     }
+}
+
+/// Makes a cached token or stored session look obtained long ago, keeping
+/// its expiry: the skew cap (half the token's lifetime) then no longer
+/// applies, so `TOKEN_EXPIRY_SKEW` alone decides whether it is stale.
+pub fn backdate(path: &Path) {
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).expect("read")).expect("JSON");
+    let expires_at = value["expires_at"].as_i64().expect("expires_at");
+    value["obtained_at"] = (expires_at - 1_000_000).into();
+    std::fs::write(path, value.to_string()).expect("write");
 }
 
 /// The mode bits of a path.

@@ -17,6 +17,7 @@
 //! [`Secret`]s: the user code is shown to the person on stderr, never
 //! logged, and verification URIs are logged with the code redacted.
 
+use std::io::Write;
 use std::time::Duration;
 
 use serde_json::Value as Json;
@@ -273,7 +274,7 @@ fn show(deps: &SsoDeps<'_>, config: &SsoConfig, auth: &DeviceAuthorization, no_b
             clean(complete)
         ));
     }
-    eprintln!("{text}");
+    let _ = writeln!(std::io::stderr(), "{text}");
     if no_browser {
         return;
     }
@@ -288,7 +289,12 @@ fn show(deps: &SsoDeps<'_>, config: &SsoConfig, auth: &DeviceAuthorization, no_b
         return;
     }
     match deps.browser.open_configured(target) {
-        Some(true) => eprintln!("Opened the page with $BROWSER; approve the code there."),
+        Some(true) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "Opened the page with $BROWSER; approve the code there."
+            );
+        }
         Some(false) => {
             tracing::warn!(target: "sso", "could not start BROWSER; open the page above yourself")
         }

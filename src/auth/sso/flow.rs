@@ -6,6 +6,7 @@
 //! (kubelogin's pattern). Nothing is written before a login fully succeeds,
 //! so a failed login never touches a good existing session.
 
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use url::Url;
@@ -69,7 +70,10 @@ pub fn login(
         + config.http_timeout * 6
         + Duration::from_secs(30);
     let lock = store.lock("login", wait, || {
-        eprintln!("Another lmi login sso is in progress; waiting for it to finish...");
+        let _ = writeln!(
+            std::io::stderr(),
+            "Another lmi login sso is in progress; waiting for it to finish..."
+        );
     })?;
     let current = store.load()?;
     if let Some(session) = current
@@ -95,6 +99,9 @@ pub fn login(
             }
         }
     }
+    // A store that cannot keep the session (a locked keyring) fails now,
+    // before the user logs in for nothing.
+    store.check_writable()?;
     let choice = choose(config.flow, options.device, &options.surroundings, || {
         idp.device_authorization_endpoint()
     })?;
@@ -102,7 +109,7 @@ pub fn login(
     let session = match &choice.device_endpoint {
         Some(endpoint) => {
             let session = device::login(deps, config, &idp, endpoint, options)?;
-            store_new(deps, config, session, choice.flow)?
+            store_new(deps, &idp, config, session, choice.flow)?
         }
         None => browser_login(deps, config, &idp, options)?,
     };
@@ -173,13 +180,17 @@ fn browser_login(
 
     // The URL is always shown: the browser may not start, or may be on
     // another screen.
-    eprintln!(
+    let _ = writeln!(
+        std::io::stderr(),
         "To log in to {}, open this URL in a browser:\n\n    {url}\n",
         config.issuer_id
     );
     if !options.no_browser {
         if deps.browser.open(url.as_str()) {
-            eprintln!("Opened your browser; finish the login there.");
+            let _ = writeln!(
+                std::io::stderr(),
+                "Opened your browser; finish the login there."
+            );
         } else {
             tracing::warn!(target: "sso", "could not start a browser (set BROWSER, or open the URL above yourself)");
         }
@@ -226,12 +237,13 @@ fn exchange(
                 .with_hint("run lmi login sso again; if it keeps failing, check OAUTH_SSO_CLIENT_ID and the client's redirect settings at the IdP")
         })?;
     let session = idp.session_from(response, Some(&secrets.nonce), None)?;
-    store_new(deps, config, session, Flow::Browser)
+    store_new(deps, idp, config, session, Flow::Browser)
 }
 
 /// Stores a new login's session, whichever flow made it.
 fn store_new(
     deps: &SsoDeps<'_>,
+    idp: &Idp<'_>,
     config: &SsoConfig,
     mut session: Session,
     flow: Flow,
@@ -240,7 +252,21 @@ fn store_new(
     // Saved under the session lock, so a concurrent REQUIRE_SSO refresh
     // cannot interleave with (or remove) the new session.
     let _lock = deps.store.lock("session", config.refresh_wait(), || {})?;
-    deps.store.save(&session)?;
+    if let Err(e) = deps.store.save(&session) {
+        // Tokens nobody keeps should not stay valid at the IdP (RFC 7009).
+        let revoked = revoke(idp, config, &session);
+        let what = if revoked {
+            "; the new tokens were revoked"
+        } else {
+            ""
+        };
+        let hint = e.hint().map(str::to_owned);
+        let mut error = Error::auth(format!("{}{what}", e.message()));
+        if let Some(hint) = hint {
+            error = error.with_hint(hint);
+        }
+        return Err(error);
+    }
     tracing::info!(
         target: "sso",
         "logged in as {} at {}",
@@ -347,6 +373,34 @@ mod tests {
         assert_eq!(got, session(T + 3600, Some("rt-1")));
         assert_eq!(opened, 0);
         assert!(http.sent().is_empty());
+    }
+
+    fn deps_with<'a>(
+        store: &'a Store,
+        http: &'a FakeTransport,
+        browser: &'a RecordingBrowser,
+        clock: &'a FixedClock,
+    ) -> SsoDeps<'a> {
+        SsoDeps {
+            clock,
+            sleeper: clock,
+            transport: http,
+            browser,
+            store,
+        }
+    }
+
+    #[test]
+    fn a_store_that_cannot_save_fails_before_the_browser_opens() {
+        let http = FakeTransport::default();
+        let store = Store::memory(MemoryStore::failing(true));
+        let browser = RecordingBrowser::default();
+        let clock = FixedClock::at(T);
+        let deps = deps_with(&store, &http, &browser, &clock);
+        let e = login(&deps, &plain_config(), LoginOptions::default()).unwrap_err();
+        assert!(e.message().contains("locked"), "{}", e.message());
+        assert!(browser.opened.lock().unwrap().is_empty());
+        assert!(http.token_requests().is_empty());
     }
 
     #[test]

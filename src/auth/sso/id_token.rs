@@ -41,16 +41,29 @@ pub struct Identity {
     pub preferred_username: Option<String>,
     #[serde(default)]
     nonce: Option<String>,
+    /// OIDC Core §2: the party the token was issued to.
+    #[serde(default)]
+    azp: Option<String>,
+    /// A string or a list (RFC 7519 §4.1.3); jsonwebtoken checks that the
+    /// client id is in it, lmi checks `azp` when there are several.
+    #[serde(default)]
+    aud: Option<Json>,
+    #[serde(default)]
+    iat: Option<i64>,
 }
 
 impl Identity {
-    /// The user shown: `email`, else `preferred_username`, else `sub`.
+    /// The user shown: `email`, else `preferred_username`, else `sub`,
+    /// cleaned like other server text: an escape sequence must not reach the
+    /// terminal, nor a newline forge lines in `lmi.log`.
     pub fn user(&self) -> String {
-        self.email
+        let raw = self
+            .email
             .clone()
             .filter(|e| !e.is_empty())
             .or_else(|| self.preferred_username.clone().filter(|p| !p.is_empty()))
-            .unwrap_or_else(|| self.sub.clone())
+            .unwrap_or_else(|| self.sub.clone());
+        crate::secret::clean_external(&raw, &[])
     }
 }
 
@@ -118,6 +131,14 @@ pub fn verify(token: &Secret, keys: &[Jwk], expected: &Expected<'_>) -> Result<I
             describe(&e)
         ))
     })?;
+    // RFC 7515 §4.1.11: a recipient must refuse a JWS whose `crit` names
+    // extensions it does not understand, and lmi understands none.
+    // jsonwebtoken's `Header` drops the parameter, so it is read here.
+    if critical_extensions(token.expose()) {
+        return Err(invalid(
+            "its header lists critical extensions (crit) that lmi does not support",
+        ));
+    }
     if !asymmetric(header.alg) {
         return Err(invalid(format!(
             "it is signed with {:?}, not a public-key algorithm",
@@ -168,6 +189,34 @@ pub fn verify(token: &Secret, keys: &[Jwk], expected: &Expected<'_>) -> Result<I
     let data =
         decode::<Identity>(token.expose(), &key, &validation).map_err(|e| invalid(describe(&e)))?;
     let identity = data.claims;
+    // OIDC Core §3.1.3.7 (4, 5): with several audiences, `azp` must be
+    // present and name this client; any `azp` must name it.
+    let several = identity
+        .aud
+        .as_ref()
+        .and_then(Json::as_array)
+        .is_some_and(|a| a.len() > 1);
+    match identity.azp.as_deref() {
+        Some(azp) if azp != expected.client_id => {
+            return Err(invalid(
+                "its authorized party (azp) is another client than OAUTH_SSO_CLIENT_ID",
+            ))
+        }
+        None if several => {
+            return Err(invalid(
+                "it has several audiences but no authorized party (azp)",
+            ))
+        }
+        _ => {}
+    }
+    // OIDC Core §3.1.3.7 (10): `iat` may not lie in the future beyond the
+    // clock skew. The system clock, as jsonwebtoken's `exp` check uses.
+    if identity
+        .iat
+        .is_some_and(|iat| iat > crate::auth::now().saturating_add(LEEWAY_SECS as i64))
+    {
+        return Err(invalid("it was issued in the future (iat)"));
+    }
     if let Some(nonce) = expected.nonce {
         match identity.nonce.as_deref() {
             Some(got) if super::pkce::same(got, nonce) => {}
@@ -180,6 +229,21 @@ pub fn verify(token: &Secret, keys: &[Jwk], expected: &Expected<'_>) -> Result<I
         }
     }
     Ok(identity)
+}
+
+/// Whether the JWS header has a non-empty `crit` parameter.
+fn critical_extensions(token: &str) -> bool {
+    use base64::Engine;
+    let Some(encoded) = token.split('.').next() else {
+        return false;
+    };
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded) else {
+        return false;
+    };
+    serde_json::from_slice::<Json>(&bytes)
+        .ok()
+        .and_then(|h| h.get("crit").cloned())
+        .is_some_and(|crit| !matches!(crit, Json::Null))
 }
 
 /// jsonwebtoken's errors in words (they never contain the token).
@@ -240,6 +304,55 @@ mod tests {
         client_id: "lmi-public",
         nonce: Some("n1"),
     };
+
+    /// Signs `claims` under a raw header (which jsonwebtoken's `Header`
+    /// cannot express, e.g. with `crit`).
+    fn sign_raw(header: &Json, claims: &Json) -> Secret {
+        use base64::Engine;
+        let b64 = |v: &Json| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let message = format!("{}.{}", b64(header), b64(claims));
+        let key = EncodingKey::from_rsa_pem(PEM.as_bytes()).unwrap();
+        let sig = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::RS256).unwrap();
+        Secret::new(format!("{message}.{sig}"))
+    }
+
+    #[test]
+    fn refuses_crit_foreign_azp_and_a_future_iat() {
+        let header = json!({"alg": "RS256", "kid": KID, "typ": "JWT"});
+        // The raw signer itself is sound: the same header without crit passes.
+        verify(&sign_raw(&header, &claims()), &keys(), &EXPECTED).unwrap();
+        let mut crit = header.clone();
+        crit["crit"] = json!(["exp-ext"]);
+        crit["exp-ext"] = json!(true);
+        let e = verify(&sign_raw(&crit, &claims()), &keys(), &EXPECTED).unwrap_err();
+        assert!(e.message().contains("crit"), "{}", e.message());
+
+        let mut c = claims();
+        c["aud"] = json!(["lmi-public", "other-app"]);
+        let e = verify(&sign(&c, PEM), &keys(), &EXPECTED).unwrap_err();
+        assert!(e.message().contains("azp"), "{}", e.message());
+        c["azp"] = json!("other-app");
+        let e = verify(&sign(&c, PEM), &keys(), &EXPECTED).unwrap_err();
+        assert!(e.message().contains("azp"), "{}", e.message());
+        c["azp"] = json!("lmi-public");
+        verify(&sign(&c, PEM), &keys(), &EXPECTED).unwrap();
+
+        let mut c = claims();
+        c["iat"] = json!(SystemClock.now() + 365 * 24 * 3600);
+        let e = verify(&sign(&c, PEM), &keys(), &EXPECTED).unwrap_err();
+        assert!(e.message().contains("iat"), "{}", e.message());
+        c["iat"] = json!(SystemClock.now() + 30);
+        verify(&sign(&c, PEM), &keys(), &EXPECTED).unwrap();
+    }
+
+    #[test]
+    fn the_user_name_is_cleaned() {
+        let mut c = claims();
+        c["email"] = json!("a@x\u{1b}]0;pwned\u{7}\nforged log line");
+        let user = verify(&sign(&c, PEM), &keys(), &EXPECTED).unwrap().user();
+        assert!(!user.chars().any(char::is_control), "{user:?}");
+        assert!(user.starts_with("a@x"));
+    }
 
     #[test]
     fn accepts_a_good_token_and_picks_the_user() {

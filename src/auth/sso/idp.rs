@@ -242,8 +242,9 @@ impl<'a> Idp<'a> {
         nonce: Option<&str>,
         previous: Option<&Session>,
     ) -> Result<Session> {
+        let obtained_at = self.clock.now();
         let expires_at = crate::auth::expires_at(
-            self.clock.now(),
+            obtained_at,
             response.expires_in,
             response.access_token.expose(),
         );
@@ -295,6 +296,7 @@ impl<'a> Idp<'a> {
             client_id: self.config.client_id.clone(),
             user,
             subject,
+            obtained_at: Some(obtained_at),
             flow: previous.and_then(|p| p.flow.clone()),
         })
     }

@@ -16,9 +16,10 @@
 //! Only the request line is parsed: the listener serves one HTML page per
 //! request and closes the connection, which is all a browser needs.
 
+use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::sync::mpsc;
+use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use url::Url;
@@ -31,9 +32,18 @@ use super::pkce::same;
 
 /// Longest request head read from a connection.
 const HEAD_LIMIT: usize = 16 * 1024;
-/// How long a connection may take to send its request line: a browser's
-/// speculative pre-connection may send nothing at all.
-const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection may take to send its request head, in all: a
+/// browser's speculative pre-connection may send nothing at all, and a
+/// browser sends its request at once.
+const READ_TIMEOUT: Duration = Duration::from_secs(3);
+/// Connections read at once. When another arrives, the oldest is closed:
+/// idle connections (a local process opening hundreds) can neither use up
+/// lmi's file descriptors nor keep the browser's callback out, since the
+/// newest connection is always served.
+const MAX_CONNECTIONS: usize = 16;
+/// The longest pause after a failed `accept` (EMFILE, ENFILE): the listener
+/// backs off instead of spinning.
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
 /// The listener, bound and waiting.
 #[derive(Debug)]
@@ -119,18 +129,7 @@ impl Listener {
         // Accepting runs on its own thread, and each connection is read on
         // another, so a connection that never sends anything cannot hold up
         // the real callback. The threads end with the process.
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let tx = tx.clone();
-                std::thread::spawn(move || {
-                    if let Some(incoming) = read_head(stream) {
-                        // The receiver is gone once the login is over.
-                        let _ = tx.send(incoming);
-                    }
-                });
-            }
-        });
+        std::thread::spawn(move || accept_loop(&listener, &tx));
         loop {
             let now = Instant::now();
             if now >= deadline {
@@ -158,12 +157,63 @@ impl Listener {
     }
 }
 
+/// Accepts connections and reads each on its own thread, at most
+/// [`MAX_CONNECTIONS`] at once (the oldest is closed to make room), backing
+/// off when `accept` fails.
+fn accept_loop(listener: &TcpListener, tx: &mpsc::Sender<Incoming>) {
+    let open: Arc<Mutex<VecDeque<(u64, TcpStream)>>> = Arc::default();
+    let mut backoff = Duration::from_millis(10);
+    for id in 0u64.. {
+        let stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::debug!(target: "sso", "callback listener: accept failed ({e}); pausing {} ms", backoff.as_millis());
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(10);
+        {
+            let mut open = open.lock().unwrap_or_else(PoisonError::into_inner);
+            while open.len() >= MAX_CONNECTIONS {
+                if let Some((_, oldest)) = open.pop_front() {
+                    // Its reader sees end of stream and ends.
+                    let _ = oldest.shutdown(Shutdown::Both);
+                }
+            }
+            // Without a descriptor for the handle, it is served unlisted.
+            if let Ok(handle) = stream.try_clone() {
+                open.push_back((id, handle));
+            }
+        }
+        let tx = tx.clone();
+        let open = open.clone();
+        std::thread::spawn(move || {
+            let incoming = read_head(stream);
+            open.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|(other, _)| *other != id);
+            if let Some(incoming) = incoming {
+                // The receiver is gone once the login is over.
+                let _ = tx.send(incoming);
+            }
+        });
+    }
+}
+
 /// Reads the request line; answers 400 itself to anything unparsable.
 fn read_head(mut stream: TcpStream) -> Option<Incoming> {
-    let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
+    let until = Instant::now() + READ_TIMEOUT;
     let mut head = Vec::new();
     let mut buf = [0u8; 2048];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
+        // One deadline for the whole head: a byte every few seconds does
+        // not keep a connection open.
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
         match stream.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => head.extend_from_slice(&buf[..n]),

@@ -127,6 +127,7 @@ pub fn session(expires_at: i64, refresh_token: Option<&str>) -> Session {
         client_id: CLIENT_ID.into(),
         user: Some("alice@example.test".into()),
         subject: Some("alice".into()),
+        obtained_at: None,
         flow: None,
     }
 }

@@ -32,7 +32,8 @@ impl WaitingLine {
             return;
         }
         let secs = left.as_secs();
-        eprint!(
+        let _ = write!(
+            std::io::stderr(),
             "\r{} Waiting for {} ({}:{:02} left, Ctrl-C to cancel) ",
             FRAMES[self.frame % FRAMES.len()],
             self.what,
@@ -47,7 +48,7 @@ impl WaitingLine {
     /// Erases the line (before other output, or when the wait is over).
     pub fn clear(&mut self) {
         if self.drawn {
-            eprint!("\r\x1b[K");
+            let _ = write!(std::io::stderr(), "\r\x1b[K");
             let _ = std::io::stderr().flush();
             self.drawn = false;
         }

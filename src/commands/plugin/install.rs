@@ -115,6 +115,7 @@ fn install_file(ctx: &Ctx, source: &Path) -> Result<Installed> {
     #[cfg(not(unix))]
     let mode = 0o755;
     let bin = ctx.paths.plugins_bin();
+    crate::paths::check_trusted(&ctx.paths.data_dir, &bin)?;
     let target = bin.join(format!("{PREFIX}{name}"));
     // Copied beside the target, then renamed: a running copy of the old
     // version keeps its file, and nobody sees half a binary. The mode is the
@@ -250,6 +251,7 @@ fn install_crate(ctx: &Ctx, krate: &str, args: &PluginInstallArgs) -> Result<Vec
 
     let root = plugins_dir(ctx);
     let bin = ctx.paths.plugins_bin();
+    crate::paths::check_trusted(&ctx.paths.data_dir, &bin)?;
     ensure_private_dir(&bin).map_err(|e| Error::io("cannot create", &bin, e))?;
     let before = snapshot(&bin);
 

@@ -128,6 +128,13 @@ fn api_bad_headers_and_methods_are_refused() {
         &["api", "/echo", "-H", "NoColonHere"][..],
         &["api", "/echo", "-H", "Bad Name: x"][..],
         &["api", "/echo", "-H", "Authorization: Bearer mine"][..],
+        &["api", "/echo", "-H", "Host: other.example"][..],
+        &["api", "/echo", "-H", "host:other.example"][..],
+        &["api", "/echo", "-H", "Content-Length: 0"][..],
+        &["api", "/echo", "-H", "Transfer-Encoding: chunked"][..],
+        &["api", "/echo", "-H", "Connection: close"][..],
+        &["api", "/echo", "-H", "X-Forwarded-Host: other.example"][..],
+        &["api", "/echo", "-H", ":authority: other.example"][..],
         &["api", "-X", "FROB", "/echo"][..],
     ] {
         let out = sb.run(args);

@@ -13,6 +13,7 @@ use crate::support::{dead_port, Sandbox};
 fn seed_stale_cache(sb: &Sandbox, srv: &TestServer) -> Vec<u8> {
     srv.set(|b| b.token_lifetime = Some(30));
     sb.run(&["auth", "token"]).assert_ok();
+    crate::support::backdate(&sb.token_file("dev"));
     srv.set(|b| b.token_lifetime = Some(3600));
     std::fs::read(sb.token_file("dev")).unwrap()
 }

@@ -98,6 +98,7 @@ fn service_refresh_token_is_used_then_full_grant_on_failure() {
         "OAUTH_GRANT_TYPE=password\nOAUTH_USERNAME=alice\nOAUTH_PASSWORD=wonderland\n",
     );
     token_json(&sb, &[]);
+    crate::support::backdate(&sb.token_file("dev"));
     assert_eq!(srv.token_requests_by_grant("password"), 1);
     let cached: serde_json::Value =
         serde_json::from_slice(&std::fs::read(sb.token_file("dev")).unwrap()).unwrap();
@@ -109,6 +110,7 @@ fn service_refresh_token_is_used_then_full_grant_on_failure() {
     assert_eq!(srv.token_requests_by_grant("password"), 1);
 
     srv.set(|b| b.refresh_failure = true);
+    crate::support::backdate(&sb.token_file("dev"));
     token_json(&sb, &[]);
     assert_eq!(srv.token_requests_by_grant("refresh_token"), 2);
     assert_eq!(
@@ -139,6 +141,7 @@ fn service_discovery_is_cached_and_falls_back_to_openid() {
             &format!("OAUTH_SERVICE_URL={}\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRET=lmi-secret\n", srv.idp_url()),
         );
         sb.run(&["-e", "dev", "auth", "token"]).assert_ok();
+        crate::support::backdate(&sb.tokens_dir().join("dev.json"));
         assert_eq!(srv.discovery_requests(), requests, "{well_known:?}");
         // The token is stale at once (lifetime < skew): the second run needs a
         // new token but reuses the cached metadata.

@@ -49,6 +49,7 @@ fn service_secrets_never_reach_logs() {
     let first = sb.run(&["-vv", "auth", "token"]);
     first.assert_ok();
     let first_refresh = cached_refresh_token(&sb);
+    crate::support::backdate(&sb.token_file("dev"));
     let second = sb.run(&["-vv", "auth", "token"]);
     second.assert_ok();
     assert_eq!(srv.token_requests_by_grant("refresh_token"), 1);

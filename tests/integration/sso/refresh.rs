@@ -64,6 +64,7 @@ fn sso_expired_session_is_refreshed_silently_then_fails_with_hint() {
     srv.set(|b| b.token_lifetime = Some(30));
     let sb = gated(&srv, Store::File, "TOKEN_EXPIRY_SKEW=60\n");
     login(&sb, &[]).assert_ok();
+    crate::support::backdate(&session_file(&sb).unwrap());
     let first = stored(&sb);
     srv.reset_counts();
 
@@ -83,6 +84,7 @@ fn sso_expired_session_is_refreshed_silently_then_fails_with_hint() {
 
     // `login sso` refreshes an expired session instead of opening a browser.
     srv.reset_counts();
+    crate::support::backdate(&session_file(&sb).unwrap());
     let again = login(&sb, &["--no-browser", "--set", "OAUTH_SSO_LOGIN_TIMEOUT=1"]);
     again.assert_ok();
     assert_eq!(srv.token_requests_by_grant("refresh_token"), 1);
@@ -91,6 +93,7 @@ fn sso_expired_session_is_refreshed_silently_then_fails_with_hint() {
     // A refused refresh: exit 4 with the hint, no service token handed out.
     srv.set(|b| b.refresh_failure = true);
     srv.reset_counts();
+    crate::support::backdate(&session_file(&sb).unwrap());
     let out = sb.run(&["-e", "dev", "auth", "token"]);
     out.assert_code(4)
         .assert_stderr_contains("invalid_grant")
@@ -112,6 +115,7 @@ fn sso_refresh_for_another_user_is_refused() {
     srv.set(|b| b.token_lifetime = Some(30));
     let sb = gated(&srv, Store::File, "TOKEN_EXPIRY_SKEW=60\n");
     login(&sb, &[]).assert_ok();
+    crate::support::backdate(&session_file(&sb).unwrap());
     let before = std::fs::read(session_file(&sb).unwrap()).unwrap();
     assert_eq!(stored(&sb)["subject"], "alice-sub");
 
@@ -150,6 +154,7 @@ fn sso_against_oauth2_mock_server_login_and_refresh() {
 
     // Its tokens live 3600 s: a larger skew makes the session stale, so the
     // next login must refresh (no browser within the 1 s timeout).
+    crate::support::backdate(&session_file(&sb).unwrap());
     let again = login(
         &sb,
         &[
@@ -168,6 +173,7 @@ fn sso_against_oauth2_mock_server_login_and_refresh() {
     assert_eq!(second["user"], "johndoe");
 
     // And the REQUIRE_SSO gate refreshes against it too.
+    crate::support::backdate(&session_file(&sb).unwrap());
     let token = sb.run(&[
         "-e",
         "mock",

@@ -35,6 +35,13 @@ impl FileStore {
         }
     }
 
+    /// Refuses (exit 3) a session file or `sso` folder that others could
+    /// have written, from lmi's data folder down.
+    fn check_trusted(&self) -> Result<()> {
+        let root = self.dir.parent().unwrap_or(&self.dir);
+        crate::paths::check_trusted(root, &self.path)
+    }
+
     /// The session file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -43,6 +50,7 @@ impl FileStore {
 
 impl SessionStore for FileStore {
     fn load(&self) -> Result<Option<Session>> {
+        self.check_trusted()?;
         let text = match std::fs::read_to_string(&self.path) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -52,6 +60,7 @@ impl SessionStore for FileStore {
     }
 
     fn save(&self, session: &Session) -> Result<()> {
+        self.check_trusted()?;
         let text = encode(session)?;
         // Atomic 0600 write: a temporary file in the same folder, then rename.
         ensure_dir(&self.dir)
@@ -69,6 +78,10 @@ impl SessionStore for FileStore {
                 e,
             )),
         }
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        self.check_trusted()
     }
 
     fn describe(&self) -> String {

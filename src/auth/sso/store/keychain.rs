@@ -200,6 +200,23 @@ impl SessionStore for KeychainStore {
         Ok(())
     }
 
+    /// Writes and deletes a probe entry: a locked keychain refuses the
+    /// write (it cannot prompt here), and says so before the browser opens.
+    fn check_writable(&self) -> Result<()> {
+        let account = format!("{}:probe", self.account);
+        let written = keychain("checking the OS keychain", move || {
+            let entry = entry(&account)?;
+            entry.set_password("probe")?;
+            entry.delete_credential()
+        })?;
+        written.map_err(|e| {
+            Error::auth(format!(
+                "cannot save to the OS keychain, so a login could not be kept: {e} (is the keyring locked?)"
+            ))
+            .with_hint("unlock your keyring (log in to the desktop session, or unlock it in your keyring manager such as Seahorse), or set OAUTH_SSO_TOKEN_STORE=file, then run lmi login sso again")
+        })
+    }
+
     fn remove(&self) -> Result<bool> {
         self.remove_chunks()?;
         let account = self.account.clone();

@@ -12,6 +12,9 @@ use super::{Session, SessionStore};
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     session: Arc<Mutex<Option<Session>>>,
+    /// Saves fail (as a keychain that locked during the login would);
+    /// with `refuse_early`, the check before the login fails too.
+    failing: Option<bool>,
 }
 
 impl MemoryStore {
@@ -19,6 +22,16 @@ impl MemoryStore {
     pub fn holding(session: Session) -> MemoryStore {
         MemoryStore {
             session: Arc::new(Mutex::new(Some(session))),
+            failing: None,
+        }
+    }
+
+    /// A store whose saves fail; `refuse_early` makes
+    /// [`SessionStore::check_writable`] fail as well.
+    pub fn failing(refuse_early: bool) -> MemoryStore {
+        MemoryStore {
+            failing: Some(refuse_early),
+            ..MemoryStore::default()
         }
     }
 
@@ -35,8 +48,18 @@ impl SessionStore for MemoryStore {
     }
 
     fn save(&self, session: &Session) -> Result<()> {
+        if self.failing.is_some() {
+            return Err(crate::error::Error::auth("the store refused the session"));
+        }
         *self.slot() = Some(session.clone());
         Ok(())
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        match self.failing {
+            Some(true) => Err(crate::error::Error::auth("the store is locked")),
+            _ => Ok(()),
+        }
     }
 
     fn remove(&self) -> Result<bool> {

@@ -50,6 +50,10 @@ pub struct Session {
     /// The ID token's `sub`, to check that a refresh stays the same user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// Unix seconds when the access token was obtained, to cap the skew
+    /// for short-lived tokens; `None` in sessions from older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub obtained_at: Option<i64>,
     /// The login flow that made the session (`browser` or `device`);
     /// sessions stored before lmi recorded it came from the browser.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,7 +63,7 @@ pub struct Session {
 impl Session {
     /// The access token is usable at `now` with `skew` seconds to spare.
     pub fn is_fresh(&self, now: i64, skew: i64) -> bool {
-        crate::auth::fresh(self.expires_at, now, skew)
+        crate::auth::fresh_capped(self.expires_at, self.obtained_at, now, skew)
     }
 
     /// A session exists while its access token is valid or it can be
@@ -80,6 +84,11 @@ pub trait SessionStore {
     fn remove(&self) -> Result<bool>;
     /// Where the session lives, for messages.
     fn describe(&self) -> String;
+    /// Whether a session can be saved now, asked before a browser login so
+    /// that a locked keychain fails before the user logs in, not after.
+    fn check_writable(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The keychain account (and file name stem) of one (client id, issuer) pair.
@@ -91,7 +100,11 @@ pub fn account(client_id: &str, issuer_id: &str) -> String {
 /// not one.
 fn decode(text: &str, place: &str) -> Option<Session> {
     match serde_json::from_str::<Session>(text) {
-        Ok(session) if !session.access_token.is_empty() => Some(session),
+        Ok(mut session) if !session.access_token.is_empty() => {
+            // Stored by an older version: the name may still be raw.
+            session.user = session.user.map(|u| crate::secret::clean_external(&u, &[]));
+            Some(session)
+        }
         _ => {
             tracing::warn!(target: "sso", "ignoring the stored SSO session ({place}): it is not a valid session; log in again");
             None
@@ -176,6 +189,11 @@ impl Store {
         self.backend.remove()
     }
 
+    /// See [`SessionStore::check_writable`].
+    pub fn check_writable(&self) -> Result<()> {
+        self.backend.check_writable()
+    }
+
     pub fn describe(&self) -> String {
         self.backend.describe()
     }
@@ -228,6 +246,7 @@ pub(crate) mod tests {
             client_id: "c".into(),
             user: Some("u".into()),
             subject: Some("sub-1".into()),
+            obtained_at: None,
             flow: None,
         }
     }
