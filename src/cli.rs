@@ -191,12 +191,43 @@ pub struct ApiArgs {
 pub enum EnvCommand {
     /// List the environments, marking the default
     List,
+    /// Create an environment's file (0600) with the given keys
+    Add {
+        /// Environment name: letters, digits, '.', '_' and '-'
+        name: String,
+        /// Keys to write into the new file
+        #[arg(value_name = "KEY=VALUE")]
+        pairs: Vec<String>,
+    },
+    /// Delete an environment's file, its cached token and metadata
+    Remove {
+        /// Environment name
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Show the effective configuration, each value with its source
     Show,
+    /// Write keys into the active environment's file (or the main .env)
+    Set {
+        /// Keys and values (quoted in the file as needed)
+        #[arg(value_name = "KEY=VALUE", required = true)]
+        pairs: Vec<String>,
+        /// Write to the main .env, shared by every environment
+        #[arg(long)]
+        main: bool,
+    },
+    /// Remove keys from the active environment's file (or the main .env)
+    Unset {
+        /// Keys to remove
+        #[arg(value_name = "KEY", required = true)]
+        keys: Vec<String>,
+        /// Remove from the main .env
+        #[arg(long)]
+        main: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
