@@ -145,6 +145,19 @@ pub enum AuthCommand {
         #[arg(long)]
         all: bool,
     },
+    /// Show the decoded header and claims of the service token (never the token)
+    #[command(
+        long_about = "Show the decoded header and claims of the environment's service \
+        token (from the cache, or acquired as `lmi auth token` would), with its expiry and \
+        scope from the cache. An opaque token shows as \"format\": \"opaque\".\n\n\
+        NOTHING IS VERIFIED: the signature is neither checked nor shown, and the claims are \
+        what the token says about itself. Never print the token itself (use auth token for that)."
+    )]
+    Inspect {
+        /// Inspect the SSO session's stored access and ID tokens instead (no refresh)
+        #[arg(long)]
+        sso: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 //! - `grants`: RFC 6749 token requests (client credentials, password,
 //!   refresh, authorization code) and their error handling.
 //! - `discovery`: RFC 8414 / OpenID metadata.
+//! - `inspect`: a token's JWT header and claims, decoded, not verified.
 //! - `cache`: token files, locks, atomic 0600 writes, healing.
 //! - `service`: the environment's service token (lock → read → refresh or
 //!   acquire → save) and the 401 discard.
@@ -16,6 +17,7 @@ pub mod client;
 pub mod clock;
 pub mod discovery;
 pub mod grants;
+pub mod inspect;
 pub mod service;
 pub mod sso;
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 mod config_write;
 mod env_files;
+mod inspect;
 
 use std::path::{Path, PathBuf};
 
