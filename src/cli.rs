@@ -120,6 +120,8 @@ pub enum Command {
     /// Configuration
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Check configuration, files, endpoints, token, keychain and clock, and say what to fix
+    Doctor,
     /// Print a shell completion script
     Completions {
         /// The shell

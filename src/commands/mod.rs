@@ -7,6 +7,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod doctor;
 pub mod env;
 pub mod login;
 pub mod plugin;
@@ -198,6 +199,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<u8> {
         Command::Api(args) => api::run(ctx, &args),
         Command::Env(cmd) => env::run(ctx, cmd),
         Command::Config(cmd) => config::run(ctx, cmd),
+        Command::Doctor => doctor::run(ctx),
         Command::Completions { shell } => completions(shell),
         Command::Plugin(cmd) => plugin::run(ctx, cmd),
         Command::External(args) => plugin::external(ctx, args),

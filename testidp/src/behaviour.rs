@@ -171,6 +171,10 @@ pub struct Behaviour {
     /// `/revoke` answers 500 (after authenticating the client) and revokes
     /// nothing. Default false.
     pub revocation_failure: bool,
+    /// Every response (IdP, API, other) carries a `Date` header this many seconds away
+    /// from the real time (a server whose clock is off). Default `None`:
+    /// the real time.
+    pub date_offset: Option<i64>,
 }
 
 impl Default for Behaviour {
@@ -194,6 +198,7 @@ impl Default for Behaviour {
             authorize_error: None,
             revocation_endpoint: true,
             revocation_failure: false,
+            date_offset: None,
         }
     }
 }

@@ -125,7 +125,10 @@ pub(crate) fn serve(
                         .name("testidp-request".into())
                         .spawn(move || {
                             let recorded = RecordedRequest::read(&mut req);
-                            let reply = handler(&shared, recorded);
+                            let mut reply = handler(&shared, recorded);
+                            if let Some(offset) = shared.behaviour().date_offset {
+                                reply.headers.push(("Date".into(), shifted_date(offset)));
+                            }
                             let _ = req.respond(reply.into_response());
                         });
                 if let Err(e) = spawned {
@@ -134,4 +137,12 @@ pub(crate) fn serve(
             }
         })
         .expect("spawn accept thread")
+}
+
+/// An HTTP-date (RFC 9110 §5.6.7) `offset` seconds from now.
+fn shifted_date(offset: i64) -> String {
+    let now = std::time::SystemTime::now();
+    let step = std::time::Duration::from_secs(offset.unsigned_abs());
+    let then = if offset >= 0 { now + step } else { now - step };
+    httpdate::fmt_http_date(then)
 }

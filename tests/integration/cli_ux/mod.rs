@@ -5,6 +5,7 @@
 //! This file holds the helpers these tests share.
 
 mod config_write;
+mod doctor;
 mod env_files;
 mod inspect;
 
