@@ -122,7 +122,14 @@ pub enum Command {
     Config(ConfigCommand),
     /// Check configuration, files, endpoints, token, keychain and clock, and say what to fix
     Doctor,
-    /// Print a shell completion script
+    /// Print a shell completion script (environments, plugins, values)
+    #[command(
+        long_about = "Print a shell completion script. It asks lmi for candidates at \
+        each Tab, so environment names, plugin names and allowed values stay current.\n\n\
+        bash: source <(lmi completions bash)   (in ~/.bashrc)\n\
+        zsh:  source <(lmi completions zsh)    (in ~/.zshrc)\n\
+        fish: lmi completions fish | source    (in ~/.config/fish/config.fish)"
+    )]
     Completions {
         /// The shell
         shell: clap_complete::Shell,
@@ -130,6 +137,12 @@ pub enum Command {
     /// Manage plugins
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Print lmi's man page (roff): lmi man > lmi.1, or --dir for every page
+    Man {
+        /// Write lmi.1 and a page per subcommand (lmi-auth.1, ...) into this folder
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// A plugin: `lmi NAME ARGS...` runs `lmi-NAME ARGS...`
     #[command(external_subcommand)]
     External(Vec<OsString>),

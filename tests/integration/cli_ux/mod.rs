@@ -4,9 +4,11 @@
 //!
 //! This file holds the helpers these tests share.
 
+mod completion;
 mod config_write;
 mod doctor;
 mod env_files;
+mod help;
 mod inspect;
 
 use std::path::{Path, PathBuf};
