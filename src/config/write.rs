@@ -240,6 +240,14 @@ pub fn lock_path(path: &Path) -> PathBuf {
 /// Applies `change` to the dotenv file at `path` (created, with its folder,
 /// when it does not exist; `must_be_new` refuses an existing one).
 pub fn edit(path: &Path, role: FileRole, change: Change<'_>, must_be_new: bool) -> Result<Edited> {
+    // A config file kept elsewhere and linked in (dotfiles) is edited where
+    // it is, so the link stays a link.
+    let linked = std::fs::symlink_metadata(path)
+        .is_ok_and(|m| m.file_type().is_symlink())
+        .then(|| std::fs::canonicalize(path).ok())
+        .flatten();
+    let shown = path;
+    let path = linked.as_deref().unwrap_or(path);
     let mut warnings = Vec::new();
     if let Change::Set(pairs) = change {
         for (key, value) in pairs {
@@ -308,14 +316,14 @@ pub fn edit(path: &Path, role: FileRole, change: Change<'_>, must_be_new: bool) 
     let (text, keys) = apply(original.as_deref(), change);
     if original.is_some() && keys.is_empty() {
         return Ok(Edited {
-            path: path.to_owned(),
+            path: shown.to_owned(),
             keys,
             warnings,
         });
     }
     if original.is_none() && matches!(change, Change::Unset(_)) {
         return Ok(Edited {
-            path: path.to_owned(),
+            path: shown.to_owned(),
             keys: Vec::new(),
             warnings,
         });
@@ -362,7 +370,7 @@ pub fn edit(path: &Path, role: FileRole, change: Change<'_>, must_be_new: bool) 
     };
     result.map_err(|e| cannot_write(path, &e))?;
     Ok(Edited {
-        path: path.to_owned(),
+        path: shown.to_owned(),
         keys,
         warnings,
     })
@@ -483,6 +491,26 @@ mod tests {
             Change::Set(&[("A".to_owned(), "3".to_owned())]),
         );
         assert_eq!(text, "A=3\nx\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_file_is_edited_where_it_points() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("dotfiles/dev.env");
+        std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+        std::fs::write(&real, "A=1\n").unwrap();
+        let link = dir.path().join("cfg/env/dev.env");
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let pairs = [("B".to_owned(), "2".to_owned())];
+        let done = edit(&link, FileRole::Environment, Change::Set(&pairs), false).unwrap();
+        assert_eq!(done.path, link);
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "A=1\nB=2\n");
     }
 
     #[test]
