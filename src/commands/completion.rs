@@ -1,6 +1,6 @@
 //! Shell completion (SPEC §3, §3.1): `lmi completions SHELL` prints a small
 //! script that asks lmi itself for candidates at each Tab (clap_complete's
-//! dynamic completion: the script runs `COMPLETE=SHELL lmi -- WORDS...`).
+//! dynamic completion: the script runs `LMI_COMPLETE=SHELL lmi -- WORDS...`).
 //!
 //! Asking lmi at Tab time is what lets the candidates be live: environment
 //! names after `-e`/`--environment` (and for `env remove`) from the config
@@ -22,8 +22,9 @@ use crate::error::{Error, Result};
 use crate::output::Output;
 use crate::paths::Paths;
 
-/// The variable the completion script sets when it asks for candidates.
-pub const VAR: &str = "COMPLETE";
+/// The variable the completion script sets when it asks for candidates
+/// (clap's default, `COMPLETE`, is too common a name to claim).
+pub const VAR: &str = "LMI_COMPLETE";
 
 /// The shells lmi completes for.
 const SHELLS: Shells<'static> = Shells::builtins();
@@ -102,13 +103,13 @@ pub fn command(paths: &Paths, env: &Env) -> clap::Command {
     })
 }
 
-/// When the completion script is asking (`COMPLETE=SHELL lmi -- WORDS...`),
-/// prints the candidates and returns `true`.
+/// When the completion script is asking (`LMI_COMPLETE=SHELL lmi -- WORDS...`),
+/// prints the candidates and returns `true`. A value that names no shell
+/// is not a request: lmi runs as usual.
 pub fn answer_if_asked(args: &[OsString], paths: &Paths, env: &Env) -> Result<bool> {
-    let Some(name) = env.non_empty(VAR).filter(|v| *v != "0") else {
+    let Some(shell) = env.non_empty(VAR).and_then(|name| shell(name).ok()) else {
         return Ok(false);
     };
-    let shell = shell(name)?;
     // argv is `lmi -- lmi WORDS...`: the words start after the `--`.
     let words: Vec<OsString> = match args.iter().position(|a| a == "--") {
         Some(i) => args[i + 1..].to_vec(),

@@ -3,7 +3,7 @@
 //!
 //! An edit keeps every other line, comment and blank line as it was, in its
 //! order; it replaces the line of a key (matched case-insensitively) and
-//! appends a new key. Values are quoted so that [`super::dotenv::parse`],
+//! appends a new key. Values are quoted so that `dotenv::parse`,
 //! the reader lmi itself uses, gives back exactly the value written; the
 //! edited text is read back before it is written, and an edit that would
 //! not read back as intended is refused rather than written. The write is

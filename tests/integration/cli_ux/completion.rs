@@ -103,14 +103,18 @@ fn zsh_and_fish_scripts_call_back_into_lmi() {
     for shell in ["zsh", "fish"] {
         let out = sb.run(&["completions", shell]);
         out.assert_ok();
-        assert!(out.stdout.contains("COMPLETE"), "{shell}: {}", out.stdout);
+        assert!(
+            out.stdout.contains("LMI_COMPLETE"),
+            "{shell}: {}",
+            out.stdout
+        );
         assert!(out.stdout.contains(&exe), "{shell}: {}", out.stdout);
     }
     // The script's callback answers with candidates, one per line for fish.
     sb.write_env("dev", "");
     let out = sb
         .cmd(&["--", "lmi", "-e", ""])
-        .env("COMPLETE", "fish")
+        .env("LMI_COMPLETE", "fish")
         .output()
         .unwrap();
     assert!(out.status.success());

@@ -44,8 +44,15 @@ fn config_set_replaces_appends_and_keeps_every_other_line() {
     assert_eq!(shown["values"]["OAUTH_CLIENT_ID"]["value"], "new id");
     assert_eq!(shown["values"]["PLUGIN_NOTE"]["value"], awkward);
     assert_eq!(shown["values"]["OAUTH_SCOPES"]["value"], "read write");
-    // A key never set nowhere is a warning about the unknown key only.
+    // Unknown keys are written with a warning, a typo with the key it means.
     out.assert_stderr_contains("PLUGIN_NOTE is not a key lmi knows");
+    let typo = sb.run(&["config", "set", "OAUTH_CLEINT_ID=x"]);
+    typo.assert_ok()
+        .assert_stderr_contains("did you mean OAUTH_CLIENT_ID?");
+    assert!(std::fs::read_to_string(sb.env_file("dev"))
+        .unwrap()
+        .contains("OAUTH_CLEINT_ID=x"));
+    sb.run(&["config", "unset", "OAUTH_CLEINT_ID"]).assert_ok();
 
     let out = sb.run(&["config", "unset", "oauth_scopes", "NOT_THERE", "-o", "text"]);
     out.assert_ok();
