@@ -120,7 +120,16 @@ pub enum Command {
     /// Configuration
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Print a shell completion script
+    /// Check configuration, files, endpoints, token, keychain and clock, and say what to fix
+    Doctor,
+    /// Print a shell completion script (environments, plugins, values)
+    #[command(
+        long_about = "Print a shell completion script. It asks lmi for candidates at \
+        each Tab, so environment names, plugin names and allowed values stay current.\n\n\
+        bash: source <(lmi completions bash)   (in ~/.bashrc)\n\
+        zsh:  source <(lmi completions zsh)    (in ~/.zshrc)\n\
+        fish: lmi completions fish | source    (in ~/.config/fish/config.fish)"
+    )]
     Completions {
         /// The shell
         shell: clap_complete::Shell,
@@ -128,6 +137,12 @@ pub enum Command {
     /// Manage plugins
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Print lmi's man page (roff): lmi man > lmi.1, or --dir for every page
+    Man {
+        /// Write lmi.1 and a page per subcommand (lmi-auth.1, ...) into this folder
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// A plugin: `lmi NAME ARGS...` runs `lmi-NAME ARGS...`
     #[command(external_subcommand)]
     External(Vec<OsString>),
@@ -144,6 +159,19 @@ pub enum AuthCommand {
         /// Delete every environment's cached token
         #[arg(long)]
         all: bool,
+    },
+    /// Show the decoded header and claims of the service token (never the token)
+    #[command(
+        long_about = "Show the decoded header and claims of the environment's service \
+        token (from the cache, or acquired as `lmi auth token` would), with its expiry and \
+        scope from the cache. An opaque token shows as \"format\": \"opaque\".\n\n\
+        NOTHING IS VERIFIED: the signature is neither checked nor shown, and the claims are \
+        what the token says about itself. Never print the token itself (use auth token for that)."
+    )]
+    Inspect {
+        /// Inspect the SSO session's stored access and ID tokens instead (no refresh)
+        #[arg(long)]
+        sso: bool,
     },
 }
 
@@ -194,12 +222,43 @@ pub struct ApiArgs {
 pub enum EnvCommand {
     /// List the environments, marking the default
     List,
+    /// Create an environment's file (0600) with the given keys
+    Add {
+        /// Environment name: letters, digits, '.', '_' and '-'
+        name: String,
+        /// Keys to write into the new file
+        #[arg(value_name = "KEY=VALUE")]
+        pairs: Vec<String>,
+    },
+    /// Delete an environment's file, its cached token and metadata
+    Remove {
+        /// Environment name
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Show the effective configuration, each value with its source
     Show,
+    /// Write keys into the active environment's file (or the main .env)
+    Set {
+        /// Keys and values (quoted in the file as needed)
+        #[arg(value_name = "KEY=VALUE", required = true)]
+        pairs: Vec<String>,
+        /// Write to the main .env, shared by every environment
+        #[arg(long)]
+        main: bool,
+    },
+    /// Remove keys from the active environment's file (or the main .env)
+    Unset {
+        /// Keys to remove
+        #[arg(value_name = "KEY", required = true)]
+        keys: Vec<String>,
+        /// Remove from the main .env
+        #[arg(long)]
+        main: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -102,6 +102,10 @@ pub fn verbose_errors() -> bool {
 /// Runs one invocation; returns the exit code for success paths.
 pub fn run(args: Vec<OsString>, env: env::Env) -> Result<u8> {
     let paths = paths::Paths::from_env(&env);
+    // The completion script asking for candidates: answer and stop.
+    if commands::completion::answer_if_asked(&args, &paths, &env)? {
+        return Ok(0);
+    }
     let mut cmd = cli::command();
     if wants_top_level_help(&args) {
         // Built only when asked for: plugin discovery spawns processes.

@@ -7,6 +7,7 @@
 //!   or read from a file.
 //! - `exchange`: the token exchange's subject (a file or the SSO session).
 //! - `discovery`: RFC 8414 / OpenID metadata.
+//! - `inspect`: a token's JWT header and claims, decoded, not verified.
 //! - `cache`: token files, locks, atomic 0600 writes, healing.
 //! - `service`: the environment's service token (lock → read → refresh or
 //!   acquire → save) and the 401 discard.
@@ -22,6 +23,7 @@ pub mod clock;
 pub mod discovery;
 pub mod exchange;
 pub mod grants;
+pub mod inspect;
 pub mod service;
 pub mod sso;
 #[cfg(test)]

@@ -1,9 +1,10 @@
-//! `lmi auth token|status|clear`.
+//! `lmi auth token|status|clear|inspect`.
 
 use serde::Serialize;
 
 use super::Ctx;
 use crate::auth::cache::TokenCache;
+use crate::auth::inspect::{self, Decoded};
 use crate::auth::service::{self, TokenSource};
 use crate::auth::sso::{self, SsoStatus};
 use crate::cli::AuthCommand;
@@ -15,6 +16,8 @@ pub fn run(ctx: &Ctx, cmd: AuthCommand) -> Result<u8> {
         AuthCommand::Token => token(ctx),
         AuthCommand::Status => status(ctx),
         AuthCommand::Clear { all } => clear(ctx, all),
+        AuthCommand::Inspect { sso: false } => inspect(ctx),
+        AuthCommand::Inspect { sso: true } => inspect_sso(ctx),
     }
 }
 
@@ -181,6 +184,101 @@ fn clear(ctx: &Ctx, all: bool) -> Result<u8> {
         } else {
             format!("cleared: {}", out.cleared.join(", "))
         }
+    })?;
+    Ok(0)
+}
+
+#[derive(Serialize)]
+struct InspectOut {
+    environment: String,
+    #[serde(flatten)]
+    decoded: Decoded,
+    expires_at: Option<String>,
+    scope: Option<String>,
+}
+
+/// Text for people: the decoded parts, one `name: value` per line.
+fn decoded_lines(label: &str, decoded: &Decoded) -> Vec<String> {
+    let mut lines = vec![format!("{label}format: {}", decoded.format)];
+    for (part, map) in [("header", &decoded.header), ("claims", &decoded.claims)] {
+        if let Some(map) = map {
+            lines.push(format!("{label}{part}:"));
+            for (k, v) in map {
+                lines.push(format!("  {k}: {v}"));
+            }
+        }
+    }
+    lines
+}
+
+fn inspect(ctx: &Ctx) -> Result<u8> {
+    let (token, _) = ctx.with_service(|auth| auth.token())?;
+    let config = ctx.config()?;
+    let out = InspectOut {
+        environment: config
+            .environment()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        decoded: inspect::decode(token.access_token.expose()),
+        expires_at: token.expires_at.and_then(rfc3339),
+        scope: token.scope.clone(),
+    };
+    ctx.out.result(&out, || {
+        let mut lines = vec![format!("environment: {}", out.environment)];
+        lines.extend(decoded_lines("", &out.decoded));
+        lines.push(format!(
+            "expires_at: {}",
+            out.expires_at.as_deref().unwrap_or("unknown")
+        ));
+        lines.push(format!("scope: {}", out.scope.as_deref().unwrap_or("-")));
+        lines.push("(decoded, not verified)".to_owned());
+        lines.join("\n")
+    })?;
+    Ok(0)
+}
+
+#[derive(Serialize)]
+struct IdTokenOut {
+    header: Option<serde_json::Map<String, serde_json::Value>>,
+    claims: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Serialize)]
+struct SsoInspectOut {
+    access_token: Decoded,
+    id_token: Option<IdTokenOut>,
+}
+
+fn inspect_sso(ctx: &Ctx) -> Result<u8> {
+    let session = ctx.with_sso(|deps, _| deps.store.load())?;
+    let Some(session) = session else {
+        return Err(Error::new(Kind::Auth, "not logged in to SSO").with_hint("run: lmi login sso"));
+    };
+    let out = SsoInspectOut {
+        access_token: inspect::decode(session.access_token.expose()),
+        id_token: session.id_token.as_ref().map(|t| {
+            let decoded = inspect::decode(t.expose());
+            IdTokenOut {
+                header: decoded.header,
+                claims: decoded.claims,
+            }
+        }),
+    };
+    ctx.out.result(&out, || {
+        let mut lines = decoded_lines("access_token ", &out.access_token);
+        match &out.id_token {
+            Some(id) => {
+                let decoded = Decoded {
+                    format: "jwt",
+                    header: id.header.clone(),
+                    claims: id.claims.clone(),
+                };
+                lines.extend(decoded_lines("id_token ", &decoded));
+            }
+            None => lines.push("id_token: none".to_owned()),
+        }
+        lines.push("(decoded, not verified)".to_owned());
+        lines.join("\n")
     })?;
     Ok(0)
 }

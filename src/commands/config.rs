@@ -1,12 +1,95 @@
-//! `lmi config show`: the effective configuration with each value's source.
-//! Secrets are shown as `********`.
+//! `lmi config show`: the effective configuration with each value's source
+//! (secrets shown as `********`); `lmi config set` and `config unset`, which
+//! edit the active environment's file or the main `.env` through
+//! [`crate::config::write`] (SPEC §2.1).
 
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use super::Ctx;
+use crate::cli::ConfigCommand;
+use crate::config::write::{self, Change, Edited, FileRole};
 use crate::config::{shown_value, KEYS};
 use crate::error::Result;
+
+pub fn run(ctx: &Ctx, cmd: ConfigCommand) -> Result<u8> {
+    match cmd {
+        ConfigCommand::Show => show(ctx),
+        ConfigCommand::Set { pairs, main } => set(ctx, &pairs, main),
+        ConfigCommand::Unset { keys, main } => unset(ctx, &keys, main),
+    }
+}
+
+/// The file `config set/unset` edit: the main `.env` with `--main`, else
+/// the active environment's (none active is a configuration error).
+fn target(ctx: &Ctx, main: bool) -> Result<(PathBuf, FileRole)> {
+    if main {
+        // Not resolved first: `--main` is how a broken DEFAULT_ENVIRONMENT
+        // gets fixed.
+        return Ok((ctx.paths.main_config(), FileRole::Main));
+    }
+    let name = ctx.config()?.require_environment()?;
+    Ok((ctx.paths.env_file(name.as_str()), FileRole::Environment))
+}
+
+fn warn_all(edited: &Edited) {
+    for warning in &edited.warnings {
+        tracing::warn!(target: "config", "{warning}");
+    }
+}
+
+#[derive(Serialize)]
+struct SetOut {
+    file: String,
+    set: Vec<String>,
+}
+
+fn set(ctx: &Ctx, raw: &[String], main: bool) -> Result<u8> {
+    let pairs = raw
+        .iter()
+        .map(|r| write::parse_assignment(r))
+        .collect::<Result<Vec<_>>>()?;
+    let (path, role) = target(ctx, main)?;
+    let edited = write::edit(&path, role, Change::Set(&pairs), false)?;
+    warn_all(&edited);
+    let out = SetOut {
+        file: edited.path.display().to_string(),
+        set: edited.keys,
+    };
+    ctx.out.result(&out, || {
+        format!("set {} in {}", out.set.join(", "), out.file)
+    })?;
+    Ok(0)
+}
+
+#[derive(Serialize)]
+struct UnsetOut {
+    file: String,
+    removed: Vec<String>,
+}
+
+fn unset(ctx: &Ctx, raw: &[String], main: bool) -> Result<u8> {
+    let keys = raw
+        .iter()
+        .map(|k| write::check_key(k))
+        .collect::<Result<Vec<_>>>()?;
+    let (path, role) = target(ctx, main)?;
+    let edited = write::edit(&path, role, Change::Unset(&keys), false)?;
+    warn_all(&edited);
+    let out = UnsetOut {
+        file: edited.path.display().to_string(),
+        removed: edited.keys,
+    };
+    ctx.out.result(&out, || {
+        if out.removed.is_empty() {
+            format!("none of those keys is in {}", out.file)
+        } else {
+            format!("removed {} from {}", out.removed.join(", "), out.file)
+        }
+    })?;
+    Ok(0)
+}
 
 #[derive(Serialize)]
 struct Shown {
@@ -22,7 +105,7 @@ struct ConfigShow {
     values: BTreeMap<String, Shown>,
 }
 
-pub fn show(ctx: &Ctx) -> Result<u8> {
+fn show(ctx: &Ctx) -> Result<u8> {
     let config = ctx.config()?;
     let settings = config.settings();
     let mut values = BTreeMap::new();

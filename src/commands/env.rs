@@ -1,10 +1,87 @@
-//! `lmi env list`: the environments, the default marked.
+//! `lmi env list`: the environments, the default marked; `env add` and
+//! `env remove`, which create and delete an environment's file (SPEC §2.1).
 
 use serde::Serialize;
 
 use super::Ctx;
-use crate::config::list_environments;
-use crate::error::Result;
+use crate::cli::EnvCommand;
+use crate::config::write::{self, Change, FileRole};
+use crate::config::{environments_hint, list_environments, EnvName};
+use crate::error::{Error, Result};
+
+pub fn run(ctx: &Ctx, cmd: EnvCommand) -> Result<u8> {
+    match cmd {
+        EnvCommand::List => list(ctx),
+        EnvCommand::Add { name, pairs } => add(ctx, &name, &pairs),
+        EnvCommand::Remove { name } => remove(ctx, &name),
+    }
+}
+
+#[derive(Serialize)]
+struct Added {
+    name: String,
+    path: String,
+}
+
+fn add(ctx: &Ctx, name: &str, raw: &[String]) -> Result<u8> {
+    // Everything is checked before anything is created.
+    let name = EnvName::parse(name, &ctx.paths)?;
+    let pairs = raw
+        .iter()
+        .map(|r| write::parse_assignment(r))
+        .collect::<Result<Vec<_>>>()?;
+    let path = ctx.paths.env_file(name.as_str());
+    let edited = write::edit(&path, FileRole::Environment, Change::Set(&pairs), true)?;
+    for warning in &edited.warnings {
+        tracing::warn!(target: "config", "{warning}");
+    }
+    let out = Added {
+        name: name.to_string(),
+        path: edited.path.display().to_string(),
+    };
+    ctx.out.result(&out, || {
+        format!(
+            "created environment {} in {}\nnext: lmi -e {} config set KEY=VALUE, then lmi -e {} doctor",
+            out.name, out.path, out.name, out.name
+        )
+    })?;
+    Ok(0)
+}
+
+#[derive(Serialize)]
+struct Removed {
+    removed: String,
+}
+
+fn remove(ctx: &Ctx, name: &str) -> Result<u8> {
+    let name = EnvName::parse(name, &ctx.paths)?;
+    let path = ctx.paths.env_file(name.as_str());
+    if !path.is_file() {
+        return Err(Error::config(format!(
+            "environment {:?} does not exist (no file {})",
+            name.as_str(),
+            path.display()
+        ))
+        .with_hint(environments_hint(&ctx.paths, Some(name.as_str()))));
+    }
+    std::fs::remove_file(&path).map_err(|e| {
+        Error::config(format!("cannot delete {}: {e}", path.display()))
+            .with_hint("check the permissions of lmi's config folder")
+    })?;
+    // The lock file `config set` leaves beside it (see config::write).
+    let _ = crate::files::remove(&write::lock_path(&path));
+    let cache = ctx.token_cache();
+    cache.remove_metadata(name.as_str());
+    if let Err(e) = cache.remove(name.as_str()) {
+        tracing::warn!(target: "auth", "could not delete the cached token {}: {e}", cache.path(name.as_str()).display());
+    }
+    let out = Removed {
+        removed: name.to_string(),
+    };
+    ctx.out
+        .result(&out, || format!("removed environment {}", out.removed))?;
+    Ok(0)
+}
 
 #[derive(Serialize)]
 struct EnvEntry {
@@ -13,7 +90,7 @@ struct EnvEntry {
     path: String,
 }
 
-pub fn list(ctx: &Ctx) -> Result<u8> {
+fn list(ctx: &Ctx) -> Result<u8> {
     // A broken configuration (a bad -e, a malformed file, a default that
     // names no environment) is an error whose hint lists the environments.
     let default = ctx.config()?.default_environment().map(str::to_owned);

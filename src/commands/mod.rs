@@ -6,7 +6,9 @@
 
 pub mod api;
 pub mod auth;
+pub mod completion;
 pub mod config;
+pub mod doctor;
 pub mod env;
 pub mod login;
 pub mod plugin;
@@ -212,18 +214,44 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<u8> {
         Command::Login(crate::cli::LoginCommand::Sso(args)) => login::login_sso(ctx, &args),
         Command::Logout(crate::cli::LogoutCommand::Sso) => login::logout_sso(ctx),
         Command::Api(args) => api::run(ctx, &args),
-        Command::Env(crate::cli::EnvCommand::List) => env::list(ctx),
-        Command::Config(crate::cli::ConfigCommand::Show) => config::show(ctx),
-        Command::Completions { shell } => completions(shell),
+        Command::Env(cmd) => env::run(ctx, cmd),
+        Command::Config(cmd) => config::run(ctx, cmd),
+        Command::Doctor => doctor::run(ctx),
+        Command::Man { dir } => man(ctx, dir.as_deref()),
+        Command::Completions { shell } => completion::script(&shell.to_string()),
         Command::Plugin(cmd) => plugin::run(ctx, cmd),
         Command::External(args) => plugin::external(ctx, args),
     }
 }
 
-fn completions(shell: clap_complete::Shell) -> Result<u8> {
-    let mut cmd = crate::cli::command();
+/// `lmi man`: the man page, from the same clap definitions as `--help`,
+/// with the configuration keys (plugins are left out: they vary by
+/// machine); `--dir` writes every page (one per subcommand) into a folder.
+fn man(ctx: &Ctx, dir: Option<&std::path::Path>) -> Result<u8> {
+    let cmd = crate::cli::command()
+        .version(env!("CARGO_PKG_VERSION"))
+        .after_long_help(crate::cli::keys_help());
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir)
+            .and_then(|()| clap_mangen::generate_to(cmd, dir))
+            .map_err(|e| Error::io("cannot write man pages to", dir, e))?;
+        let mut pages: Vec<String> = std::fs::read_dir(dir)
+            .map_err(|e| Error::io("cannot list", dir, e))?
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.starts_with("lmi") && n.ends_with(".1"))
+            .collect();
+        pages.sort();
+        ctx.out.result(
+            &serde_json::json!({ "dir": dir.display().to_string(), "pages": &pages }),
+            || format!("wrote {} man pages to {}", pages.len(), dir.display()),
+        )?;
+        return Ok(0);
+    }
     let mut buf = Vec::new();
-    clap_complete::generate(shell, &mut cmd, "lmi", &mut buf);
+    clap_mangen::Man::new(cmd)
+        .render(&mut buf)
+        .map_err(|e| Error::internal(format!("cannot render the man page: {e}")))?;
     Output {
         format: OutputFormat::Text,
     }

@@ -84,8 +84,8 @@ pub fn environments_hint(paths: &Paths, wanted: Option<&str>) -> String {
         .collect();
     if names.is_empty() {
         return format!(
-            "no environments exist yet: create {} with KEY=value lines",
-            paths.env_file("<name>").display()
+            "no environments exist yet: create one with lmi env add NAME [KEY=VALUE]... (it writes {})",
+            paths.env_file("NAME").display()
         );
     }
     let mut hint = format!("available environments: {}", names.join(", "));

@@ -7,6 +7,7 @@
 //!   source, and the warnings about secrets in the wrong place.
 //! - `service`, `api`, `sso`: the typed parts the rest of lmi reads;
 //!   `client_auth`: the service client's key, assertion and exchange subject.
+//! - `write`: editing a config file (`config set/unset`, `env add`).
 //!
 //! [`Config`] is built once per invocation; its typed parts are validated
 //! the first time they are asked for (so `config show` works when a service
@@ -21,6 +22,7 @@ mod keys;
 mod resolve;
 mod service;
 mod sso;
+pub mod write;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -29,7 +31,7 @@ use tracing::level_filters::LevelFilter;
 
 pub use api::ApiConfig;
 pub use client_auth::{AssertionSource, KeyAlg, KeySpec, SubjectSource};
-pub use environments::{list_environments, valid_env_name, EnvName};
+pub use environments::{environments_hint, list_environments, valid_env_name, EnvName};
 pub use keys::{is_secret_key, key_def, misspelt_key, shown_value, KeyDef, KeyKind, KEYS};
 pub use resolve::{resolve, Inputs, Settings, Source, Value};
 pub use service::{AuthMethod, Endpoint, GrantKind, ServiceConfig};

@@ -291,6 +291,10 @@ pub struct Behaviour {
     /// The longest a client assertion may live: `exp` later than now + this
     /// is refused. Default 60.
     pub client_assertion_max_lifetime: u64,
+    /// Every response (IdP, API, other) carries a `Date` header this many seconds away
+    /// from the real time (a server whose clock is off). Default `None`:
+    /// the real time.
+    pub date_offset: Option<i64>,
 }
 
 impl Default for Behaviour {
@@ -328,6 +332,7 @@ impl Default for Behaviour {
             authorization_iss: AuthorizationIss::Omit,
             iss_parameter_supported: None,
             client_assertion_max_lifetime: 60,
+            date_offset: None,
         }
     }
 }

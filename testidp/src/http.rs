@@ -311,7 +311,11 @@ pub(crate) fn serve(
                             .name("testidp-request".into())
                             .spawn(move || {
                                 let recorded = RecordedRequest::read(&mut req);
-                                handler(&shared, recorded).send(req, &relay);
+                                let mut reply = handler(&shared, recorded);
+                                if let Some(offset) = shared.behaviour().date_offset {
+                                    reply.headers.push(("Date".into(), shifted_date(offset)));
+                                }
+                                reply.send(req, &relay);
                             });
                     if let Err(e) = spawned {
                         eprintln!("testidp: cannot spawn request thread: {e}");
@@ -333,6 +337,14 @@ pub(crate) fn serve(
             }
         })?;
     Ok((stopper, vec![requests, relaying]))
+}
+
+/// An HTTP-date (RFC 9110 §5.6.7) `offset` seconds from now.
+fn shifted_date(offset: i64) -> String {
+    let now = std::time::SystemTime::now();
+    let step = std::time::Duration::from_secs(offset.unsigned_abs());
+    let then = if offset >= 0 { now + step } else { now - step };
+    httpdate::fmt_http_date(then)
 }
 
 const RELAY_BUFFER: usize = 64 * 1024;
