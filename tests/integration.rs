@@ -12,6 +12,8 @@ mod support;
 mod api;
 #[path = "integration/architecture/mod.rs"]
 mod architecture;
+#[path = "integration/bridges/mod.rs"]
+mod bridges;
 #[path = "integration/foundation/mod.rs"]
 mod foundation;
 #[path = "integration/plugins/mod.rs"]

@@ -7,7 +7,9 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod credential;
 pub mod env;
+pub mod exec;
 pub mod login;
 pub mod plugin;
 
@@ -201,6 +203,8 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<u8> {
         Command::Completions { shell } => completions(shell),
         Command::Plugin(cmd) => plugin::run(ctx, cmd),
         Command::External(args) => plugin::external(ctx, args),
+        Command::Credential(cmd) => credential::run(ctx, cmd),
+        Command::Exec(args) => exec::run(ctx, args),
     }
 }
 

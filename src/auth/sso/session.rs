@@ -127,25 +127,67 @@ pub fn require_session(
     let environment = environment
         .map(|e| format!("environment {e:?}"))
         .unwrap_or_else(|| "this environment".to_owned());
+    let purpose = format!("{environment} requires an SSO session (REQUIRE_SSO)");
+    current_session(deps, config, &purpose, Need::AccessToken).map(|_| ())
+}
+
+/// What a caller needs of the session for it to count as usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// A valid access token (the `REQUIRE_SSO` gate, token exchange).
+    AccessToken,
+    /// A valid access token and a valid ID token (`credential kubectl
+    /// --sso`, for clusters that authenticate with OIDC).
+    IdToken,
+}
+
+fn no_id_token(purpose: &str) -> Error {
+    Error::auth(format!(
+        "{purpose}, and your session holds no valid ID token"
+    ))
+    .with_hint("make sure OAUTH_SSO_SCOPES includes openid, then run: lmi login sso --force")
+}
+
+fn usable(session: &Session, need: Need, now: i64, skew: i64) -> bool {
+    session.is_fresh(now, skew)
+        && match need {
+            Need::AccessToken => true,
+            // An ID token is a JWT with `exp` (OIDC Core §2); it was
+            // validated when it was stored, only its age is checked here.
+            Need::IdToken => session.id_token.as_ref().is_some_and(|t| {
+                crate::auth::fresh(crate::auth::jwt_expiry(t.expose()), now, skew)
+            }),
+        }
+}
+
+/// The session, refreshed silently (under the session lock) when it no
+/// longer has what `need` asks for. `purpose` starts every error message
+/// ("environment \"prod\" requires an SSO session (REQUIRE_SSO)"); each
+/// error is an authentication error with the `lmi login sso` hint.
+pub fn current_session(
+    deps: &SsoDeps<'_>,
+    config: &SsoConfig,
+    purpose: &str,
+    need: Need,
+) -> Result<Session> {
     let store = deps.store;
-    let not_logged_in = || {
-        Error::auth(format!(
-            "{environment} requires an SSO session (REQUIRE_SSO), and you are not logged in"
-        ))
-        .with_hint(login_hint())
-    };
+    let not_logged_in =
+        || Error::auth(format!("{purpose}, and you are not logged in")).with_hint(login_hint());
     let Some(session) = store.load()? else {
         return Err(not_logged_in());
     };
-    if session.is_fresh(deps.clock.now(), config.skew) {
+    if usable(&session, need, deps.clock.now(), config.skew) {
         tracing::debug!(target: "sso", "SSO session is valid");
-        return Ok(());
+        return Ok(session);
+    }
+    if need == Need::IdToken && session.id_token.is_none() {
+        // A login without `openid` has none, and a refresh will not add one.
+        return Err(no_id_token(purpose));
     }
     if session.refresh_token.is_none() {
-        return Err(Error::auth(format!(
-            "{environment} requires an SSO session (REQUIRE_SSO), and yours has expired"
-        ))
-        .with_hint(login_hint()));
+        return Err(
+            Error::auth(format!("{purpose}, and yours has expired")).with_hint(login_hint())
+        );
     }
     let _lock = store.lock("session", config.refresh_wait(), || {
         tracing::info!(target: "sso", "another lmi process is refreshing the SSO session; waiting")
@@ -154,15 +196,20 @@ pub fn require_session(
     let Some(session) = store.load()? else {
         return Err(not_logged_in());
     };
-    if session.is_fresh(deps.clock.now(), config.skew) {
-        return Ok(());
+    if usable(&session, need, deps.clock.now(), config.skew) {
+        return Ok(session);
     }
     let idp = Idp::new(config, deps.transport, deps.clock);
     match refresh(&idp, &session) {
         Ok(fresh) => {
             store.save(&fresh)?;
             tracing::info!(target: "sso", "refreshed the SSO session");
-            Ok(())
+            if !usable(&fresh, need, deps.clock.now(), config.skew) {
+                // Only `Need::IdToken` gets here: the IdP answered the
+                // refresh without a (valid) ID token.
+                return Err(no_id_token(purpose));
+            }
+            Ok(fresh)
         }
         Err(failure) => {
             let still_ours = store
@@ -179,7 +226,7 @@ pub fn require_session(
                 }
             }
             Err(Error::auth(format!(
-                "{environment} requires an SSO session (REQUIRE_SSO), and refreshing yours failed: {}",
+                "{purpose}, and refreshing yours failed: {}",
                 failure.error().message()
             ))
             .with_hint(login_hint()))
