@@ -53,6 +53,8 @@ install_debian_packages() {
   local wanted=(gnome-keyring dbus dbus-daemon dbus-bin libsecret-tools curl ca-certificates pkg-config)
   # python3: the HTTPS test peer (tests/support/tls_server.py); procps: kill(1).
   command -v python3 >/dev/null 2>&1 || wanted+=(python3)
+  # git: the real client of `lmi credential git` (tests/integration/bridges).
+  command -v git >/dev/null 2>&1 || wanted+=(git)
   command -v kill >/dev/null 2>&1 && [[ -x "$(command -v kill)" ]] || wanted+=(procps)
   if ! command -v node >/dev/null 2>&1; then
     wanted+=(nodejs npm)

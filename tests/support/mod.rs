@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod bare_dbus;
+pub mod git_server;
 pub mod node_mock;
 pub mod tls_server;
 
