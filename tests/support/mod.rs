@@ -5,6 +5,7 @@
 
 pub mod bare_dbus;
 pub mod git_server;
+pub mod kubectl;
 pub mod node_mock;
 pub mod tls_server;
 
