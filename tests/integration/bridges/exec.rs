@@ -66,7 +66,7 @@ fn exec_env_var_names_the_variable_and_expiry_may_be_unknown() {
         "dev",
         "-o",
         "text",
-        "-v",
+        "-vv",
         "exec",
         "--env-var",
         "API_TOKEN",
@@ -82,8 +82,11 @@ fn exec_env_var_names_the_variable_and_expiry_may_be_unknown() {
         Some("")
     );
     assert_eq!(vars.get("LMI_OUTPUT").map(String::as_str), Some("text"));
-    assert_eq!(vars.get("LMI_VERBOSITY").map(String::as_str), Some("1"));
+    assert_eq!(vars.get("LMI_VERBOSITY").map(String::as_str), Some("2"));
     assert!(cached(&sb)["expires_at"].is_null());
+    // DEBUG logging tells where the token went, never the token.
+    out.assert_stderr_contains("handed to \"env\" in API_TOKEN");
+    assert!(!out.stderr.contains(&cached_token(&sb)), "{}", out.stderr);
 }
 
 #[test]

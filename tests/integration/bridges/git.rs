@@ -184,6 +184,14 @@ fn credential_git_get_answers_name_token_and_expiry() {
         )
     );
     assert!(out.stderr.is_empty(), "{}", out.stderr);
+    // At DEBUG, stderr says what happened, never the token.
+    let out = helper(&sb, "get", &input, &["-vv"]);
+    out.assert_ok().assert_stderr_contains("cache hit");
+    assert!(
+        !out.stderr.contains(cache["access_token"].as_str().unwrap()),
+        "{}",
+        out.stderr
+    );
 
     // CREDENTIAL_USERNAME, and a request ended by EOF instead of a blank line.
     let input = format!("protocol=http\nhost={}", host_of(srv.api_url()));

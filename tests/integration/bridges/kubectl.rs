@@ -148,6 +148,15 @@ fn credential_kubectl_answers_in_the_version_asked_for() {
         "one JSON line: {}",
         out.stdout
     );
+    let quiet = credential(&sb, None, &["-vv"]);
+    quiet.assert_ok().assert_stderr_contains("cache hit");
+    assert!(
+        !quiet
+            .stderr
+            .contains(cache["access_token"].as_str().unwrap()),
+        "{}",
+        quiet.stderr
+    );
     let beta = format!(
         r#"{{"kind":"ExecCredential","apiVersion":"{V1BETA1}","spec":{{"interactive":false}}}}"#
     );
