@@ -53,8 +53,8 @@ echo "## startup"
     "curl --version" "$LMI --version" "$LMI env list" >/dev/null
 table "$WORK/startup.json"
 
-echo "## warm cache: lmi auth token vs cat of the cache file"
-"${HF[@]}" --export-json "$WORK/warm.json" "cat $CACHE" "$LMI auth token" >/dev/null
+echo "## warm cache: lmi auth token and credential kubectl vs cat of the cache file"
+"${HF[@]}" --export-json "$WORK/warm.json" "cat $CACHE" "$LMI auth token" "$LMI credential kubectl" >/dev/null
 table "$WORK/warm.json"
 
 echo "## cold cache: lmi auth token vs curl doing the same token request"
@@ -97,6 +97,18 @@ hyperfine --warmup 5 --min-runs 100 -N --style none --export-json "$WORK/retry.j
     --prepare "cp $WORK/revoked.json $CACHE" "${RETRY[@]}" >/dev/null
 table "$WORK/retry.json"
 cp "$WORK/good.json" "$CACHE"
+# kubectl itself, for scale: what a cached `lmi credential kubectl` adds to
+# each kubectl call. The kubectl the tests use (tests/node), else PATH's.
+KUBECTL="$(ls "$PWD"/target/test-tools/*kubectl*/kubectl 2>/dev/null | tail -1 || true)"
+[ -n "$KUBECTL" ] || KUBECTL="$(command -v kubectl || true)"
+if [ -n "$KUBECTL" ]; then
+    echo "## kubectl itself ($("$KUBECTL" version --client 2>/dev/null | head -1))"
+    "${HF[@]}" --export-json "$WORK/kubectl.json" \
+        "$LMI credential kubectl" "$KUBECTL version --client" >/dev/null
+    table "$WORK/kubectl.json"
+else
+    echo "## kubectl itself: no kubectl found (run the kubectl tests once, or put kubectl on PATH)"
+fi
 
 echo "## peak RSS (KiB)"
 for cmd in "curl -s -H Authorization:Bearer_x $API/whoami" "$LMI --version" "$LMI auth token" "$LMI api /whoami"; do

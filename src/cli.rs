@@ -143,6 +143,11 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Hand the environment's token to kubectl or git (credential helpers)
+    #[command(subcommand)]
+    Credential(CredentialCommand),
+    /// Run a command with the environment's token in its environment
+    Exec(ExecArgs),
     /// A plugin: `lmi NAME ARGS...` runs `lmi-NAME ARGS...`
     #[command(external_subcommand)]
     External(Vec<OsString>),
@@ -288,6 +293,65 @@ pub struct PluginInstallArgs {
     /// Cargo registry name (with --crate)
     #[arg(long, requires = "krate")]
     pub registry: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialCommand {
+    /// kubectl exec credential plugin: prints an ExecCredential (client.authentication.k8s.io)
+    Kubectl {
+        /// Give the SSO session's ID token instead of the service token
+        #[arg(long)]
+        sso: bool,
+    },
+    /// git credential helper (git-credential(1)): reads key=value lines on stdin
+    Git {
+        /// What git asks for
+        #[arg(value_enum)]
+        action: GitAction,
+    },
+}
+
+/// The operations of a git credential helper (git-credential(1)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GitAction {
+    /// Answer with the user name and token for an allowed origin
+    Get,
+    /// Do nothing (lmi keeps its own cache)
+    Store,
+    /// Discard the cached token if git says it was rejected
+    Erase,
+}
+
+#[derive(Debug, Args, Clone)]
+#[command(
+    after_help = "The token is in $LMI_ACCESS_TOKEN (or the --env-var name), its expiry in \
+                  $LMI_TOKEN_EXPIRES_AT (RFC 3339, empty when unknown); never in CMD's arguments.\n\
+                  Example: lmi -e dev exec -- sh -c 'curl -H \"Authorization: Bearer $LMI_ACCESS_TOKEN\" https://api.example.com/'"
+)]
+pub struct ExecArgs {
+    /// Name of the variable that holds the token (default LMI_ACCESS_TOKEN)
+    #[arg(long = "env-var", value_name = "NAME", value_parser = parse_env_var_name)]
+    pub env_var: Option<String>,
+    /// The command and its arguments, after `--`
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+/// An environment variable name as POSIX shells accept one:
+/// `[A-Za-z_][A-Za-z0-9_]*`.
+fn parse_env_var_name(raw: &str) -> Result<String, String> {
+    let mut chars = raw.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(raw.to_owned())
+    } else {
+        Err(format!(
+            "{raw:?} is not a valid environment variable name (letters, digits and _, not starting with a digit)"
+        ))
+    }
 }
 
 /// The long flag of a configuration key, in its dashed spelling.

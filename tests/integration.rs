@@ -12,6 +12,8 @@ mod support;
 mod api;
 #[path = "integration/architecture/mod.rs"]
 mod architecture;
+#[path = "integration/bridges/mod.rs"]
+mod bridges;
 #[path = "integration/cli_ux/mod.rs"]
 mod cli_ux;
 #[path = "integration/foundation/mod.rs"]

@@ -8,8 +8,10 @@ pub mod api;
 pub mod auth;
 pub mod completion;
 pub mod config;
+pub mod credential;
 pub mod doctor;
 pub mod env;
+pub mod exec;
 pub mod login;
 pub mod plugin;
 
@@ -221,6 +223,8 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<u8> {
         Command::Completions { shell } => completion::script(&shell.to_string()),
         Command::Plugin(cmd) => plugin::run(ctx, cmd),
         Command::External(args) => plugin::external(ctx, args),
+        Command::Credential(cmd) => credential::run(ctx, cmd),
+        Command::Exec(args) => exec::run(ctx, args),
     }
 }
 

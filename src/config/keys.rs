@@ -230,6 +230,11 @@ pub const KEYS: &[KeyDef] = &[
         "file log level (error, warn, info, debug)",
         Some("info"),
     ),
+    key(
+        "CREDENTIAL_USERNAME",
+        "user name that `lmi credential git` answers with the token",
+        Some("oauth2"),
+    ),
 ];
 
 /// The documented key `name` (any case).

@@ -160,6 +160,24 @@ impl Config {
         Ok(self.settings.u64("TOKEN_EXPIRY_SKEW")? as i64)
     }
 
+    /// `CREDENTIAL_USERNAME`: the user name `lmi credential git` answers
+    /// with the token. It goes into git's `key=value` protocol, so a control
+    /// character (a newline would add a line of its own) is refused.
+    pub fn credential_username(&self) -> Result<String> {
+        let raw = self
+            .settings
+            .get("CREDENTIAL_USERNAME")
+            .filter(|v| !v.is_empty())
+            .unwrap_or("oauth2");
+        if raw.chars().any(char::is_control) {
+            return Err(Error::config(format!(
+                "CREDENTIAL_USERNAME {raw:?} holds a control character"
+            ))
+            .with_hint("set CREDENTIAL_USERNAME to a plain user name, such as oauth2"));
+        }
+        Ok(raw.to_owned())
+    }
+
     /// The file log settings (`--no-file-log` is the caller's to apply).
     pub fn logging(&self) -> LogConfig {
         let get = |key: &str| self.settings.get(key);

@@ -1,4 +1,5 @@
-//! `lmi <name> ARGS...`: running an external plugin (SPEC §6).
+//! `lmi <name> ARGS...`: running an external plugin (SPEC §6), and any
+//! child the plugin way (`lmi exec`, SPEC §8).
 //!
 //! What belongs here: what a plugin gets from lmi (its arguments, the
 //! `LMI_*` variables, the command-line configuration as variables), how
@@ -63,7 +64,7 @@ fn unknown_command(paths: &Paths, env: &Env, name: &str) -> Error {
 
 /// Variables that `--set` must not replace in a plugin's environment: they
 /// steer the process itself, not lmi's configuration.
-fn reserved_variable(key: &str) -> bool {
+pub fn reserved_variable(key: &str) -> bool {
     matches!(
         key,
         "PATH" | "HOME" | "USER" | "LOGNAME" | "SHELL" | "TMPDIR" | "PWD" | "IFS"
@@ -126,20 +127,12 @@ fn signal_name(signal: i32) -> Option<&'static str> {
 /// (`args[0]` is the name) and lmi's context in its environment; its exit
 /// code becomes lmi's.
 pub fn run_external(invocation: Invocation<'_>, args: Vec<OsString>) -> Result<u8> {
-    let Invocation {
-        paths,
-        env,
-        output,
-        verbosity,
-        no_file_log,
-        command_line,
-        environment,
-    } = invocation;
     let mut args = args.into_iter();
     let typed = args
         .next()
         .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let (paths, env) = (invocation.paths, invocation.env);
     let Some(plugin) = find(paths, env, &typed) else {
         return Err(unknown_command(paths, env, &typed));
     };
@@ -152,7 +145,38 @@ pub fn run_external(invocation: Invocation<'_>, args: Vec<OsString>) -> Result<u
             "make it executable (chmod +x {file}) or remove it with `lmi plugin uninstall {typed}`"
         )));
     }
+    let mut cmd = Command::new(&plugin.path);
+    cmd.args(args).env_remove(DESCRIBING_VAR);
+    let child = Child {
+        label: format!("plugin {PREFIX}{typed} ({file})"),
+        start_hint: "check that the file is a program for this system, or a script whose #! line names an installed interpreter",
+    };
+    run_child(invocation, cmd, &child)
+}
 
+/// What messages call a child process, and what to check when it cannot
+/// start.
+pub struct Child<'a> {
+    /// `plugin lmi-x (/path)`, `command 'make'`.
+    pub label: String,
+    pub start_hint: &'a str,
+}
+
+/// Runs `cmd` the plugin way (SPEC §6, and §8 for `lmi exec`): with the
+/// `LMI_*` context and the command-line configuration in its environment,
+/// lmi's stdin, stdout and stderr, Ctrl-C left to the child, and its exit
+/// code (or the signal that ended it) as lmi's result.
+pub fn run_child(invocation: Invocation<'_>, mut cmd: Command, child: &Child<'_>) -> Result<u8> {
+    let Invocation {
+        paths,
+        env: _,
+        output,
+        verbosity,
+        no_file_log,
+        command_line,
+        environment,
+    } = invocation;
+    let label = &child.label;
     let environment = environment?;
     let lmi_bin = std::env::current_exe().map_err(|e| {
         Error::plugin(format!(
@@ -163,38 +187,32 @@ pub fn run_external(invocation: Invocation<'_>, args: Vec<OsString>) -> Result<u
         OutputFormat::Json => "json",
         OutputFormat::Text => "text",
     };
-
-    let mut cmd = Command::new(&plugin.path);
-    cmd.args(args)
-        .envs(command_line_exports(command_line))
+    cmd.envs(command_line_exports(command_line))
         .env("LMI_BIN", &lmi_bin)
         .env("LMI_ENVIRONMENT", &environment)
         .env("LMI_OUTPUT", output)
         .env("LMI_VERBOSITY", verbosity.to_string())
-        .env("LMI_CONFIG_DIR", &paths.config_dir)
-        .env_remove(DESCRIBING_VAR);
+        .env("LMI_CONFIG_DIR", &paths.config_dir);
     if no_file_log {
         // `--no-file-log` has no variable of its own; this key is its twin.
         cmd.env("LOG_FILE_ENABLED", "false");
     }
     tracing::debug!(
         target: "plugin",
-        "running {file} (environment {:?}, output {output})",
+        "running {label} (environment {:?}, output {output})",
         environment
     );
     let started = Instant::now();
-    // Stdin, stdout and stderr are inherited: the plugin talks to the user
+    // Stdin, stdout and stderr are inherited: the child talks to the user
     // directly. It shares lmi's process group, so Ctrl-C reaches it too;
-    // lmi itself only notes the signal and waits, so the plugin decides how
+    // lmi itself only notes the signal and waits, so the child decides how
     // to end and its exit code is passed through (handlers reset on exec, so
-    // the plugin keeps the default Ctrl-C behaviour).
+    // the child keeps the default Ctrl-C behaviour).
     crate::interrupt::set_exits(false);
     let status = cmd.status().map_err(|e| {
-        Error::plugin(format!("cannot run plugin {PREFIX}{typed} ({file}): {e}")).with_hint(
-            "check that the file is a program for this system, or a script whose #! line names an installed interpreter",
-        )
+        Error::plugin(format!("cannot run {label}: {e}")).with_hint(child.start_hint)
     })?;
-    tracing::info!(target: "plugin", "{PREFIX}{typed} finished with {status} after {:?}", started.elapsed());
+    tracing::info!(target: "plugin", "{label} finished with {status} after {:?}", started.elapsed());
 
     if let Some(code) = status.code() {
         // Exit codes are 0–255 on Unix; anything else is not a plain code.
@@ -222,12 +240,12 @@ pub fn run_external(invocation: Invocation<'_>, args: Vec<OsString>) -> Result<u
                 ""
             };
             return Err(Error::plugin(format!(
-                "plugin {PREFIX}{typed} ({file}) was killed by {named}{core}"
+                "{label} was killed by {named}{core}"
             )));
         }
     }
     Err(Error::plugin(format!(
-        "plugin {PREFIX}{typed} ({file}) ended without an exit code ({status})"
+        "{label} ended without an exit code ({status})"
     )))
 }
 

@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 pub mod bare_dbus;
+pub mod git_server;
 pub mod hostile;
+pub mod kubectl;
 pub mod node_mock;
 pub mod oidc_provider;
 pub mod socks;

@@ -37,5 +37,8 @@ pub use crate::config::{SsoConfig, StoreKind};
 pub use browser::{Browser, SystemBrowser};
 pub use deps::SsoDeps;
 pub use idp::Idp;
-pub use session::{refresh, require_session, status, valid_session, RefreshFailure, SsoStatus};
+pub use session::{
+    current_session, refresh, require_session, status, valid_session, Need, RefreshFailure,
+    SsoStatus,
+};
 pub use store::{MemoryStore, Session, SessionStore, Store};

@@ -127,30 +127,80 @@ pub fn require_session(
     let environment = environment
         .map(|e| format!("environment {e:?}"))
         .unwrap_or_else(|| "this environment".to_owned());
-    valid_session(
-        deps,
-        config,
-        &format!("{environment} requires an SSO session (REQUIRE_SSO)"),
-    )
-    .map(drop)
+    let purpose = format!("{environment} requires an SSO session (REQUIRE_SSO)");
+    current_session(deps, config, &purpose, Need::AccessToken).map(|_| ())
 }
 
 /// The session with a valid access token, refreshed silently (and saved)
 /// when it has expired; otherwise an authentication error that starts with
 /// `why` (what needs the session) and says to log in.
 pub fn valid_session(deps: &SsoDeps<'_>, config: &SsoConfig, why: &str) -> Result<Session> {
+    current_session(deps, config, why, Need::AccessToken)
+}
+
+/// What a caller needs of the session for it to count as usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// A valid access token (the `REQUIRE_SSO` gate, token exchange).
+    AccessToken,
+    /// A valid access token and a valid ID token (`credential kubectl
+    /// --sso`, for clusters that authenticate with OIDC).
+    IdToken,
+}
+
+fn no_id_token(purpose: &str) -> Error {
+    Error::auth(format!(
+        "{purpose}, and your session holds no valid ID token"
+    ))
+    .with_hint("make sure OAUTH_SSO_SCOPES includes openid, then run: lmi login sso --force")
+}
+
+/// Whether the session holds an ID token valid for `skew` more seconds. An
+/// ID token is a JWT with `exp` (OIDC Core §2); it was validated when it was
+/// stored, so only its age is checked here.
+fn id_token_valid(session: &Session, now: i64, skew: i64) -> bool {
+    session
+        .id_token
+        .as_ref()
+        .is_some_and(|t| crate::auth::fresh(crate::auth::jwt_expiry(t.expose()), now, skew))
+}
+
+fn usable(session: &Session, need: Need, now: i64, skew: i64) -> bool {
+    session.is_fresh(now, skew)
+        && match need {
+            Need::AccessToken => true,
+            Need::IdToken => id_token_valid(session, now, skew),
+        }
+}
+
+/// The session, refreshed silently (under the session lock) when it no
+/// longer has what `need` asks for. `purpose` starts every error message
+/// ("environment \"prod\" requires an SSO session (REQUIRE_SSO)"); each
+/// error is an authentication error with the `lmi login sso` hint.
+pub fn current_session(
+    deps: &SsoDeps<'_>,
+    config: &SsoConfig,
+    purpose: &str,
+    need: Need,
+) -> Result<Session> {
     let store = deps.store;
     let not_logged_in =
-        || Error::auth(format!("{why}, and you are not logged in")).with_hint(login_hint());
+        || Error::auth(format!("{purpose}, and you are not logged in")).with_hint(login_hint());
     let Some(session) = store.load()? else {
         return Err(not_logged_in());
     };
-    if session.is_fresh(deps.clock.now(), config.skew) {
+    if usable(&session, need, deps.clock.now(), config.skew) {
         tracing::debug!(target: "sso", "SSO session is valid");
         return Ok(session);
     }
+    if need == Need::IdToken && session.id_token.is_none() {
+        // A login without `openid` has none, and a refresh will not add one.
+        return Err(no_id_token(purpose));
+    }
     if session.refresh_token.is_none() {
-        return Err(Error::auth(format!("{why}, and yours has expired")).with_hint(login_hint()));
+        return Err(
+            Error::auth(format!("{purpose}, and yours has expired")).with_hint(login_hint())
+        );
     }
     let _lock = store.lock("session", config.refresh_wait(), || {
         tracing::info!(target: "sso", "another lmi process is refreshing the SSO session; waiting")
@@ -159,7 +209,7 @@ pub fn valid_session(deps: &SsoDeps<'_>, config: &SsoConfig, why: &str) -> Resul
     let Some(session) = store.load()? else {
         return Err(not_logged_in());
     };
-    if session.is_fresh(deps.clock.now(), config.skew) {
+    if usable(&session, need, deps.clock.now(), config.skew) {
         return Ok(session);
     }
     let idp = Idp::new(config, deps.transport, deps.clock);
@@ -167,6 +217,12 @@ pub fn valid_session(deps: &SsoDeps<'_>, config: &SsoConfig, why: &str) -> Resul
         Ok(fresh) => {
             store.save(&fresh)?;
             tracing::info!(target: "sso", "refreshed the SSO session");
+            // What the IdP just issued is the freshest there is: it is used
+            // even when its lifetime is shorter than the skew. Only an ID
+            // token that is missing or already past `exp` is refused.
+            if need == Need::IdToken && !id_token_valid(&fresh, deps.clock.now(), 0) {
+                return Err(no_id_token(purpose));
+            }
             Ok(fresh)
         }
         Err(failure) => {
@@ -184,7 +240,7 @@ pub fn valid_session(deps: &SsoDeps<'_>, config: &SsoConfig, why: &str) -> Resul
                 }
             }
             Err(Error::auth(format!(
-                "{why}, and refreshing yours failed: {}",
+                "{purpose}, and refreshing yours failed: {}",
                 failure.error().message()
             ))
             .with_hint(login_hint()))
@@ -403,6 +459,47 @@ mod tests {
         assert_eq!(err.hint(), Some("run: lmi login sso"));
         // Nothing was stored, and the session (still alice's) is kept.
         assert_eq!(w.stored(), Some(session(now - 10, Some("rt-1"))));
+    }
+
+    #[test]
+    fn an_expired_id_token_is_refreshed_although_the_access_token_is_valid() {
+        let now = SystemClock.now();
+        let stale = id_token("alice", "alice@example.test", now - 700);
+        let mut stored = session(now + 3600, Some("rt-1"));
+        stored.id_token = Some(Secret::new(stale.clone()));
+        let w = World::new(now, Some(stored));
+        let fresh = id_token("alice", "alice@example.test", now);
+        w.http.idp(ISSUER).answer(
+            TOKEN_URL,
+            200,
+            json!({"access_token": "at-2", "token_type": "Bearer", "expires_in": 300, "id_token": fresh}),
+        );
+        // The access-token gate is satisfied without a request...
+        w.gate(&oidc_config()).unwrap();
+        assert!(w.http.token_requests().is_empty());
+        // ...while the ID token is stale, so it is refreshed.
+        let got = current_session(&w.deps(), &oidc_config(), "kubectl", Need::IdToken).unwrap();
+        assert_eq!(got.id_token, Some(Secret::new(fresh.clone())));
+        assert_eq!(w.http.token_requests().len(), 1);
+        assert_eq!(w.stored().unwrap().id_token, Some(Secret::new(fresh)));
+        // Now valid: no further request.
+        current_session(&w.deps(), &oidc_config(), "kubectl", Need::IdToken).unwrap();
+        assert_eq!(w.http.token_requests().len(), 1);
+    }
+
+    #[test]
+    fn a_session_without_an_id_token_is_refused_without_a_request() {
+        let w = World::new(T, Some(session(T + 3600, Some("rt-1"))));
+        let err =
+            current_session(&w.deps(), &plain_config(), "kubectl", Need::IdToken).unwrap_err();
+        assert_eq!(err.exit_code(), 4);
+        assert!(
+            err.message().starts_with("kubectl, ") && err.message().contains("no valid ID token"),
+            "{}",
+            err.message()
+        );
+        assert!(err.hint().unwrap().contains("openid"));
+        assert!(w.http.sent().is_empty());
     }
 
     #[test]

@@ -36,16 +36,21 @@ pub fn run(ctx: &Ctx, cmd: PluginCommand) -> Result<u8> {
 /// `lmi <name> ARGS...`: runs the plugin with this invocation's flags,
 /// paths and environment.
 pub fn external(ctx: &Ctx, args: Vec<OsString>) -> Result<u8> {
-    let invocation = Invocation {
+    plugin::run_external(invocation(ctx, environment_for_plugin(ctx)), args)
+}
+
+/// What a child run the plugin way gets from this invocation, with
+/// `environment` for `LMI_ENVIRONMENT` (or the error to report instead).
+pub(super) fn invocation(ctx: &Ctx, environment: Result<String>) -> Invocation<'_> {
+    Invocation {
         paths: &ctx.paths,
         env: &ctx.env,
         output: ctx.out.format,
         verbosity: ctx.global.verbosity(),
         no_file_log: ctx.global.no_file_log,
         command_line: &ctx.command_line,
-        environment: environment_for_plugin(ctx),
-    };
-    plugin::run_external(invocation, args)
+        environment,
+    }
 }
 
 /// The resolved environment for `LMI_ENVIRONMENT`. An explicit `-e` that does

@@ -1,0 +1,24 @@
+//! `lmi credential kubectl|git` (SPEC §8): the environment's token, handed
+//! to a tool through that tool's own credential protocol.
+//!
+//! What belongs here: one file per protocol. `kubectl` prints an
+//! `ExecCredential` (client.authentication.k8s.io); `git` speaks
+//! git-credential(1) on stdin and stdout. Both take the token from
+//! [`Ctx::with_service`] (cache rules, lock, `REQUIRE_SSO`), so a tool that
+//! asks often costs no token request while the cached one is valid. Stdout
+//! carries only the credential: on any failure it stays empty, and the
+//! error goes to stderr as everywhere else. Neither ever prompts.
+
+mod git;
+mod kubectl;
+
+use super::Ctx;
+use crate::cli::CredentialCommand;
+use crate::error::Result;
+
+pub fn run(ctx: &Ctx, cmd: CredentialCommand) -> Result<u8> {
+    match cmd {
+        CredentialCommand::Kubectl { sso } => kubectl::run(ctx, sso),
+        CredentialCommand::Git { action } => git::run(ctx, action, &mut std::io::stdin().lock()),
+    }
+}
