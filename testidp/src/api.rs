@@ -1,7 +1,10 @@
 //! The protected API on `api_url` (bearer-token check against tokens the IdP
 //! issued; `/whoami`, `/echo`, `/status/<code>`, `/text`, `/slow`, `/hold`,
-//! redirects) and the foreign "other" origin that records what it receives.
+//! redirects, and the streaming endpoints `/bytes/<N>`, `/json-array/<N>`,
+//! `/json-broken/<N>`, `/drop/<N>`, `/stall/<N>`) and the foreign "other"
+//! origin that records what it receives.
 
+use std::io::{self, Write};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -11,6 +14,7 @@ use serde_json::json;
 use crate::http::Reply;
 use crate::record::RecordedRequest;
 use crate::state::{now_ms, AccessToken, Counters, Held, Shared};
+use crate::stream::{JsonArrayReader, PatternReader};
 
 /// The longest `/slow?ms=` honoured.
 const MAX_SLOW_MS: u64 = 60_000;
@@ -18,6 +22,12 @@ const MAX_SLOW_MS: u64 = 60_000;
 /// How long `/hold` waits for a release before answering 503, so that a test
 /// that fails before releasing cannot leave a client hanging for good.
 const MAX_HOLD: Duration = Duration::from_secs(120);
+
+/// How long `/stall/<N>` stays silent when nobody releases it.
+const MAX_STALL: Duration = Duration::from_secs(120);
+
+/// `/drop/<N>` announces this many bytes more than it sends.
+pub const DROP_MISSING_BYTES: u64 = 1024 * 1024;
 
 pub(crate) fn handle(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
     Counters::bump(&shared.counters.api);
@@ -41,7 +51,7 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
             if authenticate(shared, &req).is_none() {
                 return unauthorized();
             }
-            if shared.hold(MAX_HOLD) == Held::Expired {
+            if shared.hold_gate.hold(MAX_HOLD) == Held::Expired {
                 return Reply::json(503, &json!({ "error": "hold_not_released" }));
             }
         }
@@ -68,6 +78,14 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
             }),
         ),
         "/text" => Reply::text(200, "hello\n"),
+        _ if path.starts_with("/bytes/")
+            || path.starts_with("/json-array/")
+            || path.starts_with("/json-broken/")
+            || path.starts_with("/drop/")
+            || path.starts_with("/stall/") =>
+        {
+            streaming(shared, &req)
+        }
         _ => match path.strip_prefix("/status/").map(str::parse::<u16>) {
             Some(Ok(code)) if (200..=599).contains(&code) => {
                 Reply::json(code, &json!({ "status": code }))
@@ -75,6 +93,50 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
             Some(_) => Reply::json(400, &json!({ "error": "bad_status" })),
             None => Reply::json(404, &json!({ "error": "not_found" })),
         },
+    }
+}
+
+/// The streaming endpoints; `path` is `/<kind>/<N>`.
+fn streaming(shared: &Arc<Shared>, req: &RecordedRequest) -> Reply {
+    let (kind, n) = req.path[1..].split_once('/').unwrap_or(("", ""));
+    let Ok(n) = n.parse::<u64>() else {
+        return Reply::json(400, &json!({ "error": "bad_length" }));
+    };
+    const OCTETS: &str = "application/octet-stream";
+    match kind {
+        "bytes" => {
+            let chunked = req.query_param("chunked").is_some();
+            let length = (!chunked).then_some(n);
+            Reply::stream(200, OCTETS, PatternReader::new(0, n), length)
+        }
+        "json-array" => Reply::stream(200, "application/json", JsonArrayReader::array(n), None),
+        "json-broken" => Reply::stream(200, "application/json", JsonArrayReader::broken(n), None),
+        "drop" => Reply::raw(move |w| {
+            write!(
+                w,
+                "HTTP/1.1 200 OK\r\nContent-Type: {OCTETS}\r\nContent-Length: {}\r\n\r\n",
+                n + DROP_MISSING_BYTES
+            )?;
+            io::copy(&mut PatternReader::new(0, n), w)?;
+            Ok(())
+        }),
+        _ => {
+            let shared = Arc::clone(shared);
+            Reply::raw(move |w| {
+                write!(
+                    w,
+                    "HTTP/1.1 200 OK\r\nContent-Type: {OCTETS}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                )?;
+                if n > 0 {
+                    write!(w, "{n:x}\r\n")?;
+                    io::copy(&mut PatternReader::new(0, n), w)?;
+                    w.write_all(b"\r\n")?;
+                }
+                w.flush()?;
+                shared.stall_gate.hold(MAX_STALL);
+                w.write_all(b"0\r\n\r\n")
+            })
+        }
     }
 }
 

@@ -1,9 +1,20 @@
 //! HTTP plumbing on top of `tiny_http`: binding a loopback listener, the
 //! accept loop that hands every request to its own thread, and [`Reply`], the
-//! response value the handlers return.
+//! response value the handlers return (a buffered body, a streamed one, raw
+//! bytes written to the client's socket, or no answer at all).
+//!
+//! Each public port is a small TCP relay in front of a private `tiny_http`
+//! listener. tiny_http never closes a keep-alive connection on its own and
+//! does not expose the socket, so the relay is what lets a handler send a
+//! truncated body and then close (`/drop`), stall mid-body (`/stall`) or hang
+//! up without answering (a failing device poll). For every other request the
+//! relay only copies bytes both ways.
 
-use std::io;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 
 use serde_json::Value;
@@ -14,44 +25,69 @@ use crate::state::Shared;
 /// A request handler of one of the servers.
 pub(crate) type Handler = fn(&Arc<Shared>, RecordedRequest) -> Reply;
 
-/// A complete HTTP response.
-#[derive(Debug, Clone)]
+/// Writes a whole raw HTTP response (status line, headers, body) straight to
+/// the client's socket; the connection is closed when it returns.
+pub(crate) type RawWriter = Box<dyn FnOnce(&mut TcpStream) -> io::Result<()> + Send>;
+
+/// What follows the status line and headers.
+pub(crate) enum Body {
+    /// A complete body, sent with `Content-Length`.
+    Bytes(Vec<u8>),
+    /// Read as it is sent; `Some(len)` sends `Content-Length: len`, `None`
+    /// sends chunked.
+    Stream(Box<dyn Read + Send>, Option<u64>),
+    /// The handler writes everything itself, then the connection closes.
+    Raw(RawWriter),
+    /// No answer: the connection is closed without a byte.
+    Close,
+}
+
+/// An HTTP response.
 pub(crate) struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    pub body: Body,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Reply {
-    pub(crate) fn json(status: u16, body: &Value) -> Self {
+    fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Self {
         Reply {
             status,
-            headers: vec![("Content-Type".into(), "application/json".into())],
-            body: body.to_string().into_bytes(),
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body: Body::Bytes(body),
         }
+    }
+
+    pub(crate) fn json(status: u16, body: &Value) -> Self {
+        Reply::bytes(status, "application/json", body.to_string().into_bytes())
     }
 
     pub(crate) fn text(status: u16, body: &str) -> Self {
-        Reply {
+        Reply::bytes(
             status,
-            headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
-            body: body.as_bytes().to_vec(),
-        }
+            "text/plain; charset=utf-8",
+            body.as_bytes().to_vec(),
+        )
     }
 
     pub(crate) fn html(status: u16, body: &str) -> Self {
-        Reply {
-            status,
-            headers: vec![("Content-Type".into(), "text/html; charset=utf-8".into())],
-            body: body.as_bytes().to_vec(),
-        }
+        Reply::bytes(status, "text/html; charset=utf-8", body.as_bytes().to_vec())
     }
 
     pub(crate) fn redirect(location: &str) -> Self {
         Reply {
             status: 302,
             headers: vec![("Location".into(), location.into())],
-            body: Vec::new(),
+            body: Body::Bytes(Vec::new()),
         }
     }
 
@@ -59,7 +95,41 @@ impl Reply {
         Reply {
             status,
             headers: Vec::new(),
-            body: Vec::new(),
+            body: Body::Bytes(Vec::new()),
+        }
+    }
+
+    /// A body read from `reader` while it is sent (never held in memory).
+    pub(crate) fn stream(
+        status: u16,
+        content_type: &str,
+        reader: impl Read + Send + 'static,
+        length: Option<u64>,
+    ) -> Self {
+        Reply {
+            status,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body: Body::Stream(Box::new(reader), length),
+        }
+    }
+
+    /// `write` produces the whole response on the socket; then it closes.
+    pub(crate) fn raw(
+        write: impl FnOnce(&mut TcpStream) -> io::Result<()> + Send + 'static,
+    ) -> Self {
+        Reply {
+            status: 0,
+            headers: Vec::new(),
+            body: Body::Raw(Box::new(write)),
+        }
+    }
+
+    /// Closes the connection without answering.
+    pub(crate) fn close() -> Self {
+        Reply {
+            status: 0,
+            headers: Vec::new(),
+            body: Body::Close,
         }
     }
 
@@ -82,56 +152,249 @@ impl Reply {
             .header("Pragma", "no-cache")
     }
 
-    fn into_response(self) -> tiny_http::Response<io::Cursor<Vec<u8>>> {
-        let mut resp = tiny_http::Response::from_data(self.body).with_status_code(self.status);
-        for (k, v) in self.headers {
-            if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-                resp.add_header(h);
+    /// Sends the reply for `req`, through tiny_http or, for raw and closing
+    /// replies, straight on the relayed client socket.
+    fn send(self, req: tiny_http::Request, relay: &Relay) {
+        let headers: Vec<tiny_http::Header> = self
+            .headers
+            .iter()
+            .filter_map(|(k, v)| tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).ok())
+            .collect();
+        let status = tiny_http::StatusCode(self.status);
+        match self.body {
+            Body::Bytes(body) => {
+                let len = body.len();
+                let resp = tiny_http::Response::new(
+                    status,
+                    headers,
+                    io::Cursor::new(body),
+                    Some(len),
+                    None,
+                )
+                .with_chunked_threshold(usize::MAX);
+                let _ = req.respond(resp);
+            }
+            Body::Stream(reader, length) => {
+                // A usize holds any length on the 64-bit targets this runs on;
+                // a larger one is sent chunked instead.
+                let length = length.and_then(|l| usize::try_from(l).ok());
+                let resp = tiny_http::Response::new(status, headers, reader, length, None)
+                    .with_chunked_threshold(usize::MAX);
+                let _ = req.respond(resp);
+            }
+            Body::Raw(write) => {
+                let socket = req.remote_addr().copied().and_then(|a| relay.take(a));
+                // tiny_http must not answer this request itself (dropping a
+                // request unanswered sends a 500): take its writer and
+                // drop it unused; the relay discards anything it would send.
+                drop(req.into_writer());
+                if let Some(mut socket) = socket {
+                    let _ = write(&mut socket).and_then(|()| socket.flush());
+                    let _ = socket.shutdown(Shutdown::Both);
+                }
+            }
+            Body::Close => {
+                let socket = req.remote_addr().copied().and_then(|a| relay.take(a));
+                drop(req.into_writer());
+                if let Some(socket) = socket {
+                    let _ = socket.shutdown(Shutdown::Both);
+                }
             }
         }
-        resp
+    }
+}
+
+/// The client-side sockets of the relayed connections, by the address the
+/// private tiny_http listener sees for them. `None` once a handler took the
+/// socket over: the relay then drops what tiny_http sends.
+#[derive(Default)]
+struct Relay {
+    conns: Mutex<HashMap<SocketAddr, Arc<Mutex<Option<TcpStream>>>>>,
+}
+
+/// Locks, ignoring poisoning (a panicking thread must not wedge the server).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Relay {
+    /// Takes the client socket of the connection tiny_http sees from `inner`.
+    fn take(&self, inner: SocketAddr) -> Option<TcpStream> {
+        let slot = lock(&self.conns).get(&inner).cloned()?;
+        let socket = lock(&slot).take();
+        socket
+    }
+}
+
+/// A bound public port and the private tiny_http listener behind it.
+pub(crate) struct Server {
+    tiny: Arc<tiny_http::Server>,
+    front: TcpListener,
+    front_addr: SocketAddr,
+    relay: Arc<Relay>,
+    stopping: Arc<AtomicBool>,
+}
+
+/// Handle that stops a running [`Server`].
+pub(crate) struct Stopper {
+    tiny: Arc<tiny_http::Server>,
+    front_addr: SocketAddr,
+    stopping: Arc<AtomicBool>,
+}
+
+impl Stopper {
+    /// Ends both accept loops (the threads returned by [`serve`] then end).
+    pub(crate) fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.tiny.unblock();
+        // Wakes the blocking accept() of the relay, which then sees `stopping`.
+        let _ = TcpStream::connect(self.front_addr);
     }
 }
 
 /// Binds `127.0.0.1:port` (0 = any free port); returns the server and its
 /// `http://127.0.0.1:P` base URL.
-pub(crate) fn bind(port: u16) -> io::Result<(Arc<tiny_http::Server>, String)> {
-    let server = tiny_http::Server::http(("127.0.0.1", port))
-        .map_err(|e| io::Error::other(format!("cannot bind 127.0.0.1:{port}: {e}")))?;
-    let port = server
-        .server_addr()
-        .to_ip()
-        .map(|a| a.port())
-        .ok_or_else(|| io::Error::other("listener has no IP address"))?;
-    Ok((Arc::new(server), format!("http://127.0.0.1:{port}")))
+pub(crate) fn bind(port: u16) -> io::Result<(Server, String)> {
+    let front = TcpListener::bind(("127.0.0.1", port))
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot bind 127.0.0.1:{port}: {e}")))?;
+    let front_addr = front.local_addr()?;
+    let tiny = tiny_http::Server::http(("127.0.0.1", 0))
+        .map_err(|e| io::Error::other(format!("cannot bind a private listener: {e}")))?;
+    let url = format!("http://127.0.0.1:{}", front_addr.port());
+    Ok((
+        Server {
+            tiny: Arc::new(tiny),
+            front,
+            front_addr,
+            relay: Arc::new(Relay::default()),
+            stopping: Arc::new(AtomicBool::new(false)),
+        },
+        url,
+    ))
 }
 
-/// Runs the accept loop on its own thread; each request is read and answered
-/// on a fresh thread so that slow requests never block the others. The loop
-/// ends when `server.unblock()` is called.
+/// Runs the accept loops on their own threads; each request is read and
+/// answered on a fresh thread so that slow requests never block the others.
+/// The loops end on [`Stopper::stop`].
 pub(crate) fn serve(
     name: &str,
-    server: Arc<tiny_http::Server>,
+    server: Server,
     shared: Arc<Shared>,
     handler: Handler,
-) -> JoinHandle<()> {
-    thread::Builder::new()
-        .name(format!("testidp-{name}"))
+) -> io::Result<(Stopper, Vec<JoinHandle<()>>)> {
+    let Server {
+        tiny,
+        front,
+        front_addr,
+        relay,
+        stopping,
+    } = server;
+    let inner_addr = tiny
+        .server_addr()
+        .to_ip()
+        .ok_or_else(|| io::Error::other("listener has no IP address"))?;
+    let stopper = Stopper {
+        tiny: Arc::clone(&tiny),
+        front_addr,
+        stopping: Arc::clone(&stopping),
+    };
+    let requests = {
+        let relay = Arc::clone(&relay);
+        thread::Builder::new()
+            .name(format!("testidp-{name}"))
+            .spawn(move || {
+                for mut req in tiny.incoming_requests() {
+                    let shared = Arc::clone(&shared);
+                    let relay = Arc::clone(&relay);
+                    let spawned =
+                        thread::Builder::new()
+                            .name("testidp-request".into())
+                            .spawn(move || {
+                                let recorded = RecordedRequest::read(&mut req);
+                                handler(&shared, recorded).send(req, &relay);
+                            });
+                    if let Err(e) = spawned {
+                        eprintln!("testidp: cannot spawn request thread: {e}");
+                    }
+                }
+            })?
+    };
+    let relaying = thread::Builder::new()
+        .name(format!("testidp-{name}-relay"))
         .spawn(move || {
-            for mut req in server.incoming_requests() {
-                let shared = Arc::clone(&shared);
-                let spawned =
-                    thread::Builder::new()
-                        .name("testidp-request".into())
-                        .spawn(move || {
-                            let recorded = RecordedRequest::read(&mut req);
-                            let reply = handler(&shared, recorded);
-                            let _ = req.respond(reply.into_response());
-                        });
-                if let Err(e) = spawned {
-                    eprintln!("testidp: cannot spawn request thread: {e}");
+            for client in front.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = client else { continue };
+                if let Err(e) = relay_connection(client, inner_addr, &relay) {
+                    eprintln!("testidp: cannot relay a connection: {e}");
                 }
             }
-        })
-        .expect("spawn accept thread")
+        })?;
+    Ok((stopper, vec![requests, relaying]))
+}
+
+const RELAY_BUFFER: usize = 64 * 1024;
+
+/// Connects `client` to the private listener and copies bytes both ways on
+/// two threads.
+fn relay_connection(
+    client: TcpStream,
+    inner_addr: SocketAddr,
+    relay: &Arc<Relay>,
+) -> io::Result<()> {
+    let inner = TcpStream::connect(inner_addr)?;
+    let _ = inner.set_nodelay(true);
+    let _ = client.set_nodelay(true);
+    let key = inner.local_addr()?;
+    let slot = Arc::new(Mutex::new(Some(client.try_clone()?)));
+    // Registered before any byte goes through, so the handler always finds it.
+    lock(&relay.conns).insert(key, Arc::clone(&slot));
+
+    let mut client_reader = client;
+    let mut inner_writer = inner.try_clone()?;
+    thread::Builder::new()
+        .name("testidp-relay-up".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; RELAY_BUFFER];
+            loop {
+                match client_reader.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if inner_writer.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            let _ = inner_writer.shutdown(Shutdown::Write);
+        })?;
+
+    let mut inner_reader = inner;
+    let relay = Arc::clone(relay);
+    thread::Builder::new()
+        .name("testidp-relay-down".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; RELAY_BUFFER];
+            loop {
+                let n = match inner_reader.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                let mut guard = lock(&slot);
+                // Taken over by a handler: tiny_http's bytes are dropped.
+                if let Some(client) = guard.as_mut() {
+                    if client.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+            if let Some(client) = lock(&slot).take() {
+                let _ = client.shutdown(Shutdown::Both);
+            }
+            let _ = inner_reader.shutdown(Shutdown::Both);
+            lock(&relay.conns).remove(&key);
+        })?;
+    Ok(())
 }

@@ -23,18 +23,24 @@ mod idp;
 pub mod keys;
 mod record;
 mod state;
+mod stream;
 
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+pub use api::DROP_MISSING_BYTES;
 pub use behaviour::{
     Behaviour, Client, IdTokenFault, Options, SsoUser, TokenFailure, User, WellKnown,
 };
 pub use idp::pkce_challenge;
 pub use keys::{decoding_key, jwks, KEY_ID};
 pub use record::RecordedRequest;
+pub use stream::{
+    json_array_item, json_array_item_bytes, json_broken_tail, pattern_byte, pattern_bytes,
+    JsonArrayReader, PatternReader,
+};
 
 use state::{Counters, Shared};
 
@@ -49,7 +55,7 @@ pub struct Ports {
 /// The running IdP, API and other servers. Dropping it stops them.
 pub struct TestServer {
     shared: Arc<Shared>,
-    servers: Vec<Arc<tiny_http::Server>>,
+    stoppers: Vec<http::Stopper>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -70,21 +76,23 @@ impl TestServer {
         let (api, api_url) = http::bind(ports.api)?;
         let (other, other_url) = http::bind(ports.other)?;
         let shared = Arc::new(Shared::new(idp_url, api_url, other_url, options));
-        let threads = vec![
-            http::serve("idp", Arc::clone(&idp), Arc::clone(&shared), idp::handle),
-            http::serve("api", Arc::clone(&api), Arc::clone(&shared), api::handle),
-            http::serve(
-                "other",
-                Arc::clone(&other),
-                Arc::clone(&shared),
-                api::handle_other,
-            ),
+        let mut srv = TestServer {
+            shared: Arc::clone(&shared),
+            stoppers: Vec::new(),
+            threads: Vec::new(),
+        };
+        let servers: [(&str, http::Server, http::Handler); 3] = [
+            ("idp", idp, idp::handle),
+            ("api", api, api::handle),
+            ("other", other, api::handle_other),
         ];
-        Ok(TestServer {
-            shared,
-            servers: vec![idp, api, other],
-            threads,
-        })
+        for (name, server, handler) in servers {
+            // On error `srv` is dropped, which stops what already runs.
+            let (stopper, threads) = http::serve(name, server, Arc::clone(&shared), handler)?;
+            srv.stoppers.push(stopper);
+            srv.threads.extend(threads);
+        }
+        Ok(srv)
     }
 
     // --- URLs -------------------------------------------------------------
@@ -231,7 +239,7 @@ impl TestServer {
     /// for [`TestServer::release_held`]. Poll it (with a deadline) to know
     /// that a client's request is in flight.
     pub fn held_requests(&self) -> usize {
-        self.shared.held()
+        self.shared.hold_gate.waiting()
     }
 
     /// Lets the waiting `/hold` requests go on and returns how many there
@@ -239,16 +247,31 @@ impl TestServer {
     /// the 401) and answered like `/whoami`. Requests arriving later wait for
     /// the next release; unreleased ones answer 503 after two minutes.
     pub fn release_held(&self) -> usize {
-        self.shared.release_held()
+        self.shared.hold_gate.release()
+    }
+
+    // --- the /stall gate ----------------------------------------------------
+
+    /// `/stall/<N>` responses that sent their N bytes and now wait, silent,
+    /// for [`TestServer::release_stalled`] (or two minutes). Poll it (with a
+    /// deadline) to know that a client is waiting on a stalled body.
+    pub fn stalled_requests(&self) -> usize {
+        self.shared.stall_gate.waiting()
+    }
+
+    /// Lets the stalled `/stall` responses end (their chunked body is then
+    /// complete and the connection closes); returns how many there were.
+    pub fn release_stalled(&self) -> usize {
+        self.shared.stall_gate.release()
     }
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
         // Held request threads are not joined; let them answer and end.
-        self.shared.close_latch();
-        for s in &self.servers {
-            s.unblock();
+        self.shared.close_gates();
+        for s in &self.stoppers {
+            s.stop();
         }
         for t in self.threads.drain(..) {
             let _ = t.join();

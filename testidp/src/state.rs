@@ -1,6 +1,6 @@
 //! State shared by the three servers and the [`crate::TestServer`] handle:
 //! the current behaviour, issued tokens/codes, counters, request logs and the
-//! latch that holds `/hold` requests until the test releases them.
+//! gates that hold `/hold` and `/stall` requests until the test releases them.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -91,10 +91,18 @@ impl Counters {
     }
 }
 
-/// The `/hold` latch. Each [`Shared::release_held`] opens a new generation:
-/// the requests waiting in the previous one go on, later ones wait again.
+/// A latch that holds request threads until the test releases them (the
+/// `/hold` and `/stall` endpoints each have one). Each [`Gate::release`]
+/// opens a new generation: the requests waiting in the previous one go on,
+/// later ones wait again.
 #[derive(Debug, Default)]
-struct Latch {
+pub(crate) struct Gate {
+    state: Mutex<GateState>,
+    moved: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct GateState {
     /// Requests waiting in the current generation.
     waiting: usize,
     generation: u64,
@@ -105,10 +113,63 @@ struct Latch {
 /// How a held request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Held {
-    /// [`Shared::release_held`] (or the server stopping) let it go.
+    /// [`Gate::release`] (or the server stopping) let it go.
     Released,
     /// Nobody released it within the limit.
     Expired,
+}
+
+impl Gate {
+    /// Blocks the calling request thread until [`Gate::release`] or `limit`
+    /// has passed, whichever comes first.
+    pub(crate) fn hold(&self, limit: Duration) -> Held {
+        let deadline = Instant::now() + limit;
+        let mut state = lock(&self.state);
+        if state.closed {
+            return Held::Released;
+        }
+        let generation = state.generation;
+        state.waiting += 1;
+        // A new generation (or closing) is the only release signal; spurious
+        // wake-ups just loop.
+        while state.generation == generation {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                state.waiting -= 1;
+                return Held::Expired;
+            }
+            state = self
+                .moved
+                .wait_timeout(state, left)
+                .map(|(guard, _)| guard)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+        Held::Released
+    }
+
+    /// Lets every request waiting in [`Gate::hold`] go on; returns how many
+    /// there were. Requests arriving later wait for the next release.
+    pub(crate) fn release(&self) -> usize {
+        let mut state = lock(&self.state);
+        let released = state.waiting;
+        // Zeroed here rather than by the woken threads, so that `waiting()`
+        // is exact as soon as this returns.
+        state.waiting = 0;
+        state.generation += 1;
+        self.moved.notify_all();
+        released
+    }
+
+    /// Requests waiting in [`Gate::hold`] right now.
+    pub(crate) fn waiting(&self) -> usize {
+        lock(&self.state).waiting
+    }
+
+    /// Releases everything held and stops holding (the server is stopping).
+    pub(crate) fn close(&self) {
+        lock(&self.state).closed = true;
+        self.release();
+    }
 }
 
 pub(crate) struct Shared {
@@ -120,8 +181,10 @@ pub(crate) struct Shared {
     behaviour: Mutex<Behaviour>,
     store: Mutex<Store>,
     log: Mutex<Log>,
-    latch: Mutex<Latch>,
-    latch_moved: Condvar,
+    /// Holds `/hold` requests.
+    pub hold_gate: Gate,
+    /// Holds `/stall/<N>` responses mid-body.
+    pub stall_gate: Gate,
 }
 
 /// Locks, ignoring poisoning (a panicking handler thread must not wedge the
@@ -146,8 +209,8 @@ impl Shared {
             behaviour: Mutex::new(behaviour),
             store: Mutex::new(Store::default()),
             log: Mutex::new(Log::default()),
-            latch: Mutex::new(Latch::default()),
-            latch_moved: Condvar::new(),
+            hold_gate: Gate::default(),
+            stall_gate: Gate::default(),
         }
     }
 
@@ -173,55 +236,10 @@ impl Shared {
         *self.log() = Log::default();
     }
 
-    /// Blocks the calling request thread until [`Shared::release_held`] or
-    /// `limit` has passed, whichever comes first.
-    pub(crate) fn hold(&self, limit: Duration) -> Held {
-        let deadline = Instant::now() + limit;
-        let mut latch = lock(&self.latch);
-        if latch.closed {
-            return Held::Released;
-        }
-        let generation = latch.generation;
-        latch.waiting += 1;
-        // A new generation (or closing) is the only release signal; spurious
-        // wake-ups just loop.
-        while latch.generation == generation {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                latch.waiting -= 1;
-                return Held::Expired;
-            }
-            latch = self
-                .latch_moved
-                .wait_timeout(latch, left)
-                .map(|(guard, _)| guard)
-                .unwrap_or_else(|e| e.into_inner().0);
-        }
-        Held::Released
-    }
-
-    /// Lets every request waiting in [`Shared::hold`] go on; returns how many
-    /// there were. Requests arriving later wait for the next release.
-    pub(crate) fn release_held(&self) -> usize {
-        let mut latch = lock(&self.latch);
-        let released = latch.waiting;
-        // Zeroed here rather than by the woken threads, so that `held()` is
-        // exact as soon as this returns.
-        latch.waiting = 0;
-        latch.generation += 1;
-        self.latch_moved.notify_all();
-        released
-    }
-
-    /// Requests waiting in [`Shared::hold`] right now.
-    pub(crate) fn held(&self) -> usize {
-        lock(&self.latch).waiting
-    }
-
     /// Releases everything held and stops holding (the server is stopping).
-    pub(crate) fn close_latch(&self) {
-        lock(&self.latch).closed = true;
-        self.release_held();
+    pub(crate) fn close_gates(&self) {
+        self.hold_gate.close();
+        self.stall_gate.close();
     }
 }
 
