@@ -1,6 +1,12 @@
 //! HTTP: one agent per invocation, the endpoint rules and origin pinning.
 //!
-//! - Every exchange is bounded by `HTTP_TIMEOUT`, connect to last byte.
+//! - An exchange read in full ([`Transport::send`]: token, discovery, JWKS
+//!   and device requests) is bounded by `HTTP_TIMEOUT`, connect to last
+//!   byte, and its body by 1 MiB (SPEC §4).
+//! - A streamed exchange ([`Transport::open`]: the service call of
+//!   `lmi api`) has no size limit; `HTTP_TIMEOUT` bounds connecting, the
+//!   wait for the response head, and each read or write after it, so a
+//!   long download runs as long as data keeps coming.
 //! - Secrets, tokens and codes only go to `https://` endpoints, or to
 //!   loopback hosts over plain HTTP (SPEC §2).
 //! - Redirects are never followed by the agent: `lmi api` follows
@@ -8,7 +14,10 @@
 //! - Proxies (`HTTPS_PROXY`, `NO_PROXY`) and the system CA store
 //!   (`SSL_CERT_FILE`) are honoured through ureq's platform verifier.
 
+use std::io::{self, Read};
 use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use ureq::http::{Method, Request};
@@ -30,11 +39,50 @@ pub struct Response {
 impl Response {
     /// The first header of that name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        header(&self.headers, name)
     }
+}
+
+/// A response whose body is read as it arrives.
+pub struct StreamingResponse {
+    pub status: u16,
+    pub reason: String,
+    pub version: String,
+    pub headers: Vec<(String, String)>,
+    /// Unlimited; a read error of kind `TimedOut` is a stall longer than
+    /// `HTTP_TIMEOUT`.
+    pub body: Box<dyn Read + Send>,
+}
+
+impl StreamingResponse {
+    /// The first header of that name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header(&self.headers, name)
+    }
+}
+
+impl std::fmt::Debug for StreamingResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamingResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// A request body: bytes in memory, or a file opened afresh for each
+/// attempt and sent as it is read (with its length as `Content-Length`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    Bytes(Vec<u8>),
+    File(PathBuf),
 }
 
 /// Why an exchange failed before a response arrived.
@@ -83,11 +131,14 @@ pub struct Http {
     /// not travel to a proxy (and would reach the proxy's own loopback
     /// anyway). Go's net/http makes the same exception.
     direct: ureq::Agent,
+    /// The same two for streamed exchanges, made on first use.
+    streaming: OnceLock<(ureq::Agent, ureq::Agent)>,
     pub timeout: Duration,
 }
 
-/// Largest response body lmi reads.
-const BODY_LIMIT: u64 = 256 * 1024 * 1024;
+/// Largest response body [`Transport::send`] reads (SPEC §4: token,
+/// discovery, JWKS and device responses larger than 1 MiB are refused).
+const BODY_LIMIT: u64 = 1024 * 1024;
 
 /// The HTTP seam: everything that talks to an IdP or a service goes through
 /// a `Transport`, so the token and session logic can be tested with canned
@@ -104,6 +155,16 @@ pub trait Transport: Send + Sync {
         headers: &[(String, String)],
         body: Option<Vec<u8>>,
     ) -> std::result::Result<Response, TransportError>;
+
+    /// Sends one request and returns once the response head has arrived;
+    /// the body is read from the response as it comes, without limit.
+    fn open(
+        &self,
+        method: &str,
+        url: &Url,
+        headers: &[(String, String)],
+        body: Option<&Payload>,
+    ) -> std::result::Result<StreamingResponse, TransportError>;
 
     /// POSTs a form (`application/x-www-form-urlencoded`).
     fn post_form(
@@ -135,28 +196,96 @@ pub trait Transport: Send + Sync {
     }
 }
 
+/// An agent that follows no redirect and sees every status as a response.
+/// `streaming` swaps the whole-exchange limit for per-phase and per-read
+/// ones.
+fn agent(timeout: Duration, proxy: Option<ureq::Proxy>, streaming: bool) -> ureq::Agent {
+    let config = ureq::Agent::config_builder();
+    let config = if streaming {
+        config
+            .timeout_resolve(Some(timeout))
+            .timeout_connect(Some(timeout))
+            .timeout_send_request(Some(timeout))
+            .timeout_recv_response(Some(timeout))
+            .timeout_per_read(Some(timeout))
+            .timeout_per_write(Some(timeout))
+    } else {
+        config.timeout_global(Some(timeout))
+    };
+    config
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(format!("lmi/{}", env!("CARGO_PKG_VERSION")))
+        .tls_config(
+            TlsConfig::builder()
+                .root_certs(RootCerts::PlatformVerifier)
+                .build(),
+        )
+        .proxy(proxy)
+        .build()
+        .into()
+}
+
 impl Http {
     pub fn new(timeout: Duration) -> Http {
-        let build = |proxy: Option<ureq::Proxy>| -> ureq::Agent {
-            ureq::Agent::config_builder()
-                .timeout_global(Some(timeout))
-                .http_status_as_error(false)
-                .max_redirects(0)
-                .user_agent(format!("lmi/{}", env!("CARGO_PKG_VERSION")))
-                .tls_config(
-                    TlsConfig::builder()
-                        .root_certs(RootCerts::PlatformVerifier)
-                        .build(),
-                )
-                .proxy(proxy)
-                .build()
-                .into()
-        };
         Http {
-            agent: build(ureq::Proxy::try_from_env()),
-            direct: build(None),
+            agent: agent(timeout, ureq::Proxy::try_from_env(), false),
+            direct: agent(timeout, None, false),
+            streaming: OnceLock::new(),
             timeout,
         }
+    }
+}
+
+/// The response head as lmi keeps it: status, reason, version, headers.
+fn head(response: &ureq::http::Response<ureq::Body>) -> (u16, String, String, Vec<(String, String)>) {
+    let status = response.status();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    (
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("").to_owned(),
+        format!("{:?}", response.version()),
+        headers,
+    )
+}
+
+/// A ureq error as a [`TransportError`] for `shown`.
+fn transport_error(shown: &str, err: ureq::Error) -> TransportError {
+    let timed_out = matches!(err, ureq::Error::Timeout(_))
+        || matches!(&err, ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut);
+    TransportError {
+        url: shown.to_owned(),
+        timed_out,
+        detail: err.to_string(),
+    }
+}
+
+/// A streamed body whose timeouts surface as `TimedOut` read errors
+/// (ureq wraps its own `Timeout` in an `Other` error).
+struct BodyReader(ureq::BodyReader<'static>);
+
+impl Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| {
+            let timeout = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+                .is_some_and(|u| matches!(u, ureq::Error::Timeout(_)));
+            if timeout || e.kind() == io::ErrorKind::WouldBlock {
+                io::Error::new(io::ErrorKind::TimedOut, e.to_string())
+            } else {
+                e
+            }
+        })
     }
 }
 
@@ -176,14 +305,8 @@ impl Transport for Http {
         let started = Instant::now();
         let shown = loggable_url(url);
         let fail = |err: ureq::Error| {
-            let timed_out = matches!(err, ureq::Error::Timeout(_))
-                || matches!(&err, ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut);
             tracing::debug!(target: "http", "{method} {shown} failed after {} ms: {err}", started.elapsed().as_millis());
-            TransportError {
-                url: shown.clone(),
-                timed_out,
-                detail: err.to_string(),
-            }
+            transport_error(&shown, err)
         };
         let method_value = Method::from_bytes(method.as_bytes()).map_err(|e| TransportError {
             url: shown.clone(),
@@ -213,18 +336,7 @@ impl Transport for Http {
                 })
             }
         };
-        let status = response.status();
-        let version = format!("{:?}", response.version());
-        let headers_out: Vec<(String, String)> = response
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let (status, reason, version, headers_out) = head(&response);
         let (_, mut body) = response.into_parts();
         let body = body
             .with_config()
@@ -233,17 +345,74 @@ impl Transport for Http {
             .map_err(fail)?;
         tracing::debug!(
             target: "http",
-            "{method} {shown} → {} ({} bytes) in {} ms",
-            status.as_u16(),
+            "{method} {shown} → {status} ({} bytes) in {} ms",
             body.len(),
             started.elapsed().as_millis()
         );
         Ok(Response {
-            status: status.as_u16(),
-            reason: status.canonical_reason().unwrap_or("").to_owned(),
+            status,
+            reason,
             version,
             headers: headers_out,
             body,
+        })
+    }
+
+    fn open(
+        &self,
+        method: &str,
+        url: &Url,
+        headers: &[(String, String)],
+        body: Option<&Payload>,
+    ) -> std::result::Result<StreamingResponse, TransportError> {
+        let started = Instant::now();
+        let shown = loggable_url(url);
+        let plain = |detail: String| TransportError {
+            url: shown.clone(),
+            timed_out: false,
+            detail,
+        };
+        let method_value = Method::from_bytes(method.as_bytes())
+            .map_err(|e| plain(format!("invalid method {method:?}: {e}")))?;
+        let mut builder = Request::builder().method(method_value).uri(url.as_str());
+        for (name, value) in headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let (proxied, direct) = self.streaming.get_or_init(|| {
+            (
+                agent(self.timeout, ureq::Proxy::try_from_env(), true),
+                agent(self.timeout, None, true),
+            )
+        });
+        let agent = if is_loopback(url) { direct } else { proxied };
+        let result = match body {
+            None => builder.body(()).map(|req| agent.run(req)),
+            Some(Payload::Bytes(bytes)) => builder.body(bytes.as_slice()).map(|req| agent.run(req)),
+            Some(Payload::File(path)) => {
+                let file = std::fs::File::open(path)
+                    .map_err(|e| plain(format!("cannot read {}: {e}", path.display())))?;
+                builder.body(file).map(|req| agent.run(req))
+            }
+        };
+        let response = result
+            .map_err(|e| plain(e.to_string()))?
+            .map_err(|err| {
+                tracing::debug!(target: "http", "{method} {shown} failed after {} ms: {err}", started.elapsed().as_millis());
+                transport_error(&shown, err)
+            })?;
+        let (status, reason, version, headers) = head(&response);
+        tracing::debug!(
+            target: "http",
+            "{method} {shown} → {status} (head) in {} ms",
+            started.elapsed().as_millis()
+        );
+        let body = response.into_body().into_reader();
+        Ok(StreamingResponse {
+            status,
+            reason,
+            version,
+            headers,
+            body: Box::new(BodyReader(body)),
         })
     }
 }
