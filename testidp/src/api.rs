@@ -63,10 +63,15 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
     };
     let path = req.path.as_str();
     match path {
-        "/whoami" | "/slow" | "/hold" => Reply::json(
-            200,
-            &json!({ "sub": token.sub, "client_id": token.client_id, "scope": token.scope }),
-        ),
+        "/whoami" | "/slow" | "/hold" => {
+            let mut who =
+                json!({ "sub": token.sub, "client_id": token.client_id, "scope": token.scope });
+            // Only tokens exchanged with an actor token have `act`.
+            if let Some(act) = &token.act {
+                who["act"] = act.clone();
+            }
+            Reply::json(200, &who)
+        }
         "/echo" => Reply::json(
             200,
             &json!({

@@ -14,8 +14,13 @@ pub type Options = Behaviour;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
     pub id: String,
-    /// `None` for a public client (no client authentication, only `client_id`).
+    /// `None` for a public client (no client authentication, only `client_id`)
+    /// or a `private_key_jwt` client.
     pub secret: Option<String>,
+    /// A `private_key_jwt` client's public key (RFC 7523 §2.2): PEM (SPKI RSA
+    /// or EC, or PKCS#1 RSA) or a JWK as JSON text. Such a client must send a
+    /// signed `client_assertion`; it has no secret.
+    pub key: Option<String>,
 }
 
 impl Client {
@@ -24,7 +29,24 @@ impl Client {
         Client {
             id: id.to_string(),
             secret: Some(secret.to_string()),
+            key: None,
         }
+    }
+
+    /// A `private_key_jwt` client that authenticates with assertions signed
+    /// by the private half of `public_key` (PEM or JWK JSON; see
+    /// [`crate::keys::CLIENT_RSA_PUBLIC_PEM`] and its siblings).
+    pub fn with_key(id: &str, public_key: &str) -> Self {
+        Client {
+            id: id.to_string(),
+            secret: None,
+            key: Some(public_key.to_string()),
+        }
+    }
+
+    /// No secret and no key: only `client_id` is sent.
+    pub(crate) fn is_public(&self) -> bool {
+        self.secret.is_none() && self.key.is_none()
     }
 
     /// A public client (no secret); allowed for the password,
@@ -33,6 +55,7 @@ impl Client {
         Client {
             id: id.to_string(),
             secret: None,
+            key: None,
         }
     }
 }
@@ -131,6 +154,43 @@ pub enum IdTokenFault {
     Missing,
 }
 
+/// How a device-flow poll fails (see [`Behaviour::device_failing_polls`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollFailure {
+    /// This HTTP status with a plain-text body (e.g. 503).
+    Status(u16),
+    /// The connection is closed without an answer.
+    Close,
+}
+
+/// How the device authorization grant ends once the user code is approved
+/// and the pending polls are over (instead of issuing tokens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceDenial {
+    /// 400 `access_denied` (RFC 8628 §3.5).
+    AccessDenied,
+    /// 400 `expired_token`.
+    ExpiredToken,
+}
+
+/// How `POST /device_authorization` fails (after being counted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceAuthorizationFailure {
+    /// 401 `invalid_client`.
+    InvalidClient,
+    /// 400 `invalid_scope`.
+    InvalidScope,
+    /// 500 with a plain-text body.
+    ServerError,
+    /// 200 with `<html>oops</html>`.
+    NotJson,
+    /// 200, a normal answer without this field (e.g. `"device_code"`).
+    MissingField(String),
+    /// 200, a normal answer where this field has the wrong JSON type (a
+    /// number becomes a string, a string a number).
+    WrongType(String),
+}
+
 /// Everything that shapes the servers' answers. Mutable at runtime through
 /// [`crate::TestServer::set`].
 #[derive(Debug, Clone)]
@@ -171,6 +231,44 @@ pub struct Behaviour {
     /// `/revoke` answers 500 (after authenticating the client) and revokes
     /// nothing. Default false.
     pub revocation_failure: bool,
+
+    // --- device authorization grant (RFC 8628) ---------------------------
+    /// Advertise `device_authorization_endpoint` in the metadata (the
+    /// endpoint is served either way). Default true.
+    pub device_endpoint_in_metadata: bool,
+    /// `interval` of the device authorization response; `None` omits it.
+    /// Default `Some(5)`.
+    pub device_interval: Option<u64>,
+    /// `expires_in` of the device authorization response, also the device
+    /// code's server-side lifetime. Default 600.
+    pub device_expires_in: u64,
+    /// Include `verification_uri_complete`. Default true.
+    pub device_verification_uri_complete: bool,
+    /// Answer `authorization_pending` this many times per device code before
+    /// anything else. Default 0.
+    pub device_pending_polls: usize,
+    /// Approve without a user: true (default) ends the pending answers after
+    /// `device_pending_polls`; false keeps answering `authorization_pending`
+    /// until the user code is confirmed at `/device` (or with
+    /// [`crate::TestServer::approve_device`]).
+    pub device_auto_approve: bool,
+    /// Polls (numbered from 1 per device code) answered `slow_down`, e.g.
+    /// `vec![2]` or `(1..=3).collect()`. Default empty.
+    pub device_slow_down_polls: Vec<usize>,
+    /// End with this error instead of tokens. Default `None`.
+    pub device_denial: Option<DeviceDenial>,
+    /// The first this-many polls of each device code fail as
+    /// `device_poll_failure` says. Default 0.
+    pub device_failing_polls: usize,
+    /// How the failing polls fail. Default `PollFailure::Status(503)`.
+    pub device_poll_failure: PollFailure,
+    /// Make `POST /device_authorization` fail. Default `None`.
+    pub device_authorization_failure: Option<DeviceAuthorizationFailure>,
+
+    // --- private_key_jwt (RFC 7523) ---------------------------------------
+    /// The longest a client assertion may live: `exp` later than now + this
+    /// is refused. Default 60.
+    pub client_assertion_max_lifetime: u64,
 }
 
 impl Default for Behaviour {
@@ -194,6 +292,18 @@ impl Default for Behaviour {
             authorize_error: None,
             revocation_endpoint: true,
             revocation_failure: false,
+            device_endpoint_in_metadata: true,
+            device_interval: Some(5),
+            device_expires_in: 600,
+            device_verification_uri_complete: true,
+            device_pending_polls: 0,
+            device_auto_approve: true,
+            device_slow_down_polls: Vec::new(),
+            device_denial: None,
+            device_failing_polls: 0,
+            device_poll_failure: PollFailure::Status(503),
+            device_authorization_failure: None,
+            client_assertion_max_lifetime: 60,
         }
     }
 }

@@ -5,7 +5,10 @@
 //! `state`, one with a forged `state`) and checks the answers, checks the
 //! final page's text, waits for a go-ahead file before starting, and writes
 //! what it saw to a report file (lmi starts `$BROWSER` detached, so its exit
-//! status is otherwise invisible to a test).
+//! status is otherwise invisible to a test). With [`ExtraOptions`] it can also
+//! rewrite, add or remove the `iss` parameter of the authorization response
+//! (RFC 9207) before following it, and confirm or refuse a device-flow user
+//! code on the IdP's verification page (RFC 8628 §3.3).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -39,6 +42,35 @@ pub struct BrowserOptions {
     pub expect_body: Vec<String>,
     /// Write the result as JSON to this file (see [`Report`]).
     pub report: Option<PathBuf>,
+}
+
+/// What to do with the `iss` parameter of the authorization response (the
+/// first redirect) before following it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum IssEdit {
+    /// Follow it as the IdP sent it.
+    #[default]
+    Keep,
+    /// Replace `iss` by this value (or add it when absent).
+    Set(String),
+    /// Remove `iss`.
+    Remove,
+}
+
+/// Options beyond [`BrowserOptions`] (kept apart so that code building a
+/// `BrowserOptions` field by field keeps compiling).
+#[derive(Debug, Clone, Default)]
+pub struct ExtraOptions {
+    /// Edit `iss` on the authorization response before following it.
+    pub iss: IssEdit,
+    /// The URL is a device verification page (`verification_uri` or
+    /// `verification_uri_complete`): GET it, then post its form to approve
+    /// the user code. The reply to that post is the final page.
+    pub confirm_device: bool,
+    /// Like `confirm_device`, but refuse the code.
+    pub deny_device: bool,
+    /// The user code to enter; default: the URL's `user_code` parameter.
+    pub user_code: Option<String>,
 }
 
 /// Exit codes of [`run`].
@@ -142,14 +174,14 @@ fn get(agent: &ureq::Agent, url: &url::Url) -> Result<Page, Failure> {
     })
 }
 
-/// GET `start`, following redirects; the final page.
-fn follow(agent: &ureq::Agent, start: url::Url) -> Result<Page, Failure> {
+/// GET `start`, following redirects; the final page and its URL.
+fn follow(agent: &ureq::Agent, start: url::Url) -> Result<(url::Url, Page), Failure> {
     let mut url = start;
     for _ in 0..=MAX_REDIRECTS {
         let page = get(agent, &url)?;
         match page.redirect() {
             Some(next) => url = next.clone(),
-            None => return Ok(page),
+            None => return Ok((url, page)),
         }
     }
     Err((exit::FAILED, format!("more than {MAX_REDIRECTS} redirects")))
@@ -158,13 +190,19 @@ fn follow(agent: &ureq::Agent, start: url::Url) -> Result<Page, Failure> {
 /// `target` with its `state` query parameter replaced by `state` (or
 /// removed when `None`); added when it had none.
 fn with_state(target: &url::Url, state: Option<&str>) -> url::Url {
+    with_param(target, "state", state)
+}
+
+/// `target` with its `name` query parameter replaced by `value` (or removed
+/// when `None`); added when it had none.
+fn with_param(target: &url::Url, name: &str, value: Option<&str>) -> url::Url {
     let mut pairs: Vec<(String, String)> = target
         .query_pairs()
-        .filter(|(k, _)| k != "state")
+        .filter(|(k, _)| k != name)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    if let Some(state) = state {
-        pairs.push(("state".to_string(), state.to_string()));
+    if let Some(value) = value {
+        pairs.push((name.to_string(), value.to_string()));
     }
     let mut out = target.clone();
     out.set_query(None);
@@ -213,7 +251,80 @@ fn wait_for(path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-fn browse(url: &str, opts: &BrowserOptions, report: &mut Report) -> Result<(), Failure> {
+/// Posts the device verification form of `page` (found at `page_url`).
+fn submit_device_form(
+    agent: &ureq::Agent,
+    page_url: &url::Url,
+    page: &Page,
+    extra: &ExtraOptions,
+) -> Result<Page, Failure> {
+    if !(200..300).contains(&page.status) {
+        return Err((
+            exit::FAILED,
+            format!(
+                "the verification page {page_url} answered HTTP {}",
+                page.status
+            ),
+        ));
+    }
+    let code = extra
+        .user_code
+        .clone()
+        .or_else(|| {
+            page_url
+                .query_pairs()
+                .find(|(k, _)| k == "user_code")
+                .map(|(_, v)| v.into_owned())
+        })
+        .ok_or_else(|| {
+            (
+                exit::FAILED,
+                format!("no user code: {page_url} has none and none was given"),
+            )
+        })?;
+    let action = page
+        .body
+        .split_once("action=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map_or("/device", |(action, _)| action);
+    let target = page_url
+        .join(action)
+        .map_err(|e| (exit::FAILED, format!("form action {action:?}: {e}")))?;
+    let decision = if extra.deny_device { "deny" } else { "approve" };
+    eprintln!("testidp browser: {decision} user code {code} at {target}");
+    let resp = agent
+        .post(target.as_str())
+        .send_form([("user_code", code.as_str()), ("action", decision)])
+        .map_err(|e| (exit::FAILED, format!("POST {target} failed: {e}")))?;
+    let status = resp.status().as_u16();
+    let body = resp.into_body().read_to_vec().map_err(|e| {
+        (
+            exit::FAILED,
+            format!("reading the body of {target} failed: {e}"),
+        )
+    })?;
+    Ok(Page {
+        status,
+        location: None,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+/// The authorization response as the browser follows it, `iss` edited.
+fn edit_iss(callback: url::Url, iss: &IssEdit) -> url::Url {
+    match iss {
+        IssEdit::Keep => callback,
+        IssEdit::Set(value) => with_param(&callback, "iss", Some(value)),
+        IssEdit::Remove => with_param(&callback, "iss", None),
+    }
+}
+
+fn browse(
+    url: &str,
+    opts: &BrowserOptions,
+    extra: &ExtraOptions,
+    report: &mut Report,
+) -> Result<(), Failure> {
     if let Some(path) = &opts.wait_for_file {
         wait_for(path)?;
     }
@@ -221,55 +332,62 @@ fn browse(url: &str, opts: &BrowserOptions, report: &mut Report) -> Result<(), F
         url::Url::parse(url).map_err(|e| (exit::FAILED, format!("invalid URL {url:?}: {e}")))?;
     let agent = agent();
     let probing = opts.forge_state || opts.omit_state || opts.hit_favicon;
-    let page = if probing {
-        let first = get(&agent, &start)?;
-        let Some(callback) = first.redirect().cloned() else {
-            return Err((
-                exit::CALLBACK_CHECK_FAILED,
-                format!(
-                    "the authorization URL answered HTTP {} without redirecting to a callback to probe",
-                    first.status
-                ),
-            ));
-        };
-        if opts.hit_favicon {
-            let favicon = callback
-                .join("/favicon.ico")
-                .map_err(|e| (exit::FAILED, format!("favicon URL: {e}")))?;
-            probe(
-                &agent,
-                report,
-                "favicon",
-                &favicon,
-                404,
-                exit::CALLBACK_CHECK_FAILED,
-            )?;
-        }
-        if opts.omit_state {
-            let stateless = with_state(&callback, None);
-            probe(
-                &agent,
-                report,
-                "omit_state",
-                &stateless,
-                400,
-                exit::CALLBACK_CHECK_FAILED,
-            )?;
-        }
-        if opts.forge_state {
-            let forged = with_state(&callback, Some("forged-state-0000"));
-            probe(
-                &agent,
-                report,
-                "forge_state",
-                &forged,
-                400,
-                exit::FORGED_STATE_ACCEPTED,
-            )?;
-        }
-        follow(&agent, callback)?
+    let page = if extra.confirm_device || extra.deny_device {
+        let (page_url, page) = follow(&agent, start)?;
+        submit_device_form(&agent, &page_url, &page, extra)?
     } else {
-        follow(&agent, start)?
+        let first = get(&agent, &start)?;
+        let callback = first.redirect().cloned().map(|c| edit_iss(c, &extra.iss));
+        match callback {
+            None if probing => {
+                return Err((
+                    exit::CALLBACK_CHECK_FAILED,
+                    format!(
+                        "the authorization URL answered HTTP {} without redirecting to a callback to probe",
+                        first.status
+                    ),
+                ));
+            }
+            None => first,
+            Some(callback) => {
+                if opts.hit_favicon {
+                    let favicon = callback
+                        .join("/favicon.ico")
+                        .map_err(|e| (exit::FAILED, format!("favicon URL: {e}")))?;
+                    probe(
+                        &agent,
+                        report,
+                        "favicon",
+                        &favicon,
+                        404,
+                        exit::CALLBACK_CHECK_FAILED,
+                    )?;
+                }
+                if opts.omit_state {
+                    let stateless = with_state(&callback, None);
+                    probe(
+                        &agent,
+                        report,
+                        "omit_state",
+                        &stateless,
+                        400,
+                        exit::CALLBACK_CHECK_FAILED,
+                    )?;
+                }
+                if opts.forge_state {
+                    let forged = with_state(&callback, Some("forged-state-0000"));
+                    probe(
+                        &agent,
+                        report,
+                        "forge_state",
+                        &forged,
+                        400,
+                        exit::FORGED_STATE_ACCEPTED,
+                    )?;
+                }
+                follow(&agent, callback)?.1
+            }
+        }
     };
     report.final_status = Some(page.status);
     eprintln!("testidp browser: final status {}", page.status);
@@ -302,8 +420,13 @@ fn write_report(path: &Path, report: &Report) -> std::io::Result<()> {
 /// Runs the browser; returns the process exit code (see [`exit`]). Progress
 /// and the final status go to stderr, the [`Report`] to `opts.report`.
 pub fn run(url: &str, opts: &BrowserOptions) -> i32 {
+    run_with(url, opts, &ExtraOptions::default())
+}
+
+/// [`run`] with [`ExtraOptions`] (`iss` editing, device confirmation).
+pub fn run_with(url: &str, opts: &BrowserOptions, extra: &ExtraOptions) -> i32 {
     let mut report = Report::default();
-    let code = match browse(url, opts, &mut report) {
+    let code = match browse(url, opts, extra, &mut report) {
         Ok(()) => exit::OK,
         Err((code, msg)) => {
             eprintln!("testidp browser: {msg}");
@@ -319,4 +442,22 @@ pub fn run(url: &str, opts: &BrowserOptions) -> i32 {
         }
     }
     code
+}
+
+/// Opens a device verification URL (`verification_uri_complete`, or
+/// `verification_uri` with `user_code`) like a user would and approves (or,
+/// with `approve` false, refuses) the code. Returns the status of the reply
+/// to the form post (200 when the IdP knew the code), or why it failed.
+pub fn confirm_device(url: &str, user_code: Option<&str>, approve: bool) -> Result<u16, String> {
+    let extra = ExtraOptions {
+        confirm_device: approve,
+        deny_device: !approve,
+        user_code: user_code.map(str::to_string),
+        ..ExtraOptions::default()
+    };
+    let start = url::Url::parse(url).map_err(|e| format!("invalid URL {url:?}: {e}"))?;
+    let agent = agent();
+    let (page_url, page) = follow(&agent, start).map_err(|(_, e)| e)?;
+    let reply = submit_device_form(&agent, &page_url, &page, &extra).map_err(|(_, e)| e)?;
+    Ok(reply.status)
 }

@@ -1,7 +1,8 @@
-//! The identity provider on `idp_url`: discovery documents, `/token` (four
+//! The identity provider on `idp_url`: discovery documents, `/token` (its
 //! grants, client authentication, failure modes), `/authorize` (auto-approve
 //! with PKCE), `/jwks` and `/revoke`; also token minting (opaque or JWT
-//! access tokens, refresh tokens, ID tokens with their faults).
+//! access tokens, refresh tokens, ID tokens with their faults). The device
+//! grant's own endpoints live in `device.rs`.
 
 use std::sync::Arc;
 use std::thread;
@@ -12,6 +13,8 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::behaviour::{Behaviour, Client, IdTokenFault, TokenFailure, WellKnown};
+use crate::device::{self, DEVICE_CODE_GRANT};
+use crate::exchange::{self, TOKEN_EXCHANGE_GRANT};
 use crate::http::Reply;
 use crate::keys::{self, Signer};
 use crate::record::RecordedRequest;
@@ -32,6 +35,9 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
         ("GET", "/authorize") => authorize(shared, req),
         ("GET", "/jwks") => Reply::json(200, &keys::jwks()),
         ("POST", "/revoke") => revoke(shared, req),
+        ("POST", "/device_authorization") => device::authorization(shared, req),
+        ("GET", "/device") => device::page(&req),
+        ("POST", "/device") => device::confirm(shared, &req),
         _ => Reply::json(404, &json!({ "error": "not_found" })),
     }
 }
@@ -51,20 +57,31 @@ pub(crate) fn metadata(shared: &Shared, b: &Behaviour) -> Value {
         "jwks_uri": format!("{base}/jwks"),
         "response_types_supported": ["code"],
         "grant_types_supported": [
-            "authorization_code", "client_credentials", "password", "refresh_token"
+            "authorization_code", "client_credentials", "password", "refresh_token",
+            DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT
         ],
         "code_challenge_methods_supported": ["S256"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "subject_types_supported": ["public"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "token_endpoint_auth_methods_supported": [
-            "client_secret_basic", "client_secret_post", "none"
+            "client_secret_basic", "client_secret_post", "private_key_jwt", "none"
+        ],
+        "token_endpoint_auth_signing_alg_values_supported": [
+            "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"
         ],
     });
+    if b.device_endpoint_in_metadata {
+        m["device_authorization_endpoint"] = json!(format!("{base}/device_authorization"));
+    }
     if b.revocation_endpoint {
         m["revocation_endpoint"] = json!(format!("{base}/revoke"));
-        m["revocation_endpoint_auth_methods_supported"] =
-            json!(["client_secret_basic", "client_secret_post", "none"]);
+        m["revocation_endpoint_auth_methods_supported"] = json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none"
+        ]);
     }
     m
 }
@@ -100,13 +117,48 @@ fn invalid_client() -> Reply {
         .header("WWW-Authenticate", "Basic realm=\"testidp\"")
 }
 
-/// Authenticates the client by HTTP Basic or body parameters; a public client
-/// sends only `client_id`.
-fn authenticate(b: &Behaviour, req: &RecordedRequest) -> Result<Client, Reply> {
+fn invalid_client_because(description: &str) -> Reply {
+    Reply::oauth_error(401, "invalid_client", description)
+}
+
+/// Authenticates the client by HTTP Basic or body parameters (RFC 6749
+/// §2.3.1), or by a signed `client_assertion` (`private_key_jwt`, RFC 7523
+/// §2.2); a public client sends only `client_id`. `endpoint` names the
+/// endpoint (`token`, `revoke`, `device_authorization`); the method used is
+/// recorded whatever the outcome.
+pub(crate) fn authenticate(
+    shared: &Shared,
+    b: &Behaviour,
+    req: &RecordedRequest,
+    endpoint: &str,
+) -> Result<Client, Reply> {
     let basic = req.authorization().and_then(|h| {
         let (scheme, rest) = h.trim().split_once(' ')?;
         scheme.eq_ignore_ascii_case("basic").then(|| rest.trim())
     });
+    let assertion =
+        req.param("client_assertion").is_some() || req.param("client_assertion_type").is_some();
+    let method = if assertion {
+        "private_key_jwt"
+    } else if basic.is_some() {
+        "client_secret_basic"
+    } else if req.param("client_secret").is_some() {
+        "client_secret_post"
+    } else {
+        "none"
+    };
+    shared
+        .log()
+        .auth_methods
+        .push((endpoint.to_string(), method.to_string()));
+    if assertion {
+        if basic.is_some() || req.param("client_secret").is_some() {
+            return Err(invalid_client_because(
+                "More than one client authentication method was used",
+            ));
+        }
+        return verify_assertion(shared, b, req, endpoint);
+    }
     let (id, secret) = if let Some(encoded) = basic {
         let decoded = STANDARD
             .decode(encoded)
@@ -128,6 +180,11 @@ fn authenticate(b: &Behaviour, req: &RecordedRequest) -> Result<Client, Reply> {
         return Err(invalid_client());
     };
     let client = b.client(&id).ok_or_else(invalid_client)?;
+    if client.key.is_some() {
+        return Err(invalid_client_because(
+            "This client authenticates with private_key_jwt: send a client_assertion",
+        ));
+    }
     let ok = match (&client.secret, secret.as_deref()) {
         (Some(expected), Some(given)) => expected == given,
         (None, None) | (None, Some("")) => true,
@@ -138,6 +195,97 @@ fn authenticate(b: &Behaviour, req: &RecordedRequest) -> Result<Client, Reply> {
     } else {
         Err(invalid_client())
     }
+}
+
+/// Algorithms accepted for client assertions (asymmetric only).
+const ASSERTION_ALGORITHMS: [jsonwebtoken::Algorithm; 8] = {
+    use jsonwebtoken::Algorithm::*;
+    [RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384]
+};
+
+/// Checks a `private_key_jwt` assertion (RFC 7523 §3): type, signature with
+/// the client's registered key, `iss` = `sub` = client id, `aud` naming this
+/// server, `exp` in the future and at most `client_assertion_max_lifetime`
+/// away, and a `jti` never seen before.
+fn verify_assertion(
+    shared: &Shared,
+    b: &Behaviour,
+    req: &RecordedRequest,
+    endpoint: &str,
+) -> Result<Client, Reply> {
+    if req.param("client_assertion_type") != Some(keys::CLIENT_ASSERTION_TYPE) {
+        return Err(invalid_client_because(&format!(
+            "client_assertion_type must be {}",
+            keys::CLIENT_ASSERTION_TYPE
+        )));
+    }
+    let Some(assertion) = req.param("client_assertion").map(str::trim) else {
+        return Err(invalid_client_because("Missing client_assertion"));
+    };
+    let header = jsonwebtoken::decode_header(assertion)
+        .map_err(|e| invalid_client_because(&format!("client_assertion is not a JWT: {e}")))?;
+    // Read the claims unverified first, only to find whose key to use.
+    let claims: Value = assertion
+        .split('.')
+        .nth(1)
+        .and_then(|c| URL_SAFE_NO_PAD.decode(c).ok())
+        .and_then(|c| serde_json::from_slice(&c).ok())
+        .ok_or_else(|| invalid_client_because("client_assertion claims are not JSON"))?;
+    shared.log().last_assertion_claims = Some(claims.clone());
+    let Some(sub) = claims["sub"].as_str() else {
+        return Err(invalid_client_because("client_assertion has no sub"));
+    };
+    if req.param("client_id").is_some_and(|id| id != sub) {
+        return Err(invalid_client_because(
+            "client_id differs from the client_assertion's sub",
+        ));
+    }
+    let client = b
+        .client(sub)
+        .ok_or_else(|| invalid_client_because("Unknown client"))?;
+    let Some(key_text) = &client.key else {
+        return Err(invalid_client_because(
+            "This client has no registered key for private_key_jwt",
+        ));
+    };
+    if !ASSERTION_ALGORITHMS.contains(&header.alg) {
+        return Err(invalid_client_because(&format!(
+            "client_assertion algorithm {:?} is not accepted",
+            header.alg
+        )));
+    }
+    let key = keys::public_key(key_text)
+        .ok_or_else(|| invalid_client_because("The client's registered key is unusable"))?;
+    let base = &shared.idp_url;
+    let audiences = [
+        format!("{base}/token"),
+        base.clone(),
+        format!("{base}/{endpoint}"),
+    ];
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.leeway = 0;
+    validation.set_audience(&audiences);
+    validation.set_issuer(&[client.id.as_str()]);
+    validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    let verified = jsonwebtoken::decode::<Value>(assertion, &key, &validation)
+        .map_err(|e| invalid_client_because(&format!("client_assertion rejected: {e}")))?
+        .claims;
+    let exp = verified["exp"].as_u64().unwrap_or(0);
+    if exp > now_secs() + b.client_assertion_max_lifetime {
+        return Err(invalid_client_because(&format!(
+            "client_assertion expires more than {} s from now",
+            b.client_assertion_max_lifetime
+        )));
+    }
+    let Some(jti) = verified["jti"].as_str() else {
+        return Err(invalid_client_because("client_assertion has no jti"));
+    };
+    if !shared.store().assertion_jtis.insert(jti.to_string()) {
+        return Err(invalid_client_because(
+            "client_assertion jti was already used (replay)",
+        ));
+    }
+    Ok(client.clone())
 }
 
 // ---------------------------------------------------------------------------
@@ -155,6 +303,9 @@ fn token(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
         let mut log = shared.log();
         *log.token_by_grant.entry(grant.clone()).or_insert(0) += 1;
         log.last_token = Some(req.clone());
+        if grant == DEVICE_CODE_GRANT {
+            log.device_polls.push(std::time::Instant::now());
+        }
     }
     let b = shared.behaviour();
     match &b.token_failure {
@@ -174,7 +325,7 @@ fn token(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
         }
         Some(TokenFailure::ExpiresInString) | Some(TokenFailure::ExpiresInNegative) | None => {}
     }
-    let client = match authenticate(&b, &req) {
+    let client = match authenticate(shared, &b, &req, "token") {
         Ok(c) => c,
         Err(reply) => return reply,
     };
@@ -182,7 +333,7 @@ fn token(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
     let audience = req.param("audience").map(str::to_string);
     match grant.as_str() {
         "client_credentials" => {
-            if client.secret.is_none() {
+            if client.is_public() {
                 return Reply::oauth_error(
                     400,
                     "unauthorized_client",
@@ -195,6 +346,7 @@ fn token(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
                 scope,
                 audience,
                 sso: false,
+                act: None,
             };
             issue(shared, &b, &grant, b.refresh_for_client_credentials, None)
         }
@@ -211,11 +363,14 @@ fn token(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
                 scope,
                 audience,
                 sso: false,
+                act: None,
             };
             issue(shared, &b, &grant, b.issue_refresh_tokens, None)
         }
         "refresh_token" => refresh(shared, &b, &client, &req),
         "authorization_code" => authorization_code(shared, &b, &client, &req),
+        DEVICE_CODE_GRANT => device::poll(shared, &b, &client, &req),
+        TOKEN_EXCHANGE_GRANT => exchange::exchange(shared, &b, &client, &req),
         "" => Reply::oauth_error(400, "invalid_request", "Missing grant_type"),
         other => Reply::oauth_error(
             400,
@@ -289,19 +444,32 @@ fn authorization_code(
         scope: ac.scope,
         audience: None,
         sso: true,
+        act: None,
     };
     issue(shared, b, &grant, b.issue_refresh_tokens, Some(ac.nonce))
 }
 
 /// Mints an access token (and optionally refresh and ID token) for `grant`.
 /// `id_token_nonce`: `None` = no ID token; `Some(nonce)` = include one.
-fn issue(
+pub(crate) fn issue(
     shared: &Arc<Shared>,
     b: &Behaviour,
     grant: &RefreshGrant,
     with_refresh: bool,
     id_token_nonce: Option<Option<String>>,
 ) -> Reply {
+    let body = mint(shared, b, grant, with_refresh, id_token_nonce);
+    Reply::json(200, &Value::Object(body)).no_store()
+}
+
+/// The token response body of [`issue`]; the tokens are stored.
+pub(crate) fn mint(
+    shared: &Arc<Shared>,
+    b: &Behaviour,
+    grant: &RefreshGrant,
+    with_refresh: bool,
+    id_token_nonce: Option<Option<String>>,
+) -> Map<String, Value> {
     let now = now_secs();
     let issued_ms = now_ms();
     let access_token = if b.jwt_access_tokens {
@@ -317,6 +485,9 @@ fn issue(
         });
         if let Some(scope) = &grant.scope {
             claims["scope"] = json!(scope);
+        }
+        if let Some(act) = &grant.act {
+            claims["act"] = act.clone();
         }
         shared.keys.sign(&claims, Signer::Real)
     } else {
@@ -337,6 +508,7 @@ fn issue(
                 client_id: grant.client_id.clone(),
                 scope: grant.scope.clone(),
                 expires_at_ms: server_lifetime.map(|l| issued_ms + u128::from(l) * 1000),
+                act: grant.act.clone(),
             },
         );
         if let Some(rt) = &refresh_token {
@@ -369,7 +541,7 @@ fn issue(
             body.insert("id_token".into(), json!(id_token));
         }
     }
-    Reply::json(200, &Value::Object(body)).no_store()
+    body
 }
 
 /// The ID token for the SSO user, broken as `b.id_token_fault` says.
@@ -496,7 +668,7 @@ fn revoke(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
     if !b.revocation_endpoint {
         return Reply::json(404, &json!({ "error": "not_found" }));
     }
-    if let Err(reply) = authenticate(&b, &req) {
+    if let Err(reply) = authenticate(shared, &b, &req, "revoke") {
         return reply;
     }
     if b.revocation_failure {

@@ -18,6 +18,8 @@
 mod api;
 mod behaviour;
 pub mod browser;
+mod device;
+mod exchange;
 mod http;
 mod idp;
 pub mod keys;
@@ -29,13 +31,22 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 pub use api::DROP_MISSING_BYTES;
 pub use behaviour::{
-    Behaviour, Client, IdTokenFault, Options, SsoUser, TokenFailure, User, WellKnown,
+    Behaviour, Client, DeviceAuthorizationFailure, DeviceDenial, IdTokenFault, Options,
+    PollFailure, SsoUser, TokenFailure, User, WellKnown,
+};
+pub use device::DEVICE_CODE_GRANT;
+pub use exchange::{
+    TOKEN_EXCHANGE_GRANT, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_ID_TOKEN, TOKEN_TYPE_JWT,
 };
 pub use idp::pkce_challenge;
-pub use keys::{decoding_key, jwks, KEY_ID};
+pub use keys::{
+    ci_jwk, ci_key_path, ci_token, client_assertion, decoding_key, jwks, key_path,
+    CLIENT_ASSERTION_TYPE, KEY_ID,
+};
 pub use record::RecordedRequest;
 pub use stream::{
     json_array_item, json_array_item_bytes, json_broken_tail, pattern_byte, pattern_bytes,
@@ -132,6 +143,17 @@ impl TestServer {
         format!("{}/jwks", self.shared.idp_url)
     }
 
+    /// `idp_url() + "/device_authorization"` (RFC 8628 §3.1).
+    pub fn device_authorization_url(&self) -> String {
+        format!("{}/device_authorization", self.shared.idp_url)
+    }
+
+    /// `idp_url() + "/device"`: the `verification_uri` page where a user
+    /// agent confirms a user code (`POST` with `user_code`).
+    pub fn device_verification_url(&self) -> String {
+        format!("{}/device", self.shared.idp_url)
+    }
+
     /// The metadata document as currently served (regardless of `well_known`).
     pub fn metadata(&self) -> serde_json::Value {
         idp::metadata(&self.shared, &self.shared.behaviour())
@@ -192,6 +214,81 @@ impl TestServer {
     /// The most recent `GET /authorize` (its query holds state, nonce, ...).
     pub fn last_authorize_request(&self) -> Option<RecordedRequest> {
         self.shared.log().last_authorize.clone()
+    }
+
+    /// `POST /device_authorization` requests (also refused ones).
+    pub fn device_authorization_requests(&self) -> usize {
+        self.shared.log().device_authorizations
+    }
+
+    /// The most recent `POST /device_authorization`.
+    pub fn last_device_authorization_request(&self) -> Option<RecordedRequest> {
+        self.shared.log().last_device_authorization.clone()
+    }
+
+    /// Device-code polls of the token endpoint (all device codes, also
+    /// refused or failed ones).
+    pub fn device_polls(&self) -> usize {
+        self.shared.log().device_polls.len()
+    }
+
+    /// When each device-code poll arrived, in order: a test checks the
+    /// client's pacing (`interval`, `slow_down`) from the gaps.
+    pub fn device_poll_times(&self) -> Vec<Instant> {
+        self.shared.log().device_polls.clone()
+    }
+
+    /// User codes issued by `/device_authorization`, in order.
+    pub fn device_user_codes(&self) -> Vec<String> {
+        self.shared.store().user_codes.clone()
+    }
+
+    /// The most recently issued user code.
+    pub fn last_user_code(&self) -> Option<String> {
+        self.shared.store().user_codes.last().cloned()
+    }
+
+    /// Confirms a user code as the user would at the verification page
+    /// (needed when `device_auto_approve` is false); false when the code is
+    /// unknown or expired.
+    pub fn approve_device(&self, user_code: &str) -> bool {
+        device::set_decision(&self.shared, user_code, true)
+    }
+
+    /// Refuses a user code: the next poll gets `access_denied`.
+    pub fn deny_device(&self, user_code: &str) -> bool {
+        device::set_decision(&self.shared, user_code, false)
+    }
+
+    /// Token-exchange requests (RFC 8693) that reached the grant (the client
+    /// authenticated), also refused ones.
+    pub fn token_exchanges(&self) -> usize {
+        self.shared.log().token_exchanges
+    }
+
+    /// The client authentication method of the most recent `/token` request:
+    /// `client_secret_basic`, `client_secret_post`, `private_key_jwt` or
+    /// `none` (recorded also when the authentication failed).
+    pub fn last_token_request_auth_method(&self) -> Option<String> {
+        self.shared
+            .log()
+            .auth_methods
+            .iter()
+            .rev()
+            .find(|(endpoint, _)| endpoint == "token")
+            .map(|(_, method)| method.clone())
+    }
+
+    /// `(endpoint, method)` of every client authentication, in order;
+    /// endpoint is `token`, `revoke` or `device_authorization`.
+    pub fn client_auth_methods(&self) -> Vec<(String, String)> {
+        self.shared.log().auth_methods.clone()
+    }
+
+    /// The claims of the most recent `client_assertion` (decoded before any
+    /// check, so also of a refused one).
+    pub fn last_client_assertion_claims(&self) -> Option<serde_json::Value> {
+        self.shared.log().last_assertion_claims.clone()
     }
 
     /// Tokens revoked through `/revoke`, in order.

@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use lmi_testidp::browser::{self, BrowserOptions};
+use lmi_testidp::browser::{self, BrowserOptions, ExtraOptions, IssEdit};
 use lmi_testidp::{Options, Ports, TestServer};
 
 const USAGE: &str = "\
@@ -15,7 +15,8 @@ usage:
   testidp serve [--jwt] [--lifetime SECS] [--port-idp P] [--port-api P] [--port-other P]
                 [--exit-on-stdin-eof]
   testidp browser [--hit-favicon] [--omit-state] [--forge-state] [--wait-for-file PATH]
-                  [--expect-body TEXT]... [--report PATH] URL
+                  [--expect-body TEXT]... [--report PATH] [--set-iss VALUE | --drop-iss]
+                  [--confirm-device | --deny-device] [--user-code CODE] URL
 
 serve    starts the test IdP, API and other servers on 127.0.0.1, prints one JSON
          line {\"idp\",\"api\",\"other\",\"token_url\"} and serves until killed (or
@@ -29,7 +30,11 @@ browser  GETs URL and follows redirects; exit 0 when the final response is 2xx
          after 120 s); --expect-body requires TEXT, percent-decoded (so it can
          pass through $BROWSER, which splits on spaces), in the final page
          (exit 5); --report writes {\"exit\",\"final_status\",\"probes\",\"error\"}
-         as JSON to PATH.
+         as JSON to PATH. --set-iss replaces (or adds) and --drop-iss removes the
+         iss parameter of the authorization response before following it.
+         --confirm-device / --deny-device treat URL as a device verification
+         page: GET it, then post its form approving / refusing the user code
+         (the URL's user_code parameter, or --user-code).
 TEST TOOLING ONLY: the signing keys are public.";
 
 fn usage_error(msg: &str) -> ExitCode {
@@ -94,6 +99,7 @@ fn serve(args: Vec<String>) -> Result<ExitCode, String> {
 
 fn browse(args: Vec<String>) -> Result<ExitCode, String> {
     let mut opts = BrowserOptions::default();
+    let mut extra = ExtraOptions::default();
     let mut url = None;
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
@@ -103,6 +109,11 @@ fn browse(args: Vec<String>) -> Result<ExitCode, String> {
             "--hit-favicon" => opts.hit_favicon = true,
             "--wait-for-file" => opts.wait_for_file = Some(value(&mut it, "--wait-for-file")?),
             "--report" => opts.report = Some(value(&mut it, "--report")?),
+            "--set-iss" => extra.iss = IssEdit::Set(value(&mut it, "--set-iss")?),
+            "--drop-iss" => extra.iss = IssEdit::Remove,
+            "--confirm-device" => extra.confirm_device = true,
+            "--deny-device" => extra.deny_device = true,
+            "--user-code" => extra.user_code = Some(value(&mut it, "--user-code")?),
             "--expect-body" => {
                 let raw: String = value(&mut it, "--expect-body")?;
                 let text = percent_encoding::percent_decode_str(&raw)
@@ -116,7 +127,7 @@ fn browse(args: Vec<String>) -> Result<ExitCode, String> {
         }
     }
     let url = url.ok_or("browser needs a URL")?;
-    let code = browser::run(&url, &opts);
+    let code = browser::run_with(&url, &opts, &extra);
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }
 

@@ -2,7 +2,7 @@
 //! the current behaviour, issued tokens/codes, counters, request logs and the
 //! gates that hold `/hold` and `/stall` requests until the test releases them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -19,6 +19,8 @@ pub(crate) struct AccessToken {
     pub scope: Option<String>,
     /// Unix milliseconds; `None` = never expires.
     pub expires_at_ms: Option<u128>,
+    /// The actor of a token exchange with an `actor_token` (RFC 8693 §4.1).
+    pub act: Option<serde_json::Value>,
 }
 
 /// What a refresh token stands for.
@@ -30,6 +32,9 @@ pub(crate) struct RefreshGrant {
     pub audience: Option<String>,
     /// Issued by the authorization_code grant: refreshes also get an ID token.
     pub sso: bool,
+    /// The actor of a token exchange (RFC 8693 §4.1), carried into the
+    /// access token.
+    pub act: Option<serde_json::Value>,
 }
 
 /// An authorization code waiting to be exchanged.
@@ -43,11 +48,51 @@ pub(crate) struct AuthCode {
     pub issued_ms: u128,
 }
 
+/// A device authorization (RFC 8628) waiting for its user and its polls.
+#[derive(Debug, Clone)]
+pub(crate) struct DeviceGrant {
+    pub user_code: String,
+    pub client_id: String,
+    pub scope: Option<String>,
+    pub expires_ms: u128,
+    /// Polls so far (the current one included while it is answered).
+    pub polls: usize,
+    /// `authorization_pending` answers so far.
+    pub pending_answered: usize,
+    /// Confirmed by a user agent at `/device`.
+    pub approved: bool,
+    /// Refused by a user agent at `/device`.
+    pub denied: bool,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     pub access: HashMap<String, AccessToken>,
     pub refresh: HashMap<String, RefreshGrant>,
     pub codes: HashMap<String, AuthCode>,
+    /// By device code.
+    pub devices: HashMap<String, DeviceGrant>,
+    /// User codes in the order they were issued.
+    pub user_codes: Vec<String>,
+    /// `jti`s of the client assertions seen (replay defence).
+    pub assertion_jtis: HashSet<String>,
+}
+
+impl Store {
+    /// The device code behind a user code (compared without case or dashes).
+    pub(crate) fn device_by_user_code(&mut self, user_code: &str) -> Option<&mut DeviceGrant> {
+        let wanted = normalize_user_code(user_code);
+        self.devices
+            .values_mut()
+            .find(|d| normalize_user_code(&d.user_code) == wanted)
+    }
+}
+
+fn normalize_user_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
 }
 
 #[derive(Debug, Default)]
@@ -58,6 +103,16 @@ pub(crate) struct Log {
     pub last_authorize: Option<RecordedRequest>,
     pub other_authorization: Vec<Option<String>>,
     pub revocations: Vec<String>,
+    pub device_authorizations: usize,
+    pub last_device_authorization: Option<RecordedRequest>,
+    /// When each device-code poll arrived.
+    pub device_polls: Vec<Instant>,
+    /// `(endpoint, method)` of every client authentication attempt, e.g.
+    /// `("token", "private_key_jwt")`.
+    pub auth_methods: Vec<(String, String)>,
+    /// Claims of the most recent client assertion (verified or not).
+    pub last_assertion_claims: Option<serde_json::Value>,
+    pub token_exchanges: usize,
 }
 
 #[derive(Debug, Default)]
