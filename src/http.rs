@@ -238,7 +238,9 @@ impl Http {
 }
 
 /// The response head as lmi keeps it: status, reason, version, headers.
-fn head(response: &ureq::http::Response<ureq::Body>) -> (u16, String, String, Vec<(String, String)>) {
+fn head(
+    response: &ureq::http::Response<ureq::Body>,
+) -> (u16, String, String, Vec<(String, String)>) {
     let status = response.status();
     let headers = response
         .headers()

@@ -295,7 +295,10 @@ impl Reindenter {
                         self.state = if left == 1 {
                             State::Str { key }
                         } else {
-                            State::Unicode { key, left: left - 1 }
+                            State::Unicode {
+                                key,
+                                left: left - 1,
+                            }
                         };
                         true
                     } else {
@@ -483,7 +486,12 @@ mod tests {
             (b"{]", 1),
             (b"[1 2]", 3),
         ] {
-            assert_eq!(run(text, 1).1, Some(at), "{:?}", String::from_utf8_lossy(text));
+            assert_eq!(
+                run(text, 1).1,
+                Some(at),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
         }
     }
 
@@ -509,6 +517,6 @@ mod tests {
     fn long_strings_pass_through_in_runs() {
         let long = format!("[\"{}\"]", "é".repeat(100_000));
         let out = pretty(&long);
-        assert_eq!(out.len(), long.len() + 4);
+        assert_eq!(out.len(), long.len() + 5);
     }
 }

@@ -35,7 +35,11 @@ pub fn load(source: &str, custom_type: bool) -> Result<Payload> {
         check_body(source, bytes.as_slice(), custom_type)?;
         return Ok(Payload::Bytes(bytes));
     }
-    check_body(source, BufReader::with_capacity(64 * 1024, file), custom_type)?;
+    check_body(
+        source,
+        BufReader::with_capacity(64 * 1024, file),
+        custom_type,
+    )?;
     Ok(Payload::File(PathBuf::from(source)))
 }
 
@@ -92,7 +96,9 @@ pub fn check_body(shown: &str, input: impl Read, custom_type: bool) -> Result<()
     };
     if let Err(e) = &parsed {
         if e.is_io() {
-            return Err(Error::usage(format!("cannot read the body from {shown}: {e}")));
+            return Err(Error::usage(format!(
+                "cannot read the body from {shown}: {e}"
+            )));
         }
     }
     if scan.bytes == 0 || (scan.blank && !custom_type) {
@@ -141,7 +147,11 @@ mod tests {
             "the body from f.json is not valid JSON at line 3, column 1: key must be a string"
         );
         let trailing = check_body("f", &b"{} x"[..], false).unwrap_err();
-        assert!(trailing.message().contains("trailing"), "{}", trailing.message());
+        assert!(
+            trailing.message().contains("trailing"),
+            "{}",
+            trailing.message()
+        );
     }
 
     #[test]
@@ -155,10 +165,19 @@ mod tests {
         assert_eq!(load(shown, false).unwrap_err().exit_code(), 2);
         assert_eq!(load(shown, true).unwrap(), Payload::File(path.clone()));
         let missing = dir.path().join("missing");
-        assert_eq!(load(missing.to_str().unwrap(), false).unwrap_err().exit_code(), 2);
+        assert_eq!(
+            load(missing.to_str().unwrap(), false)
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
 
         let big = io::repeat(b' ').take(ONCE_LIMIT + 1);
         let err = read_once("stdin", big).unwrap_err();
-        assert!(err.message().contains("larger than 64 MiB"), "{}", err.message());
+        assert!(
+            err.message().contains("larger than 64 MiB"),
+            "{}",
+            err.message()
+        );
     }
 }

@@ -102,7 +102,8 @@ fn claims_json(content_type: &str) -> bool {
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 #[cfg(test)]
@@ -124,7 +125,10 @@ mod tests {
 
     #[test]
     fn only_unencoded_json_is_reindented() {
-        assert!(reindents(&response(&[("Content-Type", "application/json")])));
+        assert!(reindents(&response(&[(
+            "Content-Type",
+            "application/json"
+        )])));
         assert!(reindents(&response(&[(
             "content-type",
             "application/problem+json; charset=utf-8"
