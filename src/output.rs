@@ -68,7 +68,7 @@ impl Output {
 }
 
 /// Bytes read from a body at a time.
-const STREAM_BUFFER: usize = 64 * 1024;
+const STREAM_BUFFER: usize = 128 * 1024;
 
 /// How a streamed body went, when reading it did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,11 +5,11 @@
 //!    headers, the body — so bad input costs no token and sends nothing.
 //! 2. the exchange, by the authenticated client ([`crate::auth::client`]):
 //!    the token, origin pinning, same-origin redirects and the 401 retry.
-//! 3. [`response::print`]: the response body streamed to stdout as it
+//! 3. `response::print`: the response body streamed to stdout as it
 //!    arrives (JSON re-indented, everything else byte for byte), `-i`
 //!    adding the status line and headers first.
 //!
-//! Request bodies are streamed too; see [`request_body`].
+//! Request bodies are streamed too; see `request_body`.
 
 mod request_body;
 mod response;
