@@ -74,6 +74,23 @@ echo "## authenticated call, warm cache: lmi api vs curl with the bearer token"
     "curl -s -H Authorization:\ Bearer\ $TOKEN $API/whoami" "$LMI api /whoami" >/dev/null
 table "$WORK/api.json"
 
+echo "## authenticated call after a 401: the cached token is rejected, discarded, reacquired, retried"
+# Each run starts from a cache holding a token the API does not know.
+cp "$CACHE" "$WORK/good.json"
+python3 - "$WORK/good.json" "$WORK/revoked.json" <<'PY'
+import json, sys
+token = json.load(open(sys.argv[1]))
+token["access_token"] = "revoked-" + token["access_token"]
+json.dump(token, open(sys.argv[2], "w"))
+PY
+RETRY=("$LMI api /whoami")
+# LMI_BASELINE: another lmi binary to compare with (e.g. an earlier release).
+[ -n "${LMI_BASELINE:-}" ] && RETRY+=("$LMI_BASELINE api /whoami")
+hyperfine --warmup 5 --min-runs 100 -N --style none --export-json "$WORK/retry.json" \
+    --prepare "cp $WORK/revoked.json $CACHE" "${RETRY[@]}" >/dev/null
+table "$WORK/retry.json"
+cp "$WORK/good.json" "$CACHE"
+
 echo "## peak RSS (KiB)"
 for cmd in "curl -s -H Authorization:Bearer_x $API/whoami" "$LMI --version" "$LMI auth token" "$LMI api /whoami"; do
     rss=$(/usr/bin/time -f '%M' $cmd 2>&1 >/dev/null | tail -1)

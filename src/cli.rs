@@ -149,7 +149,7 @@ pub enum AuthCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum LoginCommand {
-    /// Log in through your company's SSO in the browser (Authorization Code + PKCE)
+    /// Log in through your company's SSO: in the browser (Authorization Code + PKCE), or with a code on another device (--device)
     Sso(LoginSsoArgs),
 }
 
@@ -161,6 +161,9 @@ pub struct LoginSsoArgs {
     /// Log in again even when a valid session exists
     #[arg(long)]
     pub force: bool,
+    /// Use the device flow: approve a code in a browser on any device (RFC 8628)
+    #[arg(long)]
+    pub device: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -24,6 +24,9 @@ pub enum Kind {
     Plugin,
     /// The user interrupted lmi (exit 130).
     Interrupted,
+    /// Whoever read stdout stopped reading (`lmi api … | head`): lmi ends
+    /// quietly with exit 0, as a pipeline expects.
+    BrokenPipe,
 }
 
 impl Kind {
@@ -37,6 +40,7 @@ impl Kind {
             Kind::Service => 5,
             Kind::Plugin => 6,
             Kind::Interrupted => 130,
+            Kind::BrokenPipe => 0,
         }
     }
 }
@@ -77,7 +81,18 @@ impl Error {
     }
 
     pub fn is_silent(&self) -> bool {
-        self.silent
+        self.silent || self.kind == Kind::BrokenPipe
+    }
+
+    /// The error for a failed write to stdout: a closed pipe
+    /// ([`io::ErrorKind::BrokenPipe`](std::io::ErrorKind::BrokenPipe)) is
+    /// its own quiet kind, anything else an internal error.
+    pub fn stdout_write(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Error::silent(Kind::BrokenPipe)
+        } else {
+            Error::internal(format!("cannot write to stdout: {e}"))
+        }
     }
 
     /// A copy without the cause (errors are kept once and reported twice in

@@ -1,11 +1,11 @@
-//! Private files: atomic 0600 writes and bounded advisory locks.
+//! Private files: atomic writes, removal, and bounded advisory locks.
 //!
-//! Token caches and the opt-in SSO file store both need "a reader never sees
-//! half a file" and "parallel runs take turns"; this is the one place that
-//! does either.
+//! Token caches, the opt-in SSO file store, the plugin manifest and installed
+//! plugins all need "a reader never sees half a file", and the caches need
+//! "parallel runs take turns"; this is the one place that does either.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -13,9 +13,37 @@ use std::time::{Duration, Instant};
 /// (`dir`, created 0700) and a rename, so the replacement is atomic. The file
 /// gets mode 0600: tempfile creates it so on Unix.
 pub fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace_atomic(dir, path, |file| file.write_all(bytes))
+}
+
+/// Copies everything `source` reads to `path` the way [`write_atomic`]
+/// writes, with the file's mode set to `mode` (Unix) before the rename: for
+/// executables, so nobody runs half a binary, and a running copy of the old
+/// version keeps its file.
+pub fn copy_atomic(dir: &Path, path: &Path, source: &mut impl Read, mode: u32) -> io::Result<()> {
+    replace_atomic(dir, path, |file| {
+        io::copy(source, file)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        Ok(())
+    })
+}
+
+/// A temporary file in `dir` (created 0700), filled by `fill`, synced, then
+/// renamed over `path`.
+fn replace_atomic(
+    dir: &Path,
+    path: &Path,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<()> {
     crate::paths::ensure_private_dir(dir)?;
     let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
+    fill(tmp.as_file_mut())?;
     tmp.as_file().sync_all()?;
     if path.is_dir() {
         // Something put a folder where the file belongs: heal it.
@@ -23,6 +51,20 @@ pub fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
     }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// Removes `path`, a file or a whole folder (a symbolic link itself, never
+/// what it points to). `Ok(false)` when there was nothing there.
+pub fn remove(path: &Path) -> io::Result<bool> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(false);
+    };
+    if meta.is_dir() {
+        std::fs::remove_dir_all(path)?;
+    } else {
+        std::fs::remove_file(path)?;
+    }
+    Ok(true)
 }
 
 /// A lock that was taken, or could not be used at all.
@@ -120,6 +162,41 @@ mod tests {
             .unwrap()
             .file
             .is_some());
+    }
+
+    #[test]
+    fn atomic_copy_sets_the_mode_before_the_rename() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bin/lmi-x");
+        copy_atomic(
+            &dir.path().join("bin"),
+            &path,
+            &mut &b"#!/bin/sh\n"[..],
+            0o755,
+        )
+        .unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"#!/bin/sh\n");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o755);
+        }
+        copy_atomic(&dir.path().join("bin"), &path, &mut &b"new"[..], 0o700).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+    }
+
+    #[test]
+    fn remove_takes_files_and_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"x").unwrap();
+        let folder = dir.path().join("d");
+        std::fs::create_dir_all(folder.join("inner")).unwrap();
+        assert!(remove(&file).unwrap());
+        assert!(remove(&folder).unwrap());
+        assert!(!file.exists() && !folder.exists());
+        assert!(!remove(&file).unwrap());
     }
 
     #[test]

@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 pub use streaming::{Payload, StreamingResponse};
 
 /// A response, read in full.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
     pub reason: String,
@@ -358,6 +358,8 @@ pub fn loggable_url(url: &Url) -> String {
 fn is_sensitive_parameter(name: &str) -> bool {
     const EXACT: &[&str] = &[
         "code",
+        "user_code",
+        "device_code",
         "state",
         "nonce",
         "code_verifier",
@@ -491,5 +493,7 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("page=2"));
+        let u = Url::parse("https://idp.example/device?user_code=WDJB-MJHT").unwrap();
+        assert!(!loggable_url(&u).contains("WDJB"));
     }
 }

@@ -1,16 +1,39 @@
 //! lmi: one command-line tool to reach a company's platform services.
 //!
-//! Crate map:
-//! - `cli`: clap types (plain data); `config`: sources → [`config::Settings`];
-//!   `paths`, `env`: where files live and the environment snapshot.
-//! - `error`: error domains and exit codes; `secret`: redacted values;
-//!   `output`: the only writer to stdout; `logging`: stderr and file log.
-//! - `http`: the HTTP agent, endpoint rules, origin pinning.
-//! - `auth`: service grants and the token cache (`auth::service`), and the SSO
-//!   session (`auth::sso`).
-//! - `commands`: one module per command group; `plugin`: `lmi-<name>` plugins.
+//! # Crate map
 //!
-//! [`run`] parses argv, resolves configuration, sets up logging and dispatches.
+//! Imports run one way, top to bottom (an architecture test in
+//! `tests/integration/architecture/` keeps it so):
+//!
+//! ```text
+//! main ─▶ lib (run) ─▶ commands ─▶ auth, plugin ─▶ config, http, files, secret,
+//!                                                   error, paths, env, output,
+//!                                                   logging, cli, interrupt, suggest
+//! ```
+//!
+//! - [`commands`]: one module per command group; [`commands::Ctx`] carries
+//!   the invocation (flags, configuration, output) and [`commands::Deps`],
+//!   the seams (clock, HTTP transport, browser) built once in [`run`].
+//! - [`auth`]: tokens. `service` (lock → read → refresh or acquire → save),
+//!   `cache` (token files), `grants` (token requests, typed OAuth errors),
+//!   `discovery`, `client` (the authenticated client: bearer, origin
+//!   pinning, redirects, 401 → discard → retry once), `clock`, and `sso`
+//!   (the login flow, the ID token, the session store).
+//! - [`plugin`]: finding, describing and running `lmi-<name>` plugins.
+//! - [`config`]: sources in (files, OS environment, command line), typed
+//!   values out ([`config::Config`]: service, API, SSO, logging), each raw
+//!   value with its source; the one key table.
+//! - [`http`]: the transport seam and the real agent (timeouts, proxies,
+//!   endpoint rules); [`files`]: atomic private writes and locks;
+//!   [`secret`]: redacted values and scrubbing; [`error`]: domains and exit
+//!   codes; [`paths`], [`env`](mod@env): where files live and the environment
+//!   snapshot; [`output`]: the only writer to stdout; [`logging`]: stderr
+//!   and the file log; [`cli`]: clap types; [`interrupt`]: Ctrl-C;
+//!   [`suggest`]: did-you-mean.
+//!
+//! [`run`] parses argv, resolves configuration, sets up logging and
+//! dispatches; `main` alone turns the result into `error:`/`hint:` lines and
+//! an exit code.
 
 pub mod auth;
 pub mod cli;
@@ -26,6 +49,7 @@ pub mod output;
 pub mod paths;
 pub mod plugin;
 pub mod secret;
+pub mod suggest;
 
 use std::ffi::OsString;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,12 +96,13 @@ pub fn run(args: Vec<OsString>, env: env::Env) -> Result<u8> {
     if parsed.global.verbosity() >= 2 {
         VERBOSE_ERRORS.store(true, Ordering::Relaxed);
     }
+    let deps = commands::Deps::system(&env);
     let ctx = Ctx::new(
         parsed.global.clone(),
         parsed.key_flags.clone(),
         env,
         paths,
-        commands::Deps::system(),
+        deps,
     );
     ctx.init_logging();
 

@@ -9,9 +9,6 @@ fn main() -> ExitCode {
     match lmi::run(args, env) {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
-            if failure.message() == lmi::output::BROKEN_PIPE {
-                return ExitCode::SUCCESS;
-            }
             if failure.is_silent() {
                 return ExitCode::from(failure.exit_code());
             }

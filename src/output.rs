@@ -1,8 +1,9 @@
 //! The only writer to stdout: results as JSON (the default) or text.
 //!
 //! A closed pipe (`lmi auth token | head -c0`) ends lmi quietly: a write
-//! error of kind `BrokenPipe` becomes [`BROKEN_PIPE`], which `main` turns into
-//! a silent exit 0.
+//! error of kind `BrokenPipe` becomes an error of kind
+//! [`Kind::BrokenPipe`](crate::error::Kind::BrokenPipe), which `main` turns
+//! into a silent exit 0.
 
 pub mod json_stream;
 
@@ -10,7 +11,7 @@ use serde::Serialize;
 use std::io::{self, IsTerminal, Read, Write};
 
 use crate::cli::OutputFormat;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 
 /// Writes results to stdout in the chosen format.
 #[derive(Debug, Clone, Copy)]
@@ -18,15 +19,8 @@ pub struct Output {
     pub format: OutputFormat,
 }
 
-/// Marker message for a broken stdout pipe; `main` exits quietly on it.
-pub const BROKEN_PIPE: &str = "stdout closed";
-
 fn write_err(e: io::Error) -> Error {
-    if e.kind() == io::ErrorKind::BrokenPipe {
-        Error::new(Kind::Internal, BROKEN_PIPE)
-    } else {
-        Error::internal(format!("cannot write to stdout: {e}"))
-    }
+    Error::stdout_write(e)
 }
 
 impl Output {

@@ -8,7 +8,6 @@
 //! parallel runs on a cold cache make one token request.
 
 use serde::{Deserialize, Serialize};
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -64,12 +63,6 @@ pub enum Lookup {
 #[derive(Debug, Clone)]
 pub struct TokenCache {
     dir: PathBuf,
-}
-
-/// Holds the environment's lock until dropped.
-#[derive(Debug)]
-pub struct LockGuard {
-    _file: Option<File>,
 }
 
 impl TokenCache {
@@ -155,7 +148,7 @@ impl TokenCache {
 
     /// Takes the environment's lock, waiting at most `wait`. When the folder
     /// cannot hold a lock file (not writable), lmi goes on unlocked.
-    pub fn lock(&self, env: &str, wait: Duration) -> Result<LockGuard> {
+    pub fn lock(&self, env: &str, wait: Duration) -> Result<crate::files::Lock> {
         let path = self.lock_path(env);
         match crate::files::lock(&path, wait, || {
             tracing::debug!(target: "auth", "waiting for another lmi to finish with {}", path.display());
@@ -164,7 +157,7 @@ impl TokenCache {
                 if let Some(e) = &lock.problem {
                     tracing::warn!(target: "auth", "cannot lock {}: {e}; going on without the lock", path.display());
                 }
-                Ok(LockGuard { _file: lock.file })
+                Ok(lock)
             }
             Err(crate::files::LockTimedOut) => Err(Error::auth(format!(
                 "timed out after {} s waiting for the token cache lock {}",

@@ -369,25 +369,10 @@ mod tests {
         use crate::auth::cache::{Lookup, TokenCache};
         use crate::auth::clock::FixedClock;
         use crate::auth::testing::FakeTransport;
-        use crate::config::{AuthMethod, Endpoint, GrantKind, ServiceConfig};
-        use std::time::Duration;
+        use crate::config::ServiceConfig;
 
         fn service() -> ServiceConfig {
-            ServiceConfig {
-                environment: crate::config::EnvName::checked("dev").unwrap(),
-                grant: GrantKind::ClientCredentials,
-                client_id: "cli".into(),
-                client_secret: Some(Secret::new("s3cret")),
-                auth_method: AuthMethod::Basic,
-                endpoint: Endpoint::Explicit(url("http://127.0.0.1:9/token")),
-                scopes: None,
-                audience: None,
-                username: None,
-                password: None,
-                skew: 0,
-                timeout: Duration::from_secs(5),
-                require_sso: false,
-            }
+            crate::auth::testing::service_config(0)
         }
 
         fn token(access: &str) -> String {

@@ -1,8 +1,10 @@
 //! The clock seam: everything that decides by time (token expiry, skew,
-//! session freshness, assertion lifetimes) asks a [`Clock`], so tests move
-//! time instead of sleeping.
+//! session freshness, assertion lifetimes) asks a [`Clock`], and everything
+//! that waits (the device flow's polling) goes through a [`Sleeper`], so
+//! tests move time instead of sleeping.
 
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 /// Seconds since the Unix epoch, from wherever time comes from.
 pub trait Clock: Send + Sync {
@@ -40,6 +42,28 @@ impl FixedClock {
 impl Clock for FixedClock {
     fn now(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Waiting: the real one sleeps, a test's moves its clock.
+pub trait Sleeper: Send + Sync {
+    fn sleep(&self, duration: Duration);
+}
+
+/// Sleeps the thread.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemSleeper;
+
+impl Sleeper for SystemSleeper {
+    fn sleep(&self, duration: Duration) {
+        std::thread::sleep(duration);
+    }
+}
+
+/// A fixed clock "sleeps" by moving forward (whole seconds), at once.
+impl Sleeper for FixedClock {
+    fn sleep(&self, duration: Duration) {
+        self.advance(duration.as_secs() as i64);
     }
 }
 

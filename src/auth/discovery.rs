@@ -1,5 +1,6 @@
 //! Authorization-server metadata: RFC 8414 first, then OpenID Connect
-//! Discovery 1.0, for the token, authorization, JWKS and revocation endpoints.
+//! Discovery 1.0, for the token, authorization, JWKS, revocation and device
+//! authorization endpoints, and whether authorization responses carry `iss`.
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -19,6 +20,13 @@ pub struct Metadata {
     pub jwks_uri: Option<String>,
     #[serde(default)]
     pub revocation_endpoint: Option<String>,
+    /// RFC 8628 §4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_authorization_endpoint: Option<String>,
+    /// RFC 9207 §3: the IdP puts `iss` on every authorization response, so
+    /// a response without one is refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub authorization_response_iss_parameter_supported: bool,
 }
 
 /// The well-known URLs to try for `issuer`, in order (RFC 8414 §3 inserts

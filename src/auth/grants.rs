@@ -30,6 +30,8 @@ pub enum Grant {
         verifier: Secret,
         redirect_uri: String,
     },
+    /// A device-code poll (RFC 8628 §3.4).
+    DeviceCode(Secret),
 }
 
 impl Grant {
@@ -39,6 +41,7 @@ impl Grant {
             Grant::Password { .. } => "password",
             Grant::RefreshToken(_) => "refresh_token",
             Grant::AuthorizationCode { .. } => "authorization_code",
+            Grant::DeviceCode(_) => "urn:ietf:params:oauth:grant-type:device_code",
         }
     }
 }
@@ -67,20 +70,117 @@ pub struct TokenResponse {
     pub id_token: Option<Secret>,
 }
 
-/// Why a token request failed; `oauth_error` is set when the server answered
-/// with an RFC 6749 §5.2 error (so callers can tell `invalid_grant` apart).
-#[derive(Debug)]
-pub struct GrantError {
-    pub error: Error,
-    pub oauth_error: Option<String>,
-    /// The server was reached and answered at this endpoint (a missing
-    /// endpoint, 404, is worth rediscovering).
-    pub reached: bool,
+/// The server's error response (RFC 6749 §5.2), with the server's text
+/// already scrubbed of anything lmi sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    pub code: String,
+    pub description: Option<String>,
+    pub uri: Option<String>,
+    pub status: u16,
+    /// The response body (scrubbed, at most a few hundred characters).
+    pub body: String,
 }
 
-impl From<GrantError> for Error {
-    fn from(value: GrantError) -> Self {
-        value.error
+/// What went wrong at the token endpoint.
+#[derive(Debug)]
+pub enum GrantFailure {
+    /// No endpoint to ask (discovery or configuration failed).
+    NoEndpoint(Error),
+    /// The endpoint could not be reached or did not answer in time.
+    Unreachable {
+        error: crate::http::TransportError,
+        timeout: std::time::Duration,
+    },
+    /// The server refused with an OAuth error.
+    Refused(OAuthError),
+    /// Another HTTP status, with the start of the (scrubbed) body.
+    Status {
+        status: u16,
+        reason: String,
+        body: String,
+    },
+    /// A 2xx answer that is not a usable token response.
+    Malformed(String),
+}
+
+/// Why a token request failed: the failure, and the endpoint it concerns.
+/// The message names no configuration key: the caller, who knows which keys
+/// configured this request, adds the hint ([`GrantError::into_error`]).
+#[derive(Debug)]
+pub struct GrantError {
+    /// The endpoint as logs show it.
+    pub url: String,
+    /// Boxed: a failure is rare, and the `Ok` path stays small.
+    pub failure: Box<GrantFailure>,
+}
+
+impl GrantError {
+    /// The OAuth `error` code, when the server sent one.
+    pub fn oauth_code(&self) -> Option<&str> {
+        match self.failure.as_ref() {
+            GrantFailure::Refused(e) => Some(&e.code),
+            _ => None,
+        }
+    }
+
+    /// The server was reached and answered at this endpoint (a missing
+    /// endpoint, 404 or 405, is worth rediscovering).
+    pub fn reached(&self) -> bool {
+        match self.failure.as_ref() {
+            GrantFailure::NoEndpoint(_) | GrantFailure::Unreachable { .. } => false,
+            GrantFailure::Status { status, .. } => !matches!(status, 404 | 405),
+            GrantFailure::Refused(_) | GrantFailure::Malformed(_) => true,
+        }
+    }
+
+    /// The one-line description of what went wrong.
+    pub fn message(&self) -> String {
+        let url = &self.url;
+        match self.failure.as_ref() {
+            GrantFailure::NoEndpoint(e) => e.message().to_owned(),
+            GrantFailure::Unreachable { error, timeout } => {
+                format!("token request failed: {}", error.describe(*timeout))
+            }
+            GrantFailure::Refused(e) => format!(
+                "token endpoint {url} refused the request (HTTP {}): {}{}",
+                e.status,
+                e.code,
+                e.description
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            ),
+            GrantFailure::Status {
+                status,
+                reason,
+                body,
+            } => format!(
+                "token endpoint {url} answered HTTP {status} {reason}{}",
+                if body.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", body.trim())
+                }
+            ),
+            GrantFailure::Malformed(what) => format!("token endpoint {url} returned {what}"),
+        }
+    }
+
+    /// The authentication error, with the hint `hint` gives for this failure
+    /// (`None` keeps the hint of an endpoint error, or gives none).
+    pub fn into_error(self, hint: impl FnOnce(&GrantFailure) -> Option<String>) -> Error {
+        let message = self.message();
+        let hint = hint(&self.failure);
+        let mut error = match *self.failure {
+            GrantFailure::NoEndpoint(e) => e,
+            GrantFailure::Unreachable { error, .. } => Error::auth(message).with_cause(error),
+            _ => Error::auth(message),
+        };
+        if let Some(hint) = hint {
+            error = error.with_hint(hint);
+        }
+        error
     }
 }
 
@@ -110,6 +210,7 @@ pub fn request_token(
             form.push(("code_verifier", verifier.expose()));
             form.push(("redirect_uri", redirect_uri));
         }
+        Grant::DeviceCode(code) => form.push(("device_code", code.expose())),
     }
     if let Some(scopes) = req.scopes.filter(|s| !s.trim().is_empty()) {
         form.push(("scope", scopes));
@@ -140,19 +241,23 @@ pub fn request_token(
     }
 
     let shown_url = crate::http::loggable_url(req.token_url);
-    tracing::info!(target: "auth", "requesting a token ({} grant) from {shown_url}", req.grant.name());
-    let url = shown_url.as_str();
+    if matches!(req.grant, Grant::DeviceCode(_)) {
+        // A poll every few seconds: one line each only at -vv.
+        tracing::debug!(target: "auth", "polling {shown_url} for the device login's tokens");
+    } else {
+        tracing::info!(target: "auth", "requesting a token ({} grant) from {shown_url}", req.grant.name());
+    }
+    let fail = |failure: GrantFailure| GrantError {
+        url: shown_url.clone(),
+        failure: Box::new(failure),
+    };
     let response = http
         .post_form(req.token_url, &headers, &form)
-        .map_err(|e| GrantError {
-            error: Error::auth(format!(
-                "token request failed: {}",
-                e.describe(http.timeout())
-            ))
-            .with_hint("check OAUTH_TOKEN_URL / OAUTH_SERVICE_URL and your network, then try again")
-            .with_cause(e),
-            oauth_error: None,
-            reached: false,
+        .map_err(|error| {
+            fail(GrantFailure::Unreachable {
+                error,
+                timeout: http.timeout(),
+            })
         })?;
 
     // Anything the server echoes back goes through scrub before it is shown.
@@ -164,6 +269,7 @@ pub fn request_token(
             secrets.push(code);
             secrets.push(verifier);
         }
+        Grant::DeviceCode(code) => secrets.push(code),
         Grant::ClientCredentials => {}
     }
     let text = String::from_utf8_lossy(&response.body).into_owned();
@@ -173,62 +279,30 @@ pub fn request_token(
         // RFC 6749 §5.2: token errors come as 400 (or 401 for client
         // authentication); anything else is the server's trouble, not ours.
         let oauth_status = matches!(response.status, 400 | 401);
-        if let Some(error) = json
-            .as_ref()
-            .filter(|_| oauth_status)
-            .and_then(|j| j.get("error"))
-            .and_then(Json::as_str)
-        {
-            let description = json
-                .as_ref()
-                .and_then(|j| j.get("error_description"))
+        let field = |name: &str| {
+            json.as_ref()
+                .and_then(|j| j.get(name))
                 .and_then(Json::as_str)
-                .map(|d| format!(": {}", clean_external(d, &secrets)))
-                .unwrap_or_default();
-            let hint = match error {
-                "invalid_client" | "unauthorized_client" => {
-                    "check OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET and OAUTH_CLIENT_AUTH_METHOD"
-                }
-                "invalid_grant" => "check OAUTH_USERNAME and OAUTH_PASSWORD",
-                "invalid_scope" => "check OAUTH_SCOPES",
-                _ => "check the environment's OAuth settings (lmi config show)",
-            };
-            return Err(GrantError {
-                error: Error::auth(format!(
-                    "token endpoint {url} refused the request (HTTP {}): {}{description}",
-                    response.status,
-                    clean_external(error, &secrets)
-                ))
-                .with_hint(hint),
-                oauth_error: Some(error.to_owned()),
-                reached: true,
-            });
-        }
+                .map(|v| clean_external(v, &secrets))
+        };
         let snippet: String = clean_external(&text, &secrets).chars().take(200).collect();
-        return Err(GrantError {
-            error: Error::auth(format!(
-                "token endpoint {url} answered HTTP {} {}{}",
-                response.status,
-                response.reason,
-                if snippet.trim().is_empty() { String::new() } else { format!(": {}", snippet.trim()) }
-            ))
-            .with_hint(if matches!(response.status, 404 | 405) {
-                "is that the token endpoint? check OAUTH_TOKEN_URL (or OAUTH_SERVICE_URL for discovery)"
-            } else {
-                "the OAuth service may be down; try again, or check OAUTH_TOKEN_URL"
-            }),
-            oauth_error: None,
-            reached: response.status != 404 && response.status != 405,
-        });
+        if let Some(code) = field("error").filter(|_| oauth_status) {
+            return Err(fail(GrantFailure::Refused(OAuthError {
+                code,
+                description: field("error_description"),
+                uri: field("error_uri"),
+                status: response.status,
+                body: snippet,
+            })));
+        }
+        return Err(fail(GrantFailure::Status {
+            status: response.status,
+            reason: response.reason.clone(),
+            body: snippet,
+        }));
     }
 
-    let bad = |what: String| GrantError {
-        error: Error::auth(format!("token endpoint {url} returned {what}")).with_hint(
-            "the server is not a working OAuth 2.0 token endpoint; check OAUTH_TOKEN_URL",
-        ),
-        oauth_error: None,
-        reached: true,
-    };
+    let bad = |what: String| fail(GrantFailure::Malformed(what));
     let Some(Json::Object(obj)) = json else {
         return Err(bad("a response that is not a JSON object".into()));
     };
@@ -273,6 +347,70 @@ pub fn request_token(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::auth::testing::FakeTransport;
+
+    fn request<'a>(url: &'a Url, secret: &'a Secret) -> TokenRequest<'a> {
+        TokenRequest {
+            token_url: url,
+            client_id: "cli",
+            client_secret: Some(secret),
+            auth_method: AuthMethod::Post,
+            grant: Grant::ClientCredentials,
+            scopes: None,
+            audience: None,
+        }
+    }
+
+    #[test]
+    fn failures_are_typed_and_scrubbed() {
+        let url = Url::parse("http://127.0.0.1:9/token").unwrap();
+        let secret = Secret::new("hunter2-secret");
+        let t = FakeTransport::default();
+        t.reply(
+            401,
+            r#"{"error":"invalid_client","error_description":"bad hunter2-secret","error_uri":"https://e/x"}"#,
+        );
+        let e = request_token(&t, &request(&url, &secret)).unwrap_err();
+        assert_eq!(e.oauth_code(), Some("invalid_client"));
+        match e.failure.as_ref() {
+            GrantFailure::Refused(o) => {
+                assert_eq!(o.status, 401);
+                assert_eq!(o.uri.as_deref(), Some("https://e/x"));
+                assert!(!o.description.as_deref().unwrap().contains("hunter2"));
+                assert!(!o.body.contains("hunter2"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(e.reached());
+        let error = e.into_error(|_| Some("check the client".into()));
+        assert_eq!(error.hint(), Some("check the client"));
+        assert!(
+            error.message().contains("invalid_client: bad [redacted]")
+                || !error.message().contains("hunter2")
+        );
+
+        t.reply(404, "nope");
+        let e = request_token(&t, &request(&url, &secret)).unwrap_err();
+        assert!(!e.reached(), "a 404 is worth rediscovering");
+        assert!(e.oauth_code().is_none());
+
+        // No canned answer left: the endpoint is unreachable.
+        let e = request_token(&t, &request(&url, &secret)).unwrap_err();
+        assert!(matches!(*e.failure, GrantFailure::Unreachable { .. }));
+        assert!(
+            e.into_error(|_| None).hint().is_none(),
+            "hints are the caller's"
+        );
+
+        t.reply(200, r#"{"token_type":"Bearer"}"#);
+        let e = request_token(&t, &request(&url, &secret)).unwrap_err();
+        assert!(
+            e.message().ends_with("returned no access_token"),
+            "{}",
+            e.message()
+        );
+    }
 
     #[test]
     fn basic_credentials_are_form_encoded() {

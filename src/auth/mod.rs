@@ -66,3 +66,26 @@ pub fn jwt_expiry(token: &str) -> Option<i64> {
     .ok()
     .and_then(|data| data.claims.exp)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_from_expires_in_or_the_jwt() {
+        assert_eq!(expires_at(1_000, Some(300), "opaque"), Some(1_300));
+        assert_eq!(expires_at(1_000, Some(u64::MAX), "opaque"), Some(i64::MAX));
+        assert_eq!(expires_at(1_000, None, "opaque"), None);
+        // {"alg":"HS256"}.{"exp":4242}.sig: the claim is read, not checked.
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjQyNDJ9.c2ln";
+        assert_eq!(expires_at(1_000, None, jwt), Some(4_242));
+        assert_eq!(expires_at(1_000, Some(5), jwt), Some(1_005));
+    }
+
+    #[test]
+    fn freshness_keeps_the_skew() {
+        assert!(fresh(Some(1_000), 939, 60));
+        assert!(!fresh(Some(1_000), 940, 60));
+        assert!(fresh(None, i64::MAX - 100, 60));
+    }
+}

@@ -17,7 +17,7 @@ use url::Url;
 use crate::auth::cache::{CachedToken, IssuedFor, Lookup, TokenCache};
 use crate::auth::clock::Clock;
 use crate::auth::discovery;
-use crate::auth::grants::{request_token, Grant, GrantError, TokenRequest};
+use crate::auth::grants::{request_token, Grant, GrantError, GrantFailure, TokenRequest};
 use crate::config::{Endpoint, GrantKind, ServiceConfig};
 use crate::error::{Error, Result};
 use crate::http::{discovered_endpoint, Transport};
@@ -193,13 +193,14 @@ impl<'a> ServiceAuth<'a> {
     fn exchange(&self, grant: Grant) -> Result<CachedToken> {
         let (token_url, from_cache) = self.token_endpoint(false)?;
         match self.send(&token_url, grant.clone()) {
-            Err(failure) if from_cache && !failure.reached => {
+            Err(failure) if from_cache && !failure.reached() => {
                 tracing::info!(target: "auth", "token endpoint from cached metadata failed; discovering again");
                 self.cache.remove_metadata(self.env());
                 let (token_url, _) = self.token_endpoint(true)?;
-                self.send(&token_url, grant).map_err(Error::from)
+                self.send(&token_url, grant)
+                    .map_err(|e| e.into_error(service_hint))
             }
-            other => other.map_err(Error::from),
+            other => other.map_err(|e| e.into_error(service_hint)),
         }
     }
 
@@ -266,6 +267,37 @@ impl<'a> ServiceAuth<'a> {
         }
         Ok((url, false))
     }
+}
+
+/// What to check when the service's token endpoint fails: the keys that
+/// configured the request.
+fn service_hint(failure: &GrantFailure) -> Option<String> {
+    let hint = match failure {
+        GrantFailure::NoEndpoint(_) => return None,
+        GrantFailure::Unreachable { .. } => {
+            "check OAUTH_TOKEN_URL / OAUTH_SERVICE_URL and your network, then try again"
+        }
+        GrantFailure::Refused(e) => match e.code.as_str() {
+            "invalid_client" | "unauthorized_client" => {
+                "check OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET and OAUTH_CLIENT_AUTH_METHOD"
+            }
+            "invalid_grant" => "check OAUTH_USERNAME and OAUTH_PASSWORD",
+            "invalid_scope" => "check OAUTH_SCOPES",
+            _ => "check the environment's OAuth settings (lmi config show)",
+        },
+        GrantFailure::Status {
+            status: 404 | 405, ..
+        } => {
+            "is that the token endpoint? check OAUTH_TOKEN_URL (or OAUTH_SERVICE_URL for discovery)"
+        }
+        GrantFailure::Status { .. } => {
+            "the OAuth service may be down; try again, or check OAUTH_TOKEN_URL"
+        }
+        GrantFailure::Malformed(_) => {
+            "the server is not a working OAuth 2.0 token endpoint; check OAUTH_TOKEN_URL"
+        }
+    };
+    Some(hint.to_owned())
 }
 
 fn issued_for(config: &ServiceConfig, token_url: &str) -> IssuedFor {

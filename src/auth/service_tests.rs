@@ -6,25 +6,13 @@ use std::path::PathBuf;
 use super::*;
 use crate::auth::clock::FixedClock;
 use crate::auth::testing::FakeTransport;
-use crate::config::AuthMethod;
 
 const T0: i64 = 1_800_000_000;
 
 fn config(skew: i64) -> ServiceConfig {
     ServiceConfig {
-        environment: crate::config::EnvName::checked("dev").unwrap(),
-        grant: GrantKind::ClientCredentials,
-        client_id: "cli".into(),
-        client_secret: Some(Secret::new("s3cret")),
-        auth_method: AuthMethod::Basic,
-        endpoint: Endpoint::Explicit(Url::parse("http://127.0.0.1:9/token").unwrap()),
         scopes: Some("read".into()),
-        audience: None,
-        username: None,
-        password: None,
-        skew,
-        timeout: Duration::from_secs(5),
-        require_sso: false,
+        ..crate::auth::testing::service_config(skew)
     }
 }
 

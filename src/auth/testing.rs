@@ -1,13 +1,39 @@
-//! Test doubles for the seams: a [`FakeTransport`] that answers from a
-//! queue of canned responses and records every request.
+//! Test doubles for the seams: a [`FakeTransport`] that answers from canned
+//! responses (in order, or by URL) and records every request, and a service
+//! configuration to test with.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use serde_json::Value as Json;
 use url::Url;
 
+use crate::config::{AuthMethod, Endpoint, EnvName, GrantKind, ServiceConfig};
 use crate::http::{Payload, Response, StreamingResponse, Transport, TransportError};
+use crate::secret::Secret;
+
+/// Environment `dev`: client credentials for `cli` (secret `s3cret`) at an
+/// explicit loopback token URL, with `skew` seconds of expiry skew.
+pub fn service_config(skew: i64) -> ServiceConfig {
+    ServiceConfig {
+        environment: EnvName::checked("dev").unwrap_or_else(|| unreachable!()),
+        grant: GrantKind::ClientCredentials,
+        client_id: "cli".into(),
+        client_secret: Some(Secret::new("s3cret")),
+        auth_method: AuthMethod::Basic,
+        endpoint: Endpoint::Explicit(
+            Url::parse("http://127.0.0.1:9/token").unwrap_or_else(|_| unreachable!()),
+        ),
+        scopes: None,
+        audience: None,
+        username: None,
+        password: None,
+        skew,
+        timeout: Duration::from_secs(5),
+        require_sso: false,
+    }
+}
 
 /// A request the fake transport received.
 #[derive(Debug, Clone)]
@@ -25,13 +51,36 @@ impl Sent {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+
+    /// A field of a form-encoded body.
+    pub fn field(&self, name: &str) -> Option<String> {
+        url::form_urlencoded::parse(self.body.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
 }
 
-/// Answers requests in order from canned responses; an empty queue is a
-/// connection failure.
+fn json_response(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
+    Response {
+        status,
+        reason: String::new(),
+        version: "HTTP/1.1".into(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+/// Answers by URL where a route was given ([`FakeTransport::answer`]: the
+/// last answer of a route repeats), else in order from a queue
+/// ([`FakeTransport::reply`]); with neither, 404 when some routes exist,
+/// else the connection fails.
 #[derive(Default)]
 pub struct FakeTransport {
     replies: Mutex<VecDeque<Response>>,
+    routes: Mutex<Vec<(String, VecDeque<Response>)>>,
     sent: Mutex<Vec<Sent>>,
 }
 
@@ -43,24 +92,48 @@ impl FakeTransport {
 
     /// Queues a response with headers.
     pub fn reply_with(&self, status: u16, headers: &[(&str, &str)], body: &str) {
-        let response = Response {
-            status,
-            reason: String::new(),
-            version: "HTTP/1.1".into(),
-            headers: headers
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            body: body.as_bytes().to_vec(),
-        };
         if let Ok(mut replies) = self.replies.lock() {
-            replies.push_back(response);
+            replies.push_back(json_response(status, headers, body));
         }
+    }
+
+    /// Adds `body` with `status` to the answers at `url`.
+    pub fn answer(&self, url: &str, status: u16, body: Json) -> &FakeTransport {
+        let response = json_response(
+            status,
+            &[("content-type", "application/json")],
+            &body.to_string(),
+        );
+        if let Ok(mut routes) = self.routes.lock() {
+            match routes.iter_mut().find(|(u, _)| u == url) {
+                Some((_, queue)) => queue.push_back(response),
+                None => routes.push((url.to_owned(), VecDeque::from([response]))),
+            }
+        }
+        self
     }
 
     /// Every request so far.
     pub fn requests(&self) -> Vec<Sent> {
         self.sent.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// The requests sent to `url`.
+    pub fn requests_to(&self, url: &str) -> Vec<Sent> {
+        self.requests()
+            .into_iter()
+            .filter(|s| s.url == url)
+            .collect()
+    }
+
+    fn routed(&self, url: &Url) -> Option<Response> {
+        let mut routes = self.routes.lock().ok()?;
+        let (_, queue) = routes.iter_mut().find(|(u, _)| u == url.as_str())?;
+        if queue.len() > 1 {
+            queue.pop_front()
+        } else {
+            queue.front().cloned()
+        }
     }
 }
 
@@ -76,7 +149,7 @@ impl Transport for FakeTransport {
         headers: &[(String, String)],
         body: Option<Vec<u8>>,
     ) -> Result<Response, TransportError> {
-        self.answer(method, url, headers, body)
+        self.respond(method, url, headers, body)
     }
 
     /// The canned response, its body read from memory.
@@ -96,7 +169,7 @@ impl Transport for FakeTransport {
                 detail: e.to_string(),
             })?),
         };
-        let r = self.answer(method, url, headers, bytes)?;
+        let r = self.respond(method, url, headers, bytes)?;
         Ok(StreamingResponse {
             status: r.status,
             reason: r.reason,
@@ -108,8 +181,8 @@ impl Transport for FakeTransport {
 }
 
 impl FakeTransport {
-    /// Records the request and pops the next canned response.
-    fn answer(
+    /// Records the request and finds its canned response.
+    fn respond(
         &self,
         method: &str,
         url: &Url,
@@ -124,7 +197,15 @@ impl FakeTransport {
                 body: String::from_utf8_lossy(body.as_deref().unwrap_or_default()).into_owned(),
             });
         }
+        if let Some(response) = self.routed(url) {
+            return Ok(response);
+        }
         let next = self.replies.lock().ok().and_then(|mut r| r.pop_front());
+        let routed_only = self.routes.lock().is_ok_and(|r| !r.is_empty());
+        if next.is_none() && routed_only {
+            // A server that knows some paths answers others with 404.
+            return Ok(json_response(404, &[], "{}"));
+        }
         next.ok_or_else(|| TransportError {
             url: url.to_string(),
             timed_out: false,

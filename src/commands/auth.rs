@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::Ctx;
 use crate::auth::cache::TokenCache;
 use crate::auth::service::{self, TokenSource};
+use crate::auth::sso::{self, SsoStatus};
 use crate::cli::AuthCommand;
 use crate::error::{Error, Kind, Result};
 use crate::output::rfc3339;
@@ -55,7 +56,7 @@ struct EnvState {
 
 #[derive(Serialize)]
 struct StatusOut {
-    sso: crate::auth::sso::SsoStatus,
+    sso: SsoStatus,
     environment: Option<EnvState>,
 }
 
@@ -63,7 +64,7 @@ fn status(ctx: &Ctx) -> Result<u8> {
     // A broken configuration is an error here as everywhere; "no
     // environment chosen" is not, and shows as `environment: null`.
     let config = ctx.config()?;
-    let sso = crate::auth::sso::status(ctx, Some(config.settings()))?;
+    let sso = sso_status(ctx)?;
     let environment = config.environment().map(|name| {
         let cached =
             service::cached_state(&ctx.token_cache(), name.as_str(), config.service().ok());
@@ -126,6 +127,17 @@ fn status(ctx: &Ctx) -> Result<u8> {
         return Err(Error::new(Kind::Auth, "not logged in to SSO").with_hint("run: lmi login sso"));
     }
     Ok(0)
+}
+
+/// The SSO part of `auth status`: read from the store, never refreshed.
+fn sso_status(ctx: &Ctx) -> Result<SsoStatus> {
+    let config = ctx.config()?;
+    // The store setting is checked first, configured or not.
+    let store = config.sso_store_kind()?;
+    if !config.sso_configured() {
+        return Ok(SsoStatus::not_configured(store));
+    }
+    ctx.with_sso(|deps, sso| Ok(sso::status(&deps, sso)))
 }
 
 #[derive(Serialize)]

@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use super::Ctx;
+use crate::auth::sso::choice::Surroundings;
 use crate::auth::sso::flow::{self, LoginOptions, Outcome};
-use crate::auth::sso::SsoConfig;
 use crate::cli::LoginSsoArgs;
 use crate::error::Result;
 use crate::output::rfc3339;
@@ -19,19 +19,24 @@ struct LoginOut {
     /// How the session came about: `login` (the browser), `existing` or
     /// `refreshed`.
     source: &'static str,
+    /// The flow that made the session: `browser` or `device` (for an
+    /// existing or refreshed session, the flow of its login).
+    flow: String,
 }
 
 pub fn login_sso(ctx: &Ctx, args: &LoginSsoArgs) -> Result<u8> {
-    let settings = ctx.config()?.settings();
-    let config = SsoConfig::from_settings(settings, &ctx.paths)?;
-    let (session, outcome) = flow::login(
-        ctx,
-        &config,
-        LoginOptions {
-            force: args.force,
-            no_browser: args.no_browser,
-        },
-    )?;
+    let (session, outcome) = ctx.with_sso(|deps, config| {
+        flow::login(
+            &deps,
+            config,
+            LoginOptions {
+                force: args.force,
+                no_browser: args.no_browser,
+                device: args.device,
+                surroundings: Surroundings::from_env(&ctx.env),
+            },
+        )
+    })?;
     let out = LoginOut {
         logged_in: true,
         user: session.user.clone(),
@@ -40,7 +45,13 @@ pub fn login_sso(ctx: &Ctx, args: &LoginSsoArgs) -> Result<u8> {
         source: match outcome {
             Outcome::Existing => "existing",
             Outcome::Refreshed => "refreshed",
-            Outcome::LoggedIn => "login",
+            Outcome::LoggedIn(_) => "login",
+        },
+        flow: match outcome {
+            Outcome::LoggedIn(flow) => flow.name().to_owned(),
+            Outcome::Existing | Outcome::Refreshed => {
+                session.flow.clone().unwrap_or_else(|| "browser".to_owned())
+            }
         },
     };
     ctx.out.result(&out, || {
@@ -50,7 +61,7 @@ pub fn login_sso(ctx: &Ctx, args: &LoginSsoArgs) -> Result<u8> {
             Outcome::Refreshed => {
                 format!("Logged in as {user} at {} (session refreshed)", out.issuer)
             }
-            Outcome::LoggedIn => format!("Logged in as {user} at {}", out.issuer),
+            Outcome::LoggedIn(_) => format!("Logged in as {user} at {}", out.issuer),
         }
     })?;
     Ok(0)
@@ -63,14 +74,12 @@ struct LogoutOut {
 }
 
 pub fn logout_sso(ctx: &Ctx) -> Result<u8> {
-    let config = ctx.config()?;
     // Without SSO configured there is no session to forget: logging out
     // succeeds (SPEC §5), it does not demand configuration.
-    let (removed, revoked) = if !config.sso_configured() {
+    let (removed, revoked) = if !ctx.config()?.sso_configured() {
         (false, false)
     } else {
-        let config = SsoConfig::from_settings(config.settings(), &ctx.paths)?;
-        flow::logout(ctx, &config)?
+        ctx.with_sso(|deps, config| flow::logout(&deps, config))?
     };
     let out = LogoutOut {
         logged_out: true,

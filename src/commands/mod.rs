@@ -18,8 +18,9 @@ use crate::auth::cache::TokenCache;
 use crate::auth::client::Client;
 use crate::auth::clock::{Clock, SystemClock};
 use crate::auth::service::ServiceAuth;
+use crate::auth::sso::{Browser, SsoDeps, Store, SystemBrowser};
 use crate::cli::{Command, GlobalArgs, OutputFormat};
-use crate::config::{Config, Inputs};
+use crate::config::{Config, Inputs, SsoConfig};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::http::{Http, Transport};
@@ -28,19 +29,22 @@ use crate::output::Output;
 use crate::paths::Paths;
 
 /// The side effects commands reach through seams, built once in
-/// [`crate::run`]: the clock and the HTTP transport (one agent per
-/// invocation, made when first needed).
+/// [`crate::run`]: the clock, the HTTP transport (one agent per invocation,
+/// made when first needed) and the browser launcher. The session store is
+/// chosen by configuration (`OAUTH_SSO_TOKEN_STORE`), see [`Ctx::with_sso`].
 pub struct Deps {
     pub clock: Box<dyn Clock>,
     transport: OnceLock<Box<dyn Transport>>,
+    pub browser: Box<dyn Browser>,
 }
 
 impl Deps {
-    /// The real clock and network.
-    pub fn system() -> Deps {
+    /// The real clock, network and browser (`$BROWSER` from the snapshot).
+    pub fn system(env: &Env) -> Deps {
         Deps {
             clock: Box::new(SystemClock),
             transport: OnceLock::new(),
+            browser: Box::new(SystemBrowser::new(env.get("BROWSER"))),
         }
     }
 
@@ -120,12 +124,29 @@ impl Ctx {
         let service = config.service()?;
         let transport = self.transport()?;
         let cache = self.token_cache();
-        let gate = || crate::auth::sso::require_session(self, config.settings());
+        let environment = config.environment().map(|e| e.as_str());
+        let gate = || {
+            self.with_sso(|deps, sso| crate::auth::sso::require_session(&deps, sso, environment))
+        };
         let mut auth = ServiceAuth::new(service, &cache, transport, self.deps.clock.as_ref());
         if service.require_sso {
             auth = auth.with_gate(&gate);
         }
         f(&auth)
+    }
+
+    /// Runs `f` with the SSO settings and the seams the session logic needs.
+    pub fn with_sso<T>(&self, f: impl FnOnce(SsoDeps<'_>, &SsoConfig) -> Result<T>) -> Result<T> {
+        let sso = self.config()?.sso()?;
+        let store = Store::configured(sso, &self.paths);
+        let deps = SsoDeps {
+            clock: self.deps.clock.as_ref(),
+            sleeper: &crate::auth::clock::SystemSleeper,
+            transport: self.transport()?,
+            browser: self.deps.browser.as_ref(),
+            store: &store,
+        };
+        f(deps, sso)
     }
 
     /// Runs `f` with the authenticated client of the environment's service.
@@ -180,7 +201,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<u8> {
         Command::Config(crate::cli::ConfigCommand::Show) => config::show(ctx),
         Command::Completions { shell } => completions(shell),
         Command::Plugin(cmd) => plugin::run(ctx, cmd),
-        Command::External(args) => crate::plugin::run_external(ctx, args),
+        Command::External(args) => plugin::external(ctx, args),
     }
 }
 

@@ -90,13 +90,9 @@ pub fn environments_hint(paths: &Paths, wanted: Option<&str>) -> String {
     }
     let mut hint = format!("available environments: {}", names.join(", "));
     if let Some(wanted) = wanted {
-        let wanted = wanted.to_lowercase();
-        let closest = names
-            .iter()
-            .map(|n| (strsim::damerau_levenshtein(&n.to_lowercase(), &wanted), n))
-            .filter(|(distance, n)| *distance <= (n.len() / 3).max(1))
-            .min_by_key(|(distance, _)| *distance);
-        if let Some((_, name)) = closest {
+        let names = names.iter().map(String::as_str);
+        if let Some(name) = crate::suggest::closest(wanted, names, crate::suggest::Tolerance::Typo)
+        {
             hint.push_str(&format!(" (did you mean {name}?)"));
         }
     }

@@ -169,6 +169,17 @@ pub const KEYS: &[KeyDef] = &[
         Some("keychain"),
         KeyKind::Choice(&["keychain", "file"]),
     ),
+    typed(
+        "OAUTH_SSO_FLOW",
+        "login flow: auto, browser or device",
+        Some("auto"),
+        KeyKind::Choice(&["auto", "browser", "device"]),
+    ),
+    key(
+        "OAUTH_SSO_DEVICE_AUTHORIZATION_URL",
+        "explicit device authorization endpoint; wins over discovery",
+        None,
+    ),
     key("LOG_FILE", "file log path", None),
     typed(
         "LOG_FILE_ENABLED",
@@ -216,11 +227,11 @@ pub fn misspelt_key(name: &str) -> Option<&'static str> {
     if key_def(name).is_some() || name.len() < 8 {
         return None;
     }
-    KEYS.iter()
-        .map(|k| (strsim::damerau_levenshtein(k.name, name), k.name))
-        .filter(|(distance, _)| *distance <= 2)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, key)| key)
+    crate::suggest::closest(
+        name,
+        KEYS.iter().map(|k| k.name),
+        crate::suggest::Tolerance::Edits(2),
+    )
 }
 
 /// Reads a boolean as the table's `Bool` keys are read.

@@ -18,6 +18,7 @@ mod environments;
 mod keys;
 mod resolve;
 mod service;
+mod sso;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -29,6 +30,7 @@ pub use environments::{list_environments, valid_env_name, EnvName};
 pub use keys::{is_secret_key, key_def, misspelt_key, KeyDef, KeyKind, KEYS};
 pub use resolve::{resolve, Inputs, Settings, Source, Value};
 pub use service::{AuthMethod, Endpoint, GrantKind, ServiceConfig};
+pub use sso::{FlowSetting, SsoConfig, StoreKind};
 
 use crate::error::{Error, Result};
 use crate::paths::Paths;
@@ -55,6 +57,7 @@ pub struct Config {
     paths: Paths,
     service: OnceLock<std::result::Result<ServiceConfig, Error>>,
     api: OnceLock<std::result::Result<ApiConfig, Error>>,
+    sso: OnceLock<std::result::Result<SsoConfig, Error>>,
 }
 
 fn shared<T>(
@@ -73,6 +76,7 @@ impl Config {
             paths,
             service: OnceLock::new(),
             api: OnceLock::new(),
+            sso: OnceLock::new(),
         }
     }
 
@@ -115,7 +119,20 @@ impl Config {
 
     /// Whether SSO is configured at all (`OAUTH_SSO_CLIENT_ID` is set).
     pub fn sso_configured(&self) -> bool {
-        self.settings.get("OAUTH_SSO_CLIENT_ID").is_some()
+        sso::is_configured(&self.settings)
+    }
+
+    /// The store `OAUTH_SSO_TOKEN_STORE` names (checked even when SSO is
+    /// not configured).
+    pub fn sso_store_kind(&self) -> Result<StoreKind> {
+        sso::store_kind(&self.settings)
+    }
+
+    /// The SSO settings.
+    pub fn sso(&self) -> Result<&SsoConfig> {
+        shared(&self.sso, || {
+            SsoConfig::from_settings(&self.settings, &self.paths)
+        })
     }
 
     /// The grant `OAUTH_GRANT_TYPE` names, unchecked (for `auth status`).

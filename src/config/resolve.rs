@@ -46,10 +46,24 @@ impl Serialize for Source {
 }
 
 /// A resolved value and its source.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Value {
     pub value: String,
     pub source: Source,
+}
+
+/// Values may be secrets: debug output shows where a value came from, never
+/// the value.
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Value")
+            .field(
+                "value",
+                &format_args!("[{} chars]", self.value.chars().count()),
+            )
+            .field("source", &self.source)
+            .finish()
+    }
 }
 
 /// The inputs to [`resolve`].
@@ -448,6 +462,25 @@ mod tests {
         assert_eq!(s.get("HTTP_TIMEOUT"), Some("5"));
         assert_eq!(s.source("TOKEN_EXPIRY_SKEW"), Some(&Source::Default));
         assert_eq!(s.get("UNRELATED"), None);
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_value() {
+        let p = paths();
+        let read = files(&[("/cfg/env/dev.env", "OAUTH_CLIENT_SECRET=hunter2\n")]);
+        let s = resolve(
+            &Inputs {
+                env: &Env::from_pairs([("OAUTH_PASSWORD", "swordfish")]),
+                paths: &p,
+                environment_flag: Some("dev"),
+                command_line: &[],
+            },
+            &read,
+        )
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(shown.contains("OAUTH_CLIENT_SECRET") && shown.contains("[7 chars]"));
+        assert!(!shown.contains("hunter2") && !shown.contains("swordfish"));
     }
 
     #[test]

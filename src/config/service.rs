@@ -165,6 +165,6 @@ impl ServiceConfig {
 }
 
 /// `HTTP_TIMEOUT` as a duration (0 counts as 1 s).
-pub fn http_timeout(settings: &Settings) -> Result<Duration> {
+pub(super) fn http_timeout(settings: &Settings) -> Result<Duration> {
     Ok(Duration::from_secs(settings.u64("HTTP_TIMEOUT")?.max(1)))
 }

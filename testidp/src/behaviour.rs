@@ -191,6 +191,20 @@ pub enum DeviceAuthorizationFailure {
     WrongType(String),
 }
 
+/// The `iss` parameter `/authorize` adds to its redirect (RFC 9207 §2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AuthorizationIss {
+    /// No `iss` (as before RFC 9207).
+    #[default]
+    Omit,
+    /// `iss` = the issuer (the IdP URL).
+    Correct,
+    /// `iss` = `https://mix-up.example.test`, another issuer.
+    Wrong,
+    /// `iss` = this value.
+    Value(String),
+}
+
 /// Everything that shapes the servers' answers. Mutable at runtime through
 /// [`crate::TestServer::set`].
 #[derive(Debug, Clone)]
@@ -265,6 +279,14 @@ pub struct Behaviour {
     /// Make `POST /device_authorization` fail. Default `None`.
     pub device_authorization_failure: Option<DeviceAuthorizationFailure>,
 
+    // --- RFC 9207 -----------------------------------------------------------
+    /// The `iss` of `/authorize` redirects (success and error). Default
+    /// [`AuthorizationIss::Omit`].
+    pub authorization_iss: AuthorizationIss,
+    /// `authorization_response_iss_parameter_supported` in the metadata;
+    /// `None` leaves it out. Default `None`.
+    pub iss_parameter_supported: Option<bool>,
+
     // --- private_key_jwt (RFC 7523) ---------------------------------------
     /// The longest a client assertion may live: `exp` later than now + this
     /// is refused. Default 60.
@@ -303,6 +325,8 @@ impl Default for Behaviour {
             device_failing_polls: 0,
             device_poll_failure: PollFailure::Status(503),
             device_authorization_failure: None,
+            authorization_iss: AuthorizationIss::Omit,
+            iss_parameter_supported: None,
             client_assertion_max_lifetime: 60,
         }
     }

@@ -1,6 +1,6 @@
 //! The identity provider on `idp_url`: discovery documents, `/token` (its
 //! grants, client authentication, failure modes), `/authorize` (auto-approve
-//! with PKCE), `/jwks` and `/revoke`; also token minting (opaque or JWT
+//! with PKCE, RFC 9207 `iss`), `/jwks` and `/revoke`; also token minting (opaque or JWT
 //! access tokens, refresh tokens, ID tokens with their faults). The device
 //! grant's own endpoints live in `device.rs`.
 
@@ -12,7 +12,9 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::behaviour::{Behaviour, Client, IdTokenFault, TokenFailure, WellKnown};
+use crate::behaviour::{
+    AuthorizationIss, Behaviour, Client, IdTokenFault, TokenFailure, WellKnown,
+};
 use crate::device::{self, DEVICE_CODE_GRANT};
 use crate::exchange::{self, TOKEN_EXCHANGE_GRANT};
 use crate::http::Reply;
@@ -71,6 +73,9 @@ pub(crate) fn metadata(shared: &Shared, b: &Behaviour) -> Value {
             "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"
         ],
     });
+    if let Some(supported) = b.iss_parameter_supported {
+        m["authorization_response_iss_parameter_supported"] = json!(supported);
+    }
     if b.device_endpoint_in_metadata {
         m["device_authorization_endpoint"] = json!(format!("{base}/device_authorization"));
     }
@@ -305,6 +310,9 @@ fn token(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
         log.last_token = Some(req.clone());
         if grant == DEVICE_CODE_GRANT {
             log.device_polls.push(std::time::Instant::now());
+        }
+        if let Some(code) = req.param("code").filter(|_| grant == "authorization_code") {
+            *log.code_redemptions.entry(code.to_string()).or_insert(0) += 1;
         }
     }
     let b = shared.behaviour();
@@ -651,11 +659,26 @@ fn authorize(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
                 },
             );
             pairs.append_pair("code", &code);
+            shared.log().issued_codes.push(code);
         }
         if let Some(state) = &state {
             pairs.append_pair("state", state);
         }
+        // RFC 9207 §2: on success and error responses alike.
+        match &b.authorization_iss {
+            AuthorizationIss::Omit => {}
+            AuthorizationIss::Correct => {
+                pairs.append_pair("iss", &shared.idp_url);
+            }
+            AuthorizationIss::Wrong => {
+                pairs.append_pair("iss", "https://mix-up.example.test");
+            }
+            AuthorizationIss::Value(v) => {
+                pairs.append_pair("iss", v);
+            }
+        }
     }
+    shared.log().last_authorization_response = Some(target.to_string());
     Reply::redirect(target.as_str())
 }
 

@@ -3,6 +3,14 @@
 //! lmi's tests, README demo and benchmarks. TEST TOOLING ONLY: its keys are
 //! public and it authenticates nobody for real.
 //!
+//! Beyond the classic grants the IdP speaks the device authorization grant
+//! (RFC 8628, `/device_authorization` and the `/device` page), token exchange
+//! (RFC 8693, subject tokens from [`ci_token`] or its own access tokens),
+//! `private_key_jwt` client authentication (RFC 7523, keys in
+//! `testidp/keys/`) and RFC 9207's `iss` on authorization responses; the API
+//! streams large, broken, truncated or stalled bodies whose bytes
+//! [`pattern_bytes`] and [`JsonArrayReader`] reproduce.
+//!
 //! This file holds the [`TestServer`] handle (start/stop, URLs, counters,
 //! recorded requests, runtime behaviour changes) and the crate's re-exports.
 //!
@@ -35,8 +43,8 @@ use std::time::Instant;
 
 pub use api::DROP_MISSING_BYTES;
 pub use behaviour::{
-    Behaviour, Client, DeviceAuthorizationFailure, DeviceDenial, IdTokenFault, Options,
-    PollFailure, SsoUser, TokenFailure, User, WellKnown,
+    AuthorizationIss, Behaviour, Client, DeviceAuthorizationFailure, DeviceDenial, IdTokenFault,
+    Options, PollFailure, SsoUser, TokenFailure, User, WellKnown,
 };
 pub use device::DEVICE_CODE_GRANT;
 pub use exchange::{
@@ -258,6 +266,38 @@ impl TestServer {
     /// Refuses a user code: the next poll gets `access_denied`.
     pub fn deny_device(&self, user_code: &str) -> bool {
         device::set_decision(&self.shared, user_code, false)
+    }
+
+    /// Authorization codes `/authorize` issued, in order.
+    pub fn issued_codes(&self) -> Vec<String> {
+        self.shared.log().issued_codes.clone()
+    }
+
+    /// How many `authorization_code` token requests presented `code` (also
+    /// refused ones): 0 means the client never tried to redeem it.
+    pub fn code_redemptions(&self, code: &str) -> usize {
+        self.shared
+            .log()
+            .code_redemptions
+            .get(code)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Issued authorization codes that no token request ever presented.
+    pub fn unredeemed_codes(&self) -> Vec<String> {
+        let log = self.shared.log();
+        log.issued_codes
+            .iter()
+            .filter(|c| !log.code_redemptions.contains_key(*c))
+            .cloned()
+            .collect()
+    }
+
+    /// The URL `/authorize` last redirected to (the authorization response,
+    /// with `code` or `error`, `state` and `iss`).
+    pub fn last_authorization_response(&self) -> Option<String> {
+        self.shared.log().last_authorization_response.clone()
     }
 
     /// Token-exchange requests (RFC 8693) that reached the grant (the client

@@ -113,6 +113,12 @@ pub(crate) struct Log {
     /// Claims of the most recent client assertion (verified or not).
     pub last_assertion_claims: Option<serde_json::Value>,
     pub token_exchanges: usize,
+    /// Authorization codes issued by `/authorize`, in order.
+    pub issued_codes: Vec<String>,
+    /// How many `authorization_code` token requests presented each code.
+    pub code_redemptions: HashMap<String, usize>,
+    /// Where `/authorize` last redirected to.
+    pub last_authorization_response: Option<String>,
 }
 
 #[derive(Debug, Default)]

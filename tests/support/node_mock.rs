@@ -38,18 +38,25 @@ impl NodeMockServer {
 
     /// Like [`NodeMockServer::start`], on a fixed port (0 = any free port).
     pub fn start_on_port(port: u16) -> NodeMockServer {
+        Self::start_script("mock-server.mjs", "oauth2-mock-server", port)
+    }
+
+    /// Runs `tests/node/<script>` (which needs the npm package `package`)
+    /// the same way: it must print `{"issuer","port"}` on one line once it
+    /// listens, and stop when its stdin closes.
+    pub fn start_script(script: &str, package: &str, port: u16) -> NodeMockServer {
         let node_dir = node_dir();
-        let script = node_dir.join("mock-server.mjs");
+        let script = node_dir.join(script);
         if !node_dir
             .join("node_modules")
-            .join("oauth2-mock-server")
+            .join(package)
             .join("package.json")
             .is_file()
         {
             panic!(
                 "node_mock: {} is missing; install the test's npm packages first: \
                  `npm ci --prefix tests/node` (scripts/test.sh does this)",
-                node_dir.join("node_modules/oauth2-mock-server").display()
+                node_dir.join("node_modules").join(package).display()
             );
         }
 
@@ -148,7 +155,7 @@ impl Drop for NodeMockServer {
     }
 }
 
-fn node_dir() -> PathBuf {
+pub fn node_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join("node")

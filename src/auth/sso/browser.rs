@@ -6,6 +6,9 @@
 //! (or when none of its commands starts) the platform opener is used. The
 //! browser is started detached: lmi never waits for it, and it never writes
 //! to lmi's stdout (the result stream) or holds lmi's stderr open.
+//!
+//! The flow sees only the [`Browser`] trait, so tests can record the URL
+//! instead of starting a program.
 
 use std::process::{Command, Stdio};
 
@@ -38,18 +41,64 @@ fn platform_openers(url: &str) -> Vec<(String, Vec<String>)> {
     }
 }
 
-/// Starts a browser on `url`; `false` when no command could be started.
-pub fn open(browser_var: Option<&str>, url: &str) -> bool {
-    let from_var = browser_var
-        .into_iter()
-        .flat_map(|v| v.split(':'))
-        .filter_map(|spec| command_line(spec, url));
-    for (program, args) in from_var.chain(platform_openers(url)) {
-        if spawn_detached(&program, &args) {
-            return true;
+/// Something that shows the user a URL.
+pub trait Browser {
+    /// Starts a browser on `url`; `false` when none could be started.
+    fn open(&self, url: &str) -> bool;
+
+    /// Starts only the user's own `$BROWSER` on `url`, never the platform
+    /// opener (the device flow, where the platform may have no desktop):
+    /// `None` when `$BROWSER` is unset, else whether one of its commands
+    /// started.
+    fn open_configured(&self, url: &str) -> Option<bool>;
+}
+
+/// `$BROWSER`, then the platform opener.
+#[derive(Debug, Clone, Default)]
+pub struct SystemBrowser {
+    /// The value of `BROWSER` (from the caller's environment snapshot).
+    browser_var: Option<String>,
+}
+
+impl SystemBrowser {
+    pub fn new(browser_var: Option<&str>) -> SystemBrowser {
+        SystemBrowser {
+            browser_var: browser_var.map(str::to_owned),
         }
     }
-    false
+}
+
+impl SystemBrowser {
+    /// The command lines `$BROWSER` gives for `url`.
+    fn commands_for(&self, url: &str) -> Vec<(String, Vec<String>)> {
+        self.browser_var
+            .as_deref()
+            .into_iter()
+            .flat_map(|v| v.split(':'))
+            .filter_map(|spec| command_line(spec, url))
+            .collect()
+    }
+}
+
+impl Browser for SystemBrowser {
+    fn open(&self, url: &str) -> bool {
+        self.commands_for(url)
+            .into_iter()
+            .chain(platform_openers(url))
+            .any(|(program, args)| spawn_detached(&program, &args))
+    }
+
+    fn open_configured(&self, url: &str) -> Option<bool> {
+        let commands = self.commands_for(url);
+        if commands.is_empty() {
+            return None;
+        }
+        Some(
+            commands
+                .into_iter()
+                .any(|(program, args)| spawn_detached(&program, &args)),
+        )
+    }
 }
 
 fn spawn_detached(program: &str, args: &[String]) -> bool {

@@ -1,25 +1,29 @@
 //! `lmi login sso` and `lmi logout sso`, the work behind the commands.
 //!
 //! Login is lock → read → (valid: report) → (expired with a refresh token:
-//! refresh) → browser login → save, under a per-session lock file so that
+//! refresh) → choose the flow → browser or device login → save, under a per-session lock file so that
 //! concurrent logins open one browser and the others report its result
 //! (kubelogin's pattern). Nothing is written before a login fully succeeds,
 //! so a failed login never touches a good existing session.
 
-use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use url::Url;
 
 use crate::auth::grants::Grant;
-use crate::commands::Ctx;
 use crate::error::{Error, Result};
-use crate::http::{loggable_url, Transport};
+use crate::http::loggable_url;
 
+use super::choice::{choose, Flow, Surroundings};
+use super::deps::SsoDeps;
+use super::device;
+use super::idp::Idp;
 use super::loopback::Listener;
 use super::pkce::LoginSecrets;
-use super::store::{Session, Store};
-use super::{browser, refresh, Idp, RefreshFailure, SsoConfig};
+use super::session::{refresh, RefreshFailure};
+use super::store::Session;
+use super::waiting::WaitingLine;
+use crate::config::SsoConfig;
 
 /// How `login sso` got its session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,8 +32,8 @@ pub enum Outcome {
     Existing,
     /// The stored session was refreshed.
     Refreshed,
-    /// A new login in the browser.
-    LoggedIn,
+    /// A new login, through this flow.
+    LoggedIn(Flow),
 }
 
 /// Options of `login sso`.
@@ -37,18 +41,26 @@ pub enum Outcome {
 pub struct LoginOptions {
     pub force: bool,
     pub no_browser: bool,
+    /// `--device`: the device flow, whatever `OAUTH_SSO_FLOW` says.
+    pub device: bool,
+    /// What the environment says about showing a browser (for `auto`).
+    pub surroundings: Surroundings,
 }
 
 /// Logs in (or reports the existing session).
-pub fn login(ctx: &Ctx, config: &SsoConfig, options: LoginOptions) -> Result<(Session, Outcome)> {
-    let store = config.store(&ctx.paths);
+pub fn login(
+    deps: &SsoDeps<'_>,
+    config: &SsoConfig,
+    options: LoginOptions,
+) -> Result<(Session, Outcome)> {
+    let store = deps.store;
     // Read first: a missing keychain fails here, before any browser opens
     // and before anything is written.
     let before = store.load()?;
     if !options.force {
         if let Some(session) = before
             .as_ref()
-            .filter(|s| s.is_fresh(crate::auth::now(), config.skew))
+            .filter(|s| s.is_fresh(deps.clock.now(), config.skew))
         {
             return Ok((session.clone(), Outcome::Existing));
         }
@@ -62,7 +74,7 @@ pub fn login(ctx: &Ctx, config: &SsoConfig, options: LoginOptions) -> Result<(Se
     let current = store.load()?;
     if let Some(session) = current
         .as_ref()
-        .filter(|s| s.is_fresh(crate::auth::now(), config.skew))
+        .filter(|s| s.is_fresh(deps.clock.now(), config.skew))
     {
         // With --force, a session that another login just made is its result.
         let just_made = lock.waited && current != before;
@@ -70,10 +82,10 @@ pub fn login(ctx: &Ctx, config: &SsoConfig, options: LoginOptions) -> Result<(Se
             return Ok((session.clone(), Outcome::Existing));
         }
     }
-    let idp = Idp::new(config);
+    let idp = Idp::new(config, deps.transport, deps.clock);
     if !options.force {
         if let Some(session) = current.as_ref().filter(|s| s.refresh_token.is_some()) {
-            match refresh_under_lock(&idp, config, &store, session) {
+            match refresh_under_lock(deps, &idp, config, session) {
                 Ok(fresh) => return Ok((fresh, Outcome::Refreshed)),
                 Err(failure) => tracing::info!(
                     target: "sso",
@@ -83,22 +95,33 @@ pub fn login(ctx: &Ctx, config: &SsoConfig, options: LoginOptions) -> Result<(Se
             }
         }
     }
-    let session = browser_login(ctx, config, &idp, &store, options)?;
+    let choice = choose(config.flow, options.device, &options.surroundings, || {
+        idp.device_authorization_endpoint()
+    })?;
+    tracing::info!(target: "sso", "login flow: {} ({})", choice.flow.name(), choice.reason);
+    let session = match &choice.device_endpoint {
+        Some(endpoint) => {
+            let session = device::login(deps, config, &idp, endpoint, options)?;
+            store_new(deps, config, session, choice.flow)?
+        }
+        None => browser_login(deps, config, &idp, options)?,
+    };
     drop(lock);
-    Ok((session, Outcome::LoggedIn))
+    Ok((session, Outcome::LoggedIn(choice.flow)))
 }
 
 fn refresh_under_lock(
+    deps: &SsoDeps<'_>,
     idp: &Idp<'_>,
     config: &SsoConfig,
-    store: &Store,
     session: &Session,
 ) -> Result<Session> {
+    let store = deps.store;
     let _lock = store.lock("session", config.refresh_wait(), || {})?;
     // A REQUIRE_SSO run may have refreshed (and rotated the refresh token)
     // since we read the session: start from what is stored now.
     let current = store.load()?.unwrap_or_else(|| session.clone());
-    if current.is_fresh(crate::auth::now(), config.skew) {
+    if current.is_fresh(deps.clock.now(), config.skew) {
         return Ok(current);
     }
     let fresh = refresh(idp, &current).map_err(|f| match f {
@@ -130,10 +153,9 @@ fn authorization_url(
 }
 
 fn browser_login(
-    ctx: &Ctx,
+    deps: &SsoDeps<'_>,
     config: &SsoConfig,
     idp: &Idp<'_>,
-    store: &Store,
     options: LoginOptions,
 ) -> Result<Session> {
     // Every endpoint is known (and checked) before the browser opens.
@@ -142,6 +164,7 @@ fn browser_login(
     if config.wants_openid() {
         idp.jwks_uri()?;
     }
+    let iss = idp.authorization_response_iss()?;
     let secrets = LoginSecrets::generate();
     let listener = Listener::bind(config.redirect_port)?;
     let redirect_uri = listener.redirect_uri();
@@ -155,7 +178,7 @@ fn browser_login(
         config.issuer_id
     );
     if !options.no_browser {
-        if browser::open(ctx.env.get("BROWSER"), url.as_str()) {
+        if deps.browser.open(url.as_str()) {
             eprintln!("Opened your browser; finish the login there.");
         } else {
             tracing::warn!(target: "sso", "could not start a browser (set BROWSER, or open the URL above yourself)");
@@ -163,29 +186,19 @@ fn browser_login(
     }
 
     let deadline = Instant::now() + Duration::from_secs(config.login_timeout);
-    let spinner = std::io::stderr().is_terminal();
-    let frames = ['|', '/', '-', '\\'];
-    let mut frame = 0usize;
-    let waited = listener.wait(&secrets.state, deadline, config.login_timeout, |left| {
-        if spinner {
-            let secs = left.as_secs();
-            eprint!(
-                "\r{} Waiting for the browser ({}:{:02} left, Ctrl-C to cancel) ",
-                frames[frame % frames.len()],
-                secs / 60,
-                secs % 60
-            );
-            let _ = std::io::stderr().flush();
-            frame += 1;
-        }
-    });
-    if spinner {
-        eprint!("\r\x1b[K");
-    }
+    let mut line = WaitingLine::new("the browser");
+    let waited = listener.wait(
+        &secrets.state,
+        iss.as_ref(),
+        deadline,
+        config.login_timeout,
+        |left| line.tick(left),
+    );
+    line.clear();
     let callback = waited?;
     tracing::info!(target: "sso", "got the authorization code; exchanging it");
 
-    let result = exchange(idp, config, store, callback.code, secrets, &redirect_uri);
+    let result = exchange(deps, idp, config, callback.code, secrets, &redirect_uri);
     match &result {
         Ok(session) => callback.pending.succeeded(session.user.as_deref()),
         Err(e) => callback.pending.failed(e.message()),
@@ -194,9 +207,9 @@ fn browser_login(
 }
 
 fn exchange(
+    deps: &SsoDeps<'_>,
     idp: &Idp<'_>,
     config: &SsoConfig,
-    store: &Store,
     code: crate::secret::Secret,
     secrets: LoginSecrets,
     redirect_uri: &str,
@@ -208,15 +221,26 @@ fn exchange(
             redirect_uri: redirect_uri.to_owned(),
         })
         .map_err(|e| {
-            let message = e.error.message().to_owned();
+            let message = e.message();
             Error::auth(format!("exchanging the authorization code failed: {message}"))
                 .with_hint("run lmi login sso again; if it keeps failing, check OAUTH_SSO_CLIENT_ID and the client's redirect settings at the IdP")
         })?;
     let session = idp.session_from(response, Some(&secrets.nonce), None)?;
+    store_new(deps, config, session, Flow::Browser)
+}
+
+/// Stores a new login's session, whichever flow made it.
+fn store_new(
+    deps: &SsoDeps<'_>,
+    config: &SsoConfig,
+    mut session: Session,
+    flow: Flow,
+) -> Result<Session> {
+    session.flow = Some(flow.name().to_owned());
     // Saved under the session lock, so a concurrent REQUIRE_SSO refresh
     // cannot interleave with (or remove) the new session.
-    let _lock = store.lock("session", config.refresh_wait(), || {})?;
-    store.save(&session)?;
+    let _lock = deps.store.lock("session", config.refresh_wait(), || {})?;
+    deps.store.save(&session)?;
     tracing::info!(
         target: "sso",
         "logged in as {} at {}",
@@ -228,14 +252,14 @@ fn exchange(
 
 /// Revokes (where the IdP allows) and forgets the session; whether a
 /// session was removed, and whether a token was revoked.
-pub fn logout(ctx: &Ctx, config: &SsoConfig) -> Result<(bool, bool)> {
-    let store = config.store(&ctx.paths);
+pub fn logout(deps: &SsoDeps<'_>, config: &SsoConfig) -> Result<(bool, bool)> {
+    let store = deps.store;
     let Some(session) = store.load()? else {
         // A broken entry may still be there; removing nothing is fine.
         let removed = store.remove()?;
         return Ok((removed, false));
     };
-    let idp = Idp::new(config);
+    let idp = Idp::new(config, deps.transport, deps.clock);
     let revoked = revoke(&idp, config, &session);
     store.remove()?;
     tracing::info!(target: "sso", "removed the SSO session from {}", store.describe());
@@ -266,7 +290,7 @@ fn revoke(idp: &Idp<'_>, config: &SsoConfig, session: &Session) -> bool {
         ("token_type_hint", hint),
         ("client_id", config.client_id.as_str()),
     ];
-    match idp.http.post_form(&endpoint, &[], &form) {
+    match idp.transport.post_form(&endpoint, &[], &form) {
         Ok(response) if (200..300).contains(&response.status) => {
             tracing::info!(target: "sso", "revoked the {hint} at {endpoint}");
             true
@@ -276,8 +300,69 @@ fn revoke(idp: &Idp<'_>, config: &SsoConfig, session: &Session) -> bool {
             false
         }
         Err(e) => {
-            tracing::warn!(target: "sso", "could not revoke the session: {}; it is forgotten locally", e.describe(idp.http.timeout));
+            tracing::warn!(target: "sso", "could not revoke the session: {}; it is forgotten locally", e.describe(idp.transport.timeout()));
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::auth::clock::FixedClock;
+    use crate::auth::sso::store::{MemoryStore, SessionStore, Store};
+    use crate::auth::sso::testing::*;
+    use crate::secret::Secret;
+
+    const T: i64 = 1_800_000_000;
+
+    fn login_with(session: Session, http: &FakeTransport) -> (Result<(Session, Outcome)>, usize) {
+        let memory = MemoryStore::holding(session);
+        let store = Store::memory(memory.clone());
+        let browser = RecordingBrowser::default();
+        let clock = FixedClock::at(T);
+        let deps = SsoDeps {
+            clock: &clock,
+            sleeper: &clock,
+            transport: http,
+            browser: &browser,
+            store: &store,
+        };
+        let result = login(&deps, &plain_config(), LoginOptions::default());
+        if let Ok((session, _)) = &result {
+            assert_eq!(memory.load().unwrap().as_ref(), Some(session));
+        }
+        let opened = browser.opened.lock().unwrap().len();
+        (result, opened)
+    }
+
+    #[test]
+    fn a_valid_session_is_reported_without_a_browser_or_a_request() {
+        let http = FakeTransport::default();
+        let (result, opened) = login_with(session(T + 3600, Some("rt-1")), &http);
+        let (got, outcome) = result.unwrap();
+        assert_eq!(outcome, Outcome::Existing);
+        assert_eq!(got, session(T + 3600, Some("rt-1")));
+        assert_eq!(opened, 0);
+        assert!(http.sent().is_empty());
+    }
+
+    #[test]
+    fn an_expired_session_is_refreshed_without_a_browser() {
+        let http = FakeTransport::default();
+        http.answer(
+            TOKEN_URL,
+            200,
+            json!({"access_token": "at-2", "token_type": "Bearer", "expires_in": 60}),
+        );
+        let (result, opened) = login_with(session(T - 1, Some("rt-1")), &http);
+        let (got, outcome) = result.unwrap();
+        assert_eq!(outcome, Outcome::Refreshed);
+        assert_eq!(got.access_token, Secret::new("at-2"));
+        assert_eq!(got.expires_at, Some(T + 60));
+        assert_eq!(http.token_requests().len(), 1);
+        assert_eq!(opened, 0);
     }
 }

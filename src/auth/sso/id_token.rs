@@ -201,6 +201,9 @@ fn describe(e: &jsonwebtoken::errors::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // jsonwebtoken checks `exp` against the system clock, so these tokens
+    // are dated by it too.
+    use crate::auth::clock::{Clock, SystemClock};
     use jsonwebtoken::{encode, EncodingKey, Header};
     use serde_json::json;
 
@@ -214,7 +217,7 @@ mod tests {
     }
 
     fn claims() -> Json {
-        let now = crate::auth::now();
+        let now = SystemClock.now();
         json!({"iss": "https://idp.test", "aud": "lmi-public", "sub": "s1",
                "exp": now + 600, "iat": now, "nonce": "n1", "email": "a@x"})
     }
@@ -263,7 +266,7 @@ mod tests {
 
     #[test]
     fn rejects_each_fault() {
-        let now = crate::auth::now();
+        let now = SystemClock.now();
         let cases: Vec<(&str, Secret)> = vec![
             ("signature", sign(&claims(), ROGUE)),
             (

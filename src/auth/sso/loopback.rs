@@ -7,6 +7,9 @@
 //! - another path (a browser's `/favicon.ico`) → 404;
 //! - `/callback` with a missing or wrong `state` → 400 (RFC 6749 §10.12: a
 //!   forged or stale redirect must not be accepted);
+//! - `/callback` whose `iss` is another issuer's, or without `iss` when the
+//!   IdP's metadata promises one → 400 (RFC 9207 §2.4: the mix-up defence;
+//!   such a code is never redeemed);
 //! - `/callback` with the right `state` and `error=` → the login ends with
 //!   the IdP's `error` and `error_description` (RFC 6749 §4.1.2.1).
 //!
@@ -23,6 +26,7 @@ use url::Url;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
+use super::idp::IssCheck;
 use super::pkce::same;
 
 /// Longest request head read from a connection.
@@ -98,11 +102,13 @@ impl Listener {
         format!("http://127.0.0.1:{}/callback", self.port)
     }
 
-    /// Waits until `deadline` for the callback carrying `state`.
-    /// `tick` is called about once a second with the time left.
+    /// Waits until `deadline` for the callback carrying `state` (and, with
+    /// `iss`, the right issuer). `tick` is called about once a second with
+    /// the time left.
     pub fn wait(
         self,
         state: &str,
+        iss: Option<&IssCheck>,
         deadline: Instant,
         timeout_secs: u64,
         mut tick: impl FnMut(Duration),
@@ -145,7 +151,7 @@ impl Listener {
                     return Err(Error::internal("the login callback listener stopped"))
                 }
             };
-            if let Some(callback) = handle(incoming, state)? {
+            if let Some(callback) = handle(incoming, state, iss)? {
                 return Ok(callback);
             }
         }
@@ -198,7 +204,7 @@ fn read_head(mut stream: TcpStream) -> Option<Incoming> {
 }
 
 /// Decides what one request means for the login.
-fn handle(incoming: Incoming, state: &str) -> Result<Option<Callback>> {
+fn handle(incoming: Incoming, state: &str, iss: Option<&IssCheck>) -> Result<Option<Callback>> {
     let Incoming {
         method,
         target,
@@ -252,6 +258,21 @@ fn handle(incoming: Incoming, state: &str) -> Result<Option<Callback>> {
         );
         return Ok(None);
     }
+    // RFC 9207 §2.4: checked before anything else in the response is used,
+    // error responses included.
+    if let Some(problem) = iss.and_then(|check| iss_problem(check, param("iss").as_deref())) {
+        tracing::warn!(target: "sso", "ignored a login callback {problem} (RFC 9207 mix-up defence); still waiting");
+        respond(
+            stream,
+            400,
+            "Bad Request",
+            &page(
+                "Invalid login response",
+                &format!("This response does not come from the identity provider lmi is waiting for ({problem}). lmi keeps waiting; finish the login from the link lmi printed."),
+            ),
+        );
+        return Ok(None);
+    }
     if let Some(error) = param("error") {
         let description = param("error_description")
             .map(|d| format!(": {}", printable(&d)))
@@ -293,6 +314,23 @@ fn handle(incoming: Incoming, state: &str) -> Result<Option<Callback>> {
             );
             Ok(None)
         }
+    }
+}
+
+/// Why a response's `iss` is refused, or `None` when it is acceptable.
+fn iss_problem(check: &IssCheck, iss: Option<&str>) -> Option<String> {
+    match iss {
+        Some(got) if got == check.issuer => None,
+        Some(got) => Some(format!(
+            "whose iss {:?} is not the issuer {:?}",
+            printable(got),
+            check.issuer
+        )),
+        None if check.required => Some(format!(
+            "without iss, although the metadata of {} says it always sends one",
+            check.issuer
+        )),
+        None => None,
     }
 }
 
@@ -400,7 +438,7 @@ mod tests {
             (a, b, c, d)
         });
         let deadline = Instant::now() + Duration::from_secs(20);
-        let callback = listener.wait("s=1", deadline, 20, |_| {}).unwrap();
+        let callback = listener.wait("s=1", None, deadline, 20, |_| {}).unwrap();
         assert_eq!(callback.code.expose(), "the-code");
         callback.pending.succeeded(Some("alice"));
         let (a, b, c, d) = client.join().unwrap();
@@ -424,7 +462,13 @@ mod tests {
             )
         });
         let err = listener
-            .wait("s", Instant::now() + Duration::from_secs(20), 20, |_| {})
+            .wait(
+                "s",
+                None,
+                Instant::now() + Duration::from_secs(20),
+                20,
+                |_| {},
+            )
             .unwrap_err();
         assert_eq!(err.exit_code(), 4);
         assert!(
@@ -437,6 +481,51 @@ mod tests {
     }
 
     #[test]
+    fn callbacks_from_another_issuer_keep_waiting() {
+        let listener = Listener::bind(0).unwrap();
+        let port = listener.port();
+        let check = IssCheck {
+            issuer: "https://idp.test".into(),
+            required: true,
+        };
+        let client = std::thread::spawn(move || {
+            let wrong = get(
+                port,
+                "/callback?code=c1&state=s&iss=https%3A%2F%2Fevil.test",
+            );
+            // An error response from another issuer is no reason to stop.
+            let wrong_error = get(
+                port,
+                "/callback?error=access_denied&state=s&iss=https%3A%2F%2Fevil.test",
+            );
+            let missing = get(port, "/callback?code=c2&state=s");
+            let right = get(port, "/callback?code=c3&state=s&iss=https%3A%2F%2Fidp.test");
+            (wrong, wrong_error, missing, right)
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let callback = listener
+            .wait("s", Some(&check), deadline, 20, |_| {})
+            .unwrap();
+        assert_eq!(callback.code.expose(), "c3");
+        callback.pending.succeeded(None);
+        let (wrong, wrong_error, missing, right) = client.join().unwrap();
+        assert!(wrong.starts_with("HTTP/1.1 400"), "{wrong}");
+        assert!(wrong.contains("evil.test"), "{wrong}");
+        assert!(wrong_error.starts_with("HTTP/1.1 400"), "{wrong_error}");
+        assert!(missing.starts_with("HTTP/1.1 400"), "{missing}");
+        assert!(right.starts_with("HTTP/1.1 200"), "{right}");
+
+        // Without the metadata's promise, a missing iss is accepted.
+        let lenient = IssCheck {
+            required: false,
+            ..check
+        };
+        assert_eq!(iss_problem(&lenient, None), None);
+        assert!(iss_problem(&lenient, Some("https://idp.test/")).is_some());
+        assert_eq!(iss_problem(&lenient, Some("https://idp.test")), None);
+    }
+
+    #[test]
     fn deadline_and_busy_port() {
         let listener = Listener::bind(0).unwrap();
         let port = listener.port();
@@ -445,7 +534,13 @@ mod tests {
         assert!(busy.message().contains(&format!("port {port}")));
         let started = Instant::now();
         let err = listener
-            .wait("s", Instant::now() + Duration::from_millis(300), 0, |_| {})
+            .wait(
+                "s",
+                None,
+                Instant::now() + Duration::from_millis(300),
+                0,
+                |_| {},
+            )
             .unwrap_err();
         assert_eq!(err.exit_code(), 4);
         assert!(started.elapsed() < Duration::from_secs(5));

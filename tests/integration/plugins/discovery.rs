@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::{chmod, describing, path_dir, script};
+use crate::support::workspace_bin;
 use crate::support::Sandbox;
 
 #[test]
@@ -176,4 +177,16 @@ fn plugin_hanging_describe_is_skipped_within_the_time_limit_with_a_warning() {
             );
         }
     }
+}
+
+#[test]
+fn plugin_unknown_command_offers_every_close_command_and_plugin() {
+    let sb = Sandbox::new();
+    let hello = workspace_bin("lmi-hello");
+    sb.run(&["plugin", "install", hello.to_str().unwrap()])
+        .assert_ok();
+    let out = sb.run(&["helo"]);
+    out.assert_code(2)
+        .assert_stderr_contains("error: unknown command 'helo'")
+        .assert_stderr_contains("did you mean 'help' or 'hello'?");
 }

@@ -22,14 +22,14 @@ fn printed_url(out: &Outcome) -> String {
 }
 
 /// A running lmi whose stderr is read line by line as it arrives.
-struct Running {
-    child: Child,
+pub(super) struct Running {
+    pub(super) child: Child,
     lines: mpsc::Receiver<String>,
     reader: std::thread::JoinHandle<String>,
 }
 
 impl Running {
-    fn start(sb: &Sandbox, args: &[&str]) -> Running {
+    pub(super) fn start(sb: &Sandbox, args: &[&str]) -> Running {
         let mut child = sb
             .cmd(args)
             .stdout(Stdio::piped())
@@ -57,7 +57,7 @@ impl Running {
 
     /// Blocks until a stderr line contains `needle`; panics when lmi ends
     /// first or after 30 s.
-    fn wait_for_stderr(&self, needle: &str) {
+    pub(super) fn wait_for_stderr(&self, needle: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -69,7 +69,7 @@ impl Running {
         }
     }
 
-    fn finish(self) -> Outcome {
+    pub(super) fn finish(self) -> Outcome {
         let out = self.child.wait_with_output().expect("wait for lmi");
         let stderr = self.reader.join().unwrap();
         Outcome {
@@ -228,6 +228,10 @@ fn sso_concurrent_logins_open_one_browser() {
     assert_eq!(
         (a_json["source"].as_str(), b_json["source"].as_str()),
         (Some("login"), Some("existing"))
+    );
+    assert_eq!(
+        (a_json["flow"].as_str(), b_json["flow"].as_str()),
+        (Some("browser"), Some("browser"))
     );
     a_json.as_object_mut().unwrap().remove("source");
     b_json.as_object_mut().unwrap().remove("source");

@@ -12,8 +12,11 @@
 //! sandbox, the scripted browser, and reading the stored session back.
 
 mod callback;
+mod device;
+mod iss;
 mod login;
 mod logout;
+mod oidc_provider;
 mod refresh;
 mod refusals;
 mod store;

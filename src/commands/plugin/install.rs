@@ -1,181 +1,25 @@
-//! `lmi plugin list|install|uninstall`: the plugin lifecycle (SPEC §6).
+//! `lmi plugin install`: a plugin from an executable file, or from a crate
+//! built with `cargo install`.
 //!
-//! What belongs here: copying an executable into lmi's `plugins/bin/`,
-//! `cargo install --root <data>/plugins` for a crate, the small manifest
-//! `plugins/installed.json` that remembers where each installed plugin came
-//! from, and listing. Finding and running plugins is `crate::plugin`.
-//!
-//! lmi only ever removes what it installed: a plugin found on `PATH` belongs
-//! to the user (or their package manager), as gh does for extensions.
+//! What belongs here: checking the name a file or crate would install
+//! (never a built-in command), copying a file into lmi's `plugins/bin/`
+//! atomically, running `cargo install --root <data>/plugins` and working out
+//! which binaries it produced, and recording each in the manifest.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::Ctx;
-use crate::cli::{PluginCommand, PluginInstallArgs};
+use super::manifest::{now_rfc3339, read_manifest, write_manifest, Entry};
+use super::plugins_dir;
+use crate::cli::PluginInstallArgs;
+use crate::commands::Ctx;
 use crate::error::{Error, Result};
+use crate::files;
 use crate::paths::ensure_private_dir;
-use crate::plugin::{self, Found, Origin, PREFIX};
-
-pub fn run(ctx: &Ctx, cmd: PluginCommand) -> Result<u8> {
-    match cmd {
-        PluginCommand::List => list(ctx),
-        PluginCommand::Install(args) => install(ctx, &args),
-        PluginCommand::Uninstall { name } => uninstall(ctx, &name),
-    }
-}
-
-/// `<data>/plugins`: cargo's `--root`, holding `bin/` and the manifest.
-fn plugins_dir(ctx: &Ctx) -> PathBuf {
-    ctx.paths.data_dir.join("plugins")
-}
-
-// ---------------------------------------------------------------- manifest
-
-/// `plugins/installed.json`: name → where lmi installed it from.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Manifest {
-    #[serde(default)]
-    plugins: BTreeMap<String, Entry>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Entry {
-    /// `installed` (copied from a file) or `crate`.
-    source: String,
-    /// The file copied, or `crate NAME [VERSION] [registry R]`.
-    from: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    installed_at: Option<String>,
-}
-
-fn manifest_path(ctx: &Ctx) -> PathBuf {
-    plugins_dir(ctx).join("installed.json")
-}
-
-/// The manifest; a missing one is empty, a broken one is warned about and
-/// read as empty (it only labels plugins, it never decides what runs).
-fn read_manifest(ctx: &Ctx) -> Manifest {
-    let path = manifest_path(ctx);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            tracing::warn!(target: "plugin", "ignoring {}: not a valid plugin manifest ({e})", path.display());
-            Manifest::default()
-        }),
-        Err(_) => Manifest::default(),
-    }
-}
-
-/// Writes the manifest atomically (temporary file, then rename), mode 0600.
-fn write_manifest(ctx: &Ctx, manifest: &Manifest) -> Result<()> {
-    let path = manifest_path(ctx);
-    let dir = plugins_dir(ctx);
-    let write = || -> std::io::Result<()> {
-        let mut bytes = serde_json::to_vec_pretty(manifest).map_err(std::io::Error::other)?;
-        bytes.push(b'\n');
-        crate::files::write_atomic(&dir, &path, &bytes)
-    };
-    write().map_err(|e| Error::io("cannot write plugin manifest", &path, e))
-}
-
-fn now_rfc3339() -> Option<String> {
-    crate::output::rfc3339(crate::auth::now())
-}
-
-// -------------------------------------------------------------------- list
-
-#[derive(Serialize)]
-struct Listed {
-    name: String,
-    path: String,
-    version: Option<String>,
-    /// `installed` (a file copied by lmi), `crate` (cargo install by lmi) or
-    /// `path` (found on PATH, the user's).
-    source: &'static str,
-    description: Option<String>,
-    /// What lmi installed it from, when it did.
-    from: Option<String>,
-    executable: bool,
-}
-
-fn list(ctx: &Ctx) -> Result<u8> {
-    let found = plugin::discover(&ctx.paths, &ctx.env);
-    let manifest = read_manifest(ctx);
-    let descriptions = plugin::describe_all(&found, &ctx.env);
-    let listed: Vec<Listed> = found
-        .into_iter()
-        .zip(descriptions)
-        .map(|(p, d)| {
-            let entry = (p.origin == Origin::PluginsBin)
-                .then(|| manifest.plugins.get(&p.name))
-                .flatten();
-            let source = match (p.origin, entry.map(|e| e.source.as_str())) {
-                (Origin::Path, _) => "path",
-                (Origin::PluginsBin, Some("crate")) => "crate",
-                (Origin::PluginsBin, _) => "installed",
-            };
-            let d = d.unwrap_or_default();
-            Listed {
-                path: p.path.display().to_string(),
-                version: d.version,
-                description: d.description,
-                from: entry.map(|e| e.from.clone()),
-                executable: p.executable,
-                source,
-                name: p.name,
-            }
-        })
-        .collect();
-    ctx.out.result(&listed, || {
-        if listed.is_empty() {
-            return format!(
-                "no plugins (install one with `lmi plugin install PATH`, or put an executable {PREFIX}<name> on PATH)"
-            );
-        }
-        let rows: Vec<[String; 4]> = listed
-            .iter()
-            .map(|l| {
-                let mut version = l.version.clone().unwrap_or_else(|| "-".to_owned());
-                if !l.executable {
-                    version = "(not executable)".to_owned();
-                }
-                [l.name.clone(), version, l.source.to_owned(), l.path.clone()]
-            })
-            .collect();
-        let header = ["NAME", "VERSION", "SOURCE", "PATH"].map(str::to_owned);
-        table(std::iter::once(&header).chain(rows.iter()))
-    })?;
-    Ok(0)
-}
-
-/// Left-aligned columns separated by two spaces; the last is not padded.
-fn table<'a>(rows: impl Iterator<Item = &'a [String; 4]> + Clone) -> String {
-    let mut widths = [0usize; 4];
-    for row in rows.clone() {
-        for (w, cell) in widths.iter_mut().zip(row.iter()) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    rows.map(|row| {
-        format!(
-            "{:w0$}  {:w1$}  {:w2$}  {}",
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        )
-    })
-    .collect::<Vec<_>>()
-    .join("\n")
-}
-
-// ----------------------------------------------------------------- install
+use crate::plugin::{self, PREFIX};
 
 #[derive(Serialize)]
 struct Installed {
@@ -185,7 +29,7 @@ struct Installed {
     from: String,
 }
 
-fn install(ctx: &Ctx, args: &PluginInstallArgs) -> Result<u8> {
+pub(super) fn install(ctx: &Ctx, args: &PluginInstallArgs) -> Result<u8> {
     let installed = match (&args.path, &args.krate) {
         (Some(path), _) => vec![install_file(ctx, path)?],
         (None, Some(krate)) => install_crate(ctx, krate, args)?,
@@ -268,26 +112,17 @@ fn install_file(ctx: &Ctx, source: &Path) -> Result<Installed> {
         );
     }
 
+    #[cfg(not(unix))]
+    let mode = 0o755;
     let bin = ctx.paths.plugins_bin();
     let target = bin.join(format!("{PREFIX}{name}"));
-    let copy = || -> std::io::Result<()> {
-        ensure_private_dir(&plugins_dir(ctx))?;
-        ensure_private_dir(&bin)?;
-        // Copy beside the target, then rename: a running copy of the old
-        // version keeps its file, and nobody sees half a binary.
-        let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&bin)?;
-        std::io::copy(&mut std::fs::File::open(source)?, tmp.as_file_mut())?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            // The source's execute bits, without set-id bits or write
-            // permission for others.
-            std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode & 0o755))?;
-        }
-        tmp.persist(&target).map_err(|e| e.error)?;
-        Ok(())
-    };
-    copy().map_err(|e| Error::io("cannot install plugin to", &target, e))?;
+    // Copied beside the target, then renamed: a running copy of the old
+    // version keeps its file, and nobody sees half a binary. The mode is the
+    // source's execute bits, without set-id bits or write permission for
+    // others.
+    std::fs::File::open(source)
+        .and_then(|mut file| files::copy_atomic(&bin, &target, &mut file, mode & 0o755))
+        .map_err(|e| Error::io("cannot install plugin to", &target, e))?;
 
     let from = std::fs::canonicalize(source)
         .unwrap_or_else(|_| source.to_owned())
@@ -336,12 +171,12 @@ fn find_cargo(ctx: &Ctx) -> Option<PathBuf> {
         }
     }
     let exe = if cfg!(windows) { "cargo.exe" } else { "cargo" };
-    let on_path = ctx.env.get("PATH").and_then(|p| {
-        std::env::split_paths(p)
-            .filter(|d| !d.as_os_str().is_empty())
-            .map(|d| d.join(exe))
-            .find(|c| is_file(c))
-    });
+    let on_path = ctx
+        .env
+        .path_dirs()
+        .into_iter()
+        .map(|d| d.join(exe))
+        .find(|c| is_file(c));
     on_path.or_else(|| {
         let homes = [
             ctx.env.non_empty("CARGO_HOME").map(PathBuf::from),
@@ -475,7 +310,7 @@ fn install_crate(ctx: &Ctx, krate: &str, args: &PluginInstallArgs) -> Result<Vec
         if let Err(e) = check_installable(&name) {
             // A crate cannot be allowed to shadow or smuggle in a name that
             // `plugin install PATH` refuses.
-            let _ = std::fs::remove_file(&path);
+            let _ = files::remove(&path);
             tracing::warn!(target: "plugin", "removed {} installed by crate {krate}: {}", path.display(), e.message());
             continue;
         }
@@ -514,65 +349,4 @@ fn stderr_stdio() -> Stdio {
         }
     }
     Stdio::null()
-}
-
-// --------------------------------------------------------------- uninstall
-
-fn uninstall(ctx: &Ctx, typed: &str) -> Result<u8> {
-    let name = typed.strip_prefix(PREFIX).unwrap_or(typed);
-    if !plugin::valid_name(name) {
-        return Err(Error::usage(format!(
-            "'{typed}' is not a valid plugin name"
-        )));
-    }
-    let target = ctx.paths.plugins_bin().join(format!("{PREFIX}{name}"));
-    let mut manifest = read_manifest(ctx);
-    let recorded = manifest.plugins.remove(name);
-    let removed = match std::fs::symlink_metadata(&target) {
-        Ok(meta) => {
-            let result = if meta.is_dir() {
-                std::fs::remove_dir_all(&target)
-            } else {
-                std::fs::remove_file(&target)
-            };
-            result.map_err(|e| Error::io("cannot remove", &target, e))?;
-            true
-        }
-        Err(_) => false,
-    };
-    if !removed && recorded.is_none() {
-        return Err(not_installed(ctx, name));
-    }
-    if recorded.is_some() {
-        write_manifest(ctx, &manifest)?;
-    }
-    tracing::info!(target: "plugin", "uninstalled plugin {name} ({})", target.display());
-    let path = target.display().to_string();
-    ctx.out.result(
-        &serde_json::json!({ "uninstalled": name, "path": path, "removed": removed }),
-        || format!("uninstalled plugin {name} (removed {path})"),
-    )?;
-    if let Some(on_path) = plugin::find(&ctx.paths, &ctx.env, name) {
-        tracing::warn!(target: "plugin", "`lmi {name}` now runs {}, found on PATH", on_path.path.display());
-    }
-    Ok(0)
-}
-
-/// Why `uninstall NAME` has nothing of lmi's to remove.
-fn not_installed(ctx: &Ctx, name: &str) -> Error {
-    if let Some(Found { path, .. }) = plugin::find(&ctx.paths, &ctx.env, name) {
-        let path = path.display().to_string();
-        return Error::usage(format!(
-            "plugin {name} is {path}, found on PATH: lmi did not install it, so it is yours to remove"
-        ))
-        .with_hint(format!(
-            "delete {path} yourself, or with the package manager that installed it"
-        ));
-    }
-    let found = plugin::discover(&ctx.paths, &ctx.env);
-    let hint = match plugin::did_you_mean(name, found.iter().map(|p| p.name.as_str())) {
-        Some(close) => format!("did you mean '{close}'? `lmi plugin list` shows the plugins"),
-        None => "`lmi plugin list` shows the plugins".to_owned(),
-    };
-    Error::usage(format!("no plugin named '{name}'")).with_hint(hint)
 }

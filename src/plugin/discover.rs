@@ -1,0 +1,169 @@
+//! Finding plugins: which names may be plugins, and where `lmi-<name>` is.
+//!
+//! What belongs here: plugin names (valid ones, and the built-in command
+//! names that always win over a plugin), the executable check, and the
+//! search order — lmi's `plugins/bin/` first, then each `PATH` folder, as a
+//! shell would look.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use crate::env::Env;
+use crate::paths::Paths;
+
+/// File names of plugins start with this.
+pub const PREFIX: &str = "lmi-";
+
+/// Where a plugin was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// lmi's own `plugins/bin/` folder (installed with `lmi plugin install`).
+    PluginsBin,
+    /// A folder on `PATH`: the user's to manage.
+    Path,
+}
+
+/// A plugin executable (or, in `plugins/bin/`, a file that should be one).
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// The command name: the file name without `lmi-`.
+    pub name: String,
+    pub path: PathBuf,
+    pub origin: Origin,
+    /// False only for a file in `plugins/bin/` without execute permission
+    /// (on `PATH` such a file is not a plugin at all).
+    pub executable: bool,
+}
+
+/// The built-in command names (and `help`): they always win over plugins,
+/// and `plugin install` refuses them.
+pub fn builtin_names() -> Vec<String> {
+    let mut names: Vec<String> = crate::cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect();
+    names.push("help".to_owned());
+    names
+}
+
+/// Whether `name` may name a plugin: not empty, no path separators, does not
+/// start with `-` (it would read as an option) or `.` (hidden files, `..`),
+/// no whitespace or control characters, and not a built-in command.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('-')
+        && !name.starts_with('.')
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_whitespace() || c.is_control())
+}
+
+pub fn is_builtin(name: &str) -> bool {
+    builtin_names().iter().any(|b| b == name)
+}
+
+/// The executable bits, as a shell's `PATH` lookup checks them.
+fn is_executable(meta: &std::fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        true
+    }
+}
+
+/// The plugin `name` resolves to: `plugins/bin/lmi-<name>` first, then the
+/// first executable `lmi-<name>` on `PATH`. `None` when there is none.
+pub fn find(paths: &Paths, env: &Env, name: &str) -> Option<Found> {
+    if !valid_name(name) {
+        return None;
+    }
+    let file = format!("{PREFIX}{name}");
+    let installed = paths.plugins_bin().join(&file);
+    if let Ok(meta) = std::fs::metadata(&installed) {
+        if meta.is_file() {
+            return Some(Found {
+                name: name.to_owned(),
+                executable: is_executable(&meta),
+                path: installed,
+                origin: Origin::PluginsBin,
+            });
+        }
+    }
+    env.path_dirs().into_iter().find_map(|dir| {
+        let candidate = dir.join(&file);
+        let meta = std::fs::metadata(&candidate).ok()?;
+        (meta.is_file() && is_executable(&meta)).then(|| Found {
+            name: name.to_owned(),
+            path: candidate,
+            origin: Origin::Path,
+            executable: true,
+        })
+    })
+}
+
+/// Every plugin, one per name (the one `lmi <name>` would run), sorted by
+/// name. Names that a built-in command shadows are left out: they never run.
+pub fn discover(paths: &Paths, env: &Env) -> Vec<Found> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    let mut dirs = vec![(paths.plugins_bin(), Origin::PluginsBin)];
+    dirs.extend(env.path_dirs().into_iter().map(|d| (d, Origin::Path)));
+    let builtins = builtin_names();
+    for (dir, origin) in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut here: Vec<(String, PathBuf)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let file = e.file_name().into_string().ok()?;
+                let name = file.strip_prefix(PREFIX)?.to_owned();
+                Some((name, e.path()))
+            })
+            .collect();
+        here.sort();
+        for (name, path) in here {
+            if !valid_name(&name) || builtins.contains(&name) || seen.contains(&name) {
+                continue;
+            }
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let executable = is_executable(&meta);
+            if !meta.is_file() || (origin == Origin::Path && !executable) {
+                continue;
+            }
+            seen.insert(name.clone());
+            out.push(Found {
+                name,
+                path,
+                origin,
+                executable,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(valid_name("hello"));
+        assert!(valid_name("my-tool.v2"));
+        for bad in ["", "-x", ".hidden", "..", "a/b", "a\\b", "a b", "a\nb"] {
+            assert!(!valid_name(bad), "{bad:?}");
+        }
+        assert!(is_builtin("api") && is_builtin("help") && is_builtin("plugin"));
+        assert!(!is_builtin("hello"));
+    }
+}
