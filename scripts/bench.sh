@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 command -v hyperfine >/dev/null || { echo "hyperfine is needed: apt-get install hyperfine" >&2; exit 1; }
+# jq: the reference for re-indenting JSON (curl | jq .).
+if ! command -v jq >/dev/null; then
+    SUDO=(); [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+    "${SUDO[@]}" apt-get update -qq && "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
+fi
 
 cargo build --release --quiet -p lmi -p lmi-testidp
 LMI="$PWD/target/release/lmi"
@@ -115,3 +120,41 @@ for cmd in "curl -s -H Authorization:Bearer_x $API/whoami" "$LMI --version" "$LM
     rss=$(/usr/bin/time -f '%M' $cmd 2>&1 >/dev/null | tail -1)
     echo "| ${cmd/$PWD\//} | $rss |"
 done
+
+# --- streamed bodies (issue 13) ----------------------------------------------
+MIB=$((1024 * 1024))
+AUTH="Authorization: Bearer $TOKEN"
+# Elements of /json-array/<N> for about that many MiB (~172 bytes each).
+json_items() { echo $(( $1 * MIB / 172 )); }
+J32=$(json_items 32)
+J64=$(json_items 64)
+echo "## streamed bodies: sizes"
+echo "| endpoint | bytes |"
+echo "|---|---:|"
+for path in "/bytes/$((256 * MIB))" "/json-array/$J32" "/json-array/$J64" "/bytes/$((1024 * MIB))"; do
+    echo "| $path | $(curl -s -H "$AUTH" "$API$path" | wc -c) |"
+done
+
+echo "## 256 MiB of bytes: lmi api vs curl -o /dev/null"
+hyperfine --warmup 3 --min-runs 20 -N --style none --export-json "$WORK/bytes.json" \
+    "curl -s -o /dev/null -H Authorization:\ Bearer\ $TOKEN $API/bytes/$((256 * MIB))" \
+    "$LMI api /bytes/$((256 * MIB))" >/dev/null
+table "$WORK/bytes.json"
+
+echo "## 32 MiB of JSON re-indented: lmi api vs curl | jq ."
+hyperfine --warmup 1 --min-runs 10 --style none --export-json "$WORK/json.json" \
+    "curl -s -H 'Authorization: Bearer $TOKEN' $API/json-array/$J32 | jq . >/dev/null" \
+    "$LMI api /json-array/$J32 >/dev/null" >/dev/null
+table "$WORK/json.json"
+
+echo "## peak RSS of streamed bodies (KiB)"
+echo "| command | KiB |"
+echo "|---|---:|"
+for path in "/json-array/$J64" "/bytes/$((1024 * MIB))"; do
+    rss=$(/usr/bin/time -f '%M' curl -s -o /dev/null -H "$AUTH" "$API$path" 2>&1 >/dev/null | tail -1)
+    echo "| curl -s -o /dev/null \$API$path | $rss |"
+    rss=$(/usr/bin/time -f '%M' "$LMI" api "$path" 2>&1 >/dev/null | tail -1)
+    echo "| lmi api $path | $rss |"
+done
+rss=$(/usr/bin/time -f '%M' "$LMI" api "/bytes/$((512 * MIB))" 2>&1 >/dev/null | tail -1)
+echo "| lmi api /bytes/$((512 * MIB)) | $rss |"

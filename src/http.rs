@@ -1,6 +1,12 @@
 //! HTTP: one agent per invocation, the endpoint rules and origin pinning.
 //!
-//! - Every exchange is bounded by `HTTP_TIMEOUT`, connect to last byte.
+//! - An exchange read in full ([`Transport::send`]: token, discovery, JWKS
+//!   and device requests) is bounded by `HTTP_TIMEOUT`, connect to last
+//!   byte, and its body by 1 MiB (SPEC §4).
+//! - A streamed exchange ([`Transport::open`]: the service call of
+//!   `lmi api`) has no size limit; `HTTP_TIMEOUT` bounds connecting, the
+//!   wait for the response head, and each read or write after it, so a
+//!   long download runs as long as data keeps coming.
 //! - Secrets, tokens and codes only go to `https://` endpoints, or to
 //!   loopback hosts over plain HTTP (SPEC §2).
 //! - Redirects are never followed by the agent: `lmi api` follows
@@ -9,7 +15,11 @@
 //!   and `socks5h://`) and the system CA store
 //!   (`SSL_CERT_FILE`) are honoured through ureq's platform verifier.
 
+mod streaming;
+
+use std::io;
 use std::net::IpAddr;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use ureq::http::{Method, Request};
@@ -17,6 +27,8 @@ use ureq::tls::{RootCerts, TlsConfig};
 use url::Url;
 
 use crate::error::{Error, Result};
+
+pub use streaming::{Payload, StreamingResponse};
 
 /// A response, read in full.
 #[derive(Debug, Clone)]
@@ -31,11 +43,15 @@ pub struct Response {
 impl Response {
     /// The first header of that name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        header(&self.headers, name)
     }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// Why an exchange failed before a response arrived.
@@ -86,15 +102,17 @@ pub struct Http {
     /// not travel to a proxy (and would reach the proxy's own loopback
     /// anyway). Go's net/http makes the same exception.
     direct: ureq::Agent,
+    /// The same two for streamed exchanges, made on first use.
+    streaming: OnceLock<(ureq::Agent, ureq::Agent)>,
     pub timeout: Duration,
 }
 
-/// Largest response body lmi reads.
-const BODY_LIMIT: u64 = 256 * 1024 * 1024;
-
-/// Largest token, discovery or JWKS response lmi reads: real ones are a few
-/// kilobytes, and a hostile server must not make lmi hold hundreds of MB.
+/// Largest token, discovery, JWKS or device response lmi reads (SPEC §4):
+/// real ones are a few kilobytes, and a hostile server must not make lmi
+/// hold hundreds of MB. [`Transport::send`] reads at most this much too:
+/// only the streamed service call of `lmi api` reads more.
 pub const SMALL_BODY_LIMIT: u64 = 1024 * 1024;
+const BODY_LIMIT: u64 = SMALL_BODY_LIMIT;
 
 /// How [`TransportError::detail`] starts when a body passed its limit.
 pub const TOO_LARGE: &str = "response too large";
@@ -130,6 +148,16 @@ pub trait Transport: Send + Sync {
         self.send(method, url, headers, body)
     }
 
+    /// Sends one request and returns once the response head has arrived;
+    /// the body is read from the response as it comes, without limit.
+    fn open(
+        &self,
+        method: &str,
+        url: &Url,
+        headers: &[(String, String)],
+        body: Option<&Payload>,
+    ) -> std::result::Result<StreamingResponse, TransportError>;
+
     /// POSTs a form (`application/x-www-form-urlencoded`), reading at most
     /// [`SMALL_BODY_LIMIT`] of the answer (token endpoints).
     fn post_form(
@@ -163,28 +191,78 @@ pub trait Transport: Send + Sync {
     }
 }
 
+/// An agent that follows no redirect and sees every status as a response.
+/// `streaming` swaps the whole-exchange limit for per-phase and per-read
+/// ones.
+fn agent(timeout: Duration, proxy: Option<ureq::Proxy>, streaming: bool) -> ureq::Agent {
+    let config = ureq::Agent::config_builder();
+    let config = if streaming {
+        config
+            .timeout_resolve(Some(timeout))
+            .timeout_connect(Some(timeout))
+            .timeout_send_request(Some(timeout))
+            .timeout_recv_response(Some(timeout))
+            .timeout_per_read(Some(timeout))
+            .timeout_per_write(Some(timeout))
+    } else {
+        config.timeout_global(Some(timeout))
+    };
+    config
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(format!("lmi/{}", env!("CARGO_PKG_VERSION")))
+        .tls_config(
+            TlsConfig::builder()
+                .root_certs(RootCerts::PlatformVerifier)
+                .build(),
+        )
+        .proxy(proxy)
+        .build()
+        .into()
+}
+
 impl Http {
     pub fn new(timeout: Duration) -> Http {
-        let build = |proxy: Option<ureq::Proxy>| -> ureq::Agent {
-            ureq::Agent::config_builder()
-                .timeout_global(Some(timeout))
-                .http_status_as_error(false)
-                .max_redirects(0)
-                .user_agent(format!("lmi/{}", env!("CARGO_PKG_VERSION")))
-                .tls_config(
-                    TlsConfig::builder()
-                        .root_certs(RootCerts::PlatformVerifier)
-                        .build(),
-                )
-                .proxy(proxy)
-                .build()
-                .into()
-        };
         Http {
-            agent: build(ureq::Proxy::try_from_env()),
-            direct: build(None),
+            agent: agent(timeout, ureq::Proxy::try_from_env(), false),
+            direct: agent(timeout, None, false),
+            streaming: OnceLock::new(),
             timeout,
         }
+    }
+}
+
+/// The response head as lmi keeps it: status, reason, version, headers.
+fn head(
+    response: &ureq::http::Response<ureq::Body>,
+) -> (u16, String, String, Vec<(String, String)>) {
+    let status = response.status();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    (
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("").to_owned(),
+        format!("{:?}", response.version()),
+        headers,
+    )
+}
+
+/// A ureq error as a [`TransportError`] for `shown`.
+fn transport_error(shown: &str, err: ureq::Error) -> TransportError {
+    let timed_out = matches!(err, ureq::Error::Timeout(_))
+        || matches!(&err, ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut);
+    TransportError {
+        url: shown.to_owned(),
+        timed_out,
+        detail: err.to_string(),
     }
 }
 
@@ -193,7 +271,7 @@ impl Transport for Http {
         self.timeout
     }
 
-    /// Sends one request and reads the whole response (at most 256 MiB).
+    /// Sends one request and reads the whole response (at most 1 MiB).
     fn send(
         &self,
         method: &str,
@@ -222,20 +300,13 @@ impl Transport for Http {
             .collect();
         let shown = crate::secret::scrub(&loggable_url(url), &sent.iter().collect::<Vec<_>>());
         let fail = |err: ureq::Error| {
-            let timed_out = matches!(err, ureq::Error::Timeout(_))
-                || matches!(&err, ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut);
             tracing::debug!(target: "http", "{method} {shown} failed after {} ms: {err}", started.elapsed().as_millis());
-            let detail = match err {
-                ureq::Error::BodyExceedsLimit(_) => {
-                    format!("{TOO_LARGE} (more than {limit} bytes)")
-                }
-                _ => err.to_string(),
-            };
-            TransportError {
-                url: shown.clone(),
-                timed_out,
-                detail,
+            let too_large = matches!(err, ureq::Error::BodyExceedsLimit(_));
+            let mut error = transport_error(&shown, err);
+            if too_large {
+                error.detail = format!("{TOO_LARGE} (more than {limit} bytes)");
             }
+            error
         };
         let method_value = Method::from_bytes(method.as_bytes()).map_err(|e| TransportError {
             url: shown.clone(),
@@ -265,18 +336,7 @@ impl Transport for Http {
                 })
             }
         };
-        let status = response.status();
-        let version = format!("{:?}", response.version());
-        let headers_out: Vec<(String, String)> = response
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let (status, reason, version, headers_out) = head(&response);
         let (_, mut body) = response.into_parts();
         let body = body
             .with_config()
@@ -285,18 +345,34 @@ impl Transport for Http {
             .map_err(fail)?;
         tracing::debug!(
             target: "http",
-            "{method} {shown} → {} ({} bytes) in {} ms",
-            status.as_u16(),
+            "{method} {shown} → {status} ({} bytes) in {} ms",
             body.len(),
             started.elapsed().as_millis()
         );
         Ok(Response {
-            status: status.as_u16(),
-            reason: status.canonical_reason().unwrap_or("").to_owned(),
+            status,
+            reason,
             version,
             headers: headers_out,
             body,
         })
+    }
+
+    fn open(
+        &self,
+        method: &str,
+        url: &Url,
+        headers: &[(String, String)],
+        body: Option<&Payload>,
+    ) -> std::result::Result<StreamingResponse, TransportError> {
+        let (proxied, direct) = self.streaming.get_or_init(|| {
+            (
+                agent(self.timeout, ureq::Proxy::try_from_env(), true),
+                agent(self.timeout, None, true),
+            )
+        });
+        let agent = if is_loopback(url) { direct } else { proxied };
+        streaming::open(agent, method, url, headers, body)
     }
 }
 

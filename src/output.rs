@@ -5,8 +5,10 @@
 //! [`Kind::BrokenPipe`](crate::error::Kind::BrokenPipe), which `main` turns
 //! into a silent exit 0.
 
+pub mod json_stream;
+
 use serde::Serialize;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Read, Write};
 
 use crate::cli::OutputFormat;
 use crate::error::{Error, Result};
@@ -56,6 +58,108 @@ impl Output {
         let mut out = io::stdout().lock();
         out.write_all(bytes).map_err(write_err)?;
         out.flush().map_err(write_err)
+    }
+}
+
+/// Bytes read from a body at a time.
+const STREAM_BUFFER: usize = 128 * 1024;
+
+/// How a streamed body went, when reading it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Streamed {
+    /// Body bytes received.
+    pub bytes: u64,
+    pub json: JsonEnd,
+}
+
+/// What the JSON re-indenter made of a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonEnd {
+    /// Not re-indented: copied byte for byte.
+    Copied,
+    /// A complete document, re-indented.
+    Complete,
+    /// Stopped being JSON at this body offset; from there on it was
+    /// written as received.
+    Broken { at: u64 },
+    /// Ended in the middle of the document.
+    Incomplete,
+}
+
+/// Reading the body failed after `bytes` bytes; what was written stays.
+#[derive(Debug)]
+pub struct ReadFailure {
+    pub bytes: u64,
+    pub error: io::Error,
+}
+
+impl Output {
+    /// Writes `head`, then streams `body` to stdout as it arrives: through
+    /// the JSON re-indenter when `reindent`, else byte for byte, through one
+    /// fixed buffer. Write errors (a closed pipe too) are the outer error; a
+    /// failed read is the inner one, after everything read so far has been
+    /// written.
+    pub fn stream(
+        &self,
+        head: &[u8],
+        body: &mut dyn Read,
+        reindent: bool,
+    ) -> Result<std::result::Result<Streamed, ReadFailure>> {
+        let stdout = io::stdout();
+        let mut out = stdout.lock();
+        out.write_all(head).map_err(write_err)?;
+        let mut json = reindent.then(json_stream::Reindenter::new);
+        let mut end = if reindent {
+            JsonEnd::Complete
+        } else {
+            JsonEnd::Copied
+        };
+        let mut buf = vec![0u8; STREAM_BUFFER];
+        let mut bytes: u64 = 0;
+        // The last byte written as received, for the terminal's newline.
+        let mut last_raw: Option<u8> = None;
+        loop {
+            let n = match body.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    out.flush().map_err(write_err)?;
+                    return Ok(Err(ReadFailure { bytes, error }));
+                }
+            };
+            let chunk = &buf[..n];
+            let raw = match json.as_mut() {
+                Some(r) => match r.feed(chunk, &mut out).map_err(write_err)? {
+                    None => &chunk[n..],
+                    Some(at) => {
+                        end = JsonEnd::Broken {
+                            at: bytes + at as u64,
+                        };
+                        json = None;
+                        &chunk[at..]
+                    }
+                },
+                None => chunk,
+            };
+            if let Some(&b) = raw.last() {
+                out.write_all(raw).map_err(write_err)?;
+                last_raw = Some(b);
+            }
+            bytes += n as u64;
+        }
+        if let Some(mut r) = json {
+            if !r.finish(&mut out).map_err(write_err)? {
+                end = JsonEnd::Incomplete;
+            }
+        }
+        // On a terminal, end the last line so the prompt (or an error line
+        // on stderr) starts on its own; into a pipe the bytes stay as sent.
+        if last_raw.is_some_and(|b| b != b'\n') && stdout.is_terminal() {
+            out.write_all(b"\n").map_err(write_err)?;
+        }
+        out.flush().map_err(write_err)?;
+        Ok(Ok(Streamed { bytes, json: end }))
     }
 }
 

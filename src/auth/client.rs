@@ -8,14 +8,19 @@
 //!   here by hand (at most [`MAX_REDIRECTS`]), so the token cannot leak to
 //!   another origin, and a redirect elsewhere is refused with nothing sent.
 //! - A 401 discards the token (only if the cache still holds it), gets
-//!   another and retries exactly once (RFC 6750 §3.1).
+//!   another and retries exactly once (RFC 6750 §3.1). It is decided from
+//!   the status line: the 401's body is dropped unread, never shown.
+//! - The response body is not read here: the caller streams it from
+//!   [`Exchange::response`], in bounded memory and without size limit.
 
 use url::Url;
 
 use crate::auth::service::ServiceAuth;
 use crate::config::ApiConfig;
 use crate::error::{Error, Result};
-use crate::http::{loggable_foreign_url, loggable_url, origin, Response, Transport};
+use crate::http::{
+    loggable_foreign_url, loggable_url, origin, Payload, StreamingResponse, Transport,
+};
 use crate::secret::{clean_external, Secret};
 
 /// Same-origin redirects followed before giving up (a loop ends here too).
@@ -27,14 +32,15 @@ pub struct Request {
     pub method: String,
     pub url: Url,
     pub headers: Vec<(String, String)>,
-    pub body: Option<Vec<u8>>,
+    pub body: Option<Payload>,
 }
 
-/// What came of a request: the last request sent, its response, and the
-/// token it carried (to scrub from what the server says).
+/// What came of a request: the last request sent, its response (the body
+/// still to be read), and the token it carried (to scrub from what the
+/// server says).
 pub struct Exchange {
     pub request: Request,
-    pub response: Response,
+    pub response: StreamingResponse,
     pub token: Secret,
     /// A redirect to another origin that was not followed: the response
     /// is the redirect itself, and this is the error to end with.
@@ -52,7 +58,7 @@ impl Exchange {
             // Only a retried request can end on a 401 (see `Client::send`).
             401 => Some(Error::auth(format!(
                 "{method} {url} answered HTTP 401 again after a new token{}",
-                challenge_summary(&self.response, &self.token)
+                challenge_summary(self.response.header("www-authenticate"), &self.token)
             ))
             .with_hint(
                 "the service does not accept this environment's token; check OAUTH_SCOPES, OAUTH_AUDIENCE and the client's permissions",
@@ -107,11 +113,11 @@ impl<'a> Client<'a> {
                 authorization(&token.token_type, &token.access_token),
             ));
             let response = http
-                .send(
+                .open(
                     &request.method,
                     &request.url,
                     &headers,
-                    request.body.clone(),
+                    request.body.as_ref(),
                 )
                 .map_err(|e| {
                     Error::service(e.describe(http.timeout()))
@@ -130,8 +136,11 @@ impl<'a> Client<'a> {
                     "{} {} answered 401{}; retrying once with a new token",
                     request.method,
                     shown(&request.url, &token.access_token),
-                    challenge_summary(&response, &token.access_token)
+                    challenge_summary(response.header("www-authenticate"), &token.access_token)
                 );
+                // The body is dropped unread (the connection with it): it
+                // belongs to the refused token and is never shown.
+                drop(response);
                 self.auth.discard(&token.access_token)?;
                 token = self.auth.token()?.0;
                 continue;
@@ -194,7 +203,9 @@ impl<'a> Client<'a> {
                 response.status,
                 shown(&next, &token.access_token)
             );
-            request = redirected(request, response.status, next);
+            let status = response.status;
+            drop(response);
+            request = redirected(request, status, next);
         }
     }
 }
@@ -235,11 +246,11 @@ fn redirected(mut request: Request, status: u16, next: Url) -> Request {
     request
 }
 
-/// `: error "invalid_token" (description)` from `WWW-Authenticate`
+/// `: error "invalid_token" (description)` from a `WWW-Authenticate` value
 /// (RFC 6750 §3), or nothing when the server gave no error. The token is
 /// scrubbed in case the server echoes it.
-pub fn challenge_summary(response: &Response, token: &Secret) -> String {
-    let Some(header) = response.header("www-authenticate") else {
+pub fn challenge_summary(header: Option<&str>, token: &Secret) -> String {
+    let Some(header) = header else {
         return String::new();
     };
     let params = auth_params(header);
@@ -319,7 +330,7 @@ mod tests {
                 ("Content-Type".into(), "application/json".into()),
                 ("Accept".into(), "application/json".into()),
             ],
-            body: Some(b"{}".to_vec()),
+            body: Some(Payload::Bytes(b"{}".to_vec())),
         };
         let next = url("https://h/b");
         for (status, from, to, body) in [

@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use url::Url;
 
 use crate::config::{AuthMethod, Endpoint, EnvName, GrantKind, ServiceConfig};
-use crate::http::{Response, Transport, TransportError};
+use crate::http::{Payload, Response, StreamingResponse, Transport, TransportError};
 use crate::secret::Secret;
 
 /// Environment `dev`: client credentials for `cli` (secret `s3cret`) at an
@@ -145,6 +145,46 @@ impl Transport for FakeTransport {
     }
 
     fn send(
+        &self,
+        method: &str,
+        url: &Url,
+        headers: &[(String, String)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Response, TransportError> {
+        self.respond(method, url, headers, body)
+    }
+
+    /// The canned response, its body read from memory.
+    fn open(
+        &self,
+        method: &str,
+        url: &Url,
+        headers: &[(String, String)],
+        body: Option<&Payload>,
+    ) -> Result<StreamingResponse, TransportError> {
+        let bytes = match body {
+            None => None,
+            Some(Payload::Bytes(b)) => Some(b.clone()),
+            Some(Payload::File(path)) => Some(std::fs::read(path).map_err(|e| TransportError {
+                url: url.to_string(),
+                timed_out: false,
+                detail: e.to_string(),
+            })?),
+        };
+        let r = self.respond(method, url, headers, bytes)?;
+        Ok(StreamingResponse {
+            status: r.status,
+            reason: r.reason,
+            version: r.version,
+            headers: r.headers,
+            body: Box::new(std::io::Cursor::new(r.body)),
+        })
+    }
+}
+
+impl FakeTransport {
+    /// Records the request and finds its canned response.
+    fn respond(
         &self,
         method: &str,
         url: &Url,

@@ -5,10 +5,14 @@
 //!    headers, the body — so bad input costs no token and sends nothing.
 //! 2. the exchange, by the authenticated client ([`crate::auth::client`]):
 //!    the token, origin pinning, same-origin redirects and the 401 retry.
-//! 3. `print`: the response body on stdout (JSON re-indented, everything
-//!    else byte for byte), `-i` adding the status line and headers first.
+//! 3. `response::print`: the response body streamed to stdout as it
+//!    arrives (JSON re-indented, everything else byte for byte), `-i`
+//!    adding the status line and headers first.
+//!
+//! Request bodies are streamed too; see `request_body`.
 
-use std::io::Read;
+mod request_body;
+mod response;
 
 use ureq::http::{HeaderName, HeaderValue};
 use url::Url;
@@ -18,13 +22,20 @@ use crate::auth::client::Request;
 use crate::cli::ApiArgs;
 use crate::config::ApiConfig;
 use crate::error::{Error, Result};
-use crate::http::{origin, Response};
+use crate::http::origin;
 
 pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<u8> {
     let api = ctx.config()?.api()?;
     let request = plan(api, args)?;
-    let exchange = ctx.with_client(|client| client.send(request))?;
-    print(ctx, &exchange.response, args.include)?;
+    let timeout = ctx.transport()?.timeout();
+    let mut exchange = ctx.with_client(|client| client.send(request))?;
+    response::print(
+        &ctx.out,
+        &exchange.request,
+        &mut exchange.response,
+        args.include,
+        timeout,
+    )?;
     if let Some(refused) = exchange.refused_redirect {
         return Err(refused);
     }
@@ -48,23 +59,16 @@ fn plan(api: &ApiConfig, args: &ApiArgs) -> Result<Request> {
 
     let method = method(args.method.as_deref(), args.file.is_some())?;
     let mut headers = parse_headers(&args.headers)?;
-    let body = match args.file.as_deref() {
-        None => None,
-        Some(source) => Some(read_body(source)?),
-    };
     let has = |headers: &[(String, String)], name: &str| {
         headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
     };
-    if let Some(bytes) = &body {
-        let shown = if args.file.as_deref() == Some("-") {
-            "stdin".to_owned()
-        } else {
-            args.file.clone().unwrap_or_default()
-        };
-        check_body(&shown, bytes, has(&headers, "content-type"))?;
-        if !has(&headers, "content-type") {
-            headers.push(("Content-Type".into(), "application/json".into()));
-        }
+    let custom_type = has(&headers, "content-type");
+    let body = match args.file.as_deref() {
+        None => None,
+        Some(source) => Some(request_body::load(source, custom_type)?),
+    };
+    if body.is_some() && !custom_type {
+        headers.push(("Content-Type".into(), "application/json".into()));
     }
     if !has(&headers, "accept") {
         headers.push(("Accept".into(), "application/json".into()));
@@ -227,140 +231,6 @@ fn parse_headers(raw: &[String]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-/// The bytes of `--file PATH`, or of stdin for `--file -`.
-fn read_body(source: &str) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    if source == "-" {
-        std::io::stdin()
-            .lock()
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::usage(format!("cannot read the body from stdin: {e}")))?;
-    } else {
-        bytes = std::fs::read(source)
-            .map_err(|e| Error::usage(format!("cannot read --file {source}: {e}")))?;
-    }
-    Ok(bytes)
-}
-
-/// A body must not be empty, and must be JSON unless the user chose the
-/// Content-Type (then it is sent as is).
-fn check_body(shown: &str, bytes: &[u8], custom_type: bool) -> Result<()> {
-    let blank = bytes.iter().all(u8::is_ascii_whitespace);
-    if bytes.is_empty() || (blank && !custom_type) {
-        return Err(Error::usage(format!("the body from {shown} is empty"))
-            .with_hint("give --file a JSON document, or leave --file out to send no body"));
-    }
-    if !custom_type {
-        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-            // serde_json ends its message with the position; it is said once.
-            let text = e.to_string();
-            let what = text
-                .rsplit_once(" at line ")
-                .map_or(text.as_str(), |(w, _)| w);
-            return Err(Error::usage(format!(
-                "the body from {shown} is not valid JSON at line {}, column {}: {what}",
-                e.line(),
-                e.column()
-            ))
-            .with_hint(
-                "fix the JSON, or name its type with -H 'Content-Type: ...' to send it as is",
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// `-i` head, then the body: JSON re-indented in JSON mode, else as received.
-fn print(ctx: &Ctx, response: &Response, include: bool) -> Result<()> {
-    let mut out = Vec::with_capacity(response.body.len() + 256);
-    if include {
-        let status = format!(
-            "{} {} {}",
-            response.version, response.status, response.reason
-        );
-        out.extend_from_slice(status.trim_end().as_bytes());
-        out.extend_from_slice(b"\n");
-        for (name, value) in &response.headers {
-            out.extend_from_slice(format!("{name}: {value}\n").as_bytes());
-        }
-        out.extend_from_slice(b"\n");
-    }
-    let json = ctx.out.is_json()
-        && !response.body.is_empty()
-        && serde_json::from_slice::<serde::de::IgnoredAny>(&response.body).is_ok();
-    if json {
-        // Validated above, so this is UTF-8 (RFC 8259 §8.1).
-        let text = String::from_utf8_lossy(&response.body);
-        out.extend_from_slice(pretty_json(&text).as_bytes());
-        out.push(b'\n');
-    } else {
-        out.extend_from_slice(&response.body);
-        // On a terminal, end the last line so the prompt (or an error line
-        // on stderr) starts on its own; into a pipe the bytes stay as sent.
-        if !response.body.is_empty()
-            && !response.body.ends_with(b"\n")
-            && std::io::IsTerminal::is_terminal(&std::io::stdout())
-        {
-            out.push(b'\n');
-        }
-    }
-    ctx.out.raw(&out)
-}
-
-/// Re-indents valid JSON text with two spaces, keeping member order and
-/// numbers exactly as the server wrote them (a `serde_json::Value` would sort
-/// keys and round big numbers).
-fn pretty_json(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 2);
-    let mut depth = 0usize;
-    let mut chars = text.chars().peekable();
-    let newline = |out: &mut String, depth: usize| {
-        out.push('\n');
-        for _ in 0..depth {
-            out.push_str("  ");
-        }
-    };
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => {
-                out.push('"');
-                while let Some(c) = chars.next() {
-                    out.push(c);
-                    match c {
-                        '\\' => out.extend(chars.next()),
-                        '"' => break,
-                        _ => {}
-                    }
-                }
-            }
-            '{' | '[' => {
-                while chars.next_if(|c| c.is_ascii_whitespace()).is_some() {}
-                let close = if c == '{' { '}' } else { ']' };
-                out.push(c);
-                if chars.next_if_eq(&close).is_some() {
-                    out.push(close);
-                } else {
-                    depth += 1;
-                    newline(&mut out, depth);
-                }
-            }
-            '}' | ']' => {
-                depth = depth.saturating_sub(1);
-                newline(&mut out, depth);
-                out.push(c);
-            }
-            ',' => {
-                out.push(',');
-                newline(&mut out, depth);
-            }
-            ':' => out.push_str(": "),
-            c if c.is_ascii_whitespace() => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -465,29 +335,6 @@ mod tests {
     }
 
     #[test]
-    fn bodies_are_checked() {
-        assert!(check_body("f", b"{\"a\":1}", false).is_ok());
-        assert!(check_body("f", b"not json", true).is_ok());
-        assert!(check_body("f", b"  \n", true).is_ok());
-        let empty = check_body("stdin", b"", true).unwrap_err();
-        assert!(
-            empty.message().contains("stdin is empty"),
-            "{}",
-            empty.message()
-        );
-        assert!(check_body("f", b" \n", false)
-            .unwrap_err()
-            .message()
-            .contains("empty"));
-        let bad = check_body("f.json", b"{\n  \"a\": 1,\n}", false).unwrap_err();
-        assert_eq!(bad.exit_code(), 2);
-        assert_eq!(
-            bad.message(),
-            "the body from f.json is not valid JSON at line 3, column 1: key must be a string"
-        );
-    }
-
-    #[test]
     fn methods() {
         assert_eq!(method(None, false).unwrap(), "GET");
         assert_eq!(method(None, true).unwrap(), "POST");
@@ -495,20 +342,5 @@ mod tests {
         assert_eq!(method(Some("delete"), false).unwrap(), "DELETE");
         assert_eq!(method(Some("FROB"), false).unwrap_err().exit_code(), 2);
         assert_eq!(method(Some("head"), true).unwrap_err().exit_code(), 2);
-    }
-
-    #[test]
-    fn json_is_reindented_in_order() {
-        let text = r#" {"z":1,"a":[1, 2.50,{}],"s":"a,b:{\"c\"]","n":123456789012345678901234567890,"e":[]} "#;
-        let pretty = pretty_json(text);
-        assert_eq!(
-            pretty,
-            "{\n  \"z\": 1,\n  \"a\": [\n    1,\n    2.50,\n    {}\n  ],\n  \"s\": \"a,b:{\\\"c\\\"]\",\n  \"n\": 123456789012345678901234567890,\n  \"e\": []\n}"
-        );
-        let reparsed: serde_json::Value = serde_json::from_str(&pretty).unwrap();
-        let original: serde_json::Value = serde_json::from_str(text).unwrap();
-        assert_eq!(reparsed, original);
-        assert_eq!(pretty_json("\"x\""), "\"x\"");
-        assert_eq!(pretty_json("42"), "42");
     }
 }

@@ -9,6 +9,7 @@
 mod input;
 mod origin;
 mod output;
+mod streaming;
 mod token;
 
 use lmi_testidp::TestServer;
