@@ -4,7 +4,8 @@
 //! `logout sso` deletes the exchanged token.
 
 use super::{
-    account, idp, keychain_entry, login, require_secret_service, sandbox, unique_client, Store,
+    account, backdate_keychain, idp, keychain_entry, login, require_secret_service, sandbox,
+    unique_client, Store,
 };
 
 #[test]
@@ -65,6 +66,7 @@ fn sso_session_is_exchanged_and_logout_removes_the_exchanged_token() {
     srv.set(|b| b.token_lifetime = Some(30));
     login(&sb, &["--force"]).assert_ok();
     sb.run(&["auth", "clear"]).assert_ok();
+    backdate_keychain(&account(&client, srv.idp_url()));
     let stale = keychain_entry(&account(&client, srv.idp_url())).unwrap();
     let before = srv.token_requests_by_grant("refresh_token");
     sb.run(&["auth", "token", "--set", "TOKEN_EXPIRY_SKEW=60"])

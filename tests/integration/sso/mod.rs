@@ -22,6 +22,7 @@ mod refresh;
 mod refusals;
 mod store;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -103,6 +104,50 @@ fn keychain_entry(account: &str) -> Option<serde_json::Value> {
         return None;
     }
     Some(serde_json::from_slice(&out.stdout).expect("the keychain secret is JSON"))
+}
+
+/// Moves the keychain session's `obtained_at` far back (as
+/// [`crate::support::backdate`] does for files), so the expiry skew decides
+/// on its own whether its access token is still fresh. The entry is
+/// rewritten with exactly the attributes it has, which replaces it.
+fn backdate_keychain(account: &str) {
+    let mut session = keychain_entry(account).expect("a keychain session");
+    let expires_at = session["expires_at"].as_i64().expect("expires_at");
+    session["obtained_at"] = (expires_at - 1_000_000).into();
+    let found = Command::new("secret-tool")
+        .args(["search", "--all", "service", "lmi", "username", account])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run secret-tool");
+    let listing = String::from_utf8_lossy(&found.stdout).into_owned()
+        + &String::from_utf8_lossy(&found.stderr);
+    let mut args = vec!["store".to_owned(), "--label=lmi".to_owned()];
+    for line in listing.lines() {
+        if let Some((name, value)) = line
+            .strip_prefix("attribute.")
+            .and_then(|rest| rest.split_once(" = "))
+        {
+            args.push(name.trim().to_owned());
+            args.push(value.trim().to_owned());
+        }
+    }
+    assert!(args.len() > 2, "no attributes found: {listing}");
+    let mut child = Command::new("secret-tool")
+        .args(&args)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("run secret-tool");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(session.to_string().as_bytes())
+        .expect("write the secret");
+    assert!(child.wait().expect("secret-tool").success());
+    assert_eq!(
+        keychain_entry(account).expect("still there")["obtained_at"],
+        session["obtained_at"]
+    );
 }
 
 /// The session file of the file store (the one `*.json` under `sso/`).
