@@ -364,21 +364,47 @@ fn dashed(key: &str) -> String {
 /// every command's help and listed once, by [`keys_help`], in `lmi --help`.
 pub fn command() -> clap::Command {
     let mut cmd = Cli::command();
-    for key in KEYS {
-        let id = format!("key:{}", key.name);
-        let underscored = key.name.to_ascii_lowercase();
+    for names in key_flag_names() {
+        // Hidden, so no help text: `lmi --help` lists the keys once
+        // ([`keys_help`]). Global args are copied into subcommands while
+        // clap builds them, so each copy is kept cheap: `'static` names.
         cmd = cmd.arg(
-            clap::Arg::new(id)
-                .long(dashed(key.name))
-                .alias(underscored)
+            clap::Arg::new(names.id)
+                .long(names.dashed)
+                .alias(names.underscored)
                 .value_name("VALUE")
-                .help(format!("Set {}: {}", key.name, key.help))
                 .hide(true)
                 .global(true)
                 .action(ArgAction::Set),
         );
     }
     cmd
+}
+
+/// The clap id and both spellings of a key's long flag.
+struct KeyFlag {
+    key: &'static str,
+    id: &'static str,
+    dashed: &'static str,
+    underscored: &'static str,
+}
+
+/// The flags of the documented keys, made once per process. The names are
+/// leaked on purpose: they live as long as the process, and `'static`
+/// strings make clap's copies of global args allocation-free.
+fn key_flag_names() -> &'static [KeyFlag] {
+    static FLAGS: std::sync::OnceLock<Vec<KeyFlag>> = std::sync::OnceLock::new();
+    FLAGS.get_or_init(|| {
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        KEYS.iter()
+            .map(|key| KeyFlag {
+                key: key.name,
+                id: leak(format!("key:{}", key.name)),
+                dashed: leak(dashed(key.name)),
+                underscored: leak(key.name.to_ascii_lowercase()),
+            })
+            .collect()
+    })
 }
 
 /// The "Configuration keys" section of `lmi --help`.
@@ -406,18 +432,17 @@ pub fn parse_with(
     let matches = cmd.try_get_matches_from(args)?;
     let mut cli = Cli::from_arg_matches(&matches)?;
     // Global args are propagated down: look in the deepest subcommand too.
-    for key in KEYS {
-        let id = format!("key:{}", key.name);
+    for flag in key_flag_names() {
         let mut value = None;
         let mut m = Some(&matches);
         while let Some(current) = m {
-            if let Ok(Some(v)) = current.try_get_one::<String>(&id) {
+            if let Ok(Some(v)) = current.try_get_one::<String>(flag.id) {
                 value = Some(v.clone());
             }
             m = current.subcommand().map(|(_, sub)| sub);
         }
         if let Some(v) = value {
-            cli.key_flags.push((key.name.to_owned(), v));
+            cli.key_flags.push((flag.key.to_owned(), v));
         }
     }
     Ok(cli)
