@@ -80,75 +80,95 @@ impl Paths {
 /// names the path and the `chmod`/`chown` that fixes it. Device files (a
 /// log sent to `/dev/…`) are exempt from the mode rule.
 pub fn check_trusted(root: &Path, path: &Path) -> Result<()> {
+    check_all_trusted(root, &[path])
+}
+
+/// [`check_trusted`] for several paths below one `root`: the levels they
+/// share (the root, `tokens/`) are checked once.
+pub fn check_all_trusted(root: &Path, paths: &[&Path]) -> Result<()> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::MetadataExt;
-        let euid = rustix::process::geteuid().as_raw();
-        let mut levels = vec![(root.to_path_buf(), true)];
-        if let Ok(rest) = path.strip_prefix(root) {
-            let mut level = root.to_path_buf();
-            for part in rest.components() {
-                level.push(part);
-                levels.push((level.clone(), false));
-            }
-        }
-        for (level, is_root) in levels {
-            // lmi's root itself may be a symbolic link (LMI_CACHE_DIR to
-            // another disk); what it points to is what gets checked.
-            let meta = if is_root {
-                std::fs::metadata(&level)
-            } else {
-                std::fs::symlink_metadata(&level)
-            };
-            let meta = match meta {
-                Ok(meta) => meta,
-                // Nothing there (or a file where a folder should be, which
-                // the write reports): nothing to trust yet.
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-                    ) =>
-                {
-                    return Ok(())
+        let mut checked: Vec<PathBuf> = Vec::new();
+        for path in paths {
+            let mut levels = vec![(root.to_path_buf(), true)];
+            if let Ok(rest) = path.strip_prefix(root) {
+                let mut level = root.to_path_buf();
+                for part in rest.components() {
+                    level.push(part);
+                    levels.push((level.clone(), false));
                 }
-                Err(e) => return Err(Error::io("cannot check", &level, e)),
-            };
-            let shown = level.display();
-            if meta.file_type().is_symlink() {
-                return Err(Error::config(format!(
-                    "refusing to use {shown}: it is a symbolic link inside lmi's folder {}",
-                    root.display()
-                ))
-                .with_hint(format!("remove it: rm {shown}")));
             }
-            if meta.uid() != euid && meta.uid() != 0 {
-                return Err(Error::config(format!(
-                    "refusing to use {shown}: it is owned by uid {}, not by you (uid {euid})",
-                    meta.uid()
-                ))
-                .with_hint(format!(
-                    "if you trust its content, run: chown {euid} {shown}; otherwise remove it"
-                )));
-            }
-            let checked = meta.is_dir() || meta.is_file();
-            if checked && meta.mode() & 0o022 != 0 {
-                return Err(Error::config(format!(
-                    "refusing to use {shown}: it is writable by group or others (mode {:04o})",
-                    meta.mode() & 0o7777
-                ))
-                .with_hint(format!(
-                    "check that nothing in it was planted, then run: chmod go-w {shown}"
-                )));
-            }
+            levels.retain(|(level, _)| !checked.contains(level));
+            check_levels(root, &levels)?;
+            checked.extend(levels.into_iter().map(|(level, _)| level));
         }
         Ok(())
     }
     #[cfg(not(unix))]
     {
-        let _ = (root, path);
+        let _ = (root, paths);
         Ok(())
     }
+}
+
+/// Checks `levels` (paths from the root down, the flag marking the root)
+/// until one does not exist.
+#[cfg(unix)]
+fn check_levels(root: &Path, levels: &[(PathBuf, bool)]) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let euid = rustix::process::geteuid().as_raw();
+    for (level, is_root) in levels {
+        let is_root = *is_root;
+        // lmi's root itself may be a symbolic link (LMI_CACHE_DIR to
+        // another disk); what it points to is what gets checked.
+        let meta = if is_root {
+            std::fs::metadata(level)
+        } else {
+            std::fs::symlink_metadata(level)
+        };
+        let meta = match meta {
+            Ok(meta) => meta,
+            // Nothing there (or a file where a folder should be, which
+            // the write reports): nothing to trust yet.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                return Ok(())
+            }
+            Err(e) => return Err(Error::io("cannot check", level, e)),
+        };
+        let shown = level.display();
+        if meta.file_type().is_symlink() {
+            return Err(Error::config(format!(
+                "refusing to use {shown}: it is a symbolic link inside lmi's folder {}",
+                root.display()
+            ))
+            .with_hint(format!("remove it: rm {shown}")));
+        }
+        if meta.uid() != euid && meta.uid() != 0 {
+            return Err(Error::config(format!(
+                "refusing to use {shown}: it is owned by uid {}, not by you (uid {euid})",
+                meta.uid()
+            ))
+            .with_hint(format!(
+                "if you trust its content, run: chown {euid} {shown}; otherwise remove it"
+            )));
+        }
+        let checked = meta.is_dir() || meta.is_file();
+        if checked && meta.mode() & 0o022 != 0 {
+            return Err(Error::config(format!(
+                "refusing to use {shown}: it is writable by group or others (mode {:04o})",
+                meta.mode() & 0o7777
+            ))
+            .with_hint(format!(
+                "check that nothing in it was planted, then run: chmod go-w {shown}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Creates `dir` and its missing parents with mode 0700 (existing folders are

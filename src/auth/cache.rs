@@ -89,10 +89,9 @@ impl TokenCache {
     /// files (see [`crate::paths::check_trusted`]).
     pub fn check_trusted(&self, env: &str) -> Result<()> {
         let root = self.dir.parent().unwrap_or(&self.dir);
-        for file in [self.path(env), self.metadata_path(env), self.lock_path(env)] {
-            crate::paths::check_trusted(root, &file)?;
-        }
-        Ok(())
+        let files = [self.path(env), self.metadata_path(env), self.lock_path(env)];
+        let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+        crate::paths::check_all_trusted(root, &files)
     }
 
     /// Removes every temporary file a killed write left behind.
