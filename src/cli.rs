@@ -210,7 +210,7 @@ pub struct ApiArgs {
     /// HTTP method (default GET, or POST with a body)
     #[arg(short = 'X', long = "method", value_name = "METHOD")]
     pub method: Option<String>,
-    /// Path joined to API_BASE_URL, or a full URL on an allowed origin
+    /// Path joined to API_BASE_URL, a full URL on an allowed origin, or `graphql` for a GraphQL request to API_GRAPHQL_URL
     pub path: String,
     /// Extra request header (repeatable)
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
@@ -221,6 +221,18 @@ pub struct ApiArgs {
     /// Print the status line and response headers before the body
     #[arg(short = 'i', long = "include")]
     pub include: bool,
+    /// Add a string field (repeatable): query string for GET/HEAD, else JSON body; KEY[sub]= nests, KEY[]= appends
+    #[arg(short = 'f', long = "raw-field", value_name = "KEY=VALUE")]
+    pub raw_fields: Vec<String>,
+    /// Add a typed field (repeatable): true, false, null and numbers as JSON, @PATH a file's content, @- stdin
+    #[arg(short = 'F', long = "field", value_name = "KEY=VALUE")]
+    pub typed_fields: Vec<String>,
+    /// Write the response body to FILE (through a temporary file renamed at the end)
+    #[arg(long = "output-file", value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub output_file: Option<PathBuf>,
+    /// Print no response body
+    #[arg(long = "silent")]
+    pub silent: bool,
 }
 
 #[derive(Debug, Subcommand)]

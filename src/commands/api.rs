@@ -9,8 +9,11 @@
 //!    arrives (JSON re-indented, everything else byte for byte), `-i`
 //!    adding the status line and headers first.
 //!
-//! Request bodies are streamed too; see `request_body`.
+//! Request bodies are streamed too; see `request_body`. Fields (`-f`/`-F`)
+//! are parsed in `fields`, and `lmi api graphql` is built in `graphql`.
 
+mod fields;
+mod graphql;
 mod request_body;
 mod response;
 
@@ -22,13 +25,21 @@ use crate::auth::client::Request;
 use crate::cli::ApiArgs;
 use crate::config::ApiConfig;
 use crate::error::{Error, Result};
-use crate::http::origin;
+use crate::http::{origin, Payload};
+use fields::Fields;
 
 pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<u8> {
     let api = ctx.config()?.api()?;
     let request = plan(api, args)?;
+    let graphql = args.path == graphql::PATH;
     let timeout = ctx.transport()?.timeout();
     let mut exchange = ctx.with_client(|client| client.send(request))?;
+    let errors = graphql.then(|| {
+        let body = std::mem::replace(&mut exchange.response.body, Box::new(std::io::empty()));
+        let (watch, found) = graphql::ErrorsWatch::new(body);
+        exchange.response.body = Box::new(watch);
+        found
+    });
     response::print(
         &ctx.out,
         &exchange.request,
@@ -39,33 +50,66 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<u8> {
     if let Some(refused) = exchange.refused_redirect {
         return Err(refused);
     }
-    match exchange.status_error() {
-        None => Ok(0),
-        Some(e) => Err(e),
+    if let Some(e) = exchange.status_error() {
+        return Err(e);
     }
+    if errors.is_some_and(|found| found.load(std::sync::atomic::Ordering::Relaxed)) {
+        let what = format!(
+            "{} {}",
+            exchange.request.method,
+            crate::http::loggable_url(&exchange.request.url)
+        );
+        return Err(graphql::errors_error(&what));
+    }
+    Ok(0)
 }
 
 // --- step 1: the plan ---------------------------------------------------------
 
 /// Checks every input and builds the request; no token, no network.
 fn plan(api: &ApiConfig, args: &ApiArgs) -> Result<Request> {
-    // A relative PATH needs the base: the error names the key and where to
-    // set it.
-    let missing_base = || match api.require_base() {
-        Err(e) => e,
-        Ok(_) => Error::internal("API_BASE_URL is set but was not parsed"),
-    };
-    let url = target(&args.path, api.base.as_ref(), &api.allowed, missing_base)?;
-
-    let method = method(args.method.as_deref(), args.file.is_some())?;
+    let stdin_taken = args.file.as_deref() == Some("-");
+    let fields = Fields::parse(&args.raw_fields, &args.typed_fields, stdin_taken)?;
     let mut headers = parse_headers(&args.headers)?;
     let has = |headers: &[(String, String)], name: &str| {
         headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
     };
     let custom_type = has(&headers, "content-type");
-    let body = match args.file.as_deref() {
-        None => None,
-        Some(source) => Some(request_body::load(source, custom_type)?),
+
+    let (method, url, body) = if args.path == graphql::PATH {
+        graphql::check_args(args.method.as_deref(), args.file.as_deref())?;
+        let (query, variables) = graphql::query_and_variables(fields)?;
+        let body = Payload::Bytes(graphql::request_body(&query, &variables));
+        ("POST".to_owned(), api.graphql_url()?, Some(body))
+    } else {
+        // A relative PATH needs the base: the error names the key and where
+        // to set it.
+        let missing_base = || match api.require_base() {
+            Err(e) => e,
+            Ok(_) => Error::internal("API_BASE_URL is set but was not parsed"),
+        };
+        let mut url = target(&args.path, api.base.as_ref(), &api.allowed, missing_base)?;
+        let method = method(
+            args.method.as_deref(),
+            args.file.is_some() || !fields.is_empty(),
+            args.file.is_some(),
+        )?;
+        let body = match args.file.as_deref() {
+            Some(source) => Some(request_body::load(source, custom_type)?),
+            None => None,
+        };
+        // Fields go into the query string for GET and HEAD, and beside a
+        // --file body; otherwise they are the JSON body.
+        let body = if fields.is_empty() {
+            body
+        } else if body.is_some() || method == "GET" || method == "HEAD" {
+            url.query_pairs_mut().extend_pairs(fields.query_pairs());
+            body
+        } else {
+            let object = serde_json::Value::Object(fields.to_object()?);
+            Some(Payload::Bytes(object.to_string().into_bytes()))
+        };
+        (method, url, body)
     };
     if body.is_some() && !custom_type {
         headers.push(("Content-Type".into(), "application/json".into()));
@@ -84,13 +128,13 @@ fn plan(api: &ApiConfig, args: &ApiArgs) -> Result<Request> {
 /// `-X` uppercased, else GET, or POST when there is a body. Only the methods
 /// the HTTP agent can send are accepted, so a typo is a usage error rather
 /// than a network one.
-fn method(raw: Option<&str>, has_body: bool) -> Result<String> {
+fn method(raw: Option<&str>, default_post: bool, has_body: bool) -> Result<String> {
     const KNOWN: &[&str] = &[
         "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE",
     ];
     let method = match raw {
         Some(m) => m.trim().to_ascii_uppercase(),
-        None if has_body => "POST".to_owned(),
+        None if default_post => "POST".to_owned(),
         None => "GET".to_owned(),
     };
     if !KNOWN.contains(&method.as_str()) {
@@ -336,11 +380,16 @@ mod tests {
 
     #[test]
     fn methods() {
-        assert_eq!(method(None, false).unwrap(), "GET");
-        assert_eq!(method(None, true).unwrap(), "POST");
-        assert_eq!(method(Some("put"), true).unwrap(), "PUT");
-        assert_eq!(method(Some("delete"), false).unwrap(), "DELETE");
-        assert_eq!(method(Some("FROB"), false).unwrap_err().exit_code(), 2);
-        assert_eq!(method(Some("head"), true).unwrap_err().exit_code(), 2);
+        assert_eq!(method(None, false, false).unwrap(), "GET");
+        assert_eq!(method(None, true, true).unwrap(), "POST");
+        assert_eq!(method(None, true, false).unwrap(), "POST");
+        assert_eq!(method(Some("put"), true, true).unwrap(), "PUT");
+        assert_eq!(method(Some("delete"), false, false).unwrap(), "DELETE");
+        assert_eq!(
+            method(Some("FROB"), false, false).unwrap_err().exit_code(),
+            2
+        );
+        assert_eq!(method(Some("head"), true, true).unwrap_err().exit_code(), 2);
+        assert_eq!(method(Some("head"), true, false).unwrap(), "HEAD");
     }
 }

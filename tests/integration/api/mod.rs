@@ -6,6 +6,8 @@
 //! This file holds the helpers the api test files share: the test IdP and
 //! API, a sandbox configured against them, and the cached token.
 
+mod fields;
+mod graphql;
 mod input;
 mod origin;
 mod output;
