@@ -12,6 +12,7 @@
 //! Request bodies are streamed too; see `request_body`. Fields (`-f`/`-F`)
 //! are parsed in `fields`, and `lmi api graphql` is built in `graphql`.
 
+mod download;
 mod fields;
 mod graphql;
 mod request_body;
@@ -21,16 +22,24 @@ use ureq::http::{HeaderName, HeaderValue};
 use url::Url;
 
 use super::Ctx;
-use crate::auth::client::Request;
+use std::time::Duration;
+
+use crate::auth::client::{Exchange, Request};
 use crate::cli::ApiArgs;
 use crate::config::ApiConfig;
 use crate::error::{Error, Result};
-use crate::http::{origin, Payload};
+use crate::http::{origin, Payload, StreamingResponse};
 use fields::Fields;
 
 pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<u8> {
     let api = ctx.config()?.api()?;
     let request = plan(api, args)?;
+    // Before any token or request: the folder must take the file.
+    let download = args
+        .output_file
+        .as_deref()
+        .map(download::Download::prepare)
+        .transpose()?;
     let graphql = args.path == graphql::PATH;
     let timeout = ctx.transport()?.timeout();
     let mut exchange = ctx.with_client(|client| client.send(request))?;
@@ -40,13 +49,7 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<u8> {
         exchange.response.body = Box::new(watch);
         found
     });
-    response::print(
-        &ctx.out,
-        &exchange.request,
-        &mut exchange.response,
-        args.include,
-        timeout,
-    )?;
+    deliver(ctx, args, &mut exchange, download, timeout)?;
     if let Some(refused) = exchange.refused_redirect {
         return Err(refused);
     }
@@ -62,6 +65,43 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<u8> {
         return Err(graphql::errors_error(&what));
     }
     Ok(0)
+}
+
+/// The body to FILE (only a 2xx one: an error page never replaces a
+/// download), nowhere (`--silent`), or to stdout.
+fn deliver(
+    ctx: &Ctx,
+    args: &ApiArgs,
+    exchange: &mut Exchange,
+    download: Option<download::Download>,
+    timeout: Duration,
+) -> Result<()> {
+    let response = &mut exchange.response;
+    let success = (200..300).contains(&response.status) && exchange.refused_redirect.is_none();
+    let saved = match download {
+        Some(target) if success => {
+            print_head(ctx, args, response)?;
+            target.save(response, download::shows_progress(ctx.global.quiet))?
+        }
+        _ if args.silent => {
+            print_head(ctx, args, response)?;
+            download::discard(response)?
+        }
+        _ => return response::print(&ctx.out, &exchange.request, response, args.include, timeout),
+    };
+    saved
+        .map(drop)
+        .map_err(|failure| response::read_failure(&exchange.request, response, failure, timeout))
+}
+
+/// The `-i` head alone, when the body goes elsewhere.
+fn print_head(ctx: &Ctx, args: &ApiArgs, response: &StreamingResponse) -> Result<()> {
+    if args.include {
+        let head = response::head(response);
+        // An empty body cannot fail to read.
+        let _ = ctx.out.stream(&head, &mut std::io::empty(), false)?;
+    }
+    Ok(())
 }
 
 // --- step 1: the plan ---------------------------------------------------------
