@@ -206,8 +206,14 @@ pub enum LogoutCommand {
 }
 
 #[derive(Debug, Args, Clone)]
+#[command(after_help = "Examples:\n  \
+    lmi api /issues -f title=Bug -F draft=false -f 'labels[]=ui'   (JSON body, POST)\n  \
+    lmi api -X GET /search -f q=bug -F per_page=50                  (query string)\n  \
+    lmi api /notes -F body=@notes.md                                (a file's content)\n  \
+    lmi api graphql -F query=@q.graphql -f owner=ann -F first=10    (GraphQL)\n  \
+    lmi api /export --output-file export.tar                        (download)")]
 pub struct ApiArgs {
-    /// HTTP method (default GET, or POST with a body)
+    /// HTTP method (default GET, or POST with a body or fields)
     #[arg(short = 'X', long = "method", value_name = "METHOD")]
     pub method: Option<String>,
     /// Path joined to API_BASE_URL, a full URL on an allowed origin, or `graphql` for a GraphQL request to API_GRAPHQL_URL

@@ -9,6 +9,7 @@
 mod download;
 mod fields;
 mod graphql;
+mod help;
 mod input;
 mod origin;
 mod output;
