@@ -13,6 +13,7 @@
 //!   shows the bytes and the rate, and with a `Content-Length` the percent
 //!   and the time left. Nothing is drawn otherwise.
 //! - The temporary file is private (0600), and so is FILE after the rename.
+//!   Ctrl-C deletes it before lmi exits 130.
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use tempfile::NamedTempFile;
 
 use crate::error::{Error, Result};
 use crate::http::StreamingResponse;
+use crate::interrupt::RemoveOnInterrupt;
 use crate::output::ReadFailure;
 
 /// Copy buffer: large enough for fast links, small enough to stay bounded.
@@ -32,10 +34,21 @@ const BUFFER: usize = 64 * 1024;
 const REDRAW_HZ: u8 = 10;
 
 /// A download target, its temporary file already created.
-#[derive(Debug)]
 pub struct Download {
     target: PathBuf,
     temp: NamedTempFile,
+    /// Ctrl-C deletes `temp` before exiting (a signal ends lmi without
+    /// running destructors).
+    guard: RemoveOnInterrupt,
+}
+
+impl std::fmt::Debug for Download {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Download")
+            .field("target", &self.target)
+            .field("temp", &self.temp.path())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Download {
@@ -77,9 +90,11 @@ impl Download {
                 ))
                 .with_cause(e)
             })?;
+        let guard = RemoveOnInterrupt::new(temp.path().to_path_buf());
         Ok(Download {
             target: target.to_path_buf(),
             temp,
+            guard,
         })
     }
 
@@ -95,7 +110,11 @@ impl Download {
             .header("content-length")
             .and_then(|l| l.trim().parse::<u64>().ok());
         let bar = progress.then(|| progress_bar(length));
-        let Download { target, mut temp } = self;
+        let Download {
+            target,
+            mut temp,
+            guard,
+        } = self;
         let written = copy(&mut response.body, temp.as_file_mut(), bar.as_ref());
         // The line stays, showing how far the download got.
         if let Some(bar) = &bar {
@@ -104,17 +123,25 @@ impl Download {
                 _ => bar.abandon(),
             }
         }
-        let bytes = match written? {
-            Ok(bytes) => bytes,
-            // Dropping `temp` deletes it: FILE is left as it was.
-            Err(failure) => return Ok(Err(failure)),
+        let bytes = match written {
+            Ok(Ok(bytes)) => bytes,
+            // Deleting `temp` (before the guard goes) leaves FILE as it was.
+            other => {
+                drop(temp);
+                drop(guard);
+                return other;
+            }
         };
-        temp.as_file()
+        let saved = temp
+            .as_file()
             .sync_all()
-            .map_err(|e| Error::io("cannot write", temp.path(), e))?;
-        temp.persist(&target)
-            .map_err(|e| Error::io("cannot rename the download to", &target, e.error))?;
-        Ok(Ok(bytes))
+            .map_err(|e| Error::io("cannot write", temp.path(), e))
+            .and_then(|()| {
+                temp.persist(&target)
+                    .map_err(|e| Error::io("cannot rename the download to", &target, e.error))
+            });
+        drop(guard);
+        saved.map(|_| Ok(bytes))
     }
 }
 

@@ -6,6 +6,7 @@
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use lmi_testidp::PatternReader;
 use sha2::{Digest, Sha256};
@@ -216,4 +217,56 @@ fn api_progress_line_only_on_a_terminal() {
         &format!("-q api /bytes/{} --output-file '{}'", MIB, file.display()),
     );
     assert!(!shown.contains("MiB"), "{shown:?}");
+}
+
+#[test]
+fn api_ctrl_c_during_a_download_leaves_no_file_behind() {
+    let srv = server();
+    let sb = sandbox(&srv);
+    let dir = sb.home().join("dl");
+    std::fs::create_dir(&dir).unwrap();
+    let file = dir.join("blob.bin");
+    std::fs::write(&file, "previous").unwrap();
+    let mut child = sb
+        .cmd(&[
+            "api",
+            &format!("/stall/{}", 256 * 1024),
+            "--output-file",
+            file.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The server has sent part of the body and waits: lmi is mid-download,
+    // its temporary file beside FILE.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while srv.stalled_requests() != 1 {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("lmi ended ({status}) before the download stalled");
+        }
+        assert!(Instant::now() < deadline, "the download never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        names(&dir).len(),
+        2,
+        "FILE and its temporary file: {:?}",
+        names(&dir)
+    );
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    srv.release_stalled();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "previous");
+    assert_eq!(names(&dir), vec!["blob.bin"], "the temporary file is gone");
 }
