@@ -227,8 +227,12 @@ pub struct ApiArgs {
     /// Print the status line and response headers before the body
     #[arg(short = 'i', long = "include")]
     pub include: bool,
-    /// Add a string field (repeatable): query string for GET/HEAD, else JSON body; KEY[sub]= nests, KEY[]= appends
-    #[arg(short = 'f', long = "raw-field", value_name = "KEY=VALUE")]
+    #[arg(
+        short = 'f',
+        long = "raw-field",
+        value_name = "KEY=VALUE",
+        help = "Add a string field (repeatable): query string for GET/HEAD, else JSON body; KEY[sub]= nests, KEY[]= appends"
+    )]
     pub raw_fields: Vec<String>,
     /// Add a typed field (repeatable): true, false, null and numbers as JSON, @PATH a file's content, @- stdin
     #[arg(short = 'F', long = "field", value_name = "KEY=VALUE")]
