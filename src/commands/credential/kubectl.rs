@@ -8,12 +8,22 @@
 //! `expirationTimestamp` (RFC 3339); without one it asks again only after a
 //! 401. `--sso` answers with the SSO session's ID token, for clusters whose
 //! API server authenticates OIDC ID tokens (`--oidc-issuer-url`).
+//!
+//! The credential goes only to a cluster lmi knows (SPEC §8): kubectl names
+//! the server it is about to call in `spec.cluster.server` (when the
+//! kubeconfig's exec block says `provideClusterInfo: true`), and its origin
+//! must be one the environment's token may go to, as for `lmi api` and the
+//! git helper. A kubeconfig is often someone else's file (a vendor's, a
+//! tutorial's); without this check its cluster would receive the token.
 
 use serde::{Deserialize, Serialize};
+
+use url::Url;
 
 use super::Ctx;
 use crate::auth::sso::{self, Need};
 use crate::error::{Error, Result};
+use crate::http::{is_loopback, loggable_foreign_url, origin};
 use crate::output::rfc3339;
 
 pub const V1: &str = "client.authentication.k8s.io/v1";
@@ -69,10 +79,80 @@ pub fn api_version(exec_info: Option<&str>) -> Result<&'static str> {
     }
 }
 
+/// The kubeconfig line that makes kubectl name its cluster.
+const PROVIDE_CLUSTER_INFO: &str = "provideClusterInfo: true";
+
+/// The server kubectl names in `spec.cluster.server`, or the error saying
+/// it named none and which kubeconfig line fixes that. Called after
+/// [`api_version`], so malformed JSON has already been refused.
+fn cluster_server(exec_info: Option<&str>) -> Result<String> {
+    #[derive(Deserialize)]
+    struct Request {
+        spec: Option<Spec>,
+    }
+    #[derive(Deserialize)]
+    struct Spec {
+        cluster: Option<Cluster>,
+    }
+    #[derive(Deserialize)]
+    struct Cluster {
+        server: Option<String>,
+    }
+    let server = exec_info
+        .and_then(|raw| serde_json::from_str::<Request>(raw).ok())
+        .and_then(|r| r.spec?.cluster?.server)
+        .filter(|s| !s.trim().is_empty());
+    server.ok_or_else(|| {
+        Error::config(format!(
+            "kubectl named no cluster server in {EXEC_INFO}; lmi hands out a credential only for a cluster it knows"
+        ))
+        .with_hint(format!(
+            "add `{PROVIDE_CLUSTER_INFO}` to the kubeconfig's users[].user.exec block"
+        ))
+    })
+}
+
+/// Whether the token may go to `server`: https (or loopback http) and the
+/// origin of `API_BASE_URL` or one of `API_ALLOWED_ORIGINS`.
+fn check_cluster(ctx: &Ctx, server: &str) -> Result<()> {
+    let refused = |shown: &str, why: &str| {
+        Error::config(format!(
+            "kubectl's cluster {shown} {why}; lmi gives it no credential"
+        ))
+        .with_hint(format!(
+            "if {shown} is a cluster of this environment, add its origin to API_ALLOWED_ORIGINS"
+        ))
+    };
+    let url = Url::parse(server.trim()).map_err(|e| {
+        // Text from a file lmi did not write: cleaned before it is shown.
+        let shown = crate::secret::clean_external(server, &[]);
+        refused(&format!("{shown:?}"), &format!("is not a URL ({e})"))
+    })?;
+    let shown = loggable_foreign_url(&url);
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        _ => return Err(refused(&shown, "is neither https nor on a loopback host")),
+    }
+    let api = ctx.config()?.api()?;
+    if !api.allows(&url) {
+        return Err(refused(
+            &shown,
+            &format!(
+                "({}) is neither API_BASE_URL's origin nor in API_ALLOWED_ORIGINS",
+                origin(&url)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub fn run(ctx: &Ctx, sso: bool) -> Result<u8> {
-    // Checked before any token is asked for: a request lmi cannot answer
-    // should cost nothing.
-    let api_version = api_version(ctx.env.get(EXEC_INFO))?;
+    // Checked before any token is asked for: a request lmi cannot answer,
+    // or a cluster it must not answer for, should cost nothing.
+    let exec_info = ctx.env.get(EXEC_INFO);
+    let api_version = api_version(exec_info)?;
+    check_cluster(ctx, &cluster_server(exec_info)?)?;
     let (token, expires_at) = if sso {
         let session = ctx.with_sso(|deps, config| {
             sso::current_session(
@@ -137,6 +217,38 @@ mod tests {
         }
         let err = api_version(Some(r#"{"apiVersion":"v2"}"#)).unwrap_err();
         assert!(err.message().contains("\"v2\""), "{}", err.message());
+    }
+
+    #[test]
+    fn the_cluster_is_read_from_the_spec_or_its_absence_names_the_fix() {
+        let info = r#"{"apiVersion":"client.authentication.k8s.io/v1","spec":{"cluster":{"server":"https://k8s.example.com:6443/x"},"interactive":false}}"#;
+        assert_eq!(
+            cluster_server(Some(info)).unwrap(),
+            "https://k8s.example.com:6443/x"
+        );
+        for none in [
+            None,
+            Some(""),
+            Some(r#"{"apiVersion":"client.authentication.k8s.io/v1"}"#),
+            Some(
+                r#"{"apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#,
+            ),
+            Some(
+                r#"{"apiVersion":"client.authentication.k8s.io/v1","spec":{"cluster":{"server":" "}}}"#,
+            ),
+        ] {
+            let err = cluster_server(none).unwrap_err();
+            assert_eq!(err.exit_code(), 3, "{none:?}");
+            assert!(
+                err.message().contains("named no cluster"),
+                "{}",
+                err.message()
+            );
+            assert!(
+                err.hint().is_some_and(|h| h.contains(PROVIDE_CLUSTER_INFO)),
+                "{none:?}"
+            );
+        }
     }
 
     #[test]
