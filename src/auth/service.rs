@@ -241,13 +241,13 @@ impl<'a> ServiceAuth<'a> {
     /// when cached metadata led nowhere.
     fn exchange(&self, grant: Grant, subject: Option<&Subject>) -> Result<CachedToken> {
         let hint = |failure: &GrantFailure| service_hint(self.config, failure);
-        let (token_url, from_cache) = self.token_endpoint(false)?;
-        match self.send(&token_url, grant.clone(), subject)? {
+        let (endpoint, from_cache) = self.token_endpoint(false)?;
+        match self.send(&endpoint, grant.clone(), subject)? {
             Err(failure) if from_cache && !failure.reached() => {
                 tracing::info!(target: "auth", "token endpoint from cached metadata failed; discovering again");
                 self.cache.remove_metadata(self.env());
-                let (token_url, _) = self.token_endpoint(true)?;
-                self.send(&token_url, grant, subject)?
+                let (endpoint, _) = self.token_endpoint(true)?;
+                self.send(&endpoint, grant, subject)?
                     .map_err(|e| e.into_error(hint))
             }
             other => other.map_err(|e| e.into_error(hint)),
@@ -258,16 +258,21 @@ impl<'a> ServiceAuth<'a> {
     /// assertion file that cannot be used); the inner one the endpoint's.
     fn send(
         &self,
-        token_url: &Url,
+        endpoint: &TokenEndpoint,
         grant: Grant,
         subject: Option<&Subject>,
     ) -> Result<std::result::Result<CachedToken, GrantError>> {
         let config = self.config;
-        // RFC 7523 §3: a fresh assertion per request, for this endpoint.
+        let token_url = &endpoint.url;
+        // RFC 7523 §3: a fresh assertion per request. Its audience is the
+        // issuer identifier (SPEC §4.1, draft-ietf-oauth-rfc7523bis): a
+        // token endpoint URL taken from some server's metadata could be
+        // another server's, which would then accept the assertion.
+        let audience = endpoint.issuer.as_deref().unwrap_or(token_url.as_str());
         let assertion = self
             .assertions
             .as_ref()
-            .map(|a| a.make(token_url))
+            .map(|a| a.make(audience))
             .transpose()?;
         let request = TokenRequest {
             token_url,
@@ -307,18 +312,23 @@ impl<'a> ServiceAuth<'a> {
         }))
     }
 
-    /// The token URL: explicit, from cached metadata, or discovered (and
-    /// cached). The flag says whether it came from the metadata cache.
-    fn token_endpoint(&self, refetch: bool) -> Result<(Url, bool)> {
+    /// The token URL (explicit, from cached metadata, or discovered and
+    /// cached) with the issuer identifier when metadata names one. The flag
+    /// says whether it came from the metadata cache.
+    fn token_endpoint(&self, refetch: bool) -> Result<(TokenEndpoint, bool)> {
         let issuer = match &self.config.endpoint {
-            Endpoint::Explicit(url) => return Ok((url.clone(), false)),
+            Endpoint::Explicit(url) => {
+                let url = url.clone();
+                return Ok((TokenEndpoint { url, issuer: None }, false));
+            }
             Endpoint::Discover(issuer) => issuer,
         };
         let env = self.env();
         if !refetch {
             if let Some(meta) = self.cache.read_metadata(env, issuer.as_str()) {
                 if let Some(url) = meta.token_endpoint.as_deref() {
-                    return Ok((discovered_endpoint("token_endpoint", url, issuer)?, true));
+                    let url = discovered_endpoint("token_endpoint", url, issuer)?;
+                    return Ok((TokenEndpoint::discovered(url, meta.issuer), true));
                 }
             }
         }
@@ -332,7 +342,23 @@ impl<'a> ServiceAuth<'a> {
         if let Err(e) = self.cache.write_metadata(env, issuer.as_str(), &meta) {
             tracing::debug!(target: "auth", "could not cache metadata: {e}");
         }
-        Ok((url, false))
+        Ok((TokenEndpoint::discovered(url, meta.issuer), false))
+    }
+}
+
+/// Where a token request goes, and the issuer identifier of the validated
+/// metadata that named it (none for an explicit `OAUTH_TOKEN_URL`).
+struct TokenEndpoint {
+    url: Url,
+    issuer: Option<String>,
+}
+
+impl TokenEndpoint {
+    fn discovered(url: Url, issuer: String) -> TokenEndpoint {
+        TokenEndpoint {
+            url,
+            issuer: Some(issuer),
+        }
     }
 }
 
