@@ -6,17 +6,25 @@
 //! of the file's token (never the token itself), or the session's issuer
 //! and user. Another subject is a cache miss. `logout sso` removes the
 //! tokens exchanged from the session ([`forget_session_tokens`]).
+//!
+//! The session's access token is the person's credential: it goes only to
+//! the SSO issuer's own token endpoint or to an origin the environment lists
+//! in `OAUTH_EXCHANGE_ORIGINS` ([`SessionSubject::check_endpoint`]), so an
+//! environment that names some other token endpoint cannot collect it. A
+//! subject token file is the environment's own and is not restricted.
 
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+use url::Url;
 
 use crate::auth::cache::{Lookup, TokenCache};
 use crate::auth::client_auth::read_token_file;
 use crate::auth::grants::ACCESS_TOKEN_TYPE;
-use crate::auth::sso::{valid_session, Session, SsoConfig, SsoDeps};
+use crate::auth::sso::{valid_session, Idp, Session, SsoConfig, SsoDeps};
 use crate::config::SubjectSource;
 use crate::error::{Error, Result};
+use crate::http::{loggable_url, origin};
 use crate::secret::Secret;
 
 /// How a session subject starts in the cache, to tell it from a file's hash.
@@ -53,6 +61,30 @@ impl SessionSubject<'_> {
             "environment {:?} exchanges the SSO session's access token (OAUTH_GRANT_TYPE=token_exchange)",
             self.environment
         )
+    }
+
+    /// Whether the session's access token may be sent to `token_url`: the
+    /// SSO issuer's own token endpoint (`OAUTH_SSO_TOKEN_URL` or SSO
+    /// discovery), or an origin in `allowed` (`OAUTH_EXCHANGE_ORIGINS`).
+    /// Otherwise a configuration error naming the endpoint and the key.
+    pub fn check_endpoint(&self, token_url: &Url, allowed: &[String]) -> Result<()> {
+        let wanted = origin(token_url);
+        if allowed.contains(&wanted) {
+            return Ok(());
+        }
+        let own = Idp::new(self.config, self.deps.transport, self.deps.clock).token_endpoint()?;
+        if own == *token_url {
+            return Ok(());
+        }
+        Err(Error::config(format!(
+            "environment {:?} would send the SSO session's access token to {}, which is not the SSO issuer's token endpoint ({}) and whose origin is not in OAUTH_EXCHANGE_ORIGINS; nothing was sent",
+            self.environment,
+            loggable_url(token_url),
+            loggable_url(&own)
+        ))
+        .with_hint(format!(
+            "if {wanted} may receive your SSO access token, add it to OAUTH_EXCHANGE_ORIGINS (space-separated origins)"
+        )))
     }
 
     /// Who the session is, read from the store without network.

@@ -23,7 +23,8 @@ use crate::auth::clock::Clock;
 use crate::auth::discovery;
 use crate::auth::exchange::{SessionSubject, Subject};
 use crate::auth::grants::{request_token, Grant, GrantError, GrantFailure, TokenRequest};
-use crate::config::{AuthMethod, Endpoint, GrantKind, ServiceConfig};
+use crate::auth::service_hint::service_hint;
+use crate::config::{Endpoint, GrantKind, ServiceConfig};
 use crate::error::{Error, Result};
 use crate::http::{discovered_endpoint, Transport};
 use crate::secret::Secret;
@@ -264,6 +265,11 @@ impl<'a> ServiceAuth<'a> {
     ) -> Result<std::result::Result<CachedToken, GrantError>> {
         let config = self.config;
         let token_url = &endpoint.url;
+        // The SSO session's token goes only where SPEC §4.2 allows; checked
+        // here, where every token request passes, rediscovered ones too.
+        if let (Grant::TokenExchange { .. }, Some(session)) = (&grant, self.session) {
+            session.check_endpoint(token_url, &config.exchange_origins)?;
+        }
         // RFC 7523 §3: a fresh assertion per request. Its audience is the
         // issuer identifier (SPEC §4.1, draft-ietf-oauth-rfc7523bis): a
         // token endpoint URL taken from some server's metadata could be
@@ -360,62 +366,6 @@ impl TokenEndpoint {
             issuer: Some(issuer),
         }
     }
-}
-
-/// The keys that make up the client's credentials.
-const CLIENT_HINT: &str = "check OAUTH_CLIENT_ID, the client secret or key (OAUTH_CLIENT_SECRET) and OAUTH_CLIENT_AUTH_METHOD";
-
-/// What to check when the service's token endpoint fails: the keys that
-/// configured the request.
-fn service_hint(config: &ServiceConfig, failure: &GrantFailure) -> Option<String> {
-    if let GrantFailure::Refused(e) = failure {
-        match (e.code.as_str(), config.auth_method, config.grant) {
-            ("invalid_client" | "unauthorized_client", AuthMethod::PrivateKeyJwt, _) => {
-                return Some(
-                    "check OAUTH_CLIENT_ID and OAUTH_CLIENT_KEY_FILE / OAUTH_CLIENT_KEY_ID (the IdP \
-                     must hold the public key), or that OAUTH_CLIENT_ASSERTION_FILE is current"
-                        .to_owned(),
-                )
-            }
-            ("invalid_grant", _, GrantKind::TokenExchange) => {
-                return Some(
-                    "the IdP refused the subject token: check OAUTH_SUBJECT_TOKEN_FILE and \
-                     OAUTH_SUBJECT_TOKEN_TYPE, or, exchanging the SSO session, run: lmi login sso"
-                        .to_owned(),
-                )
-            }
-            _ => {}
-        }
-    }
-    let hint = match failure {
-        GrantFailure::NoEndpoint(_) => return None,
-        GrantFailure::Unreachable { .. } => {
-            "check OAUTH_TOKEN_URL / OAUTH_SERVICE_URL and your network, then try again"
-        }
-        GrantFailure::Refused(e) => match e.code.as_str() {
-            "invalid_client" | "unauthorized_client" => CLIENT_HINT,
-            "invalid_grant" => "check OAUTH_USERNAME and OAUTH_PASSWORD",
-            "invalid_scope" => "check OAUTH_SCOPES",
-            _ => "check the environment's OAuth settings (lmi config show)",
-        },
-        GrantFailure::Status {
-            status: 404 | 405, ..
-        } => {
-            "is that the token endpoint? check OAUTH_TOKEN_URL (or OAUTH_SERVICE_URL for discovery)"
-        }
-        // RFC 6749 §5.2: the server refused the client's credentials, with
-        // or without an OAuth error body (an empty 403 is common).
-        GrantFailure::Status {
-            status: 401 | 403, ..
-        } => CLIENT_HINT,
-        GrantFailure::Status { .. } => {
-            "the OAuth service may be down; try again, or check OAUTH_TOKEN_URL"
-        }
-        GrantFailure::Malformed(_) => {
-            "the server is not a working OAuth 2.0 token endpoint; check OAUTH_TOKEN_URL"
-        }
-    };
-    Some(hint.to_owned())
 }
 
 /// What a cached token must have been issued for to be used. For a
