@@ -213,6 +213,7 @@ mod tests {
             subject: Some("alice-sub".into()),
             flow: None,
             obtained_at: None,
+            token_endpoint: None,
         };
         assert_eq!(
             session_identity(&session),
