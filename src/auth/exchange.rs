@@ -4,7 +4,7 @@
 //!
 //! The cache records who the subject was ([`Subject::identity`]): a SHA-256
 //! of the file's token (never the token itself), or the session's issuer
-//! and user. Another subject is a cache miss. `logout sso` removes the
+//! and `sub` (never the display name). Another subject is a cache miss. `logout sso` removes the
 //! tokens exchanged from the session ([`forget_session_tokens`]).
 //!
 //! The session's access token is the person's credential: it goes only to
@@ -21,6 +21,7 @@ use url::Url;
 use crate::auth::cache::{Lookup, TokenCache};
 use crate::auth::client_auth::read_token_file;
 use crate::auth::grants::ACCESS_TOKEN_TYPE;
+use crate::auth::sso::binding::recorded_subject;
 use crate::auth::sso::{valid_session, Idp, Session, SsoConfig, SsoDeps};
 use crate::config::SubjectSource;
 use crate::error::{Error, Result};
@@ -96,14 +97,15 @@ impl SessionSubject<'_> {
     }
 }
 
-/// `sso <issuer> <user>`: the session's identity in the cache.
+/// `sso <issuer> <sub>`: the session's identity in the cache. The `sub`
+/// (recorded, or from the stored ID token) names the account; the display
+/// name does not: two accounts may share an email. A session with no known
+/// `sub` is named by a hash of its access token, so its exchanged token is
+/// never served to another session.
 pub fn session_identity(session: &Session) -> String {
-    let user = session
-        .user
-        .as_deref()
-        .or(session.subject.as_deref())
-        .unwrap_or("-");
-    format!("{SESSION_PREFIX}{} {user}", session.issuer)
+    let who = recorded_subject(session)
+        .unwrap_or_else(|| format!("#{}", token_identity(&session.access_token)));
+    format!("{SESSION_PREFIX}{} {who}", session.issuer)
 }
 
 /// `sha256:<hex>` of a subject token: identifies it without storing it.
@@ -217,7 +219,24 @@ mod tests {
         };
         assert_eq!(
             session_identity(&session),
-            "sso https://idp.example alice@example.test"
+            "sso https://idp.example alice-sub"
+        );
+        // Another account with the same email is another subject.
+        let other = Session {
+            subject: Some("other-sub".into()),
+            ..session.clone()
+        };
+        assert_ne!(session_identity(&other), session_identity(&session));
+        // No sub known: the access token's hash, never the name.
+        let unknown = Session {
+            subject: None,
+            ..session
+        };
+        let id = session_identity(&unknown);
+        assert!(id.starts_with("sso https://idp.example #sha256:"), "{id}");
+        assert!(
+            !id.contains("alice@example.test") && !id.contains(" a "),
+            "{id}"
         );
     }
 }

@@ -56,7 +56,7 @@ fn sso_session_is_exchanged_and_logout_removes_the_exchanged_token() {
         serde_json::from_slice(&std::fs::read(sb.token_file("ops")).unwrap()).unwrap();
     assert_eq!(
         cached["subject"],
-        format!("sso {} alice@example.test", srv.idp_url())
+        format!("sso {} alice-sub", srv.idp_url())
     );
     assert_eq!(sb.run(&["auth", "token"]).json()["source"], "cache");
     assert_eq!(srv.token_exchanges(), 1);
@@ -88,6 +88,48 @@ fn sso_session_is_exchanged_and_logout_removes_the_exchanged_token() {
         "the exchanged token is gone"
     );
     sb.run(&["auth", "token"]).assert_code(4);
+}
+
+#[test]
+fn sso_exchanged_token_is_cached_per_account_not_per_email() {
+    let client = unique_client("exchange-sub");
+    let srv = idp(&client);
+    let sb = sandbox(
+        srv.idp_url(),
+        &client,
+        Store::File,
+        "DEFAULT_ENVIRONMENT=ops\n",
+    );
+    sb.write_env(
+        "ops",
+        &format!(
+            "OAUTH_GRANT_TYPE=token_exchange\nOAUTH_TOKEN_URL={}\nOAUTH_CLIENT_ID=lmi-client\n\
+             OAUTH_CLIENT_SECRET=lmi-secret\nAPI_BASE_URL={}\n",
+            srv.token_url(),
+            srv.api_url()
+        ),
+    );
+    login(&sb, &[]).assert_ok();
+    let first = sb.run(&["auth", "token"]);
+    first.assert_ok();
+    assert_eq!(srv.token_exchanges(), 1);
+
+    // Another account at the IdP with the same email (display name).
+    srv.set(|b| b.sso_user.sub = "bob-sub".into());
+    login(&sb, &["--force"]).assert_ok();
+    assert_eq!(super::stored(&sb)["user"], "alice@example.test");
+    let second = sb.run(&["auth", "token"]);
+    second.assert_ok();
+    assert_eq!(
+        second.json()["source"],
+        "acquired",
+        "not the first account's token"
+    );
+    assert_eq!(srv.token_exchanges(), 2);
+    assert_ne!(second.json()["access_token"], first.json()["access_token"]);
+    let who = sb.run(&["api", "/whoami"]);
+    who.assert_ok();
+    assert_eq!(who.json()["sub"], "bob-sub");
 }
 
 #[test]
