@@ -48,7 +48,8 @@ struct Status<'a> {
 }
 
 /// The answer's `apiVersion`: the one `KUBERNETES_EXEC_INFO` asks for, or
-/// v1 when it is unset or empty (run by hand). Anything lmi cannot answer
+/// v1 when it is unset or empty (which [`cluster_server`] then refuses: it
+/// names no cluster). Anything lmi cannot answer
 /// in is a usage error naming the variable.
 pub fn api_version(exec_info: Option<&str>) -> Result<&'static str> {
     #[derive(Deserialize)]
@@ -59,7 +60,7 @@ pub fn api_version(exec_info: Option<&str>) -> Result<&'static str> {
     let Some(raw) = exec_info.filter(|v| !v.trim().is_empty()) else {
         return Ok(V1);
     };
-    let hint = format!("{EXEC_INFO} is set by kubectl; unset it to run lmi credential kubectl by hand (the answer is then {V1})");
+    let hint = format!("{EXEC_INFO} is set by kubectl (with `{PROVIDE_CLUSTER_INFO}` in the kubeconfig's exec block, it names the cluster lmi answers for)");
     let request: Request = serde_json::from_str(raw).map_err(|e| {
         Error::usage(format!(
             "{EXEC_INFO} is not an ExecCredential in JSON ({e})"
