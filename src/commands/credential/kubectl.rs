@@ -120,30 +120,31 @@ fn check_cluster(ctx: &Ctx, server: &str) -> Result<()> {
         Error::config(format!(
             "kubectl's cluster {shown} {why}; lmi gives it no credential"
         ))
-        .with_hint(format!(
-            "if {shown} is a cluster of this environment, add its origin to API_ALLOWED_ORIGINS"
-        ))
     };
+    let check = "check the cluster's server in the kubeconfig";
     let url = Url::parse(server.trim()).map_err(|e| {
         // Text from a file lmi did not write: cleaned before it is shown.
         let shown = crate::secret::clean_external(server, &[]);
-        refused(&format!("{shown:?}"), &format!("is not a URL ({e})"))
+        refused(&format!("{shown:?}"), &format!("is not a URL ({e})")).with_hint(check)
     })?;
     let shown = loggable_foreign_url(&url);
     match url.scheme() {
         "https" => {}
         "http" if is_loopback(&url) => {}
-        _ => return Err(refused(&shown, "is neither https nor on a loopback host")),
+        _ => {
+            return Err(refused(&shown, "is neither https nor on a loopback host").with_hint(check))
+        }
     }
     let api = ctx.config()?.api()?;
     if !api.allows(&url) {
+        let wanted = origin(&url);
         return Err(refused(
             &shown,
-            &format!(
-                "({}) is neither API_BASE_URL's origin nor in API_ALLOWED_ORIGINS",
-                origin(&url)
-            ),
-        ));
+            &format!("({wanted}) is neither API_BASE_URL's origin nor in API_ALLOWED_ORIGINS"),
+        )
+        .with_hint(format!(
+            "if {wanted} is a cluster of this environment, add it to API_ALLOWED_ORIGINS"
+        )));
     }
     Ok(())
 }
