@@ -445,6 +445,30 @@ mod tests {
     }
 
     #[test]
+    fn logout_revokes_only_a_session_bound_to_todays_settings() {
+        let revoke = format!("{ISSUER}/revoke");
+        let logout_of = |stored: Session| {
+            let http = FakeTransport::default();
+            http.answer(
+                &format!("{ISSUER}/.well-known/oauth-authorization-server"),
+                200,
+                json!({"issuer": ISSUER, "token_endpoint": TOKEN_URL, "revocation_endpoint": revoke}),
+            );
+            http.answer(&revoke, 200, json!({}));
+            let store = Store::memory(MemoryStore::holding(stored));
+            let (browser, clock) = (RecordingBrowser::default(), FixedClock::at(T));
+            let deps = deps_with(&store, &http, &browser, &clock);
+            let result = logout(&deps, &oidc_config()).unwrap();
+            (result, http.requests_to(&revoke).len())
+        };
+        assert_eq!(logout_of(oidc_session(T, Some("rt-1"))), ((true, true), 1));
+        // Made at another token endpoint: forgotten, its token sent nowhere.
+        let mut elsewhere = oidc_session(T, Some("rt-1"));
+        elsewhere.token_endpoint = Some("https://old.test/token".into());
+        assert_eq!(logout_of(elsewhere), ((true, false), 0));
+    }
+
+    #[test]
     fn an_expired_session_is_refreshed_without_a_browser() {
         let http = FakeTransport::default();
         http.answer(
