@@ -3,9 +3,11 @@
 //! Core §9, signed by `jsonwebtoken` with the configured key, or read from a
 //! file that a CI platform's workload identity wrote.
 //!
-//! A fresh assertion is made for every request, with `aud` the URL it goes
-//! to and a unique `jti`, so a captured one cannot be replayed (RFC 7523
-//! §3, items 3 and 7). The key is read once per invocation and only when a
+//! A fresh assertion is made for every request, with `aud` the
+//! authorization server's issuer identifier (the token endpoint URL only
+//! when no issuer is known) and a unique `jti`, so a captured one cannot be
+//! replayed, at that server or another (RFC 7523 §3, items 3 and 7;
+//! draft-ietf-oauth-rfc7523bis). The key is read once per invocation and only when a
 //! request needs it: a cached token costs no key parsing. Key material,
 //! assertions and token files never reach a message: errors name the key
 //! and the file, never their content.
@@ -78,9 +80,10 @@ impl<'a> Assertions<'a> {
         }
     }
 
-    /// The `client_assertion` for one request to `audience` (the token
-    /// endpoint URL): freshly signed, or the assertion file's current content.
-    pub fn make(&self, audience: &Url) -> Result<Secret> {
+    /// The `client_assertion` for one request, for `audience` (the
+    /// issuer identifier, or the token endpoint URL when no issuer is
+    /// known): freshly signed, or the assertion file's current content.
+    pub fn make(&self, audience: &str) -> Result<Secret> {
         let spec = match self.source {
             AssertionSource::File(path) => {
                 return read_token_file("OAUTH_CLIENT_ASSERTION_FILE", path)
@@ -97,7 +100,7 @@ impl<'a> Assertions<'a> {
         let claims = Claims {
             iss: self.client_id,
             sub: self.client_id,
-            aud: audience.as_str(),
+            aud: audience,
             jti: jti.secret(),
             iat: now,
             exp: now + ASSERTION_LIFETIME,
@@ -111,7 +114,7 @@ impl<'a> Assertions<'a> {
                 format!("holds a key that cannot sign {}: {e}", key.alg.name()),
             )
         })?;
-        tracing::debug!(target: "auth", "signed a {} client assertion for {}", key.alg.name(), crate::http::loggable_url(audience));
+        tracing::debug!(target: "auth", "signed a {} client assertion for {}", key.alg.name(), Url::parse(audience).map(|u| crate::http::loggable_url(&u)).unwrap_or_default());
         Ok(Secret::new(signed))
     }
 }

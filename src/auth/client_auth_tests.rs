@@ -26,8 +26,8 @@ fn check(file: &str, alg: Option<KeyAlg>, public: &str, expect: Algorithm) {
     let source = spec(lmi_testidp::key_path(file), alg);
     let clock = FixedClock::at(NOW);
     let assertions = Assertions::new(&source, "svc", &clock);
-    let first = assertions.make(&url()).unwrap();
-    let second = assertions.make(&url()).unwrap();
+    let first = assertions.make(url().as_str()).unwrap();
+    let second = assertions.make(url().as_str()).unwrap();
     let header = jsonwebtoken::decode_header(first.expose()).unwrap();
     assert_eq!(header.alg, expect);
     assert_eq!(header.kid.as_deref(), Some("kid-1"));
@@ -93,7 +93,7 @@ fn key_failure(file: PathBuf, alg: Option<KeyAlg>) -> Error {
     let source = spec(file.clone(), alg);
     let clock = FixedClock::at(NOW);
     let e = Assertions::new(&source, "svc", &clock)
-        .make(&url())
+        .make(url().as_str())
         .unwrap_err();
     assert_eq!(e.kind(), Kind::Config, "{}", e.message());
     let text = format!("{} {}", e.message(), e.hint().unwrap_or_default());
@@ -167,7 +167,7 @@ fn assertion_files_are_read_afresh_and_trimmed() {
     let clock = FixedClock::at(NOW);
     let assertions = Assertions::new(&source, "svc", &clock);
 
-    let e = assertions.make(&url()).unwrap_err();
+    let e = assertions.make(url().as_str()).unwrap_err();
     assert_eq!(e.kind(), Kind::Auth);
     assert!(
         e.message().contains("OAUTH_CLIENT_ASSERTION_FILE")
@@ -175,14 +175,17 @@ fn assertion_files_are_read_afresh_and_trimmed() {
     );
 
     std::fs::write(&path, " \n").unwrap();
-    let e = assertions.make(&url()).unwrap_err();
+    let e = assertions.make(url().as_str()).unwrap_err();
     assert!(e.message().ends_with("is empty"), "{}", e.message());
 
     std::fs::write(&path, "first.jwt.value\n").unwrap();
-    assert_eq!(assertions.make(&url()).unwrap().expose(), "first.jwt.value");
+    assert_eq!(
+        assertions.make(url().as_str()).unwrap().expose(),
+        "first.jwt.value"
+    );
     std::fs::write(&path, "second.jwt.value").unwrap();
     assert_eq!(
-        assertions.make(&url()).unwrap().expose(),
+        assertions.make(url().as_str()).unwrap().expose(),
         "second.jwt.value"
     );
 }

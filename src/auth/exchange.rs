@@ -4,19 +4,28 @@
 //!
 //! The cache records who the subject was ([`Subject::identity`]): a SHA-256
 //! of the file's token (never the token itself), or the session's issuer
-//! and user. Another subject is a cache miss. `logout sso` removes the
+//! and `sub` (never the display name). Another subject is a cache miss. `logout sso` removes the
 //! tokens exchanged from the session ([`forget_session_tokens`]).
+//!
+//! The session's access token is the person's credential: it goes only to
+//! the SSO issuer's own token endpoint or to an origin the environment lists
+//! in `OAUTH_EXCHANGE_ORIGINS` ([`SessionSubject::check_endpoint`]), so an
+//! environment that names some other token endpoint cannot collect it. A
+//! subject token file is the environment's own and is not restricted.
 
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+use url::Url;
 
 use crate::auth::cache::{Lookup, TokenCache};
 use crate::auth::client_auth::read_token_file;
 use crate::auth::grants::ACCESS_TOKEN_TYPE;
-use crate::auth::sso::{valid_session, Session, SsoConfig, SsoDeps};
+use crate::auth::sso::binding::recorded_subject;
+use crate::auth::sso::{valid_session, Idp, Session, SsoConfig, SsoDeps};
 use crate::config::SubjectSource;
 use crate::error::{Error, Result};
+use crate::http::{loggable_url, origin};
 use crate::secret::Secret;
 
 /// How a session subject starts in the cache, to tell it from a file's hash.
@@ -55,6 +64,30 @@ impl SessionSubject<'_> {
         )
     }
 
+    /// Whether the session's access token may be sent to `token_url`: the
+    /// SSO issuer's own token endpoint (`OAUTH_SSO_TOKEN_URL` or SSO
+    /// discovery), or an origin in `allowed` (`OAUTH_EXCHANGE_ORIGINS`).
+    /// Otherwise a configuration error naming the endpoint and the key.
+    pub fn check_endpoint(&self, token_url: &Url, allowed: &[String]) -> Result<()> {
+        let wanted = origin(token_url);
+        if allowed.contains(&wanted) {
+            return Ok(());
+        }
+        let own = Idp::new(self.config, self.deps.transport, self.deps.clock).token_endpoint()?;
+        if own == *token_url {
+            return Ok(());
+        }
+        Err(Error::config(format!(
+            "environment {:?} would send the SSO session's access token to {}, which is not the SSO issuer's token endpoint ({}) and whose origin is not in OAUTH_EXCHANGE_ORIGINS; nothing was sent",
+            self.environment,
+            loggable_url(token_url),
+            loggable_url(&own)
+        ))
+        .with_hint(format!(
+            "if {wanted} may receive your SSO access token, add it to OAUTH_EXCHANGE_ORIGINS (space-separated origins)"
+        )))
+    }
+
     /// Who the session is, read from the store without network.
     fn identity(&self) -> Result<String> {
         match self.deps.store.load()? {
@@ -64,14 +97,15 @@ impl SessionSubject<'_> {
     }
 }
 
-/// `sso <issuer> <user>`: the session's identity in the cache.
+/// `sso <issuer> <sub>`: the session's identity in the cache. The `sub`
+/// (recorded, or from the stored ID token) names the account; the display
+/// name does not: two accounts may share an email. A session with no known
+/// `sub` is named by a hash of its access token, so its exchanged token is
+/// never served to another session.
 pub fn session_identity(session: &Session) -> String {
-    let user = session
-        .user
-        .as_deref()
-        .or(session.subject.as_deref())
-        .unwrap_or("-");
-    format!("{SESSION_PREFIX}{} {user}", session.issuer)
+    let who = recorded_subject(session)
+        .unwrap_or_else(|| format!("#{}", token_identity(&session.access_token)));
+    format!("{SESSION_PREFIX}{} {who}", session.issuer)
 }
 
 /// `sha256:<hex>` of a subject token: identifies it without storing it.
@@ -181,10 +215,28 @@ mod tests {
             subject: Some("alice-sub".into()),
             flow: None,
             obtained_at: None,
+            token_endpoint: None,
         };
         assert_eq!(
             session_identity(&session),
-            "sso https://idp.example alice@example.test"
+            "sso https://idp.example alice-sub"
+        );
+        // Another account with the same email is another subject.
+        let other = Session {
+            subject: Some("other-sub".into()),
+            ..session.clone()
+        };
+        assert_ne!(session_identity(&other), session_identity(&session));
+        // No sub known: the access token's hash, never the name.
+        let unknown = Session {
+            subject: None,
+            ..session
+        };
+        let id = session_identity(&unknown);
+        assert!(id.starts_with("sso https://idp.example #sha256:"), "{id}");
+        assert!(
+            !id.contains("alice@example.test") && !id.contains(" a "),
+            "{id}"
         );
     }
 }

@@ -10,7 +10,8 @@
 //! - `inspect`: a token's JWT header and claims, decoded, not verified.
 //! - `cache`: token files, locks, atomic 0600 writes, healing.
 //! - `service`: the environment's service token (lock → read → refresh or
-//!   acquire → save) and the 401 discard.
+//!   acquire → save) and the 401 discard; `service_hint`: what to check
+//!   when its token endpoint fails.
 //! - `client`: the authenticated client (bearer, origin pinning, redirects,
 //!   401 → discard → retry once).
 //! - `clock`: the time seam.
@@ -25,6 +26,7 @@ pub mod exchange;
 pub mod grants;
 pub mod inspect;
 pub mod service;
+mod service_hint;
 pub mod sso;
 #[cfg(test)]
 pub(crate) mod testing;

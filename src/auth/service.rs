@@ -23,7 +23,8 @@ use crate::auth::clock::Clock;
 use crate::auth::discovery;
 use crate::auth::exchange::{SessionSubject, Subject};
 use crate::auth::grants::{request_token, Grant, GrantError, GrantFailure, TokenRequest};
-use crate::config::{AuthMethod, Endpoint, GrantKind, ServiceConfig};
+use crate::auth::service_hint::service_hint;
+use crate::config::{Endpoint, GrantKind, ServiceConfig};
 use crate::error::{Error, Result};
 use crate::http::{discovered_endpoint, Transport};
 use crate::secret::Secret;
@@ -241,13 +242,13 @@ impl<'a> ServiceAuth<'a> {
     /// when cached metadata led nowhere.
     fn exchange(&self, grant: Grant, subject: Option<&Subject>) -> Result<CachedToken> {
         let hint = |failure: &GrantFailure| service_hint(self.config, failure);
-        let (token_url, from_cache) = self.token_endpoint(false)?;
-        match self.send(&token_url, grant.clone(), subject)? {
+        let (endpoint, from_cache) = self.token_endpoint(false)?;
+        match self.send(&endpoint, grant.clone(), subject)? {
             Err(failure) if from_cache && !failure.reached() => {
                 tracing::info!(target: "auth", "token endpoint from cached metadata failed; discovering again");
                 self.cache.remove_metadata(self.env());
-                let (token_url, _) = self.token_endpoint(true)?;
-                self.send(&token_url, grant, subject)?
+                let (endpoint, _) = self.token_endpoint(true)?;
+                self.send(&endpoint, grant, subject)?
                     .map_err(|e| e.into_error(hint))
             }
             other => other.map_err(|e| e.into_error(hint)),
@@ -258,16 +259,26 @@ impl<'a> ServiceAuth<'a> {
     /// assertion file that cannot be used); the inner one the endpoint's.
     fn send(
         &self,
-        token_url: &Url,
+        endpoint: &TokenEndpoint,
         grant: Grant,
         subject: Option<&Subject>,
     ) -> Result<std::result::Result<CachedToken, GrantError>> {
         let config = self.config;
-        // RFC 7523 §3: a fresh assertion per request, for this endpoint.
+        let token_url = &endpoint.url;
+        // The SSO session's token goes only where SPEC §4.2 allows; checked
+        // here, where every token request passes, rediscovered ones too.
+        if let (Grant::TokenExchange { .. }, Some(session)) = (&grant, self.session) {
+            session.check_endpoint(token_url, &config.exchange_origins)?;
+        }
+        // RFC 7523 §3: a fresh assertion per request. Its audience is the
+        // issuer identifier (SPEC §4.1, draft-ietf-oauth-rfc7523bis): a
+        // token endpoint URL taken from some server's metadata could be
+        // another server's, which would then accept the assertion.
+        let audience = endpoint.issuer.as_deref().unwrap_or(token_url.as_str());
         let assertion = self
             .assertions
             .as_ref()
-            .map(|a| a.make(token_url))
+            .map(|a| a.make(audience))
             .transpose()?;
         let request = TokenRequest {
             token_url,
@@ -307,18 +318,23 @@ impl<'a> ServiceAuth<'a> {
         }))
     }
 
-    /// The token URL: explicit, from cached metadata, or discovered (and
-    /// cached). The flag says whether it came from the metadata cache.
-    fn token_endpoint(&self, refetch: bool) -> Result<(Url, bool)> {
+    /// The token URL (explicit, from cached metadata, or discovered and
+    /// cached) with the issuer identifier when metadata names one. The flag
+    /// says whether it came from the metadata cache.
+    fn token_endpoint(&self, refetch: bool) -> Result<(TokenEndpoint, bool)> {
         let issuer = match &self.config.endpoint {
-            Endpoint::Explicit(url) => return Ok((url.clone(), false)),
+            Endpoint::Explicit(url) => {
+                let url = url.clone();
+                return Ok((TokenEndpoint { url, issuer: None }, false));
+            }
             Endpoint::Discover(issuer) => issuer,
         };
         let env = self.env();
         if !refetch {
             if let Some(meta) = self.cache.read_metadata(env, issuer.as_str()) {
                 if let Some(url) = meta.token_endpoint.as_deref() {
-                    return Ok((discovered_endpoint("token_endpoint", url, issuer)?, true));
+                    let url = discovered_endpoint("token_endpoint", url, issuer)?;
+                    return Ok((TokenEndpoint::discovered(url, meta.issuer), true));
                 }
             }
         }
@@ -332,64 +348,24 @@ impl<'a> ServiceAuth<'a> {
         if let Err(e) = self.cache.write_metadata(env, issuer.as_str(), &meta) {
             tracing::debug!(target: "auth", "could not cache metadata: {e}");
         }
-        Ok((url, false))
+        Ok((TokenEndpoint::discovered(url, meta.issuer), false))
     }
 }
 
-/// The keys that make up the client's credentials.
-const CLIENT_HINT: &str = "check OAUTH_CLIENT_ID, the client secret or key (OAUTH_CLIENT_SECRET) and OAUTH_CLIENT_AUTH_METHOD";
+/// Where a token request goes, and the issuer identifier of the validated
+/// metadata that named it (none for an explicit `OAUTH_TOKEN_URL`).
+struct TokenEndpoint {
+    url: Url,
+    issuer: Option<String>,
+}
 
-/// What to check when the service's token endpoint fails: the keys that
-/// configured the request.
-fn service_hint(config: &ServiceConfig, failure: &GrantFailure) -> Option<String> {
-    if let GrantFailure::Refused(e) = failure {
-        match (e.code.as_str(), config.auth_method, config.grant) {
-            ("invalid_client" | "unauthorized_client", AuthMethod::PrivateKeyJwt, _) => {
-                return Some(
-                    "check OAUTH_CLIENT_ID and OAUTH_CLIENT_KEY_FILE / OAUTH_CLIENT_KEY_ID (the IdP \
-                     must hold the public key), or that OAUTH_CLIENT_ASSERTION_FILE is current"
-                        .to_owned(),
-                )
-            }
-            ("invalid_grant", _, GrantKind::TokenExchange) => {
-                return Some(
-                    "the IdP refused the subject token: check OAUTH_SUBJECT_TOKEN_FILE and \
-                     OAUTH_SUBJECT_TOKEN_TYPE, or, exchanging the SSO session, run: lmi login sso"
-                        .to_owned(),
-                )
-            }
-            _ => {}
+impl TokenEndpoint {
+    fn discovered(url: Url, issuer: String) -> TokenEndpoint {
+        TokenEndpoint {
+            url,
+            issuer: Some(issuer),
         }
     }
-    let hint = match failure {
-        GrantFailure::NoEndpoint(_) => return None,
-        GrantFailure::Unreachable { .. } => {
-            "check OAUTH_TOKEN_URL / OAUTH_SERVICE_URL and your network, then try again"
-        }
-        GrantFailure::Refused(e) => match e.code.as_str() {
-            "invalid_client" | "unauthorized_client" => CLIENT_HINT,
-            "invalid_grant" => "check OAUTH_USERNAME and OAUTH_PASSWORD",
-            "invalid_scope" => "check OAUTH_SCOPES",
-            _ => "check the environment's OAuth settings (lmi config show)",
-        },
-        GrantFailure::Status {
-            status: 404 | 405, ..
-        } => {
-            "is that the token endpoint? check OAUTH_TOKEN_URL (or OAUTH_SERVICE_URL for discovery)"
-        }
-        // RFC 6749 §5.2: the server refused the client's credentials, with
-        // or without an OAuth error body (an empty 403 is common).
-        GrantFailure::Status {
-            status: 401 | 403, ..
-        } => CLIENT_HINT,
-        GrantFailure::Status { .. } => {
-            "the OAuth service may be down; try again, or check OAUTH_TOKEN_URL"
-        }
-        GrantFailure::Malformed(_) => {
-            "the server is not a working OAuth 2.0 token endpoint; check OAUTH_TOKEN_URL"
-        }
-    };
-    Some(hint.to_owned())
 }
 
 /// What a cached token must have been issued for to be used. For a

@@ -35,7 +35,7 @@ impl ApiConfig {
             .get("API_BASE_URL")
             .map(|raw| secure_endpoint("API_BASE_URL", raw))
             .transpose()?;
-        let allowed = allowed_origins(settings.get("API_ALLOWED_ORIGINS").unwrap_or(""))?;
+        let allowed = origins("API_ALLOWED_ORIGINS", settings)?;
         let graphql = settings
             .get("API_GRAPHQL_URL")
             .map(|raw| secure_endpoint("API_GRAPHQL_URL", raw))
@@ -97,17 +97,22 @@ impl ApiConfig {
     }
 }
 
-/// `API_ALLOWED_ORIGINS`: space-separated origins. Each will receive the
-/// token, so each must be https or loopback http like any token endpoint.
-fn allowed_origins(raw: &str) -> Result<Vec<String>> {
+/// `key` (`API_ALLOWED_ORIGINS`, `OAUTH_EXCHANGE_ORIGINS`): space-separated
+/// origins. Each will receive a token, so each must be https or loopback
+/// http like any token endpoint.
+pub(super) fn origins(key: &str, settings: &Settings) -> Result<Vec<String>> {
+    parse_origins(key, settings.get(key).unwrap_or(""))
+}
+
+fn parse_origins(key: &str, raw: &str) -> Result<Vec<String>> {
     raw.split_whitespace()
         .map(|entry| {
-            secure_endpoint("API_ALLOWED_ORIGINS", entry)
+            secure_endpoint(key, entry)
                 .map(|url| origin(&url))
                 .map_err(|e| {
-                    Error::config(format!("{} (entry {entry:?})", e.message())).with_hint(
-                        "API_ALLOWED_ORIGINS lists origins such as https://api.example.com, separated by spaces",
-                    )
+                    Error::config(format!("{} (entry {entry:?})", e.message())).with_hint(format!(
+                        "{key} lists origins such as https://api.example.com, separated by spaces"
+                    ))
                 })
         })
         .collect()
@@ -120,14 +125,37 @@ mod tests {
     #[test]
     fn allowed_origins_must_be_secure() {
         assert_eq!(
-            allowed_origins(" https://a.example  http://127.0.0.1:9/x ").unwrap(),
+            parse_origins(
+                "API_ALLOWED_ORIGINS",
+                " https://a.example  http://127.0.0.1:9/x "
+            )
+            .unwrap(),
             vec!["https://a.example", "http://127.0.0.1:9"]
         );
-        assert!(allowed_origins("").unwrap().is_empty());
+        assert!(parse_origins("API_ALLOWED_ORIGINS", "").unwrap().is_empty());
         assert_eq!(
-            allowed_origins("http://a.example").unwrap_err().exit_code(),
+            parse_origins("API_ALLOWED_ORIGINS", "http://a.example")
+                .unwrap_err()
+                .exit_code(),
             3
         );
-        assert_eq!(allowed_origins("not-a-url").unwrap_err().exit_code(), 3);
+        assert_eq!(
+            parse_origins("API_ALLOWED_ORIGINS", "not-a-url")
+                .unwrap_err()
+                .exit_code(),
+            3
+        );
+        // Errors name the key they come from.
+        let e = parse_origins(
+            "OAUTH_EXCHANGE_ORIGINS",
+            "https://ok.example http://a.example",
+        )
+        .unwrap_err();
+        assert!(
+            e.message().contains("OAUTH_EXCHANGE_ORIGINS"),
+            "{}",
+            e.message()
+        );
+        assert!(e.message().contains("http://a.example"), "{}", e.message());
     }
 }

@@ -125,6 +125,11 @@ pub const KEYS: &[KeyDef] = &[
         Some("urn:ietf:params:oauth:token-type:jwt"),
     ),
     key(
+        "OAUTH_EXCHANGE_ORIGINS",
+        "token exchange: origins besides the SSO issuer's that may receive the SSO session's token",
+        None,
+    ),
+    key(
         "OAUTH_SERVICE_URL",
         "issuer of the OAuth service, for discovery",
         None,

@@ -106,6 +106,9 @@ pub struct ServiceConfig {
     pub timeout: Duration,
     /// `REQUIRE_SSO`: tokens only during a valid SSO session.
     pub require_sso: bool,
+    /// `OAUTH_EXCHANGE_ORIGINS`: origins besides the SSO issuer's own token
+    /// endpoint that may receive the SSO session's access token (SPEC §4.2).
+    pub exchange_origins: Vec<String>,
 }
 
 /// The grant named by the settings (default `client_credentials`), without
@@ -175,6 +178,7 @@ impl ServiceConfig {
         let skew = settings.u64("TOKEN_EXPIRY_SKEW")? as i64;
         let timeout = http_timeout(settings)?;
         let require_sso = settings.bool("REQUIRE_SSO")?;
+        let exchange_origins = super::api::origins("OAUTH_EXCHANGE_ORIGINS", settings)?;
         Ok(ServiceConfig {
             environment,
             grant,
@@ -191,6 +195,7 @@ impl ServiceConfig {
             skew,
             timeout,
             require_sso,
+            exchange_origins,
         })
     }
 }

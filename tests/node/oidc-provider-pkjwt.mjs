@@ -18,7 +18,7 @@
 //
 // GET /__test/token-requests answers, as JSON, one entry per POST /token:
 // {client_id, auth_method (the client's registered method, when the client
-// authenticated), assertion_type, had_secret, had_basic, status, error,
+// authenticated), assertion_type, assertion_claims, had_secret, had_basic, status, error,
 // error_description, error_detail (the reason the server gives only in its
 // logs)}.
 
@@ -83,6 +83,17 @@ server.listen(0, '127.0.0.1', () => {
       const reason = detail;
       detail = null;
       const params = ctx.oidc?.params ?? {};
+      // The assertion's claims as sent (decoded, not verified: the
+      // provider has verified them already), so a test can read `aud`.
+      let assertion_claims = null;
+      if (typeof params.client_assertion === 'string') {
+        try {
+          const payload = params.client_assertion.split('.')[1];
+          assertion_claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+        } catch {
+          assertion_claims = null;
+        }
+      }
       records.push({
         client_id: ctx.oidc?.client?.clientId ?? params.client_id ?? null,
         auth_method: ctx.oidc?.client && ctx.status < 400 ? ctx.oidc.client.tokenEndpointAuthMethod : null,
@@ -93,6 +104,7 @@ server.listen(0, '127.0.0.1', () => {
         error: ctx.body?.error ?? null,
         error_description: ctx.body?.error_description ?? null,
         error_detail: reason,
+        assertion_claims,
       });
     }
   });

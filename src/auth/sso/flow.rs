@@ -15,6 +15,7 @@ use crate::auth::grants::Grant;
 use crate::error::{Error, Result};
 use crate::http::loggable_url;
 
+use super::binding;
 use super::choice::{choose, Flow, Surroundings};
 use super::deps::SsoDeps;
 use super::device;
@@ -58,9 +59,13 @@ pub fn login(
     // Read first: a missing keychain fails here, before any browser opens
     // and before anything is written.
     let before = store.load()?;
+    // A session made under other settings is not reported as current, nor
+    // refreshed: a new login replaces it (SPEC §5).
+    let bound = |s: &&Session| binding::mismatch(s, config, config.token_url.as_ref()).is_none();
     if !options.force {
         if let Some(session) = before
             .as_ref()
+            .filter(bound)
             .filter(|s| s.is_fresh(deps.clock.now(), config.skew))
         {
             return Ok((session.clone(), Outcome::Existing));
@@ -78,6 +83,7 @@ pub fn login(
     let current = store.load()?;
     if let Some(session) = current
         .as_ref()
+        .filter(bound)
         .filter(|s| s.is_fresh(deps.clock.now(), config.skew))
     {
         // With --force, a session that another login just made is its result.
@@ -114,6 +120,11 @@ pub fn login(
         None => browser_login(deps, config, &idp, options)?,
     };
     drop(lock);
+    // The session this login replaced stays valid at the IdP until its
+    // refresh token is revoked; no `logout` could reach it afterwards.
+    if let Some(old) = current.as_ref().filter(|old| replaced(old, &session)) {
+        revoke_replaced(&idp, config, old);
+    }
     Ok((session, Outcome::LoggedIn(choice.flow)))
 }
 
@@ -286,10 +297,40 @@ pub fn logout(deps: &SsoDeps<'_>, config: &SsoConfig) -> Result<(bool, bool)> {
         return Ok((removed, false));
     };
     let idp = Idp::new(config, deps.transport, deps.clock);
-    let revoked = revoke(&idp, config, &session);
+    // A session made under other settings: its tokens go nowhere else.
+    let revoked = match binding::mismatch(&session, config, idp.token_endpoint().ok().as_ref()) {
+        None => revoke(&idp, config, &session),
+        Some(why) => {
+            tracing::warn!(target: "sso", "the stored SSO session {why}; it is forgotten, not revoked");
+            false
+        }
+    };
     store.remove()?;
     tracing::info!(target: "sso", "removed the SSO session from {}", store.describe());
     Ok((true, revoked))
+}
+
+/// Whether `new` replaced `old` with other tokens (not the same session
+/// read back, as when a concurrent login's result is reported).
+fn replaced(old: &Session, new: &Session) -> bool {
+    old.refresh_token.is_some() && old.refresh_token != new.refresh_token
+}
+
+/// Revokes the refresh token of a session a new login replaced, only at the
+/// IdP that issued it (the binding of SPEC §5). A failure is a warning: the
+/// new session is stored either way.
+fn revoke_replaced(idp: &Idp<'_>, config: &SsoConfig, old: &Session) {
+    let endpoint = idp.token_endpoint().ok();
+    match binding::mismatch(old, config, endpoint.as_ref()) {
+        None => {
+            if revoke(idp, config, old) {
+                tracing::info!(target: "sso", "revoked the session this login replaced");
+            }
+        }
+        Some(why) => {
+            tracing::info!(target: "sso", "the replaced SSO session {why}; not revoked there");
+        }
+    }
 }
 
 /// RFC 7009 §2.1: revoke the refresh token (which, at most IdPs, ends its
@@ -401,6 +442,30 @@ mod tests {
         assert!(e.message().contains("locked"), "{}", e.message());
         assert!(browser.opened.lock().unwrap().is_empty());
         assert!(http.token_requests().is_empty());
+    }
+
+    #[test]
+    fn logout_revokes_only_a_session_bound_to_todays_settings() {
+        let revoke = format!("{ISSUER}/revoke");
+        let logout_of = |stored: Session| {
+            let http = FakeTransport::default();
+            http.answer(
+                &format!("{ISSUER}/.well-known/oauth-authorization-server"),
+                200,
+                json!({"issuer": ISSUER, "token_endpoint": TOKEN_URL, "revocation_endpoint": revoke}),
+            );
+            http.answer(&revoke, 200, json!({}));
+            let store = Store::memory(MemoryStore::holding(stored));
+            let (browser, clock) = (RecordingBrowser::default(), FixedClock::at(T));
+            let deps = deps_with(&store, &http, &browser, &clock);
+            let result = logout(&deps, &oidc_config()).unwrap();
+            (result, http.requests_to(&revoke).len())
+        };
+        assert_eq!(logout_of(oidc_session(T, Some("rt-1"))), ((true, true), 1));
+        // Made at another token endpoint: forgotten, its token sent nowhere.
+        let mut elsewhere = oidc_session(T, Some("rt-1"));
+        elsewhere.token_endpoint = Some("https://old.test/token".into());
+        assert_eq!(logout_of(elsewhere), ((true, false), 0));
     }
 
     #[test]

@@ -54,6 +54,11 @@ impl<'a> Idp<'a> {
         }
     }
 
+    /// The settings this IdP was made from.
+    pub fn config(&self) -> &SsoConfig {
+        self.config
+    }
+
     /// The issuer's metadata; `None` when no issuer is configured.
     fn metadata(&self) -> Result<Option<&Metadata>> {
         if let Some(meta) = self.metadata.get() {
@@ -248,7 +253,10 @@ impl<'a> Idp<'a> {
             response.expires_in,
             response.access_token.expose(),
         );
-        let kept = |p: &Session| (p.id_token.clone(), p.user.clone(), p.subject.clone());
+        let kept = |p: &Session| {
+            let subject = super::binding::recorded_subject(p);
+            (p.id_token.clone(), p.user.clone(), subject)
+        };
         let (id_token, user, subject) = match response.id_token {
             // An ID token nobody asked for, with no issuer to check it
             // against: it cannot be validated, so it is not kept.
@@ -259,8 +267,9 @@ impl<'a> Idp<'a> {
             Some(token) => {
                 let identity = self.validate_id_token(&token, nonce)?;
                 // OIDC Core §12.2: a refreshed ID token must name the same
-                // user as the session's.
-                if let Some(before) = previous.and_then(|p| p.subject.as_deref()) {
+                // user as the session's (for a session stored without
+                // `subject`, its stored ID token's `sub`).
+                if let Some(before) = previous.and_then(super::binding::recorded_subject) {
                     if before != identity.sub {
                         return Err(Error::auth(
                             "the IdP's refreshed ID token is for another user than the session's; nothing was stored",
@@ -298,6 +307,8 @@ impl<'a> Idp<'a> {
             subject,
             obtained_at: Some(obtained_at),
             flow: previous.and_then(|p| p.flow.clone()),
+            // The endpoint this response came from (resolved by the request).
+            token_endpoint: Some(self.token_endpoint()?.to_string()),
         })
     }
 }

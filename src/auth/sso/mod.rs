@@ -4,6 +4,7 @@
 //! - `deps`: the clock, transport, browser and store the rest works with.
 //! - `idp`: the IdP's endpoints, discovery, ID token checks, token requests.
 //! - `session`: refresh, `auth status`, the `REQUIRE_SSO` gate.
+//! - `binding`: the settings and user a stored session is bound to.
 //! - `flow`: `login sso` and `logout sso`.
 //! - `choice`: which login flow (`OAUTH_SSO_FLOW`, `--device`, `auto`).
 //! - `device`: the device authorization grant (RFC 8628).
@@ -17,6 +18,7 @@
 //!
 //! Nothing here knows the commands: they build an [`SsoDeps`] and call in.
 
+pub mod binding;
 pub mod browser;
 pub mod choice;
 pub mod deps;

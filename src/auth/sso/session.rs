@@ -8,6 +8,7 @@ use crate::auth::grants::Grant;
 use crate::error::{Error, Result};
 use crate::output::rfc3339;
 
+use super::binding;
 use super::deps::SsoDeps;
 use super::idp::Idp;
 use super::store::Session;
@@ -68,6 +69,11 @@ pub fn refresh(idp: &Idp<'_>, session: &Session) -> std::result::Result<Session,
             "the SSO session holds no refresh token",
         )));
     };
+    // The refresh token goes only to the endpoint that issued it (SPEC §5).
+    let endpoint = idp.token_endpoint().map_err(RefreshFailure::Failed)?;
+    if let Some(why) = binding::mismatch(session, idp.config(), Some(&endpoint)) {
+        return Err(RefreshFailure::Failed(binding::refused(&why)));
+    }
     tracing::info!(target: "sso", "refreshing the SSO session of {}", session.user.as_deref().unwrap_or("unknown user"));
     let response = idp
         .token_request(Grant::RefreshToken(refresh_token))
@@ -189,6 +195,13 @@ pub fn current_session(
     let Some(session) = store.load()? else {
         return Err(not_logged_in());
     };
+    // Made under other settings: not used (the endpoint is compared here
+    // when it is configured, else before a refresh sends anything).
+    if let Some(why) = binding::mismatch(&session, config, config.token_url.as_ref()) {
+        let e = binding::refused(&why);
+        let hint = e.hint().unwrap_or(login_hint()).to_owned();
+        return Err(Error::auth(format!("{purpose}, but {}", e.message())).with_hint(hint));
+    }
     if usable(&session, need, deps.clock.now(), config.skew) {
         tracing::debug!(target: "sso", "SSO session is valid");
         return Ok(session);
@@ -430,7 +443,7 @@ mod tests {
         // ID tokens are checked against the system time (jsonwebtoken).
         let now = SystemClock.now();
         let refresh_with = |sub: &str| {
-            let w = World::new(now, Some(session(now - 10, Some("rt-1"))));
+            let w = World::new(now, Some(oidc_session(now - 10, Some("rt-1"))));
             w.http.idp(ISSUER).answer(
                 TOKEN_URL,
                 200,
@@ -458,14 +471,75 @@ mod tests {
         );
         assert_eq!(err.hint(), Some("run: lmi login sso"));
         // Nothing was stored, and the session (still alice's) is kept.
-        assert_eq!(w.stored(), Some(session(now - 10, Some("rt-1"))));
+        assert_eq!(w.stored(), Some(oidc_session(now - 10, Some("rt-1"))));
+    }
+
+    #[test]
+    fn a_session_stored_without_subject_is_checked_against_its_id_tokens_sub() {
+        let now = SystemClock.now();
+        let refresh_with = |sub: &str| {
+            // The old shape: no `subject`, an ID token for alice.
+            let mut old = oidc_session(now - 10, Some("rt-1"));
+            old.subject = None;
+            old.id_token = Some(Secret::new(id_token("alice", "a@example.test", now - 60)));
+            let w = World::new(now, Some(old.clone()));
+            w.http.idp(ISSUER).answer(
+                TOKEN_URL,
+                200,
+                json!({"access_token": "at-2", "token_type": "Bearer", "expires_in": 300,
+                       "id_token": id_token(sub, "a@example.test", now)}),
+            );
+            let result = w.gate(&oidc_config());
+            (w, old, result)
+        };
+        let (w, old, result) = refresh_with("mallory");
+        let err = result.unwrap_err();
+        assert!(
+            err.message().contains("for another user"),
+            "{}",
+            err.message()
+        );
+        assert_eq!(w.stored(), Some(old));
+        let (w, _, result) = refresh_with("alice");
+        result.unwrap();
+        assert_eq!(w.stored().unwrap().subject.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn a_session_made_at_another_token_endpoint_is_not_used() {
+        let w = World::new(T, Some(session(T - 10, Some("rt-1"))));
+        let elsewhere = SsoConfig {
+            token_url: Some(url::Url::parse("https://elsewhere.test/token").unwrap()),
+            ..plain_config()
+        };
+        let err = w.gate(&elsewhere).unwrap_err();
+        assert_eq!(err.exit_code(), 4);
+        assert!(
+            err.message().contains("https://elsewhere.test/token")
+                && err.message().contains("other settings"),
+            "{}",
+            err.message()
+        );
+        assert!(err.hint().unwrap().contains("lmi login sso"));
+        assert!(w.http.sent().is_empty(), "the refresh token went nowhere");
+        // A valid one is not used either.
+        let w = World::new(T, Some(session(T + 3600, Some("rt-1"))));
+        w.gate(&elsewhere).unwrap_err();
+        // Discovered elsewhere (the metadata names another endpoint): the
+        // refresh sends nothing to it.
+        let mut old = oidc_session(T - 10, Some("rt-1"));
+        old.token_endpoint = Some("https://idp.test/old-token".into());
+        let w = World::new(T, Some(old));
+        w.http.idp(ISSUER);
+        w.gate(&oidc_config()).unwrap_err();
+        assert!(w.http.token_requests().is_empty());
     }
 
     #[test]
     fn an_expired_id_token_is_refreshed_although_the_access_token_is_valid() {
         let now = SystemClock.now();
         let stale = id_token("alice", "alice@example.test", now - 700);
-        let mut stored = session(now + 3600, Some("rt-1"));
+        let mut stored = oidc_session(now + 3600, Some("rt-1"));
         stored.id_token = Some(Secret::new(stale.clone()));
         let w = World::new(now, Some(stored));
         let fresh = id_token("alice", "alice@example.test", now);

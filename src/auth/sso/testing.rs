@@ -128,7 +128,16 @@ pub fn session(expires_at: i64, refresh_token: Option<&str>) -> Session {
         user: Some("alice@example.test".into()),
         subject: Some("alice".into()),
         obtained_at: None,
+        token_endpoint: Some(TOKEN_URL.into()),
         flow: None,
+    }
+}
+
+/// [`session`] as [`oidc_config`] makes it: issued by [`ISSUER`].
+pub fn oidc_session(expires_at: i64, refresh_token: Option<&str>) -> Session {
+    Session {
+        issuer: ISSUER.into(),
+        ..session(expires_at, refresh_token)
     }
 }
 

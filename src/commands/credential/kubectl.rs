@@ -8,12 +8,22 @@
 //! `expirationTimestamp` (RFC 3339); without one it asks again only after a
 //! 401. `--sso` answers with the SSO session's ID token, for clusters whose
 //! API server authenticates OIDC ID tokens (`--oidc-issuer-url`).
+//!
+//! The credential goes only to a cluster lmi knows (SPEC §8): kubectl names
+//! the server it is about to call in `spec.cluster.server` (when the
+//! kubeconfig's exec block says `provideClusterInfo: true`), and its origin
+//! must be one the environment's token may go to, as for `lmi api` and the
+//! git helper. A kubeconfig is often someone else's file (a vendor's, a
+//! tutorial's); without this check its cluster would receive the token.
 
 use serde::{Deserialize, Serialize};
+
+use url::Url;
 
 use super::Ctx;
 use crate::auth::sso::{self, Need};
 use crate::error::{Error, Result};
+use crate::http::{is_loopback, loggable_foreign_url, origin};
 use crate::output::rfc3339;
 
 pub const V1: &str = "client.authentication.k8s.io/v1";
@@ -38,7 +48,8 @@ struct Status<'a> {
 }
 
 /// The answer's `apiVersion`: the one `KUBERNETES_EXEC_INFO` asks for, or
-/// v1 when it is unset or empty (run by hand). Anything lmi cannot answer
+/// v1 when it is unset or empty (which [`cluster_server`] then refuses: it
+/// names no cluster). Anything lmi cannot answer
 /// in is a usage error naming the variable.
 pub fn api_version(exec_info: Option<&str>) -> Result<&'static str> {
     #[derive(Deserialize)]
@@ -49,7 +60,7 @@ pub fn api_version(exec_info: Option<&str>) -> Result<&'static str> {
     let Some(raw) = exec_info.filter(|v| !v.trim().is_empty()) else {
         return Ok(V1);
     };
-    let hint = format!("{EXEC_INFO} is set by kubectl; unset it to run lmi credential kubectl by hand (the answer is then {V1})");
+    let hint = format!("{EXEC_INFO} is set by kubectl (with `{PROVIDE_CLUSTER_INFO}` in the kubeconfig's exec block, it names the cluster lmi answers for)");
     let request: Request = serde_json::from_str(raw).map_err(|e| {
         Error::usage(format!(
             "{EXEC_INFO} is not an ExecCredential in JSON ({e})"
@@ -69,10 +80,81 @@ pub fn api_version(exec_info: Option<&str>) -> Result<&'static str> {
     }
 }
 
+/// The kubeconfig line that makes kubectl name its cluster.
+const PROVIDE_CLUSTER_INFO: &str = "provideClusterInfo: true";
+
+/// The server kubectl names in `spec.cluster.server`, or the error saying
+/// it named none and which kubeconfig line fixes that. Called after
+/// [`api_version`], so malformed JSON has already been refused.
+fn cluster_server(exec_info: Option<&str>) -> Result<String> {
+    #[derive(Deserialize)]
+    struct Request {
+        spec: Option<Spec>,
+    }
+    #[derive(Deserialize)]
+    struct Spec {
+        cluster: Option<Cluster>,
+    }
+    #[derive(Deserialize)]
+    struct Cluster {
+        server: Option<String>,
+    }
+    let server = exec_info
+        .and_then(|raw| serde_json::from_str::<Request>(raw).ok())
+        .and_then(|r| r.spec?.cluster?.server)
+        .filter(|s| !s.trim().is_empty());
+    server.ok_or_else(|| {
+        Error::config(format!(
+            "kubectl named no cluster server in {EXEC_INFO}; lmi hands out a credential only for a cluster it knows"
+        ))
+        .with_hint(format!(
+            "add `{PROVIDE_CLUSTER_INFO}` to the kubeconfig's users[].user.exec block"
+        ))
+    })
+}
+
+/// Whether the token may go to `server`: https (or loopback http) and the
+/// origin of `API_BASE_URL` or one of `API_ALLOWED_ORIGINS`.
+fn check_cluster(ctx: &Ctx, server: &str) -> Result<()> {
+    let refused = |shown: &str, why: &str| {
+        Error::config(format!(
+            "kubectl's cluster {shown} {why}; lmi gives it no credential"
+        ))
+    };
+    let check = "check the cluster's server in the kubeconfig";
+    let url = Url::parse(server.trim()).map_err(|e| {
+        // Text from a file lmi did not write: cleaned before it is shown.
+        let shown = crate::secret::clean_external(server, &[]);
+        refused(&format!("{shown:?}"), &format!("is not a URL ({e})")).with_hint(check)
+    })?;
+    let shown = loggable_foreign_url(&url);
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        _ => {
+            return Err(refused(&shown, "is neither https nor on a loopback host").with_hint(check))
+        }
+    }
+    let api = ctx.config()?.api()?;
+    if !api.allows(&url) {
+        let wanted = origin(&url);
+        return Err(refused(
+            &shown,
+            &format!("({wanted}) is neither API_BASE_URL's origin nor in API_ALLOWED_ORIGINS"),
+        )
+        .with_hint(format!(
+            "if {wanted} is a cluster of this environment, add it to API_ALLOWED_ORIGINS"
+        )));
+    }
+    Ok(())
+}
+
 pub fn run(ctx: &Ctx, sso: bool) -> Result<u8> {
-    // Checked before any token is asked for: a request lmi cannot answer
-    // should cost nothing.
-    let api_version = api_version(ctx.env.get(EXEC_INFO))?;
+    // Checked before any token is asked for: a request lmi cannot answer,
+    // or a cluster it must not answer for, should cost nothing.
+    let exec_info = ctx.env.get(EXEC_INFO);
+    let api_version = api_version(exec_info)?;
+    check_cluster(ctx, &cluster_server(exec_info)?)?;
     let (token, expires_at) = if sso {
         let session = ctx.with_sso(|deps, config| {
             sso::current_session(
@@ -137,6 +219,38 @@ mod tests {
         }
         let err = api_version(Some(r#"{"apiVersion":"v2"}"#)).unwrap_err();
         assert!(err.message().contains("\"v2\""), "{}", err.message());
+    }
+
+    #[test]
+    fn the_cluster_is_read_from_the_spec_or_its_absence_names_the_fix() {
+        let info = r#"{"apiVersion":"client.authentication.k8s.io/v1","spec":{"cluster":{"server":"https://k8s.example.com:6443/x"},"interactive":false}}"#;
+        assert_eq!(
+            cluster_server(Some(info)).unwrap(),
+            "https://k8s.example.com:6443/x"
+        );
+        for none in [
+            None,
+            Some(""),
+            Some(r#"{"apiVersion":"client.authentication.k8s.io/v1"}"#),
+            Some(
+                r#"{"apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#,
+            ),
+            Some(
+                r#"{"apiVersion":"client.authentication.k8s.io/v1","spec":{"cluster":{"server":" "}}}"#,
+            ),
+        ] {
+            let err = cluster_server(none).unwrap_err();
+            assert_eq!(err.exit_code(), 3, "{none:?}");
+            assert!(
+                err.message().contains("named no cluster"),
+                "{}",
+                err.message()
+            );
+            assert!(
+                err.hint().is_some_and(|h| h.contains(PROVIDE_CLUSTER_INFO)),
+                "{none:?}"
+            );
+        }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! `exec`s lmi, against the test API behind an https relay (client-go hands
 //! exec credentials only to https servers) whose certificate the test CA
 //! signed, given to kubectl as `certificate-authority`; the ExecCredential
-//! for both API versions; the SSO session's ID token; and each bad input.
+//! for both API versions; the SSO session's ID token; each bad input; and
+//! the cluster pinning (a kubeconfig whose cluster is not the
+//! environment's, or that does not name its cluster, gets nothing).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -19,8 +21,13 @@ const V1BETA1: &str = "client.authentication.k8s.io/v1beta1";
 
 /// Writes a kubeconfig whose cluster is `server` (trusting the test CA)
 /// and whose users `lmi` (v1) and `lmi-beta` (v1beta1) exec
-/// `lmi -e dev credential kubectl ARGS...`.
+/// `lmi -e dev credential kubectl ARGS...` with `provideClusterInfo: true`.
 fn kubeconfig(sb: &Sandbox, server: &str, args: &[&str]) -> PathBuf {
+    kubeconfig_with(sb, server, args, true)
+}
+
+/// [`kubeconfig`], with or without `provideClusterInfo: true`.
+fn kubeconfig_with(sb: &Sandbox, server: &str, args: &[&str], cluster_info: bool) -> PathBuf {
     let path = sb.home().join(".kube/config");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let mut all = vec!["-e", "dev", "credential", "kubectl"];
@@ -28,8 +35,9 @@ fn kubeconfig(sb: &Sandbox, server: &str, args: &[&str]) -> PathBuf {
     let args = serde_json::to_string(&all).unwrap();
     let user = |name: &str, version: &str| {
         format!(
-            "- name: {name}\n  user:\n    exec:\n      apiVersion: {version}\n      command: {}\n      args: {args}\n      interactiveMode: Never\n",
-            lmi_bin().display()
+            "- name: {name}\n  user:\n    exec:\n      apiVersion: {version}\n      command: {}\n      args: {args}\n      interactiveMode: Never\n{}",
+            lmi_bin().display(),
+            if cluster_info { "      provideClusterInfo: true\n" } else { "" }
         )
     };
     let text = format!(
@@ -60,7 +68,7 @@ fn kubectl(sb: &Sandbox, config: &Path, args: &[&str]) -> Outcome {
 fn kubectl_authenticates_with_lmis_token_and_two_calls_make_one_token_request() {
     let srv = server();
     let relay = TlsRelay::start(srv.api_url());
-    let sb = sandbox(&srv, "");
+    let sb = sandbox(&srv, &format!("API_ALLOWED_ORIGINS={}\n", relay.url()));
     let config = kubeconfig(&sb, &relay.url(), &[]);
     eprintln!("kubectl {}", kubectl_version());
 
@@ -101,7 +109,11 @@ fn kubectl_with_a_broken_environment_sends_nothing() {
     let down = dead_port();
     let sb = sandbox(
         &srv,
-        &format!("OAUTH_TOKEN_URL=http://127.0.0.1:{}/token\n", down.port),
+        &format!(
+            "OAUTH_TOKEN_URL=http://127.0.0.1:{}/token\nAPI_ALLOWED_ORIGINS={}\n",
+            down.port,
+            relay.url()
+        ),
     );
     let config = kubeconfig(&sb, &relay.url(), &[]);
     let out = kubectl(&sb, &config, &["get", "--raw", "/whoami"]);
@@ -110,6 +122,17 @@ fn kubectl_with_a_broken_environment_sends_nothing() {
     out.assert_stderr_contains("error: ")
         .assert_stderr_contains("exit code 4");
     assert_eq!(srv.api_requests(), 0, "no request without a credential");
+}
+
+/// A `KUBERNETES_EXEC_INFO` as kubectl writes it with `provideClusterInfo:
+/// true`: the version asked for and the cluster's server.
+fn exec_info(version: &str, server: &str) -> String {
+    serde_json::json!({
+        "kind": "ExecCredential",
+        "apiVersion": version,
+        "spec": {"cluster": {"server": server, "insecure-skip-tls-verify": false}, "interactive": false},
+    })
+    .to_string()
 }
 
 /// `lmi credential kubectl ARGS...` run by hand, `KUBERNETES_EXEC_INFO` as given.
@@ -127,8 +150,9 @@ fn credential(sb: &Sandbox, exec_info: Option<&str>, args: &[&str]) -> Outcome {
 fn credential_kubectl_answers_in_the_version_asked_for() {
     let srv = server();
     let sb = sandbox(&srv, "");
-    // By hand: v1, with the expiry.
-    let out = credential(&sb, None, &[]);
+    // v1, with the expiry.
+    let v1 = exec_info(V1, srv.api_url());
+    let out = credential(&sb, Some(&v1), &[]);
     out.assert_ok();
     let cache = cached(&sb);
     assert_eq!(
@@ -148,7 +172,7 @@ fn credential_kubectl_answers_in_the_version_asked_for() {
         "one JSON line: {}",
         out.stdout
     );
-    let quiet = credential(&sb, None, &["-vv"]);
+    let quiet = credential(&sb, Some(&v1), &["-vv"]);
     quiet.assert_ok().assert_stderr_contains("cache hit");
     assert!(
         !quiet
@@ -157,9 +181,7 @@ fn credential_kubectl_answers_in_the_version_asked_for() {
         "{}",
         quiet.stderr
     );
-    let beta = format!(
-        r#"{{"kind":"ExecCredential","apiVersion":"{V1BETA1}","spec":{{"interactive":false}}}}"#
-    );
+    let beta = exec_info(V1BETA1, srv.api_url());
     let out = credential(&sb, Some(&beta), &[]);
     out.assert_ok();
     assert_eq!(out.json()["apiVersion"], V1BETA1);
@@ -168,7 +190,7 @@ fn credential_kubectl_answers_in_the_version_asked_for() {
     // Unknown expiry: no expirationTimestamp at all.
     srv.set(|b| b.token_lifetime = None);
     sb.run(&["auth", "clear"]).assert_ok();
-    let out = credential(&sb, Some(&format!(r#"{{"apiVersion":"{V1}"}}"#)), &[]);
+    let out = credential(&sb, Some(&v1), &[]);
     out.assert_ok();
     let json = out.json();
     assert_eq!(json["status"]["token"], cached_token(&sb).as_str());
@@ -207,7 +229,7 @@ fn credential_kubectl_with_a_broken_environment_prints_nothing() {
         &srv,
         &format!("OAUTH_TOKEN_URL=http://127.0.0.1:{}/token\n", down.port),
     );
-    let out = credential(&sb, None, &[]);
+    let out = credential(&sb, Some(&exec_info(V1, srv.api_url())), &[]);
     out.assert_code(4);
     assert!(
         out.stdout.is_empty() && out.error_line().is_some(),
@@ -219,11 +241,12 @@ fn credential_kubectl_with_a_broken_environment_prints_nothing() {
     sb.write_env(
         "dev",
         &format!(
-            "OAUTH_TOKEN_URL={}\nOAUTH_CLIENT_ID=lmi-client\n",
-            srv.token_url()
+            "OAUTH_TOKEN_URL={}\nOAUTH_CLIENT_ID=lmi-client\nAPI_BASE_URL={}\n",
+            srv.token_url(),
+            srv.api_url()
         ),
     );
-    let out = credential(&sb, None, &[]);
+    let out = credential(&sb, Some(&exec_info(V1, srv.api_url())), &[]);
     out.assert_code(3)
         .assert_stderr_contains("OAUTH_CLIENT_SECRET");
     assert!(out.stdout.is_empty(), "{}", out.stdout);
@@ -284,7 +307,7 @@ fn credential_kubectl_sso_gives_the_session_id_token() {
     let srv = server();
     let sb = sso_sandbox(&srv, "");
     // No session yet: authentication error with the login hint.
-    let out = credential(&sb, None, &["--sso"]);
+    let out = credential(&sb, Some(&exec_info(V1, srv.api_url())), &["--sso"]);
     out.assert_code(4)
         .assert_stderr_contains("not logged in")
         .assert_stderr_contains("hint: run: lmi login sso");
@@ -292,7 +315,7 @@ fn credential_kubectl_sso_gives_the_session_id_token() {
 
     sb.run(&["login", "sso"]).assert_ok();
     srv.reset_counts();
-    let out = credential(&sb, None, &["--sso"]);
+    let out = credential(&sb, Some(&exec_info(V1, srv.api_url())), &["--sso"]);
     out.assert_ok();
     let id_token = stored_id_token(&sb);
     let json = out.json();
@@ -315,7 +338,7 @@ fn credential_kubectl_sso_refreshes_an_expired_session_silently() {
     srv.set(|b| b.token_lifetime = Some(3600));
     srv.reset_counts();
 
-    let out = credential(&sb, None, &["--sso"]);
+    let out = credential(&sb, Some(&exec_info(V1, srv.api_url())), &["--sso"]);
     out.assert_ok();
     assert_eq!(srv.token_requests_by_grant("refresh_token"), 1);
     assert_eq!(srv.authorize_requests(), 0, "no browser");
@@ -327,8 +350,101 @@ fn credential_kubectl_sso_refreshes_an_expired_session_silently() {
     srv.set(|b| b.token_lifetime = Some(30));
     sb.run(&["login", "sso", "--force"]).assert_ok();
     srv.set(|b| b.refresh_failure = true);
-    let out = credential(&sb, None, &["--sso"]);
+    let out = credential(&sb, Some(&exec_info(V1, srv.api_url())), &["--sso"]);
     out.assert_code(4)
         .assert_stderr_contains("hint: run: lmi login sso");
     assert!(out.stdout.is_empty());
+}
+
+// ------------------------------------------------------- cluster pinning
+
+#[test]
+fn kubectl_gets_no_token_for_a_cluster_the_environment_does_not_know() {
+    let srv = server();
+    let allowed = TlsRelay::start(srv.api_url());
+    // Someone else's cluster, as a kubeconfig from elsewhere may name it.
+    let foreign = TlsRelay::start(srv.other_url());
+    let sb = sandbox(&srv, &format!("API_ALLOWED_ORIGINS={}\n", allowed.url()));
+
+    let config = kubeconfig(&sb, &foreign.url(), &[]);
+    let out = kubectl(&sb, &config, &["get", "--raw", "/whoami"]);
+    assert_ne!(out.code, 0, "{out:?}");
+    out.assert_stderr_contains("exit code 3");
+    assert_eq!(
+        srv.token_requests(),
+        0,
+        "no token request for a foreign cluster"
+    );
+    assert!(
+        srv.other_authorization_headers()
+            .iter()
+            .all(Option::is_none),
+        "the foreign cluster saw a credential: {:?}",
+        srv.other_authorization_headers()
+    );
+
+    // The environment's own cluster, but kubectl is not told to name it.
+    let config = kubeconfig_with(&sb, &allowed.url(), &[], false);
+    let out = kubectl(&sb, &config, &["get", "--raw", "/whoami"]);
+    assert_ne!(out.code, 0, "{out:?}");
+    out.assert_stderr_contains("exit code 3");
+    assert_eq!(srv.token_requests(), 0);
+    assert_eq!(srv.api_requests(), 0, "no request without a credential");
+
+    // Named, and allowed: kubectl gets through.
+    let config = kubeconfig(&sb, &allowed.url(), &[]);
+    kubectl(&sb, &config, &["get", "--raw", "/whoami"]).assert_ok();
+    assert_eq!(srv.token_requests(), 1);
+    assert_eq!(
+        srv.last_api_request().unwrap().authorization(),
+        Some(format!("Bearer {}", cached_token(&sb)).as_str())
+    );
+}
+
+#[test]
+fn credential_kubectl_names_the_refused_cluster_or_the_missing_line() {
+    let srv = server();
+    let sb = sandbox(&srv, "");
+    // A foreign server: refused by name, nothing printed, nothing asked.
+    let out = credential(&sb, Some(&exec_info(V1, srv.other_url())), &[]);
+    out.assert_code(3)
+        .assert_stderr_contains(srv.other_url())
+        .assert_stderr_contains("API_ALLOWED_ORIGINS");
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    // Plain http to a host that is not loopback, even if allowed by origin.
+    let out = credential(&sb, Some(&exec_info(V1, "http://k8s.example.com")), &[]);
+    out.assert_code(3)
+        .assert_stderr_contains("http://k8s.example.com");
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    // No cluster named (run by hand, or no provideClusterInfo).
+    for info in [
+        None,
+        Some(format!(
+            r#"{{"apiVersion":"{V1}","spec":{{"interactive":false}}}}"#
+        )),
+    ] {
+        let out = credential(&sb, info.as_deref(), &[]);
+        out.assert_code(3)
+            .assert_stderr_contains("named no cluster")
+            .assert_stderr_contains("provideClusterInfo: true");
+        assert!(out.stdout.is_empty(), "{}", out.stdout);
+    }
+    assert_eq!(srv.token_requests(), 0);
+    assert_eq!(srv.other_requests(), 0);
+}
+
+#[test]
+fn credential_kubectl_sso_is_pinned_too() {
+    let srv = server();
+    let sb = sso_sandbox(&srv, "");
+    sb.run(&["login", "sso"]).assert_ok();
+    srv.reset_counts();
+    let out = credential(&sb, Some(&exec_info(V1, srv.other_url())), &["--sso"]);
+    out.assert_code(3).assert_stderr_contains(srv.other_url());
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    let out = credential(&sb, None, &["--sso"]);
+    out.assert_code(3)
+        .assert_stderr_contains("provideClusterInfo: true");
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert_eq!(srv.token_requests(), 0);
 }

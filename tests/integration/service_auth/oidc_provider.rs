@@ -59,6 +59,12 @@ fn service_private_key_jwt_at_oidc_provider() {
         assert_eq!(last["assertion_type"], k::CLIENT_ASSERTION_TYPE);
         assert_eq!(last["had_secret"], false, "no secret was sent");
         assert_eq!(last["had_basic"], false);
+        // `aud` is the issuer identifier, one string (SPEC §4.1).
+        assert_eq!(
+            last["assertion_claims"]["aud"],
+            server.issuer.as_str(),
+            "{last}"
+        );
         assert!(!std::fs::read_to_string(sb.env_file("ci"))
             .unwrap()
             .contains("SECRET"));

@@ -52,8 +52,14 @@ fn key_line(path: &Path) -> String {
 }
 
 /// Asserts that the last token request was authenticated by a signed
-/// assertion, with no secret anywhere in it.
+/// assertion, with no secret anywhere in it, for the token URL (the
+/// audience when only `OAUTH_TOKEN_URL` is set).
 fn assert_assertion_only(srv: &TestServer, client: &str) {
+    assert_assertion_for(srv, client, &srv.token_url());
+}
+
+/// [`assert_assertion_only`] with `aud` = `audience`, a single string.
+fn assert_assertion_for(srv: &TestServer, client: &str, audience: &str) {
     assert_eq!(
         srv.last_token_request_auth_method().as_deref(),
         Some("private_key_jwt")
@@ -69,7 +75,7 @@ fn assert_assertion_only(srv: &TestServer, client: &str) {
     let claims = srv.last_client_assertion_claims().unwrap();
     assert_eq!(claims["iss"], client);
     assert_eq!(claims["sub"], client);
-    assert_eq!(claims["aud"], srv.token_url());
+    assert_eq!(claims["aud"], audience, "one string: {claims}");
     let (iat, exp) = (
         claims["iat"].as_i64().unwrap(),
         claims["exp"].as_i64().unwrap(),
@@ -167,6 +173,82 @@ fn service_private_key_jwt_refreshes_a_password_grant_token_with_an_assertion() 
     assert_eq!(srv.token_requests_by_grant("refresh_token"), 1);
     assert_eq!(srv.token_requests_by_grant("password"), 1);
     assert_assertion_only(&srv, CLIENT);
+}
+
+#[test]
+fn service_private_key_jwt_audience_is_the_discovered_issuer() {
+    let srv = idp();
+    let sb = Sandbox::new();
+    sb.write_main("DEFAULT_ENVIRONMENT=dev\n");
+    sb.write_env(
+        "dev",
+        &format!(
+            "OAUTH_SERVICE_URL={}\nOAUTH_CLIENT_ID={CLIENT}\nOAUTH_CLIENT_AUTH_METHOD=private_key_jwt\n{}",
+            srv.idp_url(),
+            key_line(&key(k::CLIENT_RSA_PKCS8_FILE))
+        ),
+    );
+    sb.run(&["auth", "token"]).assert_ok();
+    let issuer = srv.metadata()["issuer"].as_str().unwrap().to_owned();
+    assert_ne!(issuer, srv.token_url());
+    assert_assertion_for(&srv, CLIENT, &issuer);
+    // From the cached metadata too (the second request discovers nothing).
+    srv.reset_counts();
+    sb.run(&["auth", "clear"]).assert_ok();
+    sb.run(&["auth", "token"]).assert_ok();
+    assert_assertion_for(&srv, CLIENT, &issuer);
+}
+
+#[test]
+fn service_private_key_jwt_assertion_is_worthless_at_a_server_another_issuer_names() {
+    use crate::support::hostile::{Hostile, Reply};
+    use std::sync::{Arc, Mutex};
+    let srv = idp();
+    // A hostile issuer whose metadata names the honest server's token
+    // endpoint: the assertion lmi signs is for the hostile issuer, so the
+    // honest server refuses it and no token is issued to the hostile side.
+    let own_url = Arc::new(Mutex::new(String::new()));
+    let honest_token_url = srv.token_url();
+    let hostile = {
+        let own_url = own_url.clone();
+        Hostile::start(move |_| {
+            let issuer = own_url.lock().unwrap().clone();
+            Reply::json(
+                200,
+                serde_json::json!({"issuer": issuer, "token_endpoint": honest_token_url})
+                    .to_string(),
+            )
+        })
+    };
+    *own_url.lock().unwrap() = hostile.url("");
+    let sb = Sandbox::new();
+    sb.write_main("DEFAULT_ENVIRONMENT=dev\n");
+    sb.write_env(
+        "dev",
+        &format!(
+            "OAUTH_SERVICE_URL={}\nOAUTH_CLIENT_ID={CLIENT}\nOAUTH_CLIENT_AUTH_METHOD=private_key_jwt\n{}",
+            hostile.url(""),
+            key_line(&key(k::CLIENT_RSA_PKCS8_FILE))
+        ),
+    );
+    let out = sb.run(&["auth", "token"]);
+    out.assert_code(4).assert_stderr_contains("invalid_client");
+    assert_eq!(srv.issued_access_tokens(), 0, "{out:?}");
+    let req = srv
+        .last_token_request()
+        .expect("the honest server was asked");
+    let claims = decode_claims(req.param("client_assertion").unwrap());
+    assert_eq!(claims["aud"], hostile.url(""));
+}
+
+/// The claims of a JWT, decoded without checking anything.
+fn decode_claims(jwt: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
 }
 
 /// Runs `auth token -vv` and checks exit 3, the message's key, and that no

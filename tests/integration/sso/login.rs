@@ -195,6 +195,37 @@ fn sso_already_logged_in_reports_without_browser_unless_forced() {
 }
 
 #[test]
+fn sso_forced_login_revokes_the_replaced_session() {
+    let srv = idp("unused");
+    let sb = sandbox(srv.idp_url(), "lmi-public", Store::File, "");
+    login(&sb, &[]).assert_ok();
+    let old = super::stored(&sb);
+    let old_refresh = old["refresh_token"].as_str().unwrap().to_owned();
+    srv.reset_counts();
+
+    login(&sb, &["--force"]).assert_ok();
+    let new = super::stored(&sb);
+    assert_ne!(new["refresh_token"], old["refresh_token"]);
+    assert_eq!(
+        srv.revocations(),
+        vec![old_refresh.clone()],
+        "only the replaced session's refresh token is revoked"
+    );
+    // The new session is the one stored: logout revokes it.
+    sb.run(&["logout", "sso"]).assert_ok();
+    assert_eq!(srv.revocations().len(), 2);
+    assert_eq!(srv.revocations()[1], new["refresh_token"].as_str().unwrap());
+
+    // Without a revocation endpoint, --force still logs in.
+    login(&sb, &[]).assert_ok();
+    srv.set(|b| b.revocation_endpoint = false);
+    srv.reset_counts();
+    login(&sb, &["--force"]).assert_ok();
+    assert!(srv.revocations().is_empty());
+    assert!(super::session_file(&sb).is_some());
+}
+
+#[test]
 fn sso_explicit_endpoints_win_over_discovery() {
     // The issuer's discovery names its own endpoints; the explicit ones are
     // another server's. Without the openid scope no ID token is validated

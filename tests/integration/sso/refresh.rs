@@ -1,6 +1,8 @@
 //! The session over time: the `REQUIRE_SSO` gate, silent refresh of an
-//! expired session and its failure, a refresh answered for another user,
-//! and login plus refresh against oauth2-mock-server.
+//! expired session and its failure, a refresh answered for another user
+//! (also for a session stored in the old shape, without `subject`), a
+//! session not used under another token endpoint, and login plus refresh
+//! against oauth2-mock-server.
 
 use lmi_testidp::TestServer;
 
@@ -131,6 +133,98 @@ fn sso_refresh_for_another_user_is_refused() {
         before,
         "the session is untouched"
     );
+}
+
+#[test]
+fn sso_refresh_of_an_old_session_checks_its_id_tokens_sub() {
+    let srv = idp("unused");
+    srv.set(|b| b.token_lifetime = Some(30));
+    let sb = gated(&srv, Store::File, "TOKEN_EXPIRY_SKEW=60\n");
+    login(&sb, &[]).assert_ok();
+    // The shape sessions had before lmi recorded `subject` (and the token
+    // endpoint): the user is known only from the stored ID token.
+    let path = session_file(&sb).unwrap();
+    let to_old_shape = || {
+        let mut old = stored(&sb);
+        let entry = old.as_object_mut().unwrap();
+        assert!(entry.remove("subject").is_some());
+        entry.remove("token_endpoint");
+        sb.write_private(&path, &old.to_string());
+        crate::support::backdate(&path);
+    };
+    to_old_shape();
+    let before = std::fs::read(&path).unwrap();
+
+    srv.set(|b| b.sso_user.sub = "mallory-sub".into());
+    let out = sb.run(&["-e", "dev", "auth", "token"]);
+    out.assert_code(4)
+        .assert_stderr_contains("another user")
+        .assert_stderr_contains("hint: run: lmi login sso");
+    assert_eq!(srv.token_requests_by_grant("client_credentials"), 0);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the session is untouched"
+    );
+
+    // The same user (a new session: the IdP rotated the refused one's
+    // refresh token): the refresh goes through and records the subject.
+    srv.set(|b| b.sso_user.sub = "alice-sub".into());
+    login(&sb, &["--force"]).assert_ok();
+    to_old_shape();
+    sb.run(&["-e", "dev", "auth", "token"]).assert_ok();
+    assert_eq!(stored(&sb)["subject"], "alice-sub");
+    assert_eq!(stored(&sb)["token_endpoint"], srv.token_url());
+}
+
+#[test]
+fn sso_session_is_not_used_under_another_token_endpoint() {
+    use crate::support::hostile::{Hostile, Reply};
+    let srv = idp("unused");
+    srv.set(|b| b.token_lifetime = Some(30));
+    let sb = gated(&srv, Store::File, "TOKEN_EXPIRY_SKEW=60\n");
+    login(&sb, &[]).assert_ok();
+    let path = session_file(&sb).unwrap();
+    let first = stored(&sb);
+    assert_eq!(first["issuer"], srv.idp_url());
+    assert_eq!(first["client_id"], "lmi-public");
+    assert_eq!(first["token_endpoint"], srv.token_url());
+    assert_eq!(first["subject"], "alice-sub");
+    crate::support::backdate(&path);
+    let before = std::fs::read(&path).unwrap();
+
+    // An env file or variable now names another token endpoint: it would
+    // receive the refresh token at this refresh.
+    let other = Hostile::always(Reply::json(
+        200,
+        r#"{"access_token":"x","token_type":"Bearer","refresh_token":"y","expires_in":600}"#,
+    ));
+    srv.reset_counts();
+    let out = sb.run(&[
+        "-e",
+        "dev",
+        "auth",
+        "token",
+        "--set",
+        &format!("OAUTH_SSO_TOKEN_URL={}", other.url("/token")),
+    ]);
+    out.assert_code(4)
+        .assert_stderr_contains(&other.url("/token"))
+        .assert_stderr_contains("other settings")
+        .assert_stderr_contains("hint: run: lmi login sso");
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert_eq!(other.hits(), 0, "the other endpoint received nothing");
+    assert_eq!(srv.token_requests(), 0);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the session is untouched"
+    );
+
+    // Under its own settings the session still works.
+    sb.run(&["-e", "dev", "auth", "token"]).assert_ok();
+    assert_eq!(srv.token_requests_by_grant("refresh_token"), 1);
+    assert_eq!(other.hits(), 0);
 }
 
 #[test]

@@ -50,6 +50,10 @@ pub struct Session {
     /// The ID token's `sub`, to check that a refresh stays the same user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// The token endpoint that issued the session: its refresh token goes
+    /// nowhere else (SPEC §5); `None` in sessions from older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint: Option<String>,
     /// Unix seconds when the access token was obtained, to cap the skew
     /// for short-lived tokens; `None` in sessions from older versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -247,6 +251,7 @@ pub(crate) mod tests {
             user: Some("u".into()),
             subject: Some("sub-1".into()),
             obtained_at: None,
+            token_endpoint: None,
             flow: None,
         }
     }
