@@ -235,20 +235,31 @@ fn parse_authorization(shown: &str, status: u16, body: &[u8]) -> Result<DeviceAu
         ))
         .with_hint(check));
     }
-    match (device_code, user_code, verification_uri) {
-        (Some(device_code), Some(user_code), Some(verification_uri)) => Ok(DeviceAuthorization {
+    let auth = match (device_code, user_code, verification_uri) {
+        (Some(device_code), Some(user_code), Some(verification_uri)) => DeviceAuthorization {
             device_code: Secret::new(device_code),
             user_code: Secret::new(user_code),
             verification_uri,
             verification_uri_complete,
             expires_in,
             interval,
-        }),
+        },
         // Each `None` was recorded as missing or wrong just above.
-        _ => Err(Error::internal(
-            "a device authorization field went unchecked",
-        )),
+        _ => {
+            return Err(Error::internal(
+                "a device authorization field went unchecked",
+            ))
+        }
+    };
+    let problems = super::device_checks::problems(&auth);
+    if !problems.is_empty() {
+        return Err(Error::auth(format!(
+            "the device authorization response from {shown} is not usable: {}; nothing was shown or polled",
+            problems.join("; ")
+        ))
+        .with_hint("the IdP's device authorization endpoint must give an https:// verification page and a short printable code; check OAUTH_SSO_DEVICE_AUTHORIZATION_URL (or the IdP's metadata), or use the browser flow (OAUTH_SSO_FLOW=browser)"));
     }
+    Ok(auth)
 }
 
 /// A verification URI as the file log shows it: the user code redacted
