@@ -800,27 +800,35 @@ mod tests {
                 no_browser,
                 ..LoginOptions::default()
             };
-            run.login(&config(300), options).unwrap();
+            let result = run.login(&config(300), options);
             let opened = run.browser.opened.lock().unwrap().clone();
-            opened
+            if result.is_err() {
+                assert!(opened.is_empty(), "a refused answer opens nothing");
+                return None;
+            }
+            Some(opened)
         };
         let complete = "https://idp.test/device?user_code=WDJB-MJHT";
-        assert_eq!(open(true, false, complete), [complete]);
-        assert_eq!(open(true, false, ""), ["https://idp.test/device"]);
+        assert_eq!(open(true, false, complete).unwrap(), [complete]);
+        assert_eq!(open(true, false, "").unwrap(), ["https://idp.test/device"]);
         assert!(
-            open(false, false, complete).is_empty(),
+            open(false, false, complete).unwrap().is_empty(),
             "no BROWSER: nothing opened"
         );
-        assert!(open(true, true, complete).is_empty(), "--no-browser");
         assert!(
-            open(true, false, "http://idp.example/device").is_empty(),
+            open(true, true, complete).unwrap().is_empty(),
+            "--no-browser"
+        );
+        // Unusable pages end the login before anything is shown (SPEC §5.1).
+        assert!(
+            open(true, false, "http://idp.example/device").is_none(),
             "plain http"
         );
         assert_eq!(
-            open(true, false, "http://127.0.0.1:9/device"),
+            open(true, false, "http://127.0.0.1:9/device").unwrap(),
             ["http://127.0.0.1:9/device"]
         );
-        assert!(open(true, false, "javascript:alert(1)").is_empty());
+        assert!(open(true, false, "javascript:alert(1)").is_none());
     }
 
     #[test]
