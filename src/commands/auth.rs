@@ -10,6 +10,7 @@ use crate::auth::sso::{self, SsoStatus};
 use crate::cli::AuthCommand;
 use crate::error::{Error, Kind, Result};
 use crate::output::rfc3339;
+use crate::secret::clean_text;
 
 pub fn run(ctx: &Ctx, cmd: AuthCommand) -> Result<u8> {
     match cmd {
@@ -204,7 +205,9 @@ fn decoded_lines(label: &str, decoded: &Decoded) -> Vec<String> {
         if let Some(map) = map {
             lines.push(format!("{label}{part}:"));
             for (k, v) in map {
-                lines.push(format!("  {k}: {v}"));
+                // Names and values come from the token's issuer: an escape
+                // sequence or newline there must not reach the terminal.
+                lines.push(clean_text(&format!("  {k}: {v}")));
             }
         }
     }
@@ -230,7 +233,11 @@ fn inspect(ctx: &Ctx) -> Result<u8> {
             "expires_at: {}",
             out.expires_at.as_deref().unwrap_or("unknown")
         ));
-        lines.push(format!("scope: {}", out.scope.as_deref().unwrap_or("-")));
+        let scope = out
+            .scope
+            .as_deref()
+            .map_or_else(|| "-".to_owned(), clean_text);
+        lines.push(format!("scope: {scope}"));
         lines.push("(decoded, not verified)".to_owned());
         lines.join("\n")
     })?;
