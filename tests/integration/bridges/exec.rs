@@ -290,3 +290,65 @@ fn exec_usage_errors_are_exit_2() {
     assert!(!marker.exists());
     assert_eq!(srv.token_requests(), 0, "usage errors cost no token");
 }
+
+#[test]
+fn exec_never_passes_a_secret_password_or_key_on_to_the_child() {
+    let srv = server();
+    // The secret from the command line, with a password and a plugin's
+    // secret-looking key beside it; a non-secret key is still passed on.
+    let sb = sandbox(&srv, "");
+    let out = sb.run(&[
+        "--set",
+        "OAUTH_CLIENT_SECRET=lmi-secret",
+        "--oauth-password",
+        "pw-wonderland",
+        "--set",
+        "BILLING_API_KEY=billing-k3y",
+        "--oauth-scopes",
+        "read",
+        "exec",
+        "--",
+        "env",
+    ]);
+    out.assert_ok();
+    for secret in ["lmi-secret", "pw-wonderland", "billing-k3y"] {
+        assert!(!out.stdout.contains(secret), "{secret} in {}", out.stdout);
+    }
+    assert!(
+        out.stdout.lines().any(|l| l == "OAUTH_SCOPES=read"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&cached_token(&sb)),
+        "the token is given"
+    );
+
+    // The secret from lmi's own environment (and none in the file): CMD
+    // gets the token, not what it was made from.
+    let mut sb = Sandbox::new();
+    sb.write_main("DEFAULT_ENVIRONMENT=dev\n");
+    sb.write_env(
+        "dev",
+        &format!(
+            "OAUTH_TOKEN_URL={}\nOAUTH_CLIENT_ID=lmi-client\n",
+            srv.token_url()
+        ),
+    );
+    sb.var("OAUTH_CLIENT_SECRET", "lmi-secret");
+    sb.var("OAUTH_PASSWORD", "pw-wonderland");
+    let out = sb.run(&["exec", "--", "env"]);
+    out.assert_ok();
+    for secret in ["lmi-secret", "pw-wonderland"] {
+        assert!(!out.stdout.contains(secret), "{secret} in {}", out.stdout);
+    }
+    assert!(out.stdout.contains(&cached_token(&sb)));
+
+    // From the environment file: never exported either.
+    let sb = sandbox(&srv, "OAUTH_PASSWORD=pw-wonderland\n");
+    let out = sb.run(&["exec", "--", "env"]);
+    out.assert_ok();
+    for secret in ["lmi-secret", "pw-wonderland"] {
+        assert!(!out.stdout.contains(secret), "{secret} in {}", out.stdout);
+    }
+}
