@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use super::describe::DESCRIBING_VAR;
 use super::discover::{builtin_names, discover, find, valid_name, PREFIX};
+use super::forward::Forwarder;
 use crate::cli::OutputFormat;
 use crate::config::is_secret_key;
 use crate::env::Env;
@@ -223,9 +224,13 @@ pub fn run_child(invocation: Invocation<'_>, mut cmd: Command, child: &Child<'_>
     // to end and its exit code is passed through (handlers reset on exec, so
     // the child keeps the default Ctrl-C behaviour).
     crate::interrupt::set_exits(false);
-    let status = cmd.status().map_err(|e| {
+    let forwarder = Forwarder::catch();
+    let mut process = cmd.spawn().map_err(|e| {
         Error::plugin(format!("cannot run {label}: {e}")).with_hint(child.start_hint)
     })?;
+    let status = forwarder
+        .wait(&mut process)
+        .map_err(|e| Error::plugin(format!("cannot wait for {label}: {e}")))?;
     tracing::info!(target: "plugin", "{label} finished with {status} after {:?}", started.elapsed());
 
     if let Some(code) = status.code() {
