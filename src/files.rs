@@ -47,9 +47,8 @@ fn replace_atomic(
     remove_temps(dir, STALE_TEMP);
     // tempfile creates the file with O_EXCL (and mode 0600): a planted file
     // or symbolic link of the same name is never opened.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)?;
+    let prefix = temp_prefix(path);
+    let mut tmp = tempfile::Builder::new().prefix(&prefix).tempfile_in(dir)?;
     fill(tmp.as_file_mut())?;
     tmp.as_file().sync_all()?;
     if path.is_dir() {
@@ -60,8 +59,18 @@ fn replace_atomic(
     Ok(())
 }
 
-/// How lmi's temporary files are named (`.tmp-` and random letters).
+/// How lmi's temporary files are named: `.tmp-`, the name of the file they
+/// become, `~` (which no environment name has) and random letters, so that
+/// each can be told apart by the file, and so the environment, it is for.
 const TEMP_PREFIX: &str = ".tmp-";
+
+fn temp_prefix(target: &Path) -> String {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{TEMP_PREFIX}{name}~")
+}
 
 /// A temporary file this old is left over from a process that died: a
 /// write takes milliseconds, and a younger one may belong to a write in
@@ -71,13 +80,26 @@ pub const STALE_TEMP: Duration = Duration::from_secs(60);
 /// Removes lmi's temporary files (`.tmp-*`, regular files only) in `dir`
 /// that are at least `min_age` old; returns how many went.
 pub fn remove_temps(dir: &Path, min_age: Duration) -> usize {
+    remove_temps_named(dir, &[TEMP_PREFIX.to_owned()], min_age)
+}
+
+/// Removes the temporary files (as [`remove_temps`]) that were to become
+/// one of `targets`, and only those: another environment's write in
+/// progress is never touched.
+pub fn remove_temps_for(dir: &Path, targets: &[&Path], min_age: Duration) -> usize {
+    let prefixes: Vec<String> = targets.iter().map(|t| temp_prefix(t)).collect();
+    remove_temps_named(dir, &prefixes, min_age)
+}
+
+fn remove_temps_named(dir: &Path, prefixes: &[String], min_age: Duration) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
     let mut removed = 0;
     for entry in entries.flatten() {
         let name = entry.file_name();
-        if !name.to_string_lossy().starts_with(TEMP_PREFIX) {
+        let name = name.to_string_lossy();
+        if !prefixes.iter().any(|p| name.starts_with(p.as_str())) {
             continue;
         }
         let Ok(meta) = entry.metadata() else { continue };

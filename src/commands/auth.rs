@@ -165,8 +165,13 @@ fn clear(ctx: &Ctx, all: bool) -> Result<u8> {
         vec![ctx.config()?.require_environment()?.to_string()]
     };
     let mut cleared = Vec::new();
-    // Left by a write that was killed; they may hold live tokens.
-    let temps = cache.remove_temps();
+    // Left by a write that was killed; they may hold live tokens. Only the
+    // cleared environments' own, and other stale ones with --all: a file
+    // another run is writing right now is never removed.
+    let mut temps: usize = names.iter().map(|name| cache.remove_temps(name)).sum();
+    if all {
+        temps += cache.remove_stale_temps();
+    }
     if temps > 0 {
         tracing::info!(target: "auth", "removed {temps} temporary file(s) from {}", cache.dir().display());
     }

@@ -333,3 +333,67 @@ fn service_status_counts_only_a_usable_token() {
     );
     assert_eq!(srv.token_requests(), 1);
 }
+
+#[test]
+fn auth_clear_removes_only_its_own_environments_temporary_files() {
+    use std::io::{BufRead, BufReader, Write};
+    let srv = server();
+    let sb = sandbox(&srv, "");
+    for env in ["a", "b"] {
+        sb.write_env(
+            env,
+            &format!(
+                "OAUTH_TOKEN_URL={}\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRET=lmi-secret\n",
+                srv.token_url()
+            ),
+        );
+        sb.run(&["-e", env, "auth", "token"]).assert_ok();
+    }
+    let dir = sb.tokens_dir();
+    // Writes of environment a in progress (fresh temporary files)...
+    let a_token = dir.join(".tmp-a.json~Live01");
+    let a_meta = dir.join(".tmp-.a.metadata.json~Live02");
+    // ...and one a killed write of b left behind.
+    let b_left = dir.join(".tmp-b.json~Dead01");
+    for file in [&a_token, &a_meta, &b_left] {
+        std::fs::write(file, r#"{"access_token":"live-token"}"#).unwrap();
+    }
+    let out = sb.run(&["-e", "b", "auth", "clear"]);
+    out.assert_ok();
+    assert_eq!(out.json()["cleared"], serde_json::json!(["b"]));
+    assert!(
+        a_token.exists() && a_meta.exists(),
+        "a's writes in progress survive"
+    );
+    assert!(!b_left.exists(), "b's own leftover is removed");
+    assert!(sb.token_file("a").exists());
+
+    // While another run holds b's lock (it is writing b's token), even b's
+    // fresh temporary file is left alone.
+    let lock = dir.join(".b.lock");
+    let mut holder = std::process::Command::new("flock")
+        .args(["-x", lock.to_str().unwrap(), "sh", "-c", "echo locked; cat"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first.trim(), "locked", "flock holds b's lock");
+    let b_writing = dir.join(".tmp-b.json~Live03");
+    std::fs::write(&b_writing, "{}").unwrap();
+    let out = sb.run(&["-e", "b", "auth", "clear"]);
+    out.assert_ok();
+    assert!(
+        b_writing.exists(),
+        "a write in progress under the lock survives"
+    );
+    // Closing its stdin ends `cat`, and the lock with it.
+    holder.stdin.take().unwrap().write_all(b"").unwrap();
+    assert!(holder.wait().unwrap().success());
+    sb.run(&["-e", "b", "auth", "clear"]).assert_ok();
+    assert!(!b_writing.exists(), "removed once no run holds the lock");
+    assert!(a_token.exists());
+}
