@@ -144,13 +144,71 @@ pub struct Lock {
     pub problem: Option<io::Error>,
 }
 
-/// The lock was still held by someone else after the wait.
+/// Why a lock could not be taken at all.
 #[derive(Debug)]
-pub struct LockTimedOut;
+pub enum LockFailed {
+    /// Still held by someone else after the wait.
+    TimedOut,
+    /// Something other than a regular file is where the lock goes (a FIFO,
+    /// a device, a socket, a folder): named, for the error message.
+    NotAFile(&'static str),
+}
+
+/// The error for [`LockFailed::NotAFile`] (a configuration error, exit 3,
+/// as for other files lmi will not trust): what is at `path` and how to
+/// clear it.
+pub fn not_a_lock_file(path: &Path, what: &str) -> crate::error::Error {
+    crate::error::Error::config(format!(
+        "{} is {what}, not a regular file: lmi does not use it as a lock",
+        path.display()
+    ))
+    .with_hint(format!(
+        "remove it (rm {}); lmi creates its lock files itself",
+        path.display()
+    ))
+}
+
+/// What kind of thing `file_type` is, when it is not a regular file.
+fn not_a_file(file_type: std::fs::FileType) -> Option<&'static str> {
+    if file_type.is_file() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if file_type.is_char_device() || file_type.is_block_device() {
+            return Some("a device");
+        }
+        if file_type.is_socket() {
+            return Some("a socket");
+        }
+    }
+    Some(if file_type.is_dir() {
+        "a folder"
+    } else if file_type.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a regular file"
+    })
+}
 
 /// Takes an exclusive lock on `path` (created 0600), waiting at most `wait`;
 /// `on_wait` runs once when the lock is busy.
-pub fn lock(path: &Path, wait: Duration, on_wait: impl FnOnce()) -> Result<Lock, LockTimedOut> {
+///
+/// Only a regular file is a lock: the file is opened without blocking and
+/// without following a symbolic link, and anything else found there (a
+/// FIFO, whose open would wait for a reader forever, or a device) is
+/// refused at once.
+pub fn lock(path: &Path, wait: Duration, on_wait: impl FnOnce()) -> Result<Lock, LockFailed> {
+    if let Some(what) = std::fs::symlink_metadata(path)
+        .ok()
+        .and_then(|m| not_a_file(m.file_type()))
+    {
+        return Err(LockFailed::NotAFile(what));
+    }
     let opened = path
         .parent()
         .map_or(Ok(()), crate::paths::ensure_private_dir)
@@ -159,24 +217,36 @@ pub fn lock(path: &Path, wait: Duration, on_wait: impl FnOnce()) -> Result<Lock,
             options.create(true).truncate(false).write(true);
             #[cfg(unix)]
             {
+                use rustix::fs::OFlags;
                 use std::os::unix::fs::OpenOptionsExt;
                 options.mode(0o600);
                 // A planted `.<env>.lock` symbolic link must not make lmi
-                // create or lock a file wherever it points.
-                options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+                // create or lock a file wherever it points, and a FIFO
+                // swapped in after the check above must not block the open.
+                options.custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32);
             }
             options.open(path)
         });
     let file = match opened {
         Ok(file) => file,
         Err(e) => {
+            // A FIFO without a reader fails the non-blocking open (ENXIO).
+            if let Some(what) = std::fs::symlink_metadata(path)
+                .ok()
+                .and_then(|m| not_a_file(m.file_type()))
+            {
+                return Err(LockFailed::NotAFile(what));
+            }
             return Ok(Lock {
                 file: None,
                 waited: false,
                 problem: Some(e),
-            })
+            });
         }
     };
+    if let Some(what) = file.metadata().ok().and_then(|m| not_a_file(m.file_type())) {
+        return Err(LockFailed::NotAFile(what));
+    }
     let deadline = Instant::now() + wait;
     let mut on_wait = Some(on_wait);
     let mut pause = Duration::from_millis(5);
@@ -194,7 +264,7 @@ pub fn lock(path: &Path, wait: Duration, on_wait: impl FnOnce()) -> Result<Lock,
                     f();
                 }
                 if Instant::now() >= deadline {
-                    return Err(LockTimedOut);
+                    return Err(LockFailed::TimedOut);
                 }
                 // Polling with a short backoff: the holder is doing at most
                 // one token exchange or one login.
@@ -300,9 +370,40 @@ mod tests {
         let target = dir.path().join("elsewhere");
         let link = dir.path().join(".dev.lock");
         std::os::unix::fs::symlink(&target, &link).unwrap();
-        let lock = lock(&link, Duration::from_millis(10), || {}).unwrap();
-        assert!(lock.file.is_none() && lock.problem.is_some());
+        let refused = lock(&link, Duration::from_millis(10), || {});
+        assert!(matches!(
+            refused,
+            Err(LockFailed::NotAFile("a symbolic link"))
+        ));
         assert!(!target.exists(), "nothing is created where the link points");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_folder_is_refused_as_a_lock_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join(".dev.lock");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let started = Instant::now();
+        let refused = lock(&fifo, Duration::from_secs(30), || {});
+        assert!(matches!(
+            refused,
+            Err(LockFailed::NotAFile("a FIFO (named pipe)"))
+        ));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let folder = dir.path().join(".other.lock");
+        std::fs::create_dir(&folder).unwrap();
+        let refused = lock(&folder, Duration::from_secs(30), || {});
+        assert!(matches!(refused, Err(LockFailed::NotAFile("a folder"))));
+        let error = not_a_lock_file(&fifo, "a FIFO (named pipe)");
+        assert_eq!(error.exit_code(), 3);
     }
 
     #[test]

@@ -212,7 +212,10 @@ impl TokenCache {
                 }
                 Ok(lock)
             }
-            Err(crate::files::LockTimedOut) => Err(Error::auth(format!(
+            Err(crate::files::LockFailed::NotAFile(what)) => {
+                Err(crate::files::not_a_lock_file(&path, what))
+            }
+            Err(crate::files::LockFailed::TimedOut) => Err(Error::auth(format!(
                 "timed out after {} s waiting for the token cache lock {}",
                 wait.as_secs(),
                 path.display()

@@ -397,3 +397,54 @@ fn auth_clear_removes_only_its_own_environments_temporary_files() {
     assert!(!b_writing.exists(), "removed once no run holds the lock");
     assert!(a_token.exists());
 }
+
+#[test]
+fn a_fifo_where_the_token_cache_lock_goes_is_refused_at_once() {
+    use std::time::{Duration, Instant};
+    let srv = server();
+    let sb = sandbox(&srv, "");
+    std::fs::create_dir_all(sb.tokens_dir()).unwrap();
+    let lock = sb.tokens_dir().join(".dev.lock");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&lock)
+        .status()
+        .unwrap()
+        .success());
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::symlink_metadata(&lock)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    let out_file = sb.home().join("out");
+    let err_file = sb.home().join("err");
+    let mut child = sb
+        .cmd(&["auth", "token"])
+        .stdout(std::fs::File::create(&out_file).unwrap())
+        .stderr(std::fs::File::create(&err_file).unwrap())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(8) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("lmi auth token blocked on the FIFO");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stderr = std::fs::read_to_string(&err_file).unwrap();
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(".dev.lock") && stderr.contains("FIFO"),
+        "{stderr}"
+    );
+    assert!(std::fs::read(&out_file).unwrap().is_empty());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "refused at once"
+    );
+    assert_eq!(srv.token_requests(), 0, "no token request without the lock");
+}
