@@ -47,9 +47,8 @@ fn replace_atomic(
     remove_temps(dir, STALE_TEMP);
     // tempfile creates the file with O_EXCL (and mode 0600): a planted file
     // or symbolic link of the same name is never opened.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)?;
+    let prefix = temp_prefix(path);
+    let mut tmp = tempfile::Builder::new().prefix(&prefix).tempfile_in(dir)?;
     fill(tmp.as_file_mut())?;
     tmp.as_file().sync_all()?;
     if path.is_dir() {
@@ -60,8 +59,18 @@ fn replace_atomic(
     Ok(())
 }
 
-/// How lmi's temporary files are named (`.tmp-` and random letters).
+/// How lmi's temporary files are named: `.tmp-`, the name of the file they
+/// become, `~` (which no environment name has) and random letters, so that
+/// each can be told apart by the file, and so the environment, it is for.
 const TEMP_PREFIX: &str = ".tmp-";
+
+fn temp_prefix(target: &Path) -> String {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{TEMP_PREFIX}{name}~")
+}
 
 /// A temporary file this old is left over from a process that died: a
 /// write takes milliseconds, and a younger one may belong to a write in
@@ -71,13 +80,26 @@ pub const STALE_TEMP: Duration = Duration::from_secs(60);
 /// Removes lmi's temporary files (`.tmp-*`, regular files only) in `dir`
 /// that are at least `min_age` old; returns how many went.
 pub fn remove_temps(dir: &Path, min_age: Duration) -> usize {
+    remove_temps_named(dir, &[TEMP_PREFIX.to_owned()], min_age)
+}
+
+/// Removes the temporary files (as [`remove_temps`]) that were to become
+/// one of `targets`, and only those: another environment's write in
+/// progress is never touched.
+pub fn remove_temps_for(dir: &Path, targets: &[&Path], min_age: Duration) -> usize {
+    let prefixes: Vec<String> = targets.iter().map(|t| temp_prefix(t)).collect();
+    remove_temps_named(dir, &prefixes, min_age)
+}
+
+fn remove_temps_named(dir: &Path, prefixes: &[String], min_age: Duration) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
     let mut removed = 0;
     for entry in entries.flatten() {
         let name = entry.file_name();
-        if !name.to_string_lossy().starts_with(TEMP_PREFIX) {
+        let name = name.to_string_lossy();
+        if !prefixes.iter().any(|p| name.starts_with(p.as_str())) {
             continue;
         }
         let Ok(meta) = entry.metadata() else { continue };
@@ -122,13 +144,71 @@ pub struct Lock {
     pub problem: Option<io::Error>,
 }
 
-/// The lock was still held by someone else after the wait.
+/// Why a lock could not be taken at all.
 #[derive(Debug)]
-pub struct LockTimedOut;
+pub enum LockFailed {
+    /// Still held by someone else after the wait.
+    TimedOut,
+    /// Something other than a regular file is where the lock goes (a FIFO,
+    /// a device, a socket, a folder): named, for the error message.
+    NotAFile(&'static str),
+}
+
+/// The error for [`LockFailed::NotAFile`] (a configuration error, exit 3,
+/// as for other files lmi will not trust): what is at `path` and how to
+/// clear it.
+pub fn not_a_lock_file(path: &Path, what: &str) -> crate::error::Error {
+    crate::error::Error::config(format!(
+        "{} is {what}, not a regular file: lmi does not use it as a lock",
+        path.display()
+    ))
+    .with_hint(format!(
+        "remove it (rm {}); lmi creates its lock files itself",
+        path.display()
+    ))
+}
+
+/// What kind of thing `file_type` is, when it is not a regular file.
+fn not_a_file(file_type: std::fs::FileType) -> Option<&'static str> {
+    if file_type.is_file() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if file_type.is_char_device() || file_type.is_block_device() {
+            return Some("a device");
+        }
+        if file_type.is_socket() {
+            return Some("a socket");
+        }
+    }
+    Some(if file_type.is_dir() {
+        "a folder"
+    } else if file_type.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a regular file"
+    })
+}
 
 /// Takes an exclusive lock on `path` (created 0600), waiting at most `wait`;
 /// `on_wait` runs once when the lock is busy.
-pub fn lock(path: &Path, wait: Duration, on_wait: impl FnOnce()) -> Result<Lock, LockTimedOut> {
+///
+/// Only a regular file is a lock: the file is opened without blocking and
+/// without following a symbolic link, and anything else found there (a
+/// FIFO, whose open would wait for a reader forever, or a device) is
+/// refused at once.
+pub fn lock(path: &Path, wait: Duration, on_wait: impl FnOnce()) -> Result<Lock, LockFailed> {
+    if let Some(what) = std::fs::symlink_metadata(path)
+        .ok()
+        .and_then(|m| not_a_file(m.file_type()))
+    {
+        return Err(LockFailed::NotAFile(what));
+    }
     let opened = path
         .parent()
         .map_or(Ok(()), crate::paths::ensure_private_dir)
@@ -137,24 +217,36 @@ pub fn lock(path: &Path, wait: Duration, on_wait: impl FnOnce()) -> Result<Lock,
             options.create(true).truncate(false).write(true);
             #[cfg(unix)]
             {
+                use rustix::fs::OFlags;
                 use std::os::unix::fs::OpenOptionsExt;
                 options.mode(0o600);
                 // A planted `.<env>.lock` symbolic link must not make lmi
-                // create or lock a file wherever it points.
-                options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+                // create or lock a file wherever it points, and a FIFO
+                // swapped in after the check above must not block the open.
+                options.custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32);
             }
             options.open(path)
         });
     let file = match opened {
         Ok(file) => file,
         Err(e) => {
+            // A FIFO without a reader fails the non-blocking open (ENXIO).
+            if let Some(what) = std::fs::symlink_metadata(path)
+                .ok()
+                .and_then(|m| not_a_file(m.file_type()))
+            {
+                return Err(LockFailed::NotAFile(what));
+            }
             return Ok(Lock {
                 file: None,
                 waited: false,
                 problem: Some(e),
-            })
+            });
         }
     };
+    if let Some(what) = file.metadata().ok().and_then(|m| not_a_file(m.file_type())) {
+        return Err(LockFailed::NotAFile(what));
+    }
     let deadline = Instant::now() + wait;
     let mut on_wait = Some(on_wait);
     let mut pause = Duration::from_millis(5);
@@ -172,7 +264,7 @@ pub fn lock(path: &Path, wait: Duration, on_wait: impl FnOnce()) -> Result<Lock,
                     f();
                 }
                 if Instant::now() >= deadline {
-                    return Err(LockTimedOut);
+                    return Err(LockFailed::TimedOut);
                 }
                 // Polling with a short backoff: the holder is doing at most
                 // one token exchange or one login.
@@ -278,9 +370,40 @@ mod tests {
         let target = dir.path().join("elsewhere");
         let link = dir.path().join(".dev.lock");
         std::os::unix::fs::symlink(&target, &link).unwrap();
-        let lock = lock(&link, Duration::from_millis(10), || {}).unwrap();
-        assert!(lock.file.is_none() && lock.problem.is_some());
+        let refused = lock(&link, Duration::from_millis(10), || {});
+        assert!(matches!(
+            refused,
+            Err(LockFailed::NotAFile("a symbolic link"))
+        ));
         assert!(!target.exists(), "nothing is created where the link points");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_folder_is_refused_as_a_lock_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join(".dev.lock");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let started = Instant::now();
+        let refused = lock(&fifo, Duration::from_secs(30), || {});
+        assert!(matches!(
+            refused,
+            Err(LockFailed::NotAFile("a FIFO (named pipe)"))
+        ));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let folder = dir.path().join(".other.lock");
+        std::fs::create_dir(&folder).unwrap();
+        let refused = lock(&folder, Duration::from_secs(30), || {});
+        assert!(matches!(refused, Err(LockFailed::NotAFile("a folder"))));
+        let error = not_a_lock_file(&fifo, "a FIFO (named pipe)");
+        assert_eq!(error.exit_code(), 3);
     }
 
     #[test]

@@ -82,6 +82,10 @@ pub enum JsonEnd {
     /// Stopped being JSON at this body offset; from there on it was
     /// written as received.
     Broken { at: u64 },
+    /// Nested deeper than the re-indenter goes
+    /// ([`json_stream::MAX_DEPTH`]) at this body offset; from there on it
+    /// was written as received.
+    TooDeep { at: u64 },
     /// Ended in the middle of the document.
     Incomplete,
 }
@@ -133,8 +137,11 @@ impl Output {
                 Some(r) => match r.feed(chunk, &mut out).map_err(write_err)? {
                     None => &chunk[n..],
                     Some(at) => {
-                        end = JsonEnd::Broken {
-                            at: bytes + at as u64,
+                        let offset = bytes + at as u64;
+                        end = if r.too_deep() {
+                            JsonEnd::TooDeep { at: offset }
+                        } else {
+                            JsonEnd::Broken { at: offset }
                         };
                         json = None;
                         &chunk[at..]

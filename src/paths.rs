@@ -187,6 +187,71 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     builder.create(dir)
 }
 
+/// Why other users could change the config file at `path`, as the warning
+/// to show (SPEC §1); `None` when it is private. Checked: the file and its
+/// folder and, when `path` is a symbolic link, the file it reaches and that
+/// file's folder (see [`folder_exposure`] for the rule). Whoever can change
+/// one could point the token endpoint elsewhere and receive the client
+/// secret.
+pub fn config_exposure(path: &Path) -> Option<String> {
+    let mut levels: Vec<(PathBuf, String)> = std::iter::once(path)
+        .chain(path.parent())
+        .map(|p| (p.to_owned(), String::new()))
+        .collect();
+    let linked = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if let Some(target) = linked.then(|| std::fs::canonicalize(path).ok()).flatten() {
+        let through = format!(
+            " (which {} links to{})",
+            path.display(),
+            if target.is_file() { "" } else { " a file in" }
+        );
+        levels.push((target.clone(), through.clone()));
+        levels.extend(target.parent().map(|p| (p.to_owned(), through)));
+    }
+    levels
+        .iter()
+        .find_map(|(level, through)| exposure(level, through))
+}
+
+/// Why other users could change the config folder `dir` (the warning), or
+/// `None`: it must be owned by the effective user (or root, which could do
+/// anything anyway) and not writable by group or others.
+pub fn folder_exposure(dir: &Path) -> Option<String> {
+    exposure(dir, "")
+}
+
+fn exposure(level: &Path, through: &str) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let euid = rustix::process::geteuid().as_raw();
+        let meta = std::fs::metadata(level).ok()?;
+        let shown = level.display();
+        if meta.uid() != euid && meta.uid() != 0 {
+            return Some(format!(
+                "{shown}{through} is owned by uid {}, not by you (uid {euid}): that user could change where lmi sends your credentials; if you trust it, run: chown {euid} {shown}",
+                meta.uid()
+            ));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Some(format!(
+                "{shown}{through} is writable by other users, who could change where lmi sends your credentials; run: chmod go-w {shown}{}",
+                if through.is_empty() {
+                    ""
+                } else {
+                    ", or keep the file in lmi's own config folder"
+                }
+            ));
+        }
+        None
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (level, through);
+        None
+    }
+}
+
 /// Whether a file's or folder's mode lets group or others write it.
 pub fn writable_by_others(path: &Path) -> bool {
     #[cfg(unix)]

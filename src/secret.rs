@@ -132,13 +132,61 @@ fn json_forms(value: &str) -> Vec<String> {
 }
 
 /// Text from a server, made safe to show: secrets scrubbed (see [`scrub`])
-/// and control characters replaced, so a hostile answer can neither move the
-/// terminal's cursor nor forge extra log lines.
+/// and control and format characters replaced (see [`is_unsafe_char`]), so a
+/// hostile answer can neither move the terminal's cursor, forge extra log
+/// lines, nor make text read other than it is.
 pub fn clean_external(text: &str, secrets: &[&Secret]) -> String {
-    scrub(text, secrets)
-        .chars()
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+    clean_text(&scrub(text, secrets))
+}
+
+/// Replaces every character [`is_unsafe_char`] flags by U+FFFD, for text
+/// from a server or a token that holds no secret (claim names, URLs).
+pub fn clean_text(text: &str) -> String {
+    text.chars()
+        .map(|c| if is_unsafe_char(c) { '\u{fffd}' } else { c })
         .collect()
+}
+
+/// Whether `c` must not reach a terminal or the log as is: a control
+/// character (Cc), a Unicode format character (Cf: bidi overrides and
+/// isolates, zero-width characters, the BOM, tag characters), which would
+/// make `\u{202e}moc.elpmaxe@ecila` read as `alice@example.com`, or a line
+/// or paragraph separator (Zl, Zp), which some terminals and viewers break
+/// lines at.
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') || is_format_char(c)
+}
+
+/// General category Cf, from the Unicode Character Database
+/// (DerivedGeneralCategory.txt, Unicode 16.0). The standard library has no
+/// category lookup and the table is short and stable: new Cf characters are
+/// rare (the last ones came in Unicode 14 and 15).
+fn is_format_char(c: char) -> bool {
+    const CF: &[(u32, u32)] = &[
+        (0x00AD, 0x00AD),
+        (0x0600, 0x0605),
+        (0x061C, 0x061C),
+        (0x06DD, 0x06DD),
+        (0x070F, 0x070F),
+        (0x0890, 0x0891),
+        (0x08E2, 0x08E2),
+        (0x180E, 0x180E),
+        (0x200B, 0x200F),
+        (0x202A, 0x202E),
+        (0x2060, 0x2064),
+        (0x2066, 0x206F),
+        (0xFEFF, 0xFEFF),
+        (0xFFF9, 0xFFFB),
+        (0x110BD, 0x110BD),
+        (0x110CD, 0x110CD),
+        (0x13430, 0x1343F),
+        (0x1BCA0, 0x1BCA3),
+        (0x1D173, 0x1D17A),
+        (0xE0001, 0xE0001),
+        (0xE0020, 0xE007F),
+    ];
+    let c = u32::from(c);
+    CF.iter().any(|&(low, high)| (low..=high).contains(&c))
 }
 
 #[cfg(test)]
@@ -184,6 +232,34 @@ mod tests {
             scrub(r"pw \/ab and /ab", &[&short]),
             "pw [redacted] and [redacted]"
         );
+    }
+
+    #[test]
+    fn format_characters_are_cleaned_like_control_characters() {
+        let cleaned = clean_external("\u{202e}moc.elpmaxe@ecila", &[]);
+        assert_eq!(cleaned, "\u{fffd}moc.elpmaxe@ecila");
+        for c in [
+            '\u{202a}',
+            '\u{202e}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{200b}',
+            '\u{200f}',
+            '\u{feff}',
+            '\u{00ad}',
+            '\u{061c}',
+            '\u{e0041}',
+            '\u{2028}',
+            '\u{1b}',
+            '\u{85}',
+        ] {
+            assert!(is_unsafe_char(c), "{:04x}", u32::from(c));
+        }
+        for c in [
+            'a', 'é', '日', '😀', ' ', '\u{2010}', '\u{2070}', '\u{fffd}',
+        ] {
+            assert!(!is_unsafe_char(c), "{:04x}", u32::from(c));
+        }
     }
 
     #[test]

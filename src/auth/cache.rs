@@ -94,9 +94,35 @@ impl TokenCache {
         crate::paths::check_all_trusted(root, &files)
     }
 
-    /// Removes every temporary file a killed write left behind.
-    pub fn remove_temps(&self) -> usize {
-        crate::files::remove_temps(&self.dir, Duration::ZERO)
+    /// Removes the temporary files a killed write of `env`'s token or
+    /// metadata left behind, never another environment's. Writers hold the
+    /// environment's lock, so with the lock every such file is a leftover;
+    /// while another run holds it, only stale ones are (see
+    /// [`crate::files::STALE_TEMP`]).
+    pub fn remove_temps(&self, env: &str) -> usize {
+        // Held until the files are gone.
+        let lock = self
+            .dir
+            .is_dir()
+            .then(|| crate::files::lock(&self.lock_path(env), Duration::ZERO, || {}).ok())
+            .flatten()
+            .filter(|lock| lock.file.is_some());
+        let min_age = if lock.is_some() {
+            Duration::ZERO
+        } else {
+            crate::files::STALE_TEMP
+        };
+        let targets = [self.path(env), self.metadata_path(env)];
+        let targets: Vec<&Path> = targets.iter().map(PathBuf::as_path).collect();
+        let removed = crate::files::remove_temps_for(&self.dir, &targets, min_age);
+        drop(lock);
+        removed
+    }
+
+    /// Removes every stale temporary file, whichever environment it was
+    /// for: a write takes milliseconds, so these are from runs that died.
+    pub fn remove_stale_temps(&self) -> usize {
+        crate::files::remove_temps(&self.dir, crate::files::STALE_TEMP)
     }
 
     pub fn path(&self, env: &str) -> PathBuf {
@@ -186,7 +212,10 @@ impl TokenCache {
                 }
                 Ok(lock)
             }
-            Err(crate::files::LockTimedOut) => Err(Error::auth(format!(
+            Err(crate::files::LockFailed::NotAFile(what)) => {
+                Err(crate::files::not_a_lock_file(&path, what))
+            }
+            Err(crate::files::LockFailed::TimedOut) => Err(Error::auth(format!(
                 "timed out after {} s waiting for the token cache lock {}",
                 wait.as_secs(),
                 path.display()

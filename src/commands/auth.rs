@@ -10,6 +10,7 @@ use crate::auth::sso::{self, SsoStatus};
 use crate::cli::AuthCommand;
 use crate::error::{Error, Kind, Result};
 use crate::output::rfc3339;
+use crate::secret::clean_text;
 
 pub fn run(ctx: &Ctx, cmd: AuthCommand) -> Result<u8> {
     match cmd {
@@ -164,8 +165,13 @@ fn clear(ctx: &Ctx, all: bool) -> Result<u8> {
         vec![ctx.config()?.require_environment()?.to_string()]
     };
     let mut cleared = Vec::new();
-    // Left by a write that was killed; they may hold live tokens.
-    let temps = cache.remove_temps();
+    // Left by a write that was killed; they may hold live tokens. Only the
+    // cleared environments' own, and other stale ones with --all: a file
+    // another run is writing right now is never removed.
+    let mut temps: usize = names.iter().map(|name| cache.remove_temps(name)).sum();
+    if all {
+        temps += cache.remove_stale_temps();
+    }
     if temps > 0 {
         tracing::info!(target: "auth", "removed {temps} temporary file(s) from {}", cache.dir().display());
     }
@@ -204,7 +210,9 @@ fn decoded_lines(label: &str, decoded: &Decoded) -> Vec<String> {
         if let Some(map) = map {
             lines.push(format!("{label}{part}:"));
             for (k, v) in map {
-                lines.push(format!("  {k}: {v}"));
+                // Names and values come from the token's issuer: an escape
+                // sequence or newline there must not reach the terminal.
+                lines.push(clean_text(&format!("  {k}: {v}")));
             }
         }
     }
@@ -230,7 +238,11 @@ fn inspect(ctx: &Ctx) -> Result<u8> {
             "expires_at: {}",
             out.expires_at.as_deref().unwrap_or("unknown")
         ));
-        lines.push(format!("scope: {}", out.scope.as_deref().unwrap_or("-")));
+        let scope = out
+            .scope
+            .as_deref()
+            .map_or_else(|| "-".to_owned(), clean_text);
+        lines.push(format!("scope: {scope}"));
         lines.push("(decoded, not verified)".to_owned());
         lines.join("\n")
     })?;

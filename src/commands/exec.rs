@@ -39,6 +39,7 @@ pub fn run(ctx: &Ctx, args: ExecArgs) -> Result<u8> {
     tracing::debug!(target: "auth", "token ({source:?}) handed to {:?} in {var}", program);
 
     let mut cmd = Command::new(&program);
+    withhold_inherited_secrets(&mut cmd);
     cmd.args(words)
         // The one place the token leaves lmi here: the child's environment.
         .env(var, token.access_token.expose())
@@ -52,6 +53,23 @@ pub fn run(ctx: &Ctx, args: ExecArgs) -> Result<u8> {
             "check that the command is on PATH (or give its path) and is a program for this system",
     };
     run_child(invocation(ctx, Ok(environment)), cmd, &child)
+}
+
+/// CMD gets the token instead of what it is made from (SPEC §8): lmi's own
+/// secret keys (`OAUTH_CLIENT_SECRET`, `OAUTH_PASSWORD`) are taken out of
+/// the environment it would inherit, too, whatever their source. Other
+/// variables, even secret-looking ones, are the person's and CMD's business.
+fn withhold_inherited_secrets(cmd: &mut Command) {
+    for (name, _) in std::env::vars_os() {
+        let secret = name
+            .to_str()
+            .and_then(crate::config::key_def)
+            .is_some_and(|def| def.secret);
+        if secret {
+            tracing::debug!(target: "plugin", "{} from lmi's environment is a secret: not passed on", name.to_string_lossy());
+            cmd.env_remove(&name);
+        }
+    }
 }
 
 /// `--env-var` may not replace a variable that steers the child process or

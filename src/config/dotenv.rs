@@ -13,9 +13,10 @@ pub struct FileValues {
     /// Whether group or others may read the file (secrets there draw a
     /// warning).
     pub readable_by_others: bool,
-    /// The file or its folder when group or others may write it: whoever
-    /// can could point the token endpoint elsewhere (a warning).
-    pub writable_by_others: Option<PathBuf>,
+    /// Why others could change the file (see
+    /// [`crate::paths::config_exposure`]): whoever can could point the token
+    /// endpoint elsewhere (a warning).
+    pub exposure: Option<String>,
 }
 
 impl FileValues {
@@ -55,10 +56,7 @@ pub fn read(path: &Path) -> Result<Option<FileValues>> {
     let text = read_bounded(path)?;
     let mut values = parse(path, &text)?;
     values.readable_by_others = crate::paths::readable_by_others(path);
-    values.writable_by_others = std::iter::once(path)
-        .chain(path.parent())
-        .find(|p| crate::paths::writable_by_others(p))
-        .map(Path::to_owned);
+    values.exposure = crate::paths::config_exposure(path);
     Ok(Some(values))
 }
 
@@ -90,14 +88,10 @@ fn read_bounded(path: &Path) -> Result<String> {
 }
 
 impl FileValues {
-    /// The warning for a config file (or its folder) that others can write.
+    /// The warning for a config file (or its folder) that others can
+    /// change.
     pub fn write_warning(&self) -> Option<String> {
-        let path = self.writable_by_others.as_ref()?;
-        Some(format!(
-            "{} is writable by other users, who could change where lmi sends your credentials; run: chmod go-w {}",
-            path.display(),
-            path.display()
-        ))
+        self.exposure.clone()
     }
 }
 
@@ -113,7 +107,7 @@ pub fn parse(path: &Path, text: &str) -> Result<FileValues> {
         path: path.to_owned(),
         values,
         readable_by_others: false,
-        writable_by_others: None,
+        exposure: None,
     })
 }
 

@@ -293,7 +293,10 @@ pub fn edit(path: &Path, role: FileRole, change: Change<'_>, must_be_new: bool) 
             }
             lock
         }
-        Err(crate::files::LockTimedOut) => {
+        Err(crate::files::LockFailed::NotAFile(what)) => {
+            return Err(crate::files::not_a_lock_file(&lock_path, what))
+        }
+        Err(crate::files::LockFailed::TimedOut) => {
             return Err(Error::config(format!(
                 "timed out waiting for another lmi to finish editing {} (lock {})",
                 path.display(),

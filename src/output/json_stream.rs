@@ -1,5 +1,6 @@
 //! A streaming JSON re-indenter: bytes in, two-space indented JSON out, one
-//! chunk at a time, in memory bounded by the nesting depth (one bit a level).
+//! chunk at a time, in memory bounded by the nesting depth (one bit a level)
+//! and the output of one small piece of input.
 //!
 //! It keeps what a parse-and-print would lose: member order, duplicate
 //! members, and the exact text of numbers (`2.50`, `1.0e10`, 30-digit
@@ -10,12 +11,20 @@
 
 use std::io::{self, Write};
 
-/// Deeper nesting than this counts as "not JSON" (the rest is copied as is),
-/// so that a hostile `[[[[…` cannot grow the stack or the indentation
-/// without bound.
-pub const MAX_DEPTH: usize = 4096;
+/// Deeper nesting than this ends the re-indenting (the rest is copied as
+/// received, see [`Reindenter::too_deep`]). Indentation turns each input
+/// byte into at most `2 * MAX_DEPTH + 2` output bytes, so the limit bounds
+/// the output too: a 1 MB body of `[[[[…` 4096 deep would otherwise become
+/// gigabytes of spaces. Real documents (GraphQL answers included) stay far
+/// below it.
+pub const MAX_DEPTH: usize = 64;
 
-/// Output is handed to the writer in pieces of about this size.
+/// Input is run in pieces of this size, and each piece's output written
+/// before the next, so the output buffer stays below `FEED_PIECE * (2 *
+/// MAX_DEPTH + 2)` bytes (about half a MiB) whatever the shape.
+const FEED_PIECE: usize = 4096;
+
+/// The output buffer's starting capacity.
 const OUT_CHUNK: usize = 64 * 1024;
 
 const SPACES: &[u8; 64] = b"                                                                ";
@@ -103,6 +112,8 @@ pub struct Reindenter {
     objects: Vec<u64>,
     depth: usize,
     out: Vec<u8>,
+    /// The break was nesting deeper than [`MAX_DEPTH`], not bad JSON.
+    too_deep: bool,
 }
 
 impl Default for Reindenter {
@@ -118,7 +129,14 @@ impl Reindenter {
             objects: Vec::new(),
             depth: 0,
             out: Vec::with_capacity(OUT_CHUNK + 1024),
+            too_deep: false,
         }
+    }
+
+    /// Whether the input broke off because it nests deeper than
+    /// [`MAX_DEPTH`] (the JSON may well be valid).
+    pub fn too_deep(&self) -> bool {
+        self.too_deep
     }
 
     /// Whether anything but whitespace has been accepted.
@@ -131,10 +149,17 @@ impl Reindenter {
     /// written re-indented, and nothing from it on (the caller writes that
     /// as received). After a break, every later chunk breaks at 0.
     pub fn feed(&mut self, chunk: &[u8], w: &mut dyn Write) -> io::Result<Option<usize>> {
-        let broke = self.run(chunk);
-        w.write_all(&self.out)?;
-        self.out.clear();
-        Ok(broke)
+        let mut done = 0;
+        for piece in chunk.chunks(FEED_PIECE) {
+            let broke = self.run(piece);
+            w.write_all(&self.out)?;
+            self.out.clear();
+            if let Some(at) = broke {
+                return Ok(Some(done + at));
+            }
+            done += piece.len();
+        }
+        Ok(None)
     }
 
     /// Ends the input: writes what is pending (a final newline after a
@@ -178,6 +203,7 @@ impl Reindenter {
     /// Opens `{` or `[`; false when too deep.
     fn open(&mut self, b: u8) -> bool {
         if self.depth >= MAX_DEPTH {
+            self.too_deep = true;
             return false;
         }
         let (word, bit) = (self.depth / 64, self.depth % 64);
@@ -511,6 +537,64 @@ mod tests {
         let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
         let (_, at, complete) = run(ok.as_bytes(), 1000);
         assert_eq!((at, complete), (None, true));
+        // Why it broke is told apart from bad JSON.
+        let mut r = Reindenter::new();
+        assert_eq!(
+            r.feed(deep.as_bytes(), &mut Vec::new()).unwrap(),
+            Some(MAX_DEPTH)
+        );
+        assert!(r.too_deep());
+        let mut r = Reindenter::new();
+        assert_eq!(r.feed(b"[}", &mut Vec::new()).unwrap(), Some(1));
+        assert!(!r.too_deep());
+    }
+
+    /// Counts what is written and remembers the largest single write.
+    #[derive(Default)]
+    struct Meter {
+        total: usize,
+        largest: usize,
+    }
+
+    impl Write for Meter {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.total += buf.len();
+            self.largest = self.largest.max(buf.len());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn output_and_buffer_stay_bounded_for_any_shape() {
+        // As deep as allowed, then a long run of commas at that depth: the
+        // most output a byte can make.
+        let mut body = "[".repeat(MAX_DEPTH);
+        body.push('0');
+        body.push_str(&",0".repeat(200_000));
+        body.push_str(&"]".repeat(MAX_DEPTH));
+        let mut meter = Meter::default();
+        let mut r = Reindenter::new();
+        assert_eq!(r.feed(body.as_bytes(), &mut meter).unwrap(), None);
+        assert!(r.finish(&mut meter).unwrap());
+        let per_byte = 2 * MAX_DEPTH + 2;
+        assert!(meter.total <= body.len() * per_byte);
+        assert!(
+            meter.largest <= FEED_PIECE * per_byte + OUT_CHUNK,
+            "{}",
+            meter.largest
+        );
+        // Deeper than allowed breaks off at the limit, whatever follows.
+        let hostile = "[".repeat(4096).repeat(64);
+        let mut meter = Meter::default();
+        let mut r = Reindenter::new();
+        assert_eq!(
+            r.feed(hostile.as_bytes(), &mut meter).unwrap(),
+            Some(MAX_DEPTH)
+        );
+        assert!(meter.total < MAX_DEPTH * per_byte);
     }
 
     #[test]

@@ -164,15 +164,15 @@ fn parse_description(out: &[u8]) -> Option<Description> {
     })
 }
 
-/// A plugin's text made safe for a terminal line: no control characters
-/// (escape sequences), at most 120 characters.
+/// A plugin's text made safe for a terminal line: no control or format
+/// characters (escape sequences, bidi overrides), at most 120 characters.
 fn one_line(text: &str) -> String {
     let clean: String = text
         .lines()
         .next()
         .unwrap_or_default()
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|&c| !crate::secret::is_unsafe_char(c))
         .collect();
     let clean = clean.trim();
     if clean.chars().count() > 120 {

@@ -5,7 +5,8 @@
 //! `plugins/bin/` first, then each `PATH` folder, as a shell would look);
 //! `describe` is the `--lmi-describe` protocol used by `--help`, `--version`
 //! and `plugin list`; `run` is `lmi <name> ARGS...` with the context a plugin
-//! gets in its environment. Installing and removing plugins is
+//! gets in its environment; `forward` passes SIGTERM, SIGHUP and SIGQUIT
+//! on to the running child. Installing and removing plugins is
 //! `commands::plugin`.
 //!
 //! This layer sits below `commands`: it takes plain data (paths, the
@@ -18,6 +19,7 @@
 
 mod describe;
 mod discover;
+mod forward;
 mod run;
 
 pub use describe::{

@@ -14,7 +14,9 @@ use std::time::Instant;
 
 use super::describe::DESCRIBING_VAR;
 use super::discover::{builtin_names, discover, find, valid_name, PREFIX};
+use super::forward::Forwarder;
 use crate::cli::OutputFormat;
+use crate::config::is_secret_key;
 use crate::env::Env;
 use crate::error::{Error, Kind, Result};
 use crate::paths::Paths;
@@ -78,6 +80,12 @@ pub fn reserved_variable(key: &str) -> bool {
 /// for the plugin, so that its `$LMI_BIN` calls see it: for a documented key,
 /// and for a key that a config file mentions, an environment variable is the
 /// next source below the command line (SPEC §2), above every file.
+///
+/// Never a secret (client secret, password, a key whose name says it holds
+/// one): a child's environment is readable by every process it starts and
+/// ends up in crash reports and `/proc/<pid>/environ` dumps, and `lmi exec`
+/// runs programs that know nothing of lmi. A secret given on lmi's command
+/// line is for lmi alone (SPEC §8, docs/plugins.md).
 pub fn command_line_exports(command_line: &[(String, String)]) -> Vec<(String, String)> {
     command_line
         .iter()
@@ -85,6 +93,13 @@ pub fn command_line_exports(command_line: &[(String, String)]) -> Vec<(String, S
             key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                 && !key.starts_with(|c: char| c.is_ascii_digit())
                 && !reserved_variable(key)
+        })
+        .filter(|(key, _)| {
+            let secret = is_secret_key(key);
+            if secret {
+                tracing::debug!(target: "plugin", "{key} from the command line is a secret: not passed on");
+            }
+            !secret
         })
         .cloned()
         .collect()
@@ -209,9 +224,13 @@ pub fn run_child(invocation: Invocation<'_>, mut cmd: Command, child: &Child<'_>
     // to end and its exit code is passed through (handlers reset on exec, so
     // the child keeps the default Ctrl-C behaviour).
     crate::interrupt::set_exits(false);
-    let status = cmd.status().map_err(|e| {
+    let forwarder = Forwarder::catch();
+    let mut process = cmd.spawn().map_err(|e| {
         Error::plugin(format!("cannot run {label}: {e}")).with_hint(child.start_hint)
     })?;
+    let status = forwarder
+        .wait(&mut process)
+        .map_err(|e| Error::plugin(format!("cannot wait for {label}: {e}")))?;
     tracing::info!(target: "plugin", "{label} finished with {status} after {:?}", started.elapsed());
 
     if let Some(code) = status.code() {
@@ -254,20 +273,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn exports_skip_process_variables() {
+    fn exports_skip_process_variables_and_secrets() {
         let line = vec![
             ("OAUTH_SCOPES".to_owned(), "read".to_owned()),
+            ("MY_PLUGIN_SETTING".to_owned(), "x".to_owned()),
             ("MY_PLUGIN_KEY".to_owned(), "x".to_owned()),
             ("PATH".to_owned(), "/evil".to_owned()),
             ("LD_PRELOAD".to_owned(), "/evil.so".to_owned()),
             ("LMI_BIN".to_owned(), "/evil".to_owned()),
             ("BAD-KEY".to_owned(), "x".to_owned()),
+            ("OAUTH_CLIENT_SECRET".to_owned(), "s".to_owned()),
+            ("OAUTH_PASSWORD".to_owned(), "p".to_owned()),
+            ("MY_PLUGIN_API_KEY".to_owned(), "k".to_owned()),
+            (
+                "OAUTH_CLIENT_KEY_FILE".to_owned(),
+                "/path/key.pem".to_owned(),
+            ),
         ];
         let keys: Vec<String> = command_line_exports(&line)
             .into_iter()
             .map(|(k, _)| k)
             .collect();
-        assert_eq!(keys, ["OAUTH_SCOPES", "MY_PLUGIN_KEY"]);
+        assert_eq!(
+            keys,
+            ["OAUTH_SCOPES", "MY_PLUGIN_SETTING", "OAUTH_CLIENT_KEY_FILE"]
+        );
     }
 
     #[test]

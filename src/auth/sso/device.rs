@@ -235,20 +235,31 @@ fn parse_authorization(shown: &str, status: u16, body: &[u8]) -> Result<DeviceAu
         ))
         .with_hint(check));
     }
-    match (device_code, user_code, verification_uri) {
-        (Some(device_code), Some(user_code), Some(verification_uri)) => Ok(DeviceAuthorization {
+    let auth = match (device_code, user_code, verification_uri) {
+        (Some(device_code), Some(user_code), Some(verification_uri)) => DeviceAuthorization {
             device_code: Secret::new(device_code),
             user_code: Secret::new(user_code),
             verification_uri,
             verification_uri_complete,
             expires_in,
             interval,
-        }),
+        },
         // Each `None` was recorded as missing or wrong just above.
-        _ => Err(Error::internal(
-            "a device authorization field went unchecked",
-        )),
+        _ => {
+            return Err(Error::internal(
+                "a device authorization field went unchecked",
+            ))
+        }
+    };
+    let problems = super::device_checks::problems(&auth);
+    if !problems.is_empty() {
+        return Err(Error::auth(format!(
+            "the device authorization response from {shown} is not usable: {}; nothing was shown or polled",
+            problems.join("; ")
+        ))
+        .with_hint("the IdP's device authorization endpoint must give an https:// verification page and a short printable code; check OAUTH_SSO_DEVICE_AUTHORIZATION_URL (or the IdP's metadata), or use the browser flow (OAUTH_SSO_FLOW=browser)"));
     }
+    Ok(auth)
 }
 
 /// A verification URI as the file log shows it: the user code redacted
@@ -789,27 +800,35 @@ mod tests {
                 no_browser,
                 ..LoginOptions::default()
             };
-            run.login(&config(300), options).unwrap();
+            let result = run.login(&config(300), options);
             let opened = run.browser.opened.lock().unwrap().clone();
-            opened
+            if result.is_err() {
+                assert!(opened.is_empty(), "a refused answer opens nothing");
+                return None;
+            }
+            Some(opened)
         };
         let complete = "https://idp.test/device?user_code=WDJB-MJHT";
-        assert_eq!(open(true, false, complete), [complete]);
-        assert_eq!(open(true, false, ""), ["https://idp.test/device"]);
+        assert_eq!(open(true, false, complete).unwrap(), [complete]);
+        assert_eq!(open(true, false, "").unwrap(), ["https://idp.test/device"]);
         assert!(
-            open(false, false, complete).is_empty(),
+            open(false, false, complete).unwrap().is_empty(),
             "no BROWSER: nothing opened"
         );
-        assert!(open(true, true, complete).is_empty(), "--no-browser");
         assert!(
-            open(true, false, "http://idp.example/device").is_empty(),
+            open(true, true, complete).unwrap().is_empty(),
+            "--no-browser"
+        );
+        // Unusable pages end the login before anything is shown (SPEC §5.1).
+        assert!(
+            open(true, false, "http://idp.example/device").is_none(),
             "plain http"
         );
         assert_eq!(
-            open(true, false, "http://127.0.0.1:9/device"),
+            open(true, false, "http://127.0.0.1:9/device").unwrap(),
             ["http://127.0.0.1:9/device"]
         );
-        assert!(open(true, false, "javascript:alert(1)").is_empty());
+        assert!(open(true, false, "javascript:alert(1)").is_none());
     }
 
     #[test]

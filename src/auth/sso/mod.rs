@@ -7,7 +7,8 @@
 //! - `binding`: the settings and user a stored session is bound to.
 //! - `flow`: `login sso` and `logout sso`.
 //! - `choice`: which login flow (`OAUTH_SSO_FLOW`, `--device`, `auto`).
-//! - `device`: the device authorization grant (RFC 8628).
+//! - `device`: the device authorization grant (RFC 8628); `device_checks`:
+//!   what its response may ask lmi to show.
 //! - `waiting`: the updating line while lmi waits for a person.
 //! - `store`: where the session lives (keychain, opt-in file, memory) and
 //!   the lock files.
@@ -23,6 +24,7 @@ pub mod browser;
 pub mod choice;
 pub mod deps;
 pub mod device;
+pub mod device_checks;
 pub mod flow;
 pub mod id_token;
 pub mod idp;

@@ -39,6 +39,11 @@ pub fn print(
             target: "api",
             "the response claims to be JSON ({kind}) but stops being JSON at byte {at}; re-indented up to there, the rest written as received"
         ),
+        JsonEnd::TooDeep { at } => tracing::warn!(
+            target: "api",
+            "the JSON response nests deeper than {} levels at byte {at}; re-indented up to there, the rest written as received",
+            crate::output::json_stream::MAX_DEPTH
+        ),
         JsonEnd::Incomplete => tracing::warn!(
             target: "api",
             "the JSON response ended after {} bytes, before the document was complete",

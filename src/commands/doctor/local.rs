@@ -1,24 +1,10 @@
 //! Checks that need no network: the config files, the environment, the log.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::Check;
 use crate::commands::Ctx;
 use crate::config::list_environments;
-
-/// Group- or other-writable (anyone could change where tokens go).
-fn writable_by_others(path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o022 != 0)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        false
-    }
-}
 
 /// `config`: the files parse and are private.
 pub fn config(ctx: &Ctx) -> Check {
@@ -31,16 +17,16 @@ pub fn config(ctx: &Ctx) -> Check {
     files.extend(list_environments(&ctx.paths).into_iter().map(|(_, p)| p));
     files.retain(|p| p.exists());
     let mut problems: Vec<String> = config.warnings().to_vec();
-    for path in files
+    // Every file, the folders and, through a symbolic link, the file it
+    // reaches: writable by others or owned by another user (SPEC §1).
+    let folders = [ctx.paths.config_dir.clone(), ctx.paths.env_dir()];
+    let found = files
         .iter()
-        .chain([&ctx.paths.config_dir, &ctx.paths.env_dir()])
-    {
-        if path.exists() && writable_by_others(path) {
-            problems.push(format!(
-                "{} is writable by other users; run: chmod go-w {}",
-                path.display(),
-                path.display()
-            ));
+        .map(|f| crate::paths::config_exposure(f))
+        .chain(folders.iter().map(|d| crate::paths::folder_exposure(d)));
+    for problem in found.flatten() {
+        if !problems.contains(&problem) {
+            problems.push(problem);
         }
     }
     let shown = if files.is_empty() {

@@ -21,9 +21,12 @@ mod session;
 use std::time::Duration;
 
 use serde::Serialize;
+use url::Url;
 
 use super::Ctx;
 use crate::error::{Error, Kind, Result};
+use crate::http::loggable_url;
+use crate::secret::clean_text;
 
 /// The longest doctor waits for any one HTTP exchange (HTTP_TIMEOUT when
 /// that is shorter), so that a host that swallows packets cannot hold it
@@ -106,6 +109,19 @@ impl Check {
     }
 }
 
+/// A URL as doctor shows it: credentials inside it (userinfo, `api_key=`,
+/// `sig=`, `token=` and the like) hidden, as `config show` and the logs
+/// hide them.
+pub(super) fn shown_url(url: &Url) -> String {
+    clean_text(&loggable_url(url))
+}
+
+/// A URL a server named (its metadata's `token_endpoint`), shown as
+/// [`shown_url`] does; text that is not a URL is only cleaned.
+pub(super) fn shown_server_url(raw: &str) -> String {
+    Url::parse(raw).map_or_else(|_| clean_text(raw), |u| shown_url(&u))
+}
+
 /// What earlier checks learnt that later ones use.
 #[derive(Debug, Default)]
 pub struct Findings {
@@ -132,7 +148,7 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
     let _ = ctx.deps.transport(timeout);
 
     let mut findings = Findings::default();
-    let checks = vec![
+    let mut checks = vec![
         local::config(ctx),
         local::environment(ctx),
         network::endpoints(ctx, &mut findings),
@@ -142,6 +158,12 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
         network::clock(&findings),
         local::log(ctx),
     ];
+    // Details quote servers (user names, metadata, error descriptions):
+    // whatever slipped through is cleaned once more, for both outputs.
+    for check in &mut checks {
+        check.detail = clean_text(&check.detail);
+        check.hint = check.hint.as_deref().map(clean_text);
+    }
     ctx.out
         .result(&Report { checks: &checks }, || text(&checks))?;
     let failed: Vec<&Check> = checks.iter().filter(|c| c.status == Status::Fail).collect();

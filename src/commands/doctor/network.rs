@@ -4,7 +4,7 @@
 
 use url::Url;
 
-use super::{Check, Findings};
+use super::{shown_server_url, shown_url, Check, Findings};
 use crate::auth::discovery;
 use crate::commands::Ctx;
 use crate::config::Endpoint;
@@ -28,13 +28,13 @@ pub(super) fn probe(
             if findings.idp_date.is_none() {
                 if let Some(date) = response.header("Date") {
                     findings.idp_date =
-                        Some((url.to_string(), parse_date(date), ctx.deps.clock.now()));
+                        Some((shown_url(url), parse_date(date), ctx.deps.clock.now()));
                 }
             }
             Ok(response.status)
         }
         Err(e) => {
-            findings.unreachable.push(url.to_string());
+            findings.unreachable.push(shown_url(url));
             Err(e.describe(transport.timeout()))
         }
     }
@@ -74,7 +74,7 @@ pub fn endpoints(ctx: &Ctx, findings: &mut Findings) -> Check {
                     "check OAUTH_TOKEN_URL and your network (proxy, VPN)",
                 );
             }
-            seen.push(format!("token endpoint {url}"));
+            seen.push(format!("token endpoint {}", shown_url(url)));
         }
         Endpoint::Discover(issuer) => {
             let first = discovery::candidates(issuer).remove(0);
@@ -88,8 +88,11 @@ pub fn endpoints(ctx: &Ctx, findings: &mut Findings) -> Check {
             }
             match discovery::fetch_issuer(transport, "OAUTH_SERVICE_URL", issuer, issuer.as_str()) {
                 Ok(meta) => seen.push(format!(
-                    "issuer {issuer} (token endpoint {})",
-                    meta.token_endpoint.as_deref().unwrap_or("missing")
+                    "issuer {} (token endpoint {})",
+                    shown_url(issuer),
+                    meta.token_endpoint
+                        .as_deref()
+                        .map_or_else(|| "missing".to_owned(), shown_server_url)
                 )),
                 Err(e) => return Check::from_error(NAME, &e, "check OAUTH_SERVICE_URL"),
             }
@@ -106,7 +109,7 @@ pub fn endpoints(ctx: &Ctx, findings: &mut Findings) -> Check {
                         "check API_BASE_URL and your network (proxy, VPN)",
                     );
                 }
-                seen.push(format!("API {base}"));
+                seen.push(format!("API {}", shown_url(base)));
             }
         }
         Err(e) => return Check::from_error(NAME, &e, "check API_BASE_URL"),

@@ -2,7 +2,7 @@
 //! issuer's metadata and signing keys load.
 
 use super::network::probe;
-use super::{Check, Findings};
+use super::{shown_server_url, Check, Findings};
 use crate::auth::sso::id_token::fetch_jwks;
 use crate::auth::sso::Idp;
 use crate::commands::Ctx;
@@ -81,7 +81,7 @@ pub fn sso(ctx: &Ctx, findings: &mut Findings) -> Check {
             NAME,
             format!(
                 "metadata of {} and its signing keys ({} key{}) load",
-                sso.issuer_id,
+                shown_server_url(&sso.issuer_id),
                 keys.len(),
                 if keys.len() == 1 { "" } else { "s" }
             ),

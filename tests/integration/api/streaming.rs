@@ -324,3 +324,82 @@ fn api_streams_a_large_file_upload() {
         Some(body.len().to_string().as_str())
     );
 }
+
+#[test]
+fn api_deeply_nested_json_is_written_as_received_past_the_depth_limit_in_bounded_memory() {
+    use crate::support::hostile::{Hostile, Reply};
+    // About 1 MB: 128 documents' worth of `[` 4096 deep, then as many `]`.
+    let block = format!("{}{}", "[".repeat(4096), "]".repeat(4096));
+    let body = format!("[{}]", vec![block; 128].join(","));
+    let api = {
+        let body = body.clone();
+        Hostile::start(move |_| Reply::json(200, body.clone()))
+    };
+    let srv = server();
+    let sb = super::sandbox_with(&srv, "");
+    sb.write_env(
+        "dev",
+        &format!(
+            "OAUTH_TOKEN_URL={}\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRET=lmi-secret\nAPI_BASE_URL={}\n",
+            srv.token_url(),
+            api.url("")
+        ),
+    );
+    let report = sb.home().join("rss");
+    let out: crate::support::Outcome = under_time(&sb.cmd(&["api", "/deep"]), &report)
+        .output()
+        .unwrap()
+        .into();
+    out.assert_ok();
+    assert_eq!(api.hits(), 1);
+    // Re-indented to the limit (64 levels), then every byte as received:
+    // the output is the body plus the indentation of those 64 levels.
+    let limit = 64;
+    assert!(
+        out.stdout.len() < body.len() + 2 * limit * limit + 4 * limit,
+        "{} bytes written for a {}-byte body",
+        out.stdout.len(),
+        body.len()
+    );
+    assert!(
+        out.stdout.ends_with(&body[body.len() - 1000..]),
+        "the rest as received"
+    );
+    assert!(
+        out.stdout.starts_with("[\n  [\n    [\n"),
+        "re-indented up to the limit"
+    );
+    let warnings: Vec<&str> = out.stderr.lines().filter(|l| l.contains("JSON")).collect();
+    assert_eq!(warnings.len(), 1, "one warning: {}", out.stderr);
+    assert!(
+        warnings[0].starts_with("warning:")
+            && warnings[0].contains("deeper than 64 levels")
+            && warnings[0].contains("as received"),
+        "{}",
+        out.stderr
+    );
+    let kib: u64 = std::fs::read_to_string(&report)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(kib <= 32 * 1024, "peak RSS {kib} KiB");
+
+    // As deep as the limit: re-indented whole, with no warning.
+    let fine = format!("{}{}", "[".repeat(limit), "]".repeat(limit));
+    let api = Hostile::start(move |_| Reply::json(200, fine.clone()));
+    sb.write_env(
+        "dev",
+        &format!(
+            "OAUTH_TOKEN_URL={}\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRET=lmi-secret\nAPI_BASE_URL={}\n",
+            srv.token_url(),
+            api.url("")
+        ),
+    );
+    let out = sb.run(&["api", "/fine"]);
+    out.assert_ok();
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+    let parsed: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(parsed.is_array());
+    assert_eq!(out.stdout.lines().count(), 2 * limit - 1);
+}

@@ -290,3 +290,193 @@ fn exec_usage_errors_are_exit_2() {
     assert!(!marker.exists());
     assert_eq!(srv.token_requests(), 0, "usage errors cost no token");
 }
+
+#[test]
+fn exec_never_passes_a_secret_password_or_key_on_to_the_child() {
+    let srv = server();
+    // The secret from the command line, with a password and a plugin's
+    // secret-looking key beside it; a non-secret key is still passed on.
+    let sb = sandbox(&srv, "");
+    let out = sb.run(&[
+        "--set",
+        "OAUTH_CLIENT_SECRET=lmi-secret",
+        "--oauth-password",
+        "pw-wonderland",
+        "--set",
+        "BILLING_API_KEY=billing-k3y",
+        "--oauth-scopes",
+        "read",
+        "exec",
+        "--",
+        "env",
+    ]);
+    out.assert_ok();
+    for secret in ["lmi-secret", "pw-wonderland", "billing-k3y"] {
+        assert!(!out.stdout.contains(secret), "{secret} in {}", out.stdout);
+    }
+    assert!(
+        out.stdout.lines().any(|l| l == "OAUTH_SCOPES=read"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&cached_token(&sb)),
+        "the token is given"
+    );
+
+    // The secret from lmi's own environment (and none in the file): CMD
+    // gets the token, not what it was made from.
+    let mut sb = Sandbox::new();
+    sb.write_main("DEFAULT_ENVIRONMENT=dev\n");
+    sb.write_env(
+        "dev",
+        &format!(
+            "OAUTH_TOKEN_URL={}\nOAUTH_CLIENT_ID=lmi-client\n",
+            srv.token_url()
+        ),
+    );
+    sb.var("OAUTH_CLIENT_SECRET", "lmi-secret");
+    sb.var("OAUTH_PASSWORD", "pw-wonderland");
+    let out = sb.run(&["exec", "--", "env"]);
+    out.assert_ok();
+    for secret in ["lmi-secret", "pw-wonderland"] {
+        assert!(!out.stdout.contains(secret), "{secret} in {}", out.stdout);
+    }
+    assert!(out.stdout.contains(&cached_token(&sb)));
+
+    // From the environment file: never exported either.
+    let sb = sandbox(&srv, "OAUTH_PASSWORD=pw-wonderland\n");
+    let out = sb.run(&["exec", "--", "env"]);
+    out.assert_ok();
+    for secret in ["lmi-secret", "pw-wonderland"] {
+        assert!(!out.stdout.contains(secret), "{secret} in {}", out.stdout);
+    }
+}
+
+/// The command `lmi exec` started, killed when the test ends so that a
+/// failing test leaves nothing behind.
+struct Command {
+    pid: String,
+}
+
+impl Command {
+    fn running(&self) -> bool {
+        std::process::Command::new("kill")
+            .args(["-0", &self.pid])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    }
+}
+
+impl Drop for Command {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &self.pid])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// Starts `lmi exec -- sh -c SCRIPT` and waits (bounded) for the script to
+/// write its process id to the `ready` file it is given as `$1`. lmi's
+/// stderr goes to a file: a pipe would stay open as long as the command
+/// lives, and reading it could outlast lmi.
+fn exec_until_ready(sb: &Sandbox, script: &str) -> (std::process::Child, Command) {
+    let ready = sb.home().join("ready");
+    let _ = std::fs::remove_file(&ready);
+    let stderr = std::fs::File::create(sb.home().join("stderr")).unwrap();
+    let mut child = sb
+        .cmd(&[
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            script,
+            "sh",
+            ready.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // Written by `echo $$ > tmp; mv`, so a read never sees half of it.
+    let pid = loop {
+        if let Ok(pid) = std::fs::read_to_string(&ready) {
+            break pid.trim().to_owned();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the command never started");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    (child, Command { pid })
+}
+
+/// Waits (bounded) for lmi to end, then its exit code and stderr; kills it
+/// and fails the test otherwise.
+fn finish_within(sb: &Sandbox, mut child: std::process::Child) -> (Option<i32>, String) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let stderr = std::fs::read_to_string(sb.home().join("stderr")).unwrap();
+            return (status.code(), stderr);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("lmi did not end within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn send(signal: &str, pid: &str) {
+    assert!(std::process::Command::new("kill")
+        .args([&format!("-{signal}"), pid])
+        .status()
+        .unwrap()
+        .success());
+}
+
+#[test]
+fn exec_passes_sigterm_sighup_and_sigquit_on_and_waits_for_the_command() {
+    let srv = server();
+    let sb = sandbox(&srv, "");
+    let got = sb.home().join("got");
+    for signal in ["TERM", "HUP", "QUIT"] {
+        let _ = std::fs::remove_file(&got);
+        let script = format!(
+            "trap 'echo {signal} > {got}; exit 42' {signal}; echo $$ > \"$1.tmp\"; mv \"$1.tmp\" \"$1\"; while :; do sleep 0.05; done",
+            got = got.display()
+        );
+        let (lmi, command) = exec_until_ready(&sb, &script);
+        // Only lmi is signalled, as a service manager or `kill` would.
+        send(signal, &lmi.id().to_string());
+        let (code, stderr) = finish_within(&sb, lmi);
+        assert_eq!(
+            code,
+            Some(42),
+            "{signal}: lmi's exit code is the command's ({stderr})"
+        );
+        let seen = std::fs::read_to_string(&got).unwrap_or_default();
+        assert_eq!(seen.trim(), signal, "the command got {signal}");
+        assert!(
+            !command.running(),
+            "{signal}: the command is not left running"
+        );
+    }
+
+    // A command that does not catch SIGTERM dies of it: exit 6 naming it.
+    let script = "echo $$ > \"$1.tmp\"; mv \"$1.tmp\" \"$1\"; while :; do sleep 0.05; done";
+    let (lmi, command) = exec_until_ready(&sb, script);
+    send("TERM", &lmi.id().to_string());
+    let (code, stderr) = finish_within(&sb, lmi);
+    assert_eq!(code, Some(6), "{stderr}");
+    assert!(stderr.contains("SIGTERM"), "{stderr}");
+    assert!(!command.running(), "the command is not left running");
+}

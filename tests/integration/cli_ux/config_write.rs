@@ -206,3 +206,69 @@ fn concurrent_config_set_keeps_both_keys() {
     }
     assert_eq!(shown["values"]["OAUTH_CLIENT_ID"]["value"], "old");
 }
+
+/// Runs lmi with stdout and stderr in files, failing (after killing it) if it
+/// has not ended within `limit`: a test of "never blocks" must not hang.
+fn run_within(sb: &Sandbox, args: &[&str], limit: std::time::Duration) -> crate::support::Outcome {
+    use std::time::Instant;
+    let out_file = sb.home().join("bounded.out");
+    let err_file = sb.home().join("bounded.err");
+    let mut child = sb
+        .cmd(args)
+        .stdout(std::fs::File::create(&out_file).unwrap())
+        .stderr(std::fs::File::create(&err_file).unwrap())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("lmi {args:?} was still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    std::process::Output {
+        status,
+        stdout: std::fs::read(&out_file).unwrap(),
+        stderr: std::fs::read(&err_file).unwrap(),
+    }
+    .into()
+}
+
+fn mkfifo(path: &std::path::Path) {
+    assert!(std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap()
+        .success());
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::symlink_metadata(path)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+}
+
+#[test]
+fn config_set_refuses_a_fifo_where_its_lock_goes_at_once() {
+    let sb = dev();
+    let lock = sb.config_dir().join("env").join(".dev.env.lock");
+    mkfifo(&lock);
+    let before = std::fs::read_to_string(sb.env_file("dev")).unwrap();
+    let started = std::time::Instant::now();
+    let out = run_within(
+        &sb,
+        &["config", "set", "OAUTH_SCOPES=x"],
+        std::time::Duration::from_secs(8),
+    );
+    out.assert_code(3)
+        .assert_stderr_contains(".dev.env.lock")
+        .assert_stderr_contains("FIFO");
+    assert!(out.stderr.contains("hint: remove it"), "{}", out.stderr);
+    // Refused at once: well under the 10 s a busy lock is waited for.
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(std::fs::read_to_string(sb.env_file("dev")).unwrap(), before);
+}

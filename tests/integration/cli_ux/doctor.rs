@@ -257,3 +257,96 @@ fn doctor_clock_skew_is_a_warning() {
     srv.set(|b| b.date_offset = Some(30));
     assert_eq!(check(&checks(&sb.run(&["doctor"])), "clock").1, "ok");
 }
+
+/// Doctor's output in both forms, each asserted free of the credentials and
+/// terminal controls a hostile configuration or server put in URLs.
+fn assert_hidden(sb: &Sandbox, secrets: &[&str]) {
+    for format in ["json", "text"] {
+        let out = sb.run(&["doctor", "-o", format]);
+        assert!(
+            out.code == 0 || out.code == 4,
+            "{}: {}",
+            out.code,
+            out.stderr
+        );
+        let endpoints = out
+            .stdout
+            .lines()
+            .find(|l| l.contains("endpoints"))
+            .map(str::to_owned)
+            .unwrap_or_default();
+        if format == "text" {
+            assert!(endpoints.starts_with("[ok]"), "{}", out.stdout);
+        } else {
+            assert_eq!(check(&checks(&out), "endpoints").1, "ok", "{}", out.stdout);
+        }
+        assert!(out.stdout.contains("redacted"), "{}", out.stdout);
+        for text in [&out.stdout, &out.stderr] {
+            for secret in secrets {
+                assert!(!text.contains(secret), "{format}: {secret} in {text}");
+            }
+            for c in ['\u{1b}', '\u{7}', '\u{202e}'] {
+                assert!(!text.contains(c), "{format}: {c:?} in {text}");
+            }
+        }
+        if format == "text" {
+            assert_eq!(out.stdout.lines().count(), NAMES.len(), "{}", out.stdout);
+        }
+    }
+}
+
+#[test]
+fn doctor_hides_credentials_in_urls_and_cleans_server_text_when_endpoints_answer() {
+    use crate::support::hostile::{Hostile, Reply};
+    use std::sync::{Arc, OnceLock};
+    let issuer: Arc<OnceLock<String>> = Arc::new(OnceLock::new());
+    let srv = {
+        let issuer = issuer.clone();
+        Hostile::start(move |req| {
+            if req.path.starts_with("/.well-known/") {
+                let meta = serde_json::json!({
+                    "issuer": issuer.get().unwrap(),
+                    "token_endpoint": "https://meta-user:meta-pass@idp.example.test/t\u{1b}]0;pwned\u{7}\u{202e}?token=meta-tok&x=1",
+                });
+                Reply::json(200, meta.to_string())
+            } else {
+                Reply::json(404, "{}")
+            }
+        })
+    };
+    issuer.set(srv.url("/iss")).unwrap();
+    let secrets = [
+        "meta-pass",
+        "meta-tok",
+        "api-pass",
+        "api-k3y",
+        "api-s1g",
+        "api-t0k",
+        "tok-pass",
+        "tok-s1g",
+    ];
+    let api = format!(
+        "http://api-user:api-pass@127.0.0.1:{}/api?api_key=api-k3y&sig=api-s1g&token=api-t0k",
+        srv.port
+    );
+    // Discovery: the metadata's token endpoint and API_BASE_URL.
+    let sb = Sandbox::new();
+    sb.write_main("DEFAULT_ENVIRONMENT=dev\n");
+    sb.write_env(
+        "dev",
+        &format!(
+            "OAUTH_SERVICE_URL={}\nOAUTH_CLIENT_ID=c\nOAUTH_CLIENT_SECRET=s\nAPI_BASE_URL={api}\n",
+            srv.url("/iss")
+        ),
+    );
+    assert_hidden(&sb, &secrets);
+    // An explicit token endpoint with credentials of its own.
+    sb.write_env(
+        "dev",
+        &format!(
+            "OAUTH_TOKEN_URL=http://tok-user:tok-pass@127.0.0.1:{}/token?sig=tok-s1g\nOAUTH_CLIENT_ID=c\nOAUTH_CLIENT_SECRET=s\nAPI_BASE_URL={api}\n",
+            srv.port
+        ),
+    );
+    assert_hidden(&sb, &secrets);
+}

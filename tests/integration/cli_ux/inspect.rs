@@ -114,3 +114,53 @@ fn auth_inspect_sso_shows_the_session_claims() {
         assert!(!out.stdout.contains(last), "{key}'s last segment printed");
     }
 }
+
+#[test]
+fn auth_inspect_text_cleans_claim_names_values_and_scope() {
+    use crate::support::hostile::{Hostile, Reply};
+    use base64::Engine as _;
+    let b64 = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let jwt = format!(
+        "{}.{}.c2ln",
+        b64(serde_json::json!({"alg": "RS256", "k\u{1b}]0;title\u{7}": "h"})),
+        b64(serde_json::json!({
+            "sub": "svc",
+            "\u{1b}[2J\u{1b}[H": 1,
+            "name\nforged-line: yes": "\u{202e}moc.elpmaxe@ecila",
+        }))
+    );
+    let body = serde_json::json!({
+        "access_token": jwt,
+        "token_type": "Bearer",
+        "expires_in": 600,
+        "scope": "read \u{202e}etirw\u{200b}",
+    });
+    let srv = Hostile::always(Reply::json(200, body.to_string()));
+    let sb = Sandbox::new();
+    sb.write_main("DEFAULT_ENVIRONMENT=dev\n");
+    sb.write_env(
+        "dev",
+        &format!(
+            "OAUTH_TOKEN_URL={}\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRET=lmi-secret\n",
+            srv.url("/token")
+        ),
+    );
+    let out = sb.run(&["auth", "inspect", "-o", "text"]);
+    out.assert_ok();
+    for c in ['\u{1b}', '\u{7}', '\u{202e}', '\u{200b}'] {
+        assert!(!out.stdout.contains(c), "{c:?} in {:?}", out.stdout);
+    }
+    assert!(
+        !out.stdout.lines().any(|l| l.starts_with("forged-line")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("scope: read \u{fffd}etirw\u{fffd}"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("sub"), "{}", out.stdout);
+}

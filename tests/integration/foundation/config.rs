@@ -259,3 +259,154 @@ fn config_show_names_the_default_log_file() {
     assert_eq!(log["source"], "default");
     assert_eq!(log["value"], sb.log_file().display().to_string());
 }
+
+/// The `config` check of `lmi doctor -o json`: (status, detail).
+fn doctor_config(sb: &Sandbox) -> (String, String) {
+    let out = sb.run(&["doctor", "-o", "json"]);
+    let checks = out.json()["checks"].as_array().unwrap().clone();
+    let config = checks.iter().find(|c| c["name"] == "config").unwrap();
+    (
+        config["status"].as_str().unwrap().to_owned(),
+        config["detail"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn set_mode(path: &std::path::Path, bits: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(bits)).unwrap();
+    assert_eq!(
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o7777,
+        bits,
+        "the mode took effect"
+    );
+}
+
+#[test]
+fn an_env_file_linked_into_a_folder_others_can_write_draws_a_warning() {
+    let sb = Sandbox::new();
+    sb.write_main("DEFAULT_ENVIRONMENT=dev\n");
+    let shared = tempfile::tempdir().unwrap();
+    let target = shared.path().join("dev.env");
+    std::fs::write(&target, "HTTP_TIMEOUT=5\n").unwrap();
+    set_mode(&target, 0o600);
+    set_mode(shared.path(), 0o700);
+    let link = sb.env_file("dev");
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let shown = shared.path().display().to_string();
+
+    // A private target folder: no warning, and doctor calls it private.
+    let out = sb.run(&["config", "show"]);
+    out.assert_ok();
+    assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+    let (status, detail) = doctor_config(&sb);
+    assert_eq!(status, "ok", "{detail}");
+    assert!(detail.contains("private"), "{detail}");
+
+    // A shared folder (as /tmp: anyone may write, sticky): others could
+    // replace the file the link reaches.
+    set_mode(shared.path(), 0o1777);
+    let out = sb.run(&["config", "show"]);
+    out.assert_ok()
+        .assert_stderr_contains(&format!("{shown} (which {} links to)", link.display()))
+        .assert_stderr_contains("writable by other users");
+    let (status, detail) = doctor_config(&sb);
+    assert_eq!(status, "warn", "{detail}");
+    assert!(
+        detail.contains(&shown) && !detail.contains("private"),
+        "{detail}"
+    );
+}
+
+/// A user made for one test and deleted when it ends.
+struct ThrowawayUser {
+    name: String,
+    uid: u32,
+}
+
+impl ThrowawayUser {
+    fn new() -> ThrowawayUser {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!("lmit{}x{nanos}", std::process::id());
+        // useradd waits for no lock: another test may hold /etc/passwd.
+        let mut tries = 0;
+        while !std::process::Command::new("useradd")
+            .args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                &name,
+            ])
+            .status()
+            .expect("useradd (the test runs as root, as in CI)")
+            .success()
+        {
+            tries += 1;
+            assert!(tries < 50, "useradd {name} failed");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let out = std::process::Command::new("id")
+            .args(["-u", &name])
+            .output()
+            .unwrap();
+        let uid = String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        ThrowawayUser { name, uid }
+    }
+}
+
+impl Drop for ThrowawayUser {
+    fn drop(&mut self) {
+        for _ in 0..50 {
+            let deleted = std::process::Command::new("userdel")
+                .arg(&self.name)
+                .status()
+                .is_ok_and(|s| s.success());
+            if deleted {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn an_env_folder_owned_by_another_user_draws_a_warning() {
+    use std::os::unix::fs::MetadataExt;
+    let sb = Sandbox::new();
+    sb.write_main("DEFAULT_ENVIRONMENT=dev\n");
+    sb.write_env("dev", "HTTP_TIMEOUT=5\n");
+    let folder = sb.env_file("dev").parent().unwrap().to_owned();
+    let (status, detail) = doctor_config(&sb);
+    assert_eq!(status, "ok", "{detail}");
+
+    let other = ThrowawayUser::new();
+    let me = std::fs::metadata(sb.home()).unwrap().uid();
+    assert_ne!(other.uid, me);
+    assert_ne!(other.uid, 0);
+    std::os::unix::fs::chown(&folder, Some(other.uid), None).unwrap();
+    // Really another user's now (mode unchanged: owner only).
+    assert_eq!(std::fs::metadata(&folder).unwrap().uid(), other.uid);
+    assert_eq!(std::fs::metadata(&folder).unwrap().mode() & 0o022, 0);
+
+    let out = sb.run(&["config", "show"]);
+    out.assert_ok().assert_stderr_contains(&format!(
+        "{} is owned by uid {}",
+        folder.display(),
+        other.uid
+    ));
+    let (status, detail) = doctor_config(&sb);
+    assert_eq!(status, "warn", "{detail}");
+    assert!(
+        detail.contains(&format!("owned by uid {}", other.uid)) && !detail.contains("private"),
+        "{detail}"
+    );
+    std::os::unix::fs::chown(&folder, Some(me), None).unwrap();
+}

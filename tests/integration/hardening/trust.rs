@@ -216,7 +216,7 @@ fn temporary_token_files_are_cleaned_on_the_next_write_and_on_clear() {
     sb.run(&["auth", "token"]).assert_ok();
     assert!(!stale.exists(), "gone after clear and the next write");
 
-    let left = sb.tokens_dir().join(".tmp-Kill9e");
+    let left = sb.tokens_dir().join(".tmp-dev.json~Kill9e");
     std::fs::write(&left, r#"{"access_token":"live-token"}"#).unwrap();
     sb.run(&["auth", "clear", "--all"]).assert_ok();
     assert!(!left.exists(), "auth clear --all removes even a fresh one");

@@ -218,3 +218,26 @@ fn plugin_decides_how_ctrl_c_ends_it() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "interrupted");
 }
+
+#[test]
+fn plugin_gets_no_secret_from_the_command_line() {
+    let mut sb = configured();
+    let dir = path_dir(&mut sb, "bin");
+    script(&dir, "lmi-envdump", "env\n");
+    let out = sb.run(&[
+        "--set",
+        "OAUTH_CLIENT_SECRET=cli-s3cret",
+        "--oauth-password",
+        "cli-passw0rd",
+        "--set",
+        "MY_PLUGIN_TOKEN=cli-t0ken",
+        "--set",
+        "MY_PLUGIN_SETTING=from-cli",
+        "envdump",
+    ]);
+    out.assert_ok();
+    for secret in ["cli-s3cret", "cli-passw0rd", "cli-t0ken"] {
+        assert!(!out.stdout.contains(secret), "{secret} in {}", out.stdout);
+    }
+    assert_eq!(line(&out.stdout, "MY_PLUGIN_SETTING"), Some("from-cli"));
+}

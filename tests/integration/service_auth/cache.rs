@@ -333,3 +333,118 @@ fn service_status_counts_only_a_usable_token() {
     );
     assert_eq!(srv.token_requests(), 1);
 }
+
+#[test]
+fn auth_clear_removes_only_its_own_environments_temporary_files() {
+    use std::io::{BufRead, BufReader, Write};
+    let srv = server();
+    let sb = sandbox(&srv, "");
+    for env in ["a", "b"] {
+        sb.write_env(
+            env,
+            &format!(
+                "OAUTH_TOKEN_URL={}\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRET=lmi-secret\n",
+                srv.token_url()
+            ),
+        );
+        sb.run(&["-e", env, "auth", "token"]).assert_ok();
+    }
+    let dir = sb.tokens_dir();
+    // Writes of environment a in progress (fresh temporary files)...
+    let a_token = dir.join(".tmp-a.json~Live01");
+    let a_meta = dir.join(".tmp-.a.metadata.json~Live02");
+    // ...and one a killed write of b left behind.
+    let b_left = dir.join(".tmp-b.json~Dead01");
+    for file in [&a_token, &a_meta, &b_left] {
+        std::fs::write(file, r#"{"access_token":"live-token"}"#).unwrap();
+    }
+    let out = sb.run(&["-e", "b", "auth", "clear"]);
+    out.assert_ok();
+    assert_eq!(out.json()["cleared"], serde_json::json!(["b"]));
+    assert!(
+        a_token.exists() && a_meta.exists(),
+        "a's writes in progress survive"
+    );
+    assert!(!b_left.exists(), "b's own leftover is removed");
+    assert!(sb.token_file("a").exists());
+
+    // While another run holds b's lock (it is writing b's token), even b's
+    // fresh temporary file is left alone.
+    let lock = dir.join(".b.lock");
+    let mut holder = std::process::Command::new("flock")
+        .args(["-x", lock.to_str().unwrap(), "sh", "-c", "echo locked; cat"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first.trim(), "locked", "flock holds b's lock");
+    let b_writing = dir.join(".tmp-b.json~Live03");
+    std::fs::write(&b_writing, "{}").unwrap();
+    let out = sb.run(&["-e", "b", "auth", "clear"]);
+    out.assert_ok();
+    assert!(
+        b_writing.exists(),
+        "a write in progress under the lock survives"
+    );
+    // Closing its stdin ends `cat`, and the lock with it.
+    holder.stdin.take().unwrap().write_all(b"").unwrap();
+    assert!(holder.wait().unwrap().success());
+    sb.run(&["-e", "b", "auth", "clear"]).assert_ok();
+    assert!(!b_writing.exists(), "removed once no run holds the lock");
+    assert!(a_token.exists());
+}
+
+#[test]
+fn a_fifo_where_the_token_cache_lock_goes_is_refused_at_once() {
+    use std::time::{Duration, Instant};
+    let srv = server();
+    let sb = sandbox(&srv, "");
+    std::fs::create_dir_all(sb.tokens_dir()).unwrap();
+    let lock = sb.tokens_dir().join(".dev.lock");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&lock)
+        .status()
+        .unwrap()
+        .success());
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::symlink_metadata(&lock)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    let out_file = sb.home().join("out");
+    let err_file = sb.home().join("err");
+    let mut child = sb
+        .cmd(&["auth", "token"])
+        .stdout(std::fs::File::create(&out_file).unwrap())
+        .stderr(std::fs::File::create(&err_file).unwrap())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(8) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("lmi auth token blocked on the FIFO");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stderr = std::fs::read_to_string(&err_file).unwrap();
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(".dev.lock") && stderr.contains("FIFO"),
+        "{stderr}"
+    );
+    assert!(std::fs::read(&out_file).unwrap().is_empty());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "refused at once"
+    );
+    assert_eq!(srv.token_requests(), 0, "no token request without the lock");
+}

@@ -353,3 +353,101 @@ fn sso_flow_choice_and_its_configuration_errors() {
         .assert_stderr_contains("OAUTH_SSO_DEVICE_AUTHORIZATION_URL");
     assert_eq!(srv.device_authorization_requests(), 2);
 }
+
+#[test]
+fn sso_device_unusable_verification_uris_and_codes_are_refused_unshown() {
+    use crate::support::hostile::{Hostile, Reply};
+    let srv = device_idp(|_| {});
+    let long_uri = format!("https://idp.example.test/{}", "a".repeat(2100));
+    let long_code = "C".repeat(900_000);
+    let ok_uri = "https://idp.example.test/device";
+    let cases: Vec<(&str, serde_json::Value, &str)> = vec![
+        (
+            "verification_uri",
+            serde_json::json!({"verification_uri": "javascript:alert(1)"}),
+            "javascript",
+        ),
+        (
+            "verification_uri",
+            serde_json::json!({"verification_uri": "data:text/html,PWN"}),
+            "PWN",
+        ),
+        (
+            "verification_uri",
+            serde_json::json!({"verification_uri": "file:///etc/passwd"}),
+            "passwd",
+        ),
+        (
+            "verification_uri",
+            serde_json::json!({"verification_uri": "http://evil.example.test/x"}),
+            "evil",
+        ),
+        (
+            "verification_uri",
+            serde_json::json!({"verification_uri": long_uri}),
+            "aaaaaaaaaa",
+        ),
+        (
+            "verification_uri_complete",
+            serde_json::json!({"verification_uri": ok_uri, "verification_uri_complete": "javascript:x//PWN"}),
+            "PWN",
+        ),
+        (
+            "verification_uri_complete",
+            serde_json::json!({"verification_uri": ok_uri, "verification_uri_complete": long_uri}),
+            "aaaaaaaaaa",
+        ),
+        (
+            "user_code",
+            serde_json::json!({"verification_uri": ok_uri, "user_code": long_code}),
+            "CCCCCCCCCC",
+        ),
+        (
+            "user_code",
+            serde_json::json!({"verification_uri": ok_uri, "user_code": "AB\nPWN"}),
+            "PWN",
+        ),
+        (
+            "user_code",
+            serde_json::json!({"verification_uri": ok_uri, "user_code": "AB\u{202e}PWN"}),
+            "PWN",
+        ),
+    ];
+    for (field, fields, never_shown) in cases {
+        let mut body = serde_json::json!({
+            "device_code": "dev-code-1",
+            "user_code": "ABCD-EFGH",
+            "expires_in": 600,
+            "interval": 1,
+        });
+        for (k, v) in fields.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let endpoint = Hostile::always(Reply::json(200, body.to_string()));
+        let sb = device_sandbox(
+            &srv,
+            &format!(
+                "OAUTH_SSO_DEVICE_AUTHORIZATION_URL={}\n",
+                endpoint.url("/device_authorization")
+            ),
+        );
+        let out = login(&sb, &["--device", "-vv"]);
+        out.assert_code(4)
+            .assert_stderr_contains(&format!("{field} "))
+            .assert_stderr_contains("nothing was shown or polled");
+        assert!(!out.stderr.contains(never_shown), "{field}: {}", out.stderr);
+        assert!(!out.stderr.contains("open this page"), "{}", out.stderr);
+        assert!(
+            out.stderr.len() < 4096,
+            "{field}: {} bytes",
+            out.stderr.len()
+        );
+        assert_eq!(endpoint.hits(), 1);
+        assert_eq!(
+            srv.token_requests_by_grant(DEVICE_CODE_GRANT),
+            0,
+            "never polled"
+        );
+        assert!(session_file(&sb).is_none(), "nothing stored");
+    }
+}

@@ -347,3 +347,37 @@ fn sso_user_falls_back_and_custom_scopes_are_sent() {
     assert_eq!(stored(&sb)["user"], "s-0042");
     assert_eq!(sb.run(&["auth", "status"]).json()["sso"]["user"], "s-0042");
 }
+
+#[test]
+fn sso_user_name_with_format_characters_is_cleaned() {
+    // A right-to-left override makes this read as alice@example.com.
+    let hostile = "\u{202e}moc.elpmaxe@ecila\u{200b}";
+    let srv = idp("unused");
+    srv.set(|b| {
+        b.sso_user = SsoUser {
+            email: Some(hostile.into()),
+            ..SsoUser::default()
+        }
+    });
+    let sb = sandbox(srv.idp_url(), "lmi-public", Store::File, "");
+    let out = login(&sb, &["-vv"]);
+    out.assert_ok();
+    let cleaned = "\u{fffd}moc.elpmaxe@ecila\u{fffd}";
+    assert_eq!(out.json()["user"], cleaned);
+    let status = sb.run(&["auth", "status", "-o", "text", "-vv"]);
+    status.assert_ok();
+    assert!(status.stdout.contains(cleaned), "{}", status.stdout);
+    let log = std::fs::read_to_string(sb.log_file()).expect("the log file");
+    for text in [
+        &out.stdout,
+        &out.stderr,
+        &status.stdout,
+        &status.stderr,
+        &log,
+    ] {
+        assert!(
+            !text.contains('\u{202e}') && !text.contains('\u{200b}'),
+            "{text}"
+        );
+    }
+}

@@ -23,7 +23,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::files::{Lock, LockTimedOut};
+use crate::files::{Lock, LockFailed};
 use crate::paths::{ensure_private_dir, Paths};
 use crate::secret::Secret;
 
@@ -226,7 +226,8 @@ impl Store {
                 }
                 Ok(lock)
             }
-            Err(LockTimedOut) => Err(Error::auth(format!(
+            Err(LockFailed::NotAFile(what)) => Err(crate::files::not_a_lock_file(&path, what)),
+            Err(LockFailed::TimedOut) => Err(Error::auth(format!(
                 "timed out after {} s waiting for another lmi process to finish with the SSO session (lock {})",
                 wait.as_secs(),
                 path.display()
