@@ -8,7 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::env::Env;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// The platforms whose folders differ (SPEC §1, §10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,13 +147,18 @@ fn is_windows_absolute(path: &str) -> bool {
 }
 
 /// Checks every level from `root` (lmi's cache or data folder) down to
-/// `path`, as ssh checks `~/.ssh`: each that exists must be owned by the
-/// effective user (or root, which could do anything anyway) and not
-/// writable by group or others; below `root`, none may be a symbolic link.
-/// Anyone who can write such a folder could plant a token, metadata that
-/// names another token endpoint, or a lock symlink. The error (exit 3)
-/// names the path and the `chmod`/`chown` that fixes it. Device files (a
-/// log sent to `/dev/…`) are exempt from the mode rule.
+/// `path`, as ssh checks `~/.ssh`: below `root`, none may be a symbolic
+/// link; on Unix, each that exists must also be owned by the effective user
+/// (or root, which could do anything anyway) and not writable by group or
+/// others. Anyone who can write such a folder could plant a token, metadata
+/// that names another token endpoint, or a lock symlink. The error (exit 3)
+/// names the path and the `rm`/`chmod`/`chown` that fixes it. Device files
+/// (a log sent to `/dev/…`) are exempt from the mode rule.
+///
+/// Windows has no modes: lmi's folders there sit in the user's profile
+/// (`%APPDATA%`, `%LOCALAPPDATA%`), whose access list admits only the user,
+/// SYSTEM and Administrators, and what lmi creates inherits it. Only the
+/// symbolic-link rule applies there.
 pub fn check_trusted(root: &Path, path: &Path) -> Result<()> {
     check_all_trusted(root, &[path])
 }
@@ -161,38 +166,26 @@ pub fn check_trusted(root: &Path, path: &Path) -> Result<()> {
 /// [`check_trusted`] for several paths below one `root`: the levels they
 /// share (the root, `tokens/`) are checked once.
 pub fn check_all_trusted(root: &Path, paths: &[&Path]) -> Result<()> {
-    #[cfg(unix)]
-    {
-        let mut checked: Vec<PathBuf> = Vec::new();
-        for path in paths {
-            let mut levels = vec![(root.to_path_buf(), true)];
-            if let Ok(rest) = path.strip_prefix(root) {
-                let mut level = root.to_path_buf();
-                for part in rest.components() {
-                    level.push(part);
-                    levels.push((level.clone(), false));
-                }
+    let mut checked: Vec<PathBuf> = Vec::new();
+    for path in paths {
+        let mut levels = vec![(root.to_path_buf(), true)];
+        if let Ok(rest) = path.strip_prefix(root) {
+            let mut level = root.to_path_buf();
+            for part in rest.components() {
+                level.push(part);
+                levels.push((level.clone(), false));
             }
-            levels.retain(|(level, _)| !checked.contains(level));
-            check_levels(root, &levels)?;
-            checked.extend(levels.into_iter().map(|(level, _)| level));
         }
-        Ok(())
+        levels.retain(|(level, _)| !checked.contains(level));
+        check_levels(root, &levels)?;
+        checked.extend(levels.into_iter().map(|(level, _)| level));
     }
-    #[cfg(not(unix))]
-    {
-        let _ = (root, paths);
-        Ok(())
-    }
+    Ok(())
 }
 
 /// Checks `levels` (paths from the root down, the flag marking the root)
 /// until one does not exist.
-#[cfg(unix)]
 fn check_levels(root: &Path, levels: &[(PathBuf, bool)]) -> Result<()> {
-    use crate::error::Error;
-    use std::os::unix::fs::MetadataExt;
-    let euid = rustix::process::geteuid().as_raw();
     for (level, is_root) in levels {
         let is_root = *is_root;
         // lmi's root itself may be a symbolic link (LMI_CACHE_DIR to
@@ -224,25 +217,36 @@ fn check_levels(root: &Path, levels: &[(PathBuf, bool)]) -> Result<()> {
             ))
             .with_hint(format!("remove it: rm {shown}")));
         }
-        if meta.uid() != euid && meta.uid() != 0 {
-            return Err(Error::config(format!(
-                "refusing to use {shown}: it is owned by uid {}, not by you (uid {euid})",
-                meta.uid()
-            ))
-            .with_hint(format!(
-                "if you trust its content, run: chown {euid} {shown}; otherwise remove it"
-            )));
-        }
-        let checked = meta.is_dir() || meta.is_file();
-        if checked && meta.mode() & 0o022 != 0 {
-            return Err(Error::config(format!(
-                "refusing to use {shown}: it is writable by group or others (mode {:04o})",
-                meta.mode() & 0o7777
-            ))
-            .with_hint(format!(
-                "check that nothing in it was planted, then run: chmod go-w {shown}"
-            )));
-        }
+        #[cfg(unix)]
+        check_owner_and_mode(level, &meta)?;
+    }
+    Ok(())
+}
+
+/// The Unix half of [`check_trusted`] for one level: its owner and mode.
+#[cfg(unix)]
+fn check_owner_and_mode(level: &Path, meta: &std::fs::Metadata) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let euid = rustix::process::geteuid().as_raw();
+    let shown = level.display();
+    if meta.uid() != euid && meta.uid() != 0 {
+        return Err(Error::config(format!(
+            "refusing to use {shown}: it is owned by uid {}, not by you (uid {euid})",
+            meta.uid()
+        ))
+        .with_hint(format!(
+            "if you trust its content, run: chown {euid} {shown}; otherwise remove it"
+        )));
+    }
+    let checked = meta.is_dir() || meta.is_file();
+    if checked && meta.mode() & 0o022 != 0 {
+        return Err(Error::config(format!(
+            "refusing to use {shown}: it is writable by group or others (mode {:04o})",
+            meta.mode() & 0o7777
+        ))
+        .with_hint(format!(
+            "check that nothing in it was planted, then run: chmod go-w {shown}"
+        )));
     }
     Ok(())
 }
@@ -296,7 +300,7 @@ pub fn readable_by_others(path: &Path) -> bool {
 }
 
 #[cfg(test)]
-mod platform_tests {
+mod tests {
     use super::*;
 
     fn paths(platform: Platform, vars: &[(&str, &str)]) -> Paths {
@@ -437,7 +441,7 @@ mod platform_tests {
 
 #[cfg(test)]
 #[cfg(unix)]
-mod tests {
+mod trust_tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
