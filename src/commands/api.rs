@@ -9,8 +9,13 @@
 //!    arrives (JSON re-indented, everything else byte for byte), `-i`
 //!    adding the status line and headers first.
 //!
-//! Request bodies are streamed too; see `request_body`.
+//! Request bodies are streamed too; see `request_body`. `--jq` runs a jq
+//! program on the body (`jq`), `--paginate` walks the pages (`paginate`,
+//! written by `merge`).
 
+mod jq;
+mod merge;
+mod paginate;
 mod request_body;
 mod response;
 
@@ -27,15 +32,58 @@ use crate::http::origin;
 pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<u8> {
     let api = ctx.config()?.api()?;
     let request = plan(api, args)?;
+    // Programs compile before anything is sent: a typo costs no request.
+    let program = |flag, text: &Option<String>| {
+        text.as_deref()
+            .map(|t| jq::Program::compile(flag, t))
+            .transpose()
+    };
+    let filter = program("--jq", &args.jq)?;
+    let next = program("--next", &args.next)?;
+    if args.paginate {
+        check_paginate(args, &request)?;
+        let walk = paginate::Walk {
+            api,
+            out: &ctx.out,
+            jq: filter.as_ref(),
+            next: next.as_ref(),
+            cursor_param: args.cursor_param.as_deref(),
+            slurp: args.slurp,
+        };
+        return ctx
+            .with_client(|client| walk.run(client, request))
+            .map(|()| 0);
+    }
     let timeout = ctx.transport()?.timeout();
     let mut exchange = ctx.with_client(|client| client.send(request))?;
-    response::print(
-        &ctx.out,
-        &exchange.request,
-        &mut exchange.response,
-        args.include,
-        timeout,
-    )?;
+    match &filter {
+        Some(program) if exchange.status_error().is_none() => {
+            let what = format!(
+                "{} {}",
+                exchange.request.method,
+                crate::http::loggable_url(&exchange.request.url)
+            );
+            let mut out = ctx.out.writer();
+            if args.include {
+                std::io::Write::write_all(&mut out, &response::head(&exchange.response))
+                    .map_err(Error::stdout_write)?;
+            }
+            program.filter(
+                &mut exchange.response.body,
+                &mut out,
+                &what,
+                &exchange.token,
+            )?;
+            std::io::Write::flush(&mut out).map_err(Error::stdout_write)?;
+        }
+        _ => response::print(
+            &ctx.out,
+            &exchange.request,
+            &mut exchange.response,
+            args.include,
+            timeout,
+        )?,
+    }
     if let Some(refused) = exchange.refused_redirect {
         return Err(refused);
     }
@@ -79,6 +127,30 @@ fn plan(api: &ApiConfig, args: &ApiArgs) -> Result<Request> {
         headers,
         body,
     })
+}
+
+/// `--paginate` walks pages of a `GET` (SPEC §4.4): a body or another
+/// method would be sent again for every page.
+fn check_paginate(args: &ApiArgs, request: &Request) -> Result<()> {
+    if args.file.is_some() || request.method != "GET" {
+        return Err(Error::usage(format!(
+            "--paginate follows pages of a GET request, not {}{}",
+            request.method,
+            if args.file.is_some() {
+                " with --file"
+            } else {
+                ""
+            }
+        ))
+        .with_hint("leave out -X and --file, or --paginate"));
+    }
+    if args.include {
+        return Err(
+            Error::usage("--paginate cannot be combined with -i/--include")
+                .with_hint("use -i on a single page, without --paginate"),
+        );
+    }
+    Ok(())
 }
 
 /// `-X` uppercased, else GET, or POST when there is a body. Only the methods

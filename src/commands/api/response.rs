@@ -68,7 +68,7 @@ pub fn print(
 }
 
 /// The status line and headers, then a blank line.
-fn head(response: &StreamingResponse) -> Vec<u8> {
+pub fn head(response: &StreamingResponse) -> Vec<u8> {
     let mut out = format!(
         "{} {} {}",
         response.version, response.status, response.reason
