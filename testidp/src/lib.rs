@@ -31,6 +31,7 @@ mod exchange;
 mod http;
 mod idp;
 pub mod keys;
+mod pages;
 mod record;
 mod state;
 mod stream;

@@ -7,8 +7,10 @@
 //! API, a sandbox configured against them, and the cached token.
 
 mod input;
+mod jq;
 mod origin;
 mod output;
+mod paginate;
 mod streaming;
 mod token;
 
