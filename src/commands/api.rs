@@ -9,10 +9,15 @@
 //!    arrives (JSON re-indented, everything else byte for byte), `-i`
 //!    adding the status line and headers first.
 //!
-//! Request bodies are streamed too; see `request_body`. `--jq` runs a jq
-//! program on the body (`jq`), `--paginate` walks the pages (`paginate`,
-//! written by `merge`).
+//! Request bodies are streamed too; see `request_body`. Fields (`-f`/`-F`)
+//! are parsed in `fields`, and `lmi api graphql` is built in `graphql`.
+//! `--jq` runs a jq program on the body (`jq`), `--paginate` walks the
+//! pages (`paginate`, written by `merge`).
 
+mod download;
+mod fields;
+mod graphql;
+mod graphql_pages;
 mod jq;
 mod merge;
 mod paginate;
@@ -23,11 +28,14 @@ use ureq::http::{HeaderName, HeaderValue};
 use url::Url;
 
 use super::Ctx;
-use crate::auth::client::Request;
+use std::time::Duration;
+
+use crate::auth::client::{Exchange, Request};
 use crate::cli::ApiArgs;
 use crate::config::ApiConfig;
 use crate::error::{Error, Result};
-use crate::http::origin;
+use crate::http::{origin, Payload, StreamingResponse};
+use fields::Fields;
 
 pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<u8> {
     let api = ctx.config()?.api()?;
@@ -40,8 +48,10 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<u8> {
     };
     let filter = program("--jq", &args.jq)?;
     let next = program("--next", &args.next)?;
+    let graphql = args.path == graphql::PATH;
+    check_jq(args)?;
     if args.paginate {
-        check_paginate(args, &request)?;
+        check_paginate(args, &request, graphql)?;
         let walk = paginate::Walk {
             api,
             out: &ctx.out,
@@ -49,71 +59,168 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<u8> {
             next: next.as_ref(),
             cursor_param: args.cursor_param.as_deref(),
             slurp: args.slurp,
+            graphql,
         };
         return ctx
             .with_client(|client| walk.run(client, request))
             .map(|()| 0);
     }
+    // Before any token or request: the folder must take the file.
+    let download = args
+        .output_file
+        .as_deref()
+        .map(download::Download::prepare)
+        .transpose()?;
     let timeout = ctx.transport()?.timeout();
     let mut exchange = ctx.with_client(|client| client.send(request))?;
+    let errors = graphql.then(|| {
+        let body = std::mem::replace(&mut exchange.response.body, Box::new(std::io::empty()));
+        let (watch, found) = graphql::ErrorsWatch::new(body);
+        exchange.response.body = Box::new(watch);
+        found
+    });
     match &filter {
         Some(program) if exchange.status_error().is_none() => {
-            let what = format!(
-                "{} {}",
-                exchange.request.method,
-                crate::http::loggable_url(&exchange.request.url)
-            );
-            let mut out = ctx.out.writer();
-            if args.include {
-                std::io::Write::write_all(&mut out, &response::head(&exchange.response))
-                    .map_err(Error::stdout_write)?;
-            }
-            program.filter(
-                &mut exchange.response.body,
-                &mut out,
-                &what,
-                &exchange.token,
-            )?;
-            std::io::Write::flush(&mut out).map_err(Error::stdout_write)?;
+            filtered(ctx, args, program, &mut exchange)?;
         }
-        _ => response::print(
-            &ctx.out,
-            &exchange.request,
-            &mut exchange.response,
-            args.include,
-            timeout,
-        )?,
+        _ => deliver(ctx, args, &mut exchange, download, timeout)?,
     }
     if let Some(refused) = exchange.refused_redirect {
         return Err(refused);
     }
-    match exchange.status_error() {
-        None => Ok(0),
-        Some(e) => Err(e),
+    if let Some(e) = exchange.status_error() {
+        return Err(e);
     }
+    if errors.is_some_and(|found| found.load(std::sync::atomic::Ordering::Relaxed)) {
+        let what = format!(
+            "{} {}",
+            exchange.request.method,
+            crate::http::loggable_url(&exchange.request.url)
+        );
+        return Err(graphql::errors_error(&what));
+    }
+    Ok(0)
+}
+
+/// The body through `--jq`, after the `-i` head.
+fn filtered(
+    ctx: &Ctx,
+    args: &ApiArgs,
+    program: &jq::Program,
+    exchange: &mut Exchange,
+) -> Result<()> {
+    let what = format!(
+        "{} {}",
+        exchange.request.method,
+        crate::http::loggable_url(&exchange.request.url)
+    );
+    let mut out = ctx.out.writer();
+    if args.include {
+        std::io::Write::write_all(&mut out, &response::head(&exchange.response))
+            .map_err(Error::stdout_write)?;
+    }
+    program.filter(
+        &mut exchange.response.body,
+        &mut out,
+        &what,
+        &exchange.token,
+    )?;
+    std::io::Write::flush(&mut out).map_err(Error::stdout_write)
+}
+
+/// `--jq` writes to stdout: not with a body going to a file or nowhere.
+fn check_jq(args: &ApiArgs) -> Result<()> {
+    if args.jq.is_some() && (args.output_file.is_some() || args.silent) {
+        return Err(Error::usage(
+            "--jq prints its results to stdout; it cannot be combined with --output-file or --silent",
+        ));
+    }
+    Ok(())
+}
+
+/// The body to FILE (only a 2xx one: an error page never replaces a
+/// download), nowhere (`--silent`), or to stdout.
+fn deliver(
+    ctx: &Ctx,
+    args: &ApiArgs,
+    exchange: &mut Exchange,
+    download: Option<download::Download>,
+    timeout: Duration,
+) -> Result<()> {
+    let response = &mut exchange.response;
+    let success = (200..300).contains(&response.status) && exchange.refused_redirect.is_none();
+    let saved = match download {
+        Some(target) if success => {
+            print_head(ctx, args, response)?;
+            target.save(response, download::shows_progress(ctx.global.quiet))?
+        }
+        _ if args.silent => {
+            print_head(ctx, args, response)?;
+            download::discard(response)?
+        }
+        _ => return response::print(&ctx.out, &exchange.request, response, args.include, timeout),
+    };
+    saved
+        .map(drop)
+        .map_err(|failure| response::read_failure(&exchange.request, response, failure, timeout))
+}
+
+/// The `-i` head alone, when the body goes elsewhere.
+fn print_head(ctx: &Ctx, args: &ApiArgs, response: &StreamingResponse) -> Result<()> {
+    if args.include {
+        let head = response::head(response);
+        // An empty body cannot fail to read.
+        let _ = ctx.out.stream(&head, &mut std::io::empty(), false)?;
+    }
+    Ok(())
 }
 
 // --- step 1: the plan ---------------------------------------------------------
 
 /// Checks every input and builds the request; no token, no network.
 fn plan(api: &ApiConfig, args: &ApiArgs) -> Result<Request> {
-    // A relative PATH needs the base: the error names the key and where to
-    // set it.
-    let missing_base = || match api.require_base() {
-        Err(e) => e,
-        Ok(_) => Error::internal("API_BASE_URL is set but was not parsed"),
-    };
-    let url = target(&args.path, api.base.as_ref(), &api.allowed, missing_base)?;
-
-    let method = method(args.method.as_deref(), args.file.is_some())?;
+    let stdin_taken = args.file.as_deref() == Some("-");
+    let fields = Fields::parse(&args.raw_fields, &args.typed_fields, stdin_taken)?;
     let mut headers = parse_headers(&args.headers)?;
     let has = |headers: &[(String, String)], name: &str| {
         headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
     };
     let custom_type = has(&headers, "content-type");
-    let body = match args.file.as_deref() {
-        None => None,
-        Some(source) => Some(request_body::load(source, custom_type)?),
+
+    let (method, url, body) = if args.path == graphql::PATH {
+        graphql::check_args(args.method.as_deref(), args.file.as_deref())?;
+        let (query, variables) = graphql::query_and_variables(fields)?;
+        let body = Payload::Bytes(graphql::request_body(&query, &variables));
+        ("POST".to_owned(), api.graphql_url()?, Some(body))
+    } else {
+        // A relative PATH needs the base: the error names the key and where
+        // to set it.
+        let missing_base = || match api.require_base() {
+            Err(e) => e,
+            Ok(_) => Error::internal("API_BASE_URL is set but was not parsed"),
+        };
+        let mut url = target(&args.path, api.base.as_ref(), &api.allowed, missing_base)?;
+        let method = method(
+            args.method.as_deref(),
+            args.file.is_some() || !fields.is_empty(),
+            args.file.is_some(),
+        )?;
+        let body = match args.file.as_deref() {
+            Some(source) => Some(request_body::load(source, custom_type)?),
+            None => None,
+        };
+        // Fields go into the query string for GET and HEAD, and beside a
+        // --file body; otherwise they are the JSON body.
+        let body = if fields.is_empty() {
+            body
+        } else if body.is_some() || method == "GET" || method == "HEAD" {
+            url.query_pairs_mut().extend_pairs(fields.query_pairs());
+            body
+        } else {
+            let object = serde_json::Value::Object(fields.to_object()?);
+            Some(Payload::Bytes(object.to_string().into_bytes()))
+        };
+        (method, url, body)
     };
     if body.is_some() && !custom_type {
         headers.push(("Content-Type".into(), "application/json".into()));
@@ -129,26 +236,39 @@ fn plan(api: &ApiConfig, args: &ApiArgs) -> Result<Request> {
     })
 }
 
-/// `--paginate` walks pages of a `GET` (SPEC §4.4): a body or another
-/// method would be sent again for every page.
-fn check_paginate(args: &ApiArgs, request: &Request) -> Result<()> {
-    if args.file.is_some() || request.method != "GET" {
+/// `--paginate` walks pages of a `GET`, or of `lmi api graphql` (SPEC
+/// §4.4): a body or another method would be sent again for every page.
+fn check_paginate(args: &ApiArgs, request: &Request, graphql: bool) -> Result<()> {
+    if !graphql && (args.file.is_some() || request.method != "GET") {
+        let with_file = if args.file.is_some() {
+            " with --file"
+        } else {
+            ""
+        };
         return Err(Error::usage(format!(
-            "--paginate follows pages of a GET request, not {}{}",
-            request.method,
-            if args.file.is_some() {
-                " with --file"
-            } else {
-                ""
-            }
+            "--paginate follows pages of a GET request or of lmi api graphql, not {}{with_file}",
+            request.method
         ))
-        .with_hint("leave out -X and --file, or --paginate"));
+        .with_hint("leave out -X, --file and body fields (use -X GET to send fields as the query string), or --paginate"));
     }
-    if args.include {
+    let conflict = [
+        (args.include, "-i/--include"),
+        (args.output_file.is_some(), "--output-file"),
+        (args.silent, "--silent"),
+    ];
+    if let Some((_, flag)) = conflict.iter().find(|(set, _)| *set) {
         return Err(
-            Error::usage("--paginate cannot be combined with -i/--include")
-                .with_hint("use -i on a single page, without --paginate"),
+            Error::usage(format!("--paginate cannot be combined with {flag}"))
+                .with_hint(format!("use {flag} on a single page, without --paginate")),
         );
+    }
+    if graphql {
+        if args.next.is_some() {
+            return Err(Error::usage(
+                "lmi api graphql pages by pageInfo { hasNextPage endCursor }; --next is for REST APIs",
+            ));
+        }
+        graphql_pages::check(request)?;
     }
     Ok(())
 }
@@ -156,13 +276,13 @@ fn check_paginate(args: &ApiArgs, request: &Request) -> Result<()> {
 /// `-X` uppercased, else GET, or POST when there is a body. Only the methods
 /// the HTTP agent can send are accepted, so a typo is a usage error rather
 /// than a network one.
-fn method(raw: Option<&str>, has_body: bool) -> Result<String> {
+fn method(raw: Option<&str>, default_post: bool, has_body: bool) -> Result<String> {
     const KNOWN: &[&str] = &[
         "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE",
     ];
     let method = match raw {
         Some(m) => m.trim().to_ascii_uppercase(),
-        None if has_body => "POST".to_owned(),
+        None if default_post => "POST".to_owned(),
         None => "GET".to_owned(),
     };
     if !KNOWN.contains(&method.as_str()) {
@@ -408,11 +528,16 @@ mod tests {
 
     #[test]
     fn methods() {
-        assert_eq!(method(None, false).unwrap(), "GET");
-        assert_eq!(method(None, true).unwrap(), "POST");
-        assert_eq!(method(Some("put"), true).unwrap(), "PUT");
-        assert_eq!(method(Some("delete"), false).unwrap(), "DELETE");
-        assert_eq!(method(Some("FROB"), false).unwrap_err().exit_code(), 2);
-        assert_eq!(method(Some("head"), true).unwrap_err().exit_code(), 2);
+        assert_eq!(method(None, false, false).unwrap(), "GET");
+        assert_eq!(method(None, true, true).unwrap(), "POST");
+        assert_eq!(method(None, true, false).unwrap(), "POST");
+        assert_eq!(method(Some("put"), true, true).unwrap(), "PUT");
+        assert_eq!(method(Some("delete"), false, false).unwrap(), "DELETE");
+        assert_eq!(
+            method(Some("FROB"), false, false).unwrap_err().exit_code(),
+            2
+        );
+        assert_eq!(method(Some("head"), true, true).unwrap_err().exit_code(), 2);
+        assert_eq!(method(Some("head"), true, false).unwrap(), "HEAD");
     }
 }

@@ -19,6 +19,8 @@ pub struct ApiConfig {
     pub base: Option<Url>,
     /// The origins of `API_ALLOWED_ORIGINS` (`scheme://host[:port]`).
     pub allowed: Vec<String>,
+    /// `API_GRAPHQL_URL`, when set (else `API_BASE_URL` + `/graphql`).
+    pub graphql: Option<Url>,
     pub timeout: Duration,
     /// The error for a relative path without `API_BASE_URL` (names the key
     /// and where to set it).
@@ -34,6 +36,10 @@ impl ApiConfig {
             .map(|raw| secure_endpoint("API_BASE_URL", raw))
             .transpose()?;
         let allowed = allowed_origins(settings.get("API_ALLOWED_ORIGINS").unwrap_or(""))?;
+        let graphql = settings
+            .get("API_GRAPHQL_URL")
+            .map(|raw| secure_endpoint("API_GRAPHQL_URL", raw))
+            .transpose()?;
         let missing_base = match settings.require("API_BASE_URL", paths) {
             Err(e) => e,
             Ok(_) => Error::internal("API_BASE_URL is set but was not parsed"),
@@ -41,6 +47,7 @@ impl ApiConfig {
         Ok(ApiConfig {
             base,
             allowed,
+            graphql,
             timeout,
             missing_base,
         })
@@ -52,6 +59,7 @@ impl ApiConfig {
         ApiConfig {
             base: Some(base),
             allowed: Vec::new(),
+            graphql: None,
             timeout: Duration::from_secs(5),
             missing_base: Error::config("API_BASE_URL is not set"),
         }
@@ -62,6 +70,24 @@ impl ApiConfig {
         self.base
             .as_ref()
             .ok_or_else(|| self.missing_base.shallow_clone())
+    }
+
+    /// Where `lmi api graphql` posts: `API_GRAPHQL_URL`, else
+    /// `API_BASE_URL` + `/graphql` (its path kept: `https://h/v1` gives
+    /// `https://h/v1/graphql`).
+    pub fn graphql_url(&self) -> Result<Url> {
+        if let Some(url) = &self.graphql {
+            return Ok(url.clone());
+        }
+        let base = self.require_base().map_err(|e| {
+            e.with_hint("set API_GRAPHQL_URL, or API_BASE_URL (its /graphql is used)")
+        })?;
+        let mut url = base.clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        let path = format!("{}/graphql", url.path().trim_end_matches('/'));
+        url.set_path(&path);
+        Ok(url)
     }
 
     /// Whether the token may be sent to `url`'s origin.

@@ -148,6 +148,11 @@ pub const KEYS: &[KeyDef] = &[
         "extra origins that may receive the token",
         None,
     ),
+    key(
+        "API_GRAPHQL_URL",
+        "GraphQL endpoint of `lmi api graphql` (default API_BASE_URL + /graphql)",
+        None,
+    ),
     typed(
         "REQUIRE_SSO",
         "hand out tokens only during a valid SSO session",

@@ -28,6 +28,7 @@ mod behaviour;
 pub mod browser;
 mod device;
 mod exchange;
+mod graphql;
 mod http;
 mod idp;
 pub mod keys;

@@ -9,6 +9,8 @@
 //! - `/pages/cursor/<N>?cursor=cK`: `{"items": [...], "next_cursor": "cK+1"}`
 //!   (null on the last page), no Link header.
 //! - `/pages/next-url/<N>?page=K`: `{"items": [...], "links": {"next": URL}}`.
+//! - `POST /pages/graphql/<N>`: GraphQL, the page chosen by the
+//!   `endCursor` variable (`cK`), with `pageInfo { hasNextPage endCursor }`.
 //! - `/pages/foreign`: one page whose next link is on the other origin.
 //! - `/pages/loop/<N>?page=K`: page N links back to `/pages/loop/<N>`, the
 //!   first page.
@@ -35,6 +37,11 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: &RecordedRequest) -> Reply {
     let page = match kind {
         "cursor" => req
             .query_param("cursor")
+            .and_then(|c| c.strip_prefix('c').and_then(|k| k.parse().ok()))
+            .unwrap_or(1),
+        "graphql" => serde_json::from_str::<Value>(&req.body)
+            .ok()
+            .and_then(|b| b["variables"]["endCursor"].as_str().map(str::to_owned))
             .and_then(|c| c.strip_prefix('c').and_then(|k| k.parse().ok()))
             .unwrap_or(1),
         _ => number("page").unwrap_or(1),
@@ -84,6 +91,13 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: &RecordedRequest) -> Reply {
         "next-url" => {
             let next = (!last).then(|| format!("{api}/pages/next-url/{pages}?page={}", page + 1));
             Reply::json(200, &json!({ "items": items(), "links": { "next": next } }))
+        }
+        "graphql" => {
+            let info = json!({ "hasNextPage": !last, "endCursor": format!("c{}", page + 1) });
+            Reply::json(
+                200,
+                &json!({ "data": { "items": { "nodes": items(), "pageInfo": info } } }),
+            )
         }
         "foreign" => {
             let next = format!("<{}/capture?page=2>; rel=\"next\"", shared.other_url);

@@ -5,7 +5,8 @@
 //! The next page is the `Link: <URL>; rel="next"` of the response (RFC
 //! 8288), or with `--next EXPR` what a jq expression finds in the page's
 //! body: a URL, or a cursor set as the query parameter `--cursor-param`
-//! of the first URL. A next URL outside the allowed origins ends the walk
+//! of the first URL. `lmi api graphql` POSTs again with the query's
+//! `$endCursor` from `pageInfo` (`graphql_pages`). A next URL outside the allowed origins ends the walk
 //! (exit 5) before anything is sent there; one already fetched is a loop
 //! (exit 5). Pages are written as they come, so what was printed stays
 //! printed when a later page fails.
@@ -21,12 +22,13 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use jaq_json::Val;
 use url::Url;
 
+use super::graphql_pages;
 use super::jq::Program;
 use super::merge::{Pages, Sink};
 use crate::auth::client::{Client, Request};
 use crate::config::ApiConfig;
 use crate::error::{Error, Result};
-use crate::http::{loggable_foreign_url, loggable_url};
+use crate::http::{loggable_foreign_url, loggable_url, Payload};
 use crate::output::Output;
 use crate::secret::{clean_external, Secret};
 
@@ -38,6 +40,16 @@ pub struct Walk<'a> {
     pub next: Option<&'a Program>,
     pub cursor_param: Option<&'a str>,
     pub slurp: bool,
+    /// `lmi api graphql`: the next page is the same POST with `$endCursor`.
+    pub graphql: bool,
+}
+
+/// What comes after a page.
+enum Next {
+    Url(Url),
+    /// GraphQL: the cursor (for the loop check) and the body that asks for
+    /// the page after it.
+    Body(String, Payload),
 }
 
 /// Where the pages go.
@@ -94,7 +106,7 @@ impl Walk<'_> {
     ) -> Result<()> {
         let start = first.url.clone();
         let mut seen = HashSet::new();
-        seen.insert(hash(&start));
+        seen.insert(hash(start.as_str()));
         let mut request = first;
         let mut pages = 0usize;
         loop {
@@ -115,71 +127,104 @@ impl Walk<'_> {
                 .filter(|(k, _)| k.eq_ignore_ascii_case("link"))
                 .find_map(|(_, v)| next_link(v));
             let token = exchange.token.clone();
-            let next = match self.next {
-                None => {
-                    let mut body =
-                        BufReader::with_capacity(128 * 1024, &mut exchange.response.body);
-                    self.write_page(writer, &mut body, &what, &token)?;
-                    match link {
-                        None => None,
-                        Some(link) => Some(page_url.join(&link).map_err(|e| {
-                            Error::service(format!(
-                                "{what}: the Link header's next URL {:?} is not valid: {e}",
-                                clean_external(
-                                    &link.chars().take(200).collect::<String>(),
-                                    &[&token]
-                                )
-                            ))
-                        })?),
-                    }
-                }
-                Some(expr) => {
-                    let mut bytes = Vec::new();
-                    exchange
-                        .response
-                        .body
-                        .read_to_end(&mut bytes)
-                        .map_err(|e| {
-                            Error::service(format!("{what}: reading the body failed: {e}"))
-                        })?;
-                    let value = serde_json::from_slice::<Val>(&bytes).map_err(|e| {
-                        let start = String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned();
+            let next = if self.next.is_none() && !self.graphql {
+                let mut body = BufReader::with_capacity(128 * 1024, &mut exchange.response.body);
+                self.write_page(writer, &mut body, &what, &token)?;
+                match link {
+                    None => None,
+                    Some(link) => Some(Next::Url(page_url.join(&link).map_err(|e| {
                         Error::service(format!(
-                            "{what}: --next needs a JSON body, but it is not JSON ({e}); it starts with {:?}",
-                            clean_external(start.trim(), &[&token])
+                            "{what}: the Link header's next URL {:?} is not valid: {e}",
+                            clean_external(&link.chars().take(200).collect::<String>(), &[&token])
                         ))
-                    })?;
+                    })?)),
+                }
+            } else {
+                // The next page is in this one's body: read it whole (one
+                // page, whatever the number of pages).
+                let mut bytes = Vec::new();
+                exchange
+                    .response
+                    .body
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| Error::service(format!("{what}: reading the body failed: {e}")))?;
+                let not_json = |e: serde_json::Error| {
+                    let start =
+                        String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned();
+                    Error::service(format!(
+                        "{what}: the page is not JSON ({e}); it starts with {:?}",
+                        clean_external(start.trim(), &[&token])
+                    ))
+                };
+                if self.graphql {
+                    let value: serde_json::Value =
+                        serde_json::from_slice(&bytes).map_err(not_json)?;
+                    self.write_page(writer, &mut &bytes[..], &what, &token)?;
+                    if graphql_pages::has_errors(&value) {
+                        return Err(super::graphql::errors_error(&what));
+                    }
+                    graphql_pages::next(&request, &value)?.map(|(c, b)| Next::Body(c, b))
+                } else {
+                    let value = serde_json::from_slice::<Val>(&bytes).map_err(not_json)?;
                     self.write_page(writer, &mut &bytes[..], &what, &token)?;
                     let mut found = None;
-                    expr.run(value, &mut |v| {
-                        if found.is_none() {
-                            found = Some(v.clone());
-                        }
-                        Ok(())
-                    })?;
+                    if let Some(expr) = self.next {
+                        expr.run(value, &mut |v| {
+                            if found.is_none() {
+                                found = Some(v.clone());
+                            }
+                            Ok(())
+                        })?;
+                    }
                     self.next_url(found, &start, &page_url, &what, &token)?
+                        .map(Next::Url)
                 }
             };
-            let Some(next) = next else {
-                tracing::debug!(target: "api", "{pages} page(s), no next page");
-                return Ok(());
-            };
-            if !self.api.allows(&next) {
-                return Err(Error::service(format!(
-                    "{what}: the next page is on {}, not the service's origin; not fetched, so the token stays on {}",
-                    clean_external(&loggable_foreign_url(&next), &[&token]),
-                    crate::http::origin(&page_url)
-                ))
-                .with_hint("the pages printed so far are complete; lmi sends the token only to API_BASE_URL's origin and API_ALLOWED_ORIGINS"));
+            match next {
+                None => {
+                    tracing::debug!(target: "api", "{pages} page(s), no next page");
+                    return Ok(());
+                }
+                Some(Next::Body(cursor, body)) => {
+                    if !seen.insert(hash(&cursor)) {
+                        return Err(Error::service(format!(
+                            "{what}: the next endCursor was already used; stopping at this pagination loop"
+                        )));
+                    }
+                    request.body = Some(body);
+                }
+                Some(Next::Url(next)) => {
+                    self.check_next(&next, &page_url, &what, &token, &mut seen)?;
+                    request.url = next;
+                }
             }
-            if !seen.insert(hash(&next)) {
-                return Err(Error::service(format!(
-                    "{what}: the next page {} was already fetched; stopping at this pagination loop",
-                    clean_external(&loggable_url(&next), &[&token])
-                )));
-            }
-            request.url = next;
         }
+    }
+
+    /// The origin rule and the loop check for a next URL.
+    fn check_next(
+        &self,
+        next: &Url,
+        page_url: &Url,
+        what: &str,
+        token: &Secret,
+        seen: &mut HashSet<u64>,
+    ) -> Result<()> {
+        if !self.api.allows(next) {
+            return Err(Error::service(format!(
+                "{what}: the next page is on {}, not the service's origin; not fetched, so the token stays on {}",
+                clean_external(&loggable_foreign_url(next), &[token]),
+                crate::http::origin(page_url)
+            ))
+            .with_hint("the pages printed so far are complete; lmi sends the token only to API_BASE_URL's origin and API_ALLOWED_ORIGINS"));
+        }
+        if !seen.insert(hash(next.as_str())) {
+            return Err(Error::service(format!(
+                "{what}: the next page {} was already fetched; stopping at this pagination loop",
+                clean_external(&loggable_url(next), &[token])
+            )));
+        }
+        Ok(())
     }
 
     fn write_page<W: Write>(
@@ -276,9 +321,9 @@ fn page_error(what: &str, e: io::Error) -> Error {
     Error::service(format!("{what}: the page broke off: {e}")).with_cause(e)
 }
 
-fn hash(url: &Url) -> u64 {
+fn hash(key: &str) -> u64 {
     let mut h = DefaultHasher::new();
-    url.as_str().hash(&mut h);
+    key.hash(&mut h);
     h.finish()
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::auth::client::Request;
 use crate::error::{Error, Result};
 use crate::http::{loggable_url, StreamingResponse};
-use crate::output::{JsonEnd, Output};
+use crate::output::{JsonEnd, Output, ReadFailure};
 
 /// Streams the response to stdout; an error when the body could not be
 /// read to its end (a dropped connection, a stall beyond `timeout`).
@@ -24,28 +24,9 @@ pub fn print(
     let head = if include { head(response) } else { Vec::new() };
     let reindent = out.is_json() && reindents(response);
     let streamed = out.stream(&head, &mut response.body, reindent)?;
-    let what = format!("{} {}", request.method, loggable_url(&request.url));
     let streamed = match streamed {
         Ok(s) => s,
-        Err(failure) => {
-            let received = match response.header("content-length") {
-                Some(len) => format!("{} of {len} bytes", failure.bytes),
-                None => format!("{} bytes", failure.bytes),
-            };
-            let err = if failure.error.kind() == io::ErrorKind::TimedOut {
-                Error::service(format!(
-                    "{what}: the response stalled for more than {} s (HTTP_TIMEOUT) after {received} of the body",
-                    timeout.as_secs()
-                ))
-                .with_hint("HTTP_TIMEOUT sets how long lmi waits between pieces of the body")
-            } else {
-                Error::service(format!(
-                    "{what}: the connection broke after {received} of the body: {}",
-                    failure.error
-                ))
-            };
-            return Err(err.with_cause(failure.error));
-        }
+        Err(failure) => return Err(read_failure(request, response, failure, timeout)),
     };
     let kind = response.header("content-type").unwrap_or_default();
     match streamed.json {
@@ -65,6 +46,34 @@ pub fn print(
         ),
     }
     Ok(())
+}
+
+/// The error for a body that broke off after `failure.bytes` bytes: a
+/// dropped connection, or a stall beyond `timeout`.
+pub fn read_failure(
+    request: &Request,
+    response: &StreamingResponse,
+    failure: ReadFailure,
+    timeout: Duration,
+) -> Error {
+    let what = format!("{} {}", request.method, loggable_url(&request.url));
+    let received = match response.header("content-length") {
+        Some(len) => format!("{} of {len} bytes", failure.bytes),
+        None => format!("{} bytes", failure.bytes),
+    };
+    let err = if failure.error.kind() == io::ErrorKind::TimedOut {
+        Error::service(format!(
+            "{what}: the response stalled for more than {} s (HTTP_TIMEOUT) after {received} of the body",
+            timeout.as_secs()
+        ))
+        .with_hint("HTTP_TIMEOUT sets how long lmi waits between pieces of the body")
+    } else {
+        Error::service(format!(
+            "{what}: the connection broke after {received} of the body: {}",
+            failure.error
+        ))
+    };
+    err.with_cause(failure.error)
 }
 
 /// The status line and headers, then a blank line.

@@ -6,6 +6,10 @@
 //! This file holds the helpers the api test files share: the test IdP and
 //! API, a sandbox configured against them, and the cached token.
 
+mod download;
+mod fields;
+mod graphql;
+mod help;
 mod input;
 mod jq;
 mod origin;

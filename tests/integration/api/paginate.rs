@@ -215,3 +215,40 @@ fn paginate_is_for_get_only_and_bad_input_sends_nothing() {
     }
     assert_nothing_sent(&srv);
 }
+
+#[test]
+fn graphql_pages_follow_page_info_with_end_cursor() {
+    let srv = server();
+    let sb = super::sandbox_with(
+        &srv,
+        &format!("API_GRAPHQL_URL={}/pages/graphql/3\n", srv.api_url()),
+    );
+    let query = "query($endCursor: String) { items(after: $endCursor) { nodes { id } pageInfo { hasNextPage endCursor } } }";
+    let out = sb.run(&[
+        "api",
+        "graphql",
+        "--paginate",
+        "-f",
+        &format!("query={query}"),
+        "--jq",
+        ".data.items.nodes[].id",
+    ]);
+    out.assert_ok();
+    assert_eq!(out.stdout, "0\n1\n2\n3\n4\n5\n6\n7\n8\n");
+    assert_eq!(srv.api_requests(), 3);
+    let last: Value = serde_json::from_str(&srv.last_api_request().unwrap().body).unwrap();
+    assert_eq!(last["variables"]["endCursor"], "c3");
+    assert_eq!(last["query"], query);
+
+    // A query without $endCursor cannot page: exit 2, nothing sent.
+    let out = sb.run(&[
+        "api",
+        "graphql",
+        "--paginate",
+        "-f",
+        "query={ items { nodes { id } } }",
+    ]);
+    out.assert_code(2);
+    out.assert_stderr_contains("$endCursor");
+    assert_eq!(srv.api_requests(), 3);
+}
