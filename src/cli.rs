@@ -243,6 +243,21 @@ pub struct ApiArgs {
     /// Print no response body
     #[arg(long = "silent")]
     pub silent: bool,
+    /// Filter the JSON body with a jq program: strings raw, other results compact JSON, one per line (per page with --paginate)
+    #[arg(long = "jq", value_name = "EXPR")]
+    pub jq: Option<String>,
+    /// Fetch every page: Link rel="next", or --next; array pages are merged into one array (GET only)
+    #[arg(long = "paginate")]
+    pub paginate: bool,
+    /// With --paginate: a jq expression on each page's body giving the next URL or cursor (e.g. .links.next)
+    #[arg(long = "next", value_name = "EXPR", requires = "paginate")]
+    pub next: Option<String>,
+    /// With --next: the query parameter that takes a cursor that is not a URL
+    #[arg(long = "cursor-param", value_name = "NAME", requires = "next")]
+    pub cursor_param: Option<String>,
+    /// With --paginate: wrap all pages in one array (--jq then applies to that array)
+    #[arg(long = "slurp", requires = "paginate")]
+    pub slurp: bool,
 }
 
 #[derive(Debug, Subcommand)]

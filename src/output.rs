@@ -53,6 +53,13 @@ impl Output {
         }
     }
 
+    /// Stdout, locked and buffered, for results written piece by piece
+    /// (`lmi api --jq`, `--paginate`); map write errors with
+    /// [`Error::stdout_write`] so a closed pipe stays quiet.
+    pub fn writer(&self) -> io::BufWriter<io::StdoutLock<'static>> {
+        io::BufWriter::with_capacity(STREAM_BUFFER, io::stdout().lock())
+    }
+
     /// Bytes as they are.
     pub fn raw(&self, bytes: &[u8]) -> Result<()> {
         let mut out = io::stdout().lock();

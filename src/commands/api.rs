@@ -11,10 +11,16 @@
 //!
 //! Request bodies are streamed too; see `request_body`. Fields (`-f`/`-F`)
 //! are parsed in `fields`, and `lmi api graphql` is built in `graphql`.
+//! `--jq` runs a jq program on the body (`jq`), `--paginate` walks the
+//! pages (`paginate`, written by `merge`).
 
 mod download;
 mod fields;
 mod graphql;
+mod graphql_pages;
+mod jq;
+mod merge;
+mod paginate;
 mod request_body;
 mod response;
 
@@ -34,13 +40,37 @@ use fields::Fields;
 pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<u8> {
     let api = ctx.config()?.api()?;
     let request = plan(api, args)?;
+    // Programs compile before anything is sent: a typo costs no request.
+    let program = |flag, text: &Option<String>| {
+        text.as_deref()
+            .map(|t| jq::Program::compile(flag, t))
+            .transpose()
+    };
+    let filter = program("--jq", &args.jq)?;
+    let next = program("--next", &args.next)?;
+    let graphql = args.path == graphql::PATH;
+    check_jq(args)?;
+    if args.paginate {
+        check_paginate(args, &request, graphql)?;
+        let walk = paginate::Walk {
+            api,
+            out: &ctx.out,
+            jq: filter.as_ref(),
+            next: next.as_ref(),
+            cursor_param: args.cursor_param.as_deref(),
+            slurp: args.slurp,
+            graphql,
+        };
+        return ctx
+            .with_client(|client| walk.run(client, request))
+            .map(|()| 0);
+    }
     // Before any token or request: the folder must take the file.
     let download = args
         .output_file
         .as_deref()
         .map(download::Download::prepare)
         .transpose()?;
-    let graphql = args.path == graphql::PATH;
     let timeout = ctx.transport()?.timeout();
     let mut exchange = ctx.with_client(|client| client.send(request))?;
     let errors = graphql.then(|| {
@@ -49,7 +79,12 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<u8> {
         exchange.response.body = Box::new(watch);
         found
     });
-    deliver(ctx, args, &mut exchange, download, timeout)?;
+    match &filter {
+        Some(program) if exchange.status_error().is_none() => {
+            filtered(ctx, args, program, &mut exchange)?;
+        }
+        _ => deliver(ctx, args, &mut exchange, download, timeout)?,
+    }
     if let Some(refused) = exchange.refused_redirect {
         return Err(refused);
     }
@@ -65,6 +100,42 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<u8> {
         return Err(graphql::errors_error(&what));
     }
     Ok(0)
+}
+
+/// The body through `--jq`, after the `-i` head.
+fn filtered(
+    ctx: &Ctx,
+    args: &ApiArgs,
+    program: &jq::Program,
+    exchange: &mut Exchange,
+) -> Result<()> {
+    let what = format!(
+        "{} {}",
+        exchange.request.method,
+        crate::http::loggable_url(&exchange.request.url)
+    );
+    let mut out = ctx.out.writer();
+    if args.include {
+        std::io::Write::write_all(&mut out, &response::head(&exchange.response))
+            .map_err(Error::stdout_write)?;
+    }
+    program.filter(
+        &mut exchange.response.body,
+        &mut out,
+        &what,
+        &exchange.token,
+    )?;
+    std::io::Write::flush(&mut out).map_err(Error::stdout_write)
+}
+
+/// `--jq` writes to stdout: not with a body going to a file or nowhere.
+fn check_jq(args: &ApiArgs) -> Result<()> {
+    if args.jq.is_some() && (args.output_file.is_some() || args.silent) {
+        return Err(Error::usage(
+            "--jq prints its results to stdout; it cannot be combined with --output-file or --silent",
+        ));
+    }
+    Ok(())
 }
 
 /// The body to FILE (only a 2xx one: an error page never replaces a
@@ -163,6 +234,43 @@ fn plan(api: &ApiConfig, args: &ApiArgs) -> Result<Request> {
         headers,
         body,
     })
+}
+
+/// `--paginate` walks pages of a `GET`, or of `lmi api graphql` (SPEC
+/// §4.4): a body or another method would be sent again for every page.
+fn check_paginate(args: &ApiArgs, request: &Request, graphql: bool) -> Result<()> {
+    if !graphql && (args.file.is_some() || request.method != "GET") {
+        let with_file = if args.file.is_some() {
+            " with --file"
+        } else {
+            ""
+        };
+        return Err(Error::usage(format!(
+            "--paginate follows pages of a GET request or of lmi api graphql, not {}{with_file}",
+            request.method
+        ))
+        .with_hint("leave out -X, --file and body fields (use -X GET to send fields as the query string), or --paginate"));
+    }
+    let conflict = [
+        (args.include, "-i/--include"),
+        (args.output_file.is_some(), "--output-file"),
+        (args.silent, "--silent"),
+    ];
+    if let Some((_, flag)) = conflict.iter().find(|(set, _)| *set) {
+        return Err(
+            Error::usage(format!("--paginate cannot be combined with {flag}"))
+                .with_hint(format!("use {flag} on a single page, without --paginate")),
+        );
+    }
+    if graphql {
+        if args.next.is_some() {
+            return Err(Error::usage(
+                "lmi api graphql pages by pageInfo { hasNextPage endCursor }; --next is for REST APIs",
+            ));
+        }
+        graphql_pages::check(request)?;
+    }
+    Ok(())
 }
 
 /// `-X` uppercased, else GET, or POST when there is a body. Only the methods

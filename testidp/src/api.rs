@@ -2,8 +2,8 @@
 //! issued; `/whoami`, `/echo`, `/status/<code>`, `/text`, `/slow`, `/hold`,
 //! redirects, and the streaming endpoints `/bytes/<N>`, `/json-array/<N>`,
 //! `/json-broken/<N>`, `/drop/<N>`, `/stall/<N>`; `/graphql` in
-//! `graphql.rs`) and the foreign "other" origin that records what it
-//! receives.
+//! `graphql.rs`, the paginated `/pages/…` in `pages.rs`) and the foreign
+//! "other" origin that records what it receives.
 
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -85,6 +85,7 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
         ),
         "/text" => Reply::text(200, "hello\n"),
         "/graphql" => crate::graphql::handle(&req),
+        _ if path.starts_with("/pages/") => crate::pages::handle(shared, &req),
         _ if path.starts_with("/bytes/")
             || path.starts_with("/json-array/")
             || path.starts_with("/json-broken/")

@@ -258,7 +258,13 @@ pub(crate) fn bind(port: u16) -> io::Result<(Server, String)> {
     let front = TcpListener::bind(("127.0.0.1", port))
         .map_err(|e| io::Error::new(e.kind(), format!("cannot bind 127.0.0.1:{port}: {e}")))?;
     let front_addr = front.local_addr()?;
-    let tiny = tiny_http::Server::http(("127.0.0.1", 0))
+    let private = TcpListener::bind(("127.0.0.1", 0))?;
+    // tiny_http writes the head and a large body in two writes: with Nagle,
+    // the body waits for the delayed ACK of the head (40 ms) on a reused
+    // connection. Accepted sockets inherit TCP_NODELAY from the listener.
+    #[cfg(unix)]
+    let _ = rustix::net::sockopt::set_tcp_nodelay(&private, true);
+    let tiny = tiny_http::Server::from_listener(private, None)
         .map_err(|e| io::Error::other(format!("cannot bind a private listener: {e}")))?;
     let url = format!("http://127.0.0.1:{}", front_addr.port());
     Ok((

@@ -32,6 +32,7 @@ mod graphql;
 mod http;
 mod idp;
 pub mod keys;
+mod pages;
 mod record;
 mod state;
 mod stream;

@@ -11,8 +11,10 @@ mod fields;
 mod graphql;
 mod help;
 mod input;
+mod jq;
 mod origin;
 mod output;
+mod paginate;
 mod streaming;
 mod token;
 
