@@ -53,6 +53,48 @@ for r in results:
 PY
 }
 
+# --- lmi api for scripts (issue 22) -------------------------------------------
+# `scripts/bench.sh scripting` runs only these rows.
+scripting() {
+    local auth="Authorization: Bearer $TOKEN" pages="/pages/array/100?per=100"
+    local items=$(( 32 * 1024 * 1024 / 172 ))
+    # What a script does without lmi: curl page after page, following the
+    # Link header's rel="next" with the same token.
+    cat > "$WORK/curl-pages.sh" <<'SH'
+url="$1"; auth="$2"; head="$(mktemp)"
+while [ -n "$url" ]; do
+    curl -s -D "$head" -H "$auth" "$url"
+    url=$(grep -i '^link:' "$head" | tr ',' '\n' | sed -n 's/.*<\(.*\)>; *rel="next".*/\1/p')
+done
+rm -f "$head"
+SH
+    echo "## --paginate over 100 array pages (100 items each): lmi vs a shell loop of curl following Link"
+    hyperfine --warmup 2 --min-runs 10 -N --style none --export-json "$WORK/paginate.json" \
+        "bash $WORK/curl-pages.sh $API$pages Authorization:\ Bearer\ $TOKEN" \
+        "$LMI api --paginate $pages" >/dev/null
+    table "$WORK/paginate.json"
+    echo "## --jq '.[] | .id' over 32 MiB of JSON: lmi vs curl | jq -r"
+    hyperfine --warmup 1 --min-runs 10 --style none --export-json "$WORK/jq.json" \
+        "curl -s -H '$auth' $API/json-array/$items | jq -r '.[] | .id' >/dev/null" \
+        "$LMI api /json-array/$items --jq '.[] | .id' >/dev/null" >/dev/null
+    table "$WORK/jq.json"
+    echo "## peak RSS (KiB)"
+    echo "| command | KiB |"
+    echo "|---|---:|"
+    rss=$(/usr/bin/time -f '%M' "$LMI" api --paginate "$pages" 2>&1 >/dev/null | tail -1)
+    echo "| lmi api --paginate $pages | $rss |"
+    rss=$(/usr/bin/time -f '%M' "$LMI" api --paginate "/pages/array/1000?per=100" 2>&1 >/dev/null | tail -1)
+    echo "| lmi api --paginate /pages/array/1000?per=100 | $rss |"
+    rss=$(/usr/bin/time -f '%M' "$LMI" api "/json-array/$items" --jq '.[] | .id' 2>&1 >/dev/null | tail -1)
+    echo "| lmi api /json-array/$items --jq '.[] \\| .id' | $rss |"
+    rss=$(curl -s -H "$auth" "$API/json-array/$items" | /usr/bin/time -f '%M' jq -r '.[] | .id' 2>&1 >/dev/null | tail -1)
+    echo "| curl ... \\| jq -r '.[] \\| .id' (jq alone) | $rss |"
+}
+if [ "${1:-}" = scripting ]; then
+    scripting
+    exit 0
+fi
+
 echo "## startup"
 "${HF[@]}" --export-json "$WORK/startup.json" \
     "curl --version" "$LMI --version" "$LMI env list" >/dev/null
@@ -158,3 +200,5 @@ for path in "/json-array/$J64" "/bytes/$((1024 * MIB))"; do
 done
 rss=$(/usr/bin/time -f '%M' "$LMI" api "/bytes/$((512 * MIB))" 2>&1 >/dev/null | tail -1)
 echo "| lmi api /bytes/$((512 * MIB)) | $rss |"
+
+scripting

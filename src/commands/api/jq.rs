@@ -15,8 +15,8 @@ use std::io::{self, BufRead, Read, Write};
 use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{data, unwrap_valr, Compiler, Ctx, Vars};
 use jaq_json::Val;
-use serde::de::{DeserializeSeed, Deserializer as _, SeqAccess, Visitor};
 
+use super::merge::{Scan, Step};
 use crate::error::{Error, Result};
 use crate::secret::{clean_external, Secret};
 
@@ -114,19 +114,15 @@ impl Program {
             // Nothing to filter: no results, as `jq` with empty input.
             (None, _) => return Ok(()),
             (Some(b'['), Some(rest)) => {
-                let mut de = serde_json::Deserializer::from_reader(&mut body);
-                let mut failed = None;
-                let seed = Elements {
-                    filter: rest,
-                    text: &self.text,
-                    each: &mut each,
-                    failed: &mut failed,
+                return match elements(&mut body, &mut |element| {
+                    let v = serde_json::from_slice::<Val>(element)?;
+                    Ok(run(rest, &self.text, v, &mut each))
+                }) {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(e),
+                    Err(e) if e.is_io() => Err(read_error(what, io::Error::other(e))),
+                    Err(e) => Err(not_json(what, &body.shown(), &e, token)),
                 };
-                let parsed = de.deserialize_seq(seed).and_then(|()| de.end());
-                if let Some(e) = failed {
-                    return Err(e);
-                }
-                parsed
             }
             _ => {
                 let mut de = serde_json::Deserializer::from_reader(&mut body);
@@ -250,37 +246,83 @@ pub fn write_result(out: &mut dyn Write, v: &Val) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
-/// Runs the rest of the program on each element of the array as it is
-/// parsed. A failure of the filter or of writing is kept in `failed` and
-/// stops the parse.
-struct Elements<'a, 'f> {
-    filter: &'a Filter,
-    text: &'a str,
-    each: &'a mut dyn FnMut(&Val) -> Result<()>,
-    failed: &'f mut Option<Error>,
-}
-
-impl<'de> DeserializeSeed<'de> for Elements<'_, '_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> std::result::Result<(), D::Error> {
-        de.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Elements<'_, '_> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON array")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
-        while let Some(v) = seq.next_element::<Val>()? {
-            if let Err(e) = run(self.filter, self.text, v, self.each) {
-                *self.failed = Some(e);
-                return Err(serde::de::Error::custom("stopped"));
+/// Splits the array read from `body` into its elements, without parsing
+/// them (strings skipped, brackets counted), and hands each element's bytes
+/// to `each`: one element in memory at a time. `each` parses the element
+/// (a JSON error ends the walk as one) and returns the filter's outcome,
+/// which stops the walk when it is an error.
+fn elements(
+    body: &mut dyn BufRead,
+    each: &mut dyn FnMut(&[u8]) -> serde_json::Result<Result<()>>,
+) -> serde_json::Result<Result<()>> {
+    let mut scan = Scan::default();
+    let mut element: Vec<u8> = Vec::new();
+    let mut inside = false;
+    // The last structural byte was a comma: an element must follow.
+    let mut comma = false;
+    let mut after: Vec<u8> = Vec::new();
+    loop {
+        let chunk = body.fill_buf().map_err(serde_json::Error::io)?;
+        if chunk.is_empty() {
+            break;
+        }
+        let n = chunk.len();
+        // Start of the element part in this chunk, while inside one.
+        let mut from = 0;
+        for (i, &b) in chunk.iter().enumerate() {
+            match scan.step(b) {
+                Step::Pass => {}
+                Step::Element => {
+                    inside = true;
+                    from = i;
+                }
+                Step::Drop => {
+                    // `[,1]`, `[1,,2]`, `[1,]`: a comma without an element.
+                    let structural = b == b',' || (b == b']' && scan.closed());
+                    if structural {
+                        if !inside && (b == b',' || comma) {
+                            return Err(serde::de::Error::custom("an array element is missing"));
+                        }
+                        comma = b == b',';
+                    }
+                    if inside {
+                        inside = false;
+                        let done = if element.is_empty() {
+                            each(&chunk[from..i])?
+                        } else {
+                            element.extend_from_slice(&chunk[from..i]);
+                            let r = each(&element)?;
+                            element.clear();
+                            r
+                        };
+                        if done.is_err() {
+                            return Ok(done);
+                        }
+                    }
+                }
+                Step::After => {
+                    if after.len() < 64 {
+                        after.push(b);
+                    }
+                }
             }
         }
-        Ok(())
+        if inside {
+            element.extend_from_slice(&chunk[from..]);
+        }
+        body.consume(n);
     }
+    if !scan.closed() {
+        return Err(serde::de::Error::custom(
+            "the body ended before its array closed",
+        ));
+    }
+    if !after.iter().all(u8::is_ascii_whitespace) {
+        return Err(serde::de::Error::custom(
+            "the body goes on after its array closed",
+        ));
+    }
+    Ok(Ok(()))
 }
 
 /// A reader that keeps the first [`SHOWN_BYTES`] bytes it passed on, to
@@ -347,10 +389,12 @@ fn read_error(what: &str, e: io::Error) -> Error {
 fn not_json(what: &str, start: &[u8], e: &serde_json::Error, token: &Secret) -> Error {
     let text = String::from_utf8_lossy(start);
     let shown = clean_external(text.trim(), &[token]);
+    let at = match e.line() {
+        0 => format!(" ({e})"),
+        line => format!(" at line {line}, column {}", e.column()),
+    };
     Error::service(format!(
-        "{what}: --jq needs a JSON body, but it is not JSON at line {}, column {}; it starts with {shown:?}",
-        e.line(),
-        e.column()
+        "{what}: --jq needs a JSON body, but it is not JSON{at}; it starts with {shown:?}"
     ))
     .with_hint("leave --jq out to see the body as it is")
 }
@@ -421,6 +465,26 @@ mod tests {
         let err = out(".", "<html>tok-xyz</html>").unwrap_err();
         assert!(err.message().contains("<html>"), "{}", err.message());
         assert!(!err.message().contains("tok-xyz"), "{}", err.message());
+    }
+
+    #[test]
+    fn arrays_that_break_off_or_go_on_are_not_json() {
+        for body in [
+            "[1, 2", "[1] x", "[1 2]", "[1,,2]", "[1, ]", "[,1]", "[1,\n]",
+        ] {
+            let err = out(".[]", body).unwrap_err();
+            assert_eq!(err.exit_code(), 5, "{body}");
+            assert!(
+                err.message().contains("not JSON"),
+                "{body}: {}",
+                err.message()
+            );
+        }
+        assert_eq!(out(".[]", "[ ]").unwrap(), "");
+        assert_eq!(
+            out(".[]", "[\"a,]\\\"\", [\"[\"] ]\n").unwrap(),
+            "a,]\"\n[\"[\"]\n"
+        );
     }
 
     #[test]

@@ -227,7 +227,7 @@ fn copy(body: &mut dyn BufRead, feed: &mut dyn FnMut(&[u8]) -> io::Result<()>) -
 /// starts and the bracket that closes it; strings are skipped so brackets
 /// inside them do not count.
 #[derive(Default)]
-struct Scan {
+pub(super) struct Scan {
     depth: usize,
     string: bool,
     escape: bool,
@@ -236,7 +236,7 @@ struct Scan {
     done: bool,
 }
 
-enum Step {
+pub(super) enum Step {
     /// Written as is.
     Pass,
     /// Not written: the page's own `[`, `]` and commas between elements.
@@ -249,11 +249,11 @@ enum Step {
 }
 
 impl Scan {
-    fn closed(&self) -> bool {
+    pub(super) fn closed(&self) -> bool {
         self.done
     }
 
-    fn step(&mut self, b: u8) -> Step {
+    pub(super) fn step(&mut self, b: u8) -> Step {
         if self.done {
             return Step::After;
         }

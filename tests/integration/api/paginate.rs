@@ -252,3 +252,39 @@ fn graphql_pages_follow_page_info_with_end_cursor() {
     out.assert_stderr_contains("$endCursor");
     assert_eq!(srv.api_requests(), 3);
 }
+
+#[test]
+fn paginate_and_jq_flags_are_documented_and_complete() {
+    let sb = crate::support::Sandbox::new();
+    let out = sb.run(&["api", "--help"]);
+    out.assert_ok();
+    for needle in [
+        "--jq <EXPR>",
+        "--paginate",
+        "--next <EXPR>",
+        "--cursor-param <NAME>",
+        "--slurp",
+        "lmi api --paginate /issues --jq",
+    ] {
+        assert!(out.stdout.contains(needle), "{needle}: {}", out.stdout);
+    }
+    let out = sb
+        .cmd(&["--", "lmi", "api", "--"])
+        .env("LMI_COMPLETE", "fish")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let long = String::from_utf8(out.stdout).unwrap();
+    for flag in ["--jq", "--paginate", "--next", "--cursor-param", "--slurp"] {
+        assert!(
+            long.lines().any(|l| l.split('\t').next() == Some(flag)),
+            "{flag}: {long}"
+        );
+    }
+    let dir = sb.home().join("man1");
+    sb.run(&["man", "--dir", dir.to_str().unwrap()]).assert_ok();
+    let page = std::fs::read_to_string(dir.join("lmi-api.1")).unwrap();
+    for needle in ["paginate", "cursor\\-param", "slurp", "\\-\\-jq"] {
+        assert!(page.contains(needle), "{needle}: {page}");
+    }
+}
