@@ -199,6 +199,38 @@ impl Sandbox {
     }
 }
 
+/// A sandbox whose default `dev` environment gets client-credentials tokens
+/// from `token_url` (often a hostile server), plus `extra` lines.
+pub fn sandbox_for(token_url: &str, extra: &str) -> Sandbox {
+    let sb = Sandbox::new();
+    sb.write_main("DEFAULT_ENVIRONMENT=dev\n");
+    sb.write_env(
+        "dev",
+        &format!(
+            "OAUTH_TOKEN_URL={token_url}\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRET=lmi-secret-value\n{extra}"
+        ),
+    );
+    sb
+}
+
+/// Every file below `dir`, recursively, sorted.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Makes a cached token or stored session look obtained long ago, keeping
 /// its expiry: the skew cap (half the token's lifetime) then no longer
 /// applies, so `TOKEN_EXPIRY_SKEW` alone decides whether it is stale.

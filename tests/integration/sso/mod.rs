@@ -2,7 +2,8 @@
 //! (`testidp browser` as `$BROWSER`) against the in-repo IdP and the
 //! third-party oauth2-mock-server, the session in a real Secret Service
 //! (gnome-keyring on the test's private D-Bus) or the opt-in file, refresh,
-//! the `REQUIRE_SSO` gate and logout.
+//! the `REQUIRE_SSO` gate and logout, and the callback listener against
+//! hostile local clients.
 //!
 //! Keychain tests give each IdP its own public client id, so their keychain
 //! accounts never collide in the shared test keyring. Tests that are not
@@ -14,6 +15,7 @@
 mod callback;
 mod device;
 mod exchange;
+mod hostile_callback_clients;
 mod iss;
 mod login;
 mod logout;

@@ -1,9 +1,9 @@
 //! Hostile token endpoints: control characters, unknown token types, absurd
 //! lifetimes, oversized bodies, echoed secrets, and credentials refused with
-//! an empty 401/403 (items 3, 5, 13, 15, 18, 22).
+//! an empty 401/403.
 
-use super::sandbox_for;
 use crate::support::hostile::{Hostile, Reply};
+use crate::support::sandbox_for;
 
 #[test]
 fn control_characters_in_a_token_response_are_refused_and_nothing_is_cached() {

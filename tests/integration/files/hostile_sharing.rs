@@ -1,5 +1,5 @@
-//! Folders and files others can write (item 1) and temporary files left by
-//! a killed write (item 8). CI runs as root, where modes do not stop reads:
+//! Folders and files others can write and temporary files left by
+//! a killed write. CI runs as root, where modes do not stop reads:
 //! each test sets the mode or owner it means and asserts it took effect, so
 //! no check passes vacuously.
 
@@ -9,9 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use lmi_testidp::TestServer;
 
-use super::sandbox_for;
 use crate::support::hostile::{Hostile, Reply};
-use crate::support::{mode, Sandbox};
+use crate::support::{mode, sandbox_for, Sandbox};
 
 const NOBODY: u32 = 65534;
 
