@@ -11,7 +11,7 @@
 //! code on the IdP's verification page (RFC 8628 §3.3).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -20,8 +20,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_REDIRECTS: usize = 10;
 /// How long `--wait-for-file` waits before giving up.
 const WAIT_FOR_FILE_LIMIT: Duration = Duration::from_secs(120);
-/// How often `--wait-for-file` looks for the file.
-const WAIT_FOR_FILE_POLL: Duration = Duration::from_millis(10);
 
 /// What the browser should do besides following the URL.
 #[derive(Debug, Clone, Default)]
@@ -234,20 +232,16 @@ fn probe(
 }
 
 fn wait_for(path: &Path) -> Result<(), Failure> {
-    let deadline = Instant::now() + WAIT_FOR_FILE_LIMIT;
-    while !path.exists() {
-        if Instant::now() >= deadline {
-            return Err((
-                exit::WAIT_TIMED_OUT,
-                format!(
-                    "{} did not appear within {} s",
-                    path.display(),
-                    WAIT_FOR_FILE_LIMIT.as_secs()
-                ),
-            ));
-        }
-        std::thread::sleep(WAIT_FOR_FILE_POLL);
-    }
+    crate::wait::poll_until(WAIT_FOR_FILE_LIMIT, || path.exists().then_some(())).map_err(|_| {
+        (
+            exit::WAIT_TIMED_OUT,
+            format!(
+                "{} did not appear within {} s",
+                path.display(),
+                WAIT_FOR_FILE_LIMIT.as_secs()
+            ),
+        )
+    })?;
     Ok(())
 }
 

@@ -36,6 +36,7 @@ mod pages;
 mod record;
 mod state;
 mod stream;
+pub mod wait;
 
 use std::io;
 use std::path::PathBuf;
@@ -62,6 +63,7 @@ pub use stream::{
     json_array_item, json_array_item_bytes, json_broken_tail, pattern_byte, pattern_bytes,
     JsonArrayReader, PatternReader,
 };
+pub use wait::{poll_until, wait_until, TimedOut};
 
 use state::{Counters, Shared};
 
@@ -443,7 +445,7 @@ pub fn testidp_binary() -> Option<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use super::TestServer;
 
@@ -490,11 +492,11 @@ mod tests {
 
     /// Waits (bounded) until `n` requests are held.
     fn wait_held(srv: &TestServer, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while srv.held_requests() != n {
-            assert!(Instant::now() < deadline, "never {n} held requests");
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        crate::wait_until(
+            &format!("never {n} held requests"),
+            Duration::from_secs(20),
+            || srv.held_requests() == n,
+        );
     }
 
     fn spawn_hold(srv: &TestServer, token: &str) -> std::thread::JoinHandle<(u16, String)> {

@@ -13,7 +13,12 @@ pub mod socks;
 pub mod tls_server;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::Duration;
+
+/// The one bounded wait of the tests: poll a condition every few ms until a
+/// deadline. It lives in testidp, whose scripted browser waits the same way.
+pub use lmi_testidp::wait::{poll_until, wait_until};
 
 /// The `lmi` binary under test.
 pub fn lmi_bin() -> PathBuf {
@@ -229,6 +234,21 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// Waits (bounded) for `child` to end and returns its status; after `limit`
+/// kills it and fails the test with `what`, so a test of "never blocks"
+/// cannot hang.
+#[track_caller]
+pub fn exit_within(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    match poll_until(limit, || child.try_wait().expect("try_wait")) {
+        Ok(status) => status,
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} (still running after {limit:?})");
+        }
+    }
 }
 
 /// Makes a cached token or stored session look obtained long ago, keeping

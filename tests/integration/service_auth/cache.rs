@@ -424,17 +424,11 @@ fn a_fifo_where_the_token_cache_lock_goes_is_refused_at_once() {
         .spawn()
         .unwrap();
     let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(8) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("lmi auth token blocked on the FIFO");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = crate::support::exit_within(
+        &mut child,
+        Duration::from_secs(8),
+        "lmi auth token blocked on the FIFO",
+    );
     let stderr = std::fs::read_to_string(&err_file).unwrap();
     assert_eq!(status.code(), Some(3), "{stderr}");
     assert!(

@@ -28,7 +28,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lmi_testidp::{Client, TestServer};
 
@@ -202,15 +202,11 @@ fn files_below(dir: &Path) -> Vec<PathBuf> {
 /// the last page after lmi answered it. The file is removed, so the next
 /// login's report is awaited afresh.
 fn take_report(path: &Path) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !path.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the browser wrote no report to {}",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    crate::support::wait_until(
+        &format!("the browser wrote no report to {}", path.display()),
+        Duration::from_secs(30),
+        || path.exists(),
+    );
     let report = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     std::fs::remove_file(path).unwrap();
     report
