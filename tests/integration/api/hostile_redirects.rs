@@ -40,8 +40,10 @@ fn a_token_placed_in_a_redirect_target_is_not_shown() {
     out.assert_stderr_contains("evil.example");
     assert!(!out.stderr.contains(TOKEN), "{}", out.stderr);
     let quiet = sb.run(&["api", "/elsewhere"]);
+    assert_eq!(quiet.code, out.code, "{}", quiet.stderr);
     assert!(!quiet.stderr.contains(TOKEN), "{}", quiet.stderr);
     let same = sb.run(&["api", "/same", "-vv"]);
+    assert_ne!(same.code, 0, "{}", same.stderr);
     assert!(!same.stderr.contains(TOKEN), "{}", same.stderr);
     let logged = std::fs::read_to_string(&log_file).unwrap();
     assert!(

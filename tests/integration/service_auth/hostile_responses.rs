@@ -132,6 +132,7 @@ fn secrets_echoed_json_escaped_or_short_are_scrubbed() {
     }
     assert!(out.stderr.contains("[redacted]"), "{}", out.stderr);
     let vv = sb.run(&["auth", "token", "-vv"]);
+    vv.assert_code(4);
     assert!(!vv.stderr.contains("\\/ab") && !vv.stderr.contains("s\\u00e4cr"));
 }
 
