@@ -33,6 +33,7 @@ mod client_auth;
 mod counters;
 mod device;
 mod exchange;
+mod expect;
 mod graphql;
 mod http;
 mod idp;
@@ -59,6 +60,7 @@ pub use device::DEVICE_CODE_GRANT;
 pub use exchange::{
     TOKEN_EXCHANGE_GRANT, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_ID_TOKEN, TOKEN_TYPE_JWT,
 };
+pub use expect::Hits;
 pub use idp::pkce_challenge;
 pub use keys::{
     ci_jwk, ci_key_path, ci_token, client_assertion, decoding_key, jwks, key_path,
@@ -86,6 +88,8 @@ pub struct TestServer {
     shared: Arc<Shared>,
     stoppers: Vec<http::Stopper>,
     threads: Vec<JoinHandle<()>>,
+    /// Checked on drop: see [`TestServer::expect_hits`].
+    expected: expect::Expectations,
 }
 
 impl TestServer {
@@ -109,6 +113,7 @@ impl TestServer {
             shared: Arc::clone(&shared),
             stoppers: Vec::new(),
             threads: Vec::new(),
+            expected: expect::Expectations::default(),
         };
         let servers: [(&str, http::Server, http::Handler); 3] = [
             ("idp", idp, idp::handle),
@@ -247,6 +252,12 @@ impl Drop for TestServer {
         }
         for t in self.threads.drain(..) {
             let _ = t.join();
+        }
+        // The counts are final now; a failing test already reports its own
+        // failure, and a second panic would abort the process.
+        let unmet = self.unmet_expectations();
+        if !unmet.is_empty() && !std::thread::panicking() {
+            panic!("testidp: {}", unmet.join("; "));
         }
     }
 }
