@@ -23,14 +23,20 @@ mod architecture;
 #[path = "integration/bridges/mod.rs"]
 mod bridges;
 #[cfg(unix)]
-#[path = "integration/cli_ux/mod.rs"]
-mod cli_ux;
+#[path = "integration/cli/mod.rs"]
+mod cli;
 #[cfg(unix)]
-#[path = "integration/foundation/mod.rs"]
-mod foundation;
+#[path = "integration/config/mod.rs"]
+mod config;
 #[cfg(unix)]
-#[path = "integration/hardening/mod.rs"]
-mod hardening;
+#[path = "integration/doctor/mod.rs"]
+mod doctor;
+#[cfg(unix)]
+#[path = "integration/files/mod.rs"]
+mod files;
+#[cfg(unix)]
+#[path = "integration/logs/mod.rs"]
+mod logs;
 #[cfg(unix)]
 #[path = "integration/plugins/mod.rs"]
 mod plugins;

@@ -8,20 +8,20 @@
 //! status is otherwise invisible to a test). With [`ExtraOptions`] it can also
 //! rewrite, add or remove the `iss` parameter of the authorization response
 //! (RFC 9207) before following it, and confirm or refuse a device-flow user
-//! code on the IdP's verification page (RFC 8628 §3.3).
+//! code on the IdP's verification page (RFC 8628 §3.3). The HTTP user agent
+//! itself (GET, redirects, query editing) is `browser/agent.rs`.
+
+mod agent;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
-/// Per-request time limit.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-const MAX_REDIRECTS: usize = 10;
+use agent::{agent, follow, get, with_param, with_state, Failure, Page};
+
 /// How long `--wait-for-file` waits before giving up.
 const WAIT_FOR_FILE_LIMIT: Duration = Duration::from_secs(120);
-/// How often `--wait-for-file` looks for the file.
-const WAIT_FOR_FILE_POLL: Duration = Duration::from_millis(10);
 
 /// What the browser should do besides following the URL.
 #[derive(Debug, Clone, Default)]
@@ -122,96 +122,6 @@ impl Report {
     }
 }
 
-type Failure = (i32, String);
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .max_redirects(0)
-        .http_status_as_error(false)
-        .proxy(None)
-        .timeout_global(Some(REQUEST_TIMEOUT))
-        .build()
-        .into()
-}
-
-/// One response: status, resolved `Location`, body (lossy UTF-8).
-struct Page {
-    status: u16,
-    location: Option<url::Url>,
-    body: String,
-}
-
-impl Page {
-    fn redirect(&self) -> Option<&url::Url> {
-        self.location
-            .as_ref()
-            .filter(|_| (300..400).contains(&self.status))
-    }
-}
-
-/// One GET without following redirects.
-fn get(agent: &ureq::Agent, url: &url::Url) -> Result<Page, Failure> {
-    let resp = agent
-        .get(url.as_str())
-        .call()
-        .map_err(|e| (exit::FAILED, format!("GET {url} failed: {e}")))?;
-    let status = resp.status().as_u16();
-    let location = resp
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|l| url.join(l).ok());
-    let body = resp.into_body().read_to_vec().map_err(|e| {
-        (
-            exit::FAILED,
-            format!("reading the body of {url} failed: {e}"),
-        )
-    })?;
-    Ok(Page {
-        status,
-        location,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    })
-}
-
-/// GET `start`, following redirects; the final page and its URL.
-fn follow(agent: &ureq::Agent, start: url::Url) -> Result<(url::Url, Page), Failure> {
-    let mut url = start;
-    for _ in 0..=MAX_REDIRECTS {
-        let page = get(agent, &url)?;
-        match page.redirect() {
-            Some(next) => url = next.clone(),
-            None => return Ok((url, page)),
-        }
-    }
-    Err((exit::FAILED, format!("more than {MAX_REDIRECTS} redirects")))
-}
-
-/// `target` with its `state` query parameter replaced by `state` (or
-/// removed when `None`); added when it had none.
-fn with_state(target: &url::Url, state: Option<&str>) -> url::Url {
-    with_param(target, "state", state)
-}
-
-/// `target` with its `name` query parameter replaced by `value` (or removed
-/// when `None`); added when it had none.
-fn with_param(target: &url::Url, name: &str, value: Option<&str>) -> url::Url {
-    let mut pairs: Vec<(String, String)> = target
-        .query_pairs()
-        .filter(|(k, _)| k != name)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    if let Some(value) = value {
-        pairs.push((name.to_string(), value.to_string()));
-    }
-    let mut out = target.clone();
-    out.set_query(None);
-    if !pairs.is_empty() {
-        out.query_pairs_mut().extend_pairs(pairs);
-    }
-    out
-}
-
 /// GETs `url` and requires `expected`; records the status under `name`.
 fn probe(
     agent: &ureq::Agent,
@@ -234,20 +144,16 @@ fn probe(
 }
 
 fn wait_for(path: &Path) -> Result<(), Failure> {
-    let deadline = Instant::now() + WAIT_FOR_FILE_LIMIT;
-    while !path.exists() {
-        if Instant::now() >= deadline {
-            return Err((
-                exit::WAIT_TIMED_OUT,
-                format!(
-                    "{} did not appear within {} s",
-                    path.display(),
-                    WAIT_FOR_FILE_LIMIT.as_secs()
-                ),
-            ));
-        }
-        std::thread::sleep(WAIT_FOR_FILE_POLL);
-    }
+    crate::wait::poll_until(WAIT_FOR_FILE_LIMIT, || path.exists().then_some(())).map_err(|_| {
+        (
+            exit::WAIT_TIMED_OUT,
+            format!(
+                "{} did not appear within {} s",
+                path.display(),
+                WAIT_FOR_FILE_LIMIT.as_secs()
+            ),
+        )
+    })?;
     Ok(())
 }
 

@@ -11,8 +11,9 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use crate::behaviour::{Behaviour, Client, DeviceAuthorizationFailure, DeviceDenial, PollFailure};
+use crate::client_auth::authenticate;
 use crate::http::Reply;
-use crate::idp::{authenticate, issue};
+use crate::mint::issue;
 use crate::record::RecordedRequest;
 use crate::state::{now_ms, random_token, DeviceGrant, RefreshGrant, Shared};
 

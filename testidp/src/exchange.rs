@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 
 use crate::behaviour::{Behaviour, Client};
 use crate::http::Reply;
-use crate::idp::mint;
 use crate::keys;
+use crate::mint::mint;
 use crate::record::RecordedRequest;
 use crate::state::{now_ms, RefreshGrant, Shared};
 

@@ -1,4 +1,4 @@
-//! A hostile HTTP server on 127.0.0.1 for the hardening tests: every request
+//! A hostile HTTP server on 127.0.0.1 for the `hostile_` tests: every request
 //! is recorded and answered by the test's own function (any status, headers
 //! and bytes, however malformed). It stops, and its port closes, when the
 //! value is dropped.

@@ -13,7 +13,12 @@ pub mod socks;
 pub mod tls_server;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::Duration;
+
+/// The one bounded wait of the tests: poll a condition every few ms until a
+/// deadline. It lives in testidp, whose scripted browser waits the same way.
+pub use lmi_testidp::wait::{poll_until, wait_until};
 
 /// The `lmi` binary under test.
 pub fn lmi_bin() -> PathBuf {
@@ -196,6 +201,53 @@ impl Sandbox {
             .write_all(input)
             .expect("write stdin");
         child.wait_with_output().expect("wait lmi").into()
+    }
+}
+
+/// A sandbox whose default `dev` environment gets client-credentials tokens
+/// from `token_url` (often a hostile server), plus `extra` lines.
+pub fn sandbox_for(token_url: &str, extra: &str) -> Sandbox {
+    let sb = Sandbox::new();
+    sb.write_main("DEFAULT_ENVIRONMENT=dev\n");
+    sb.write_env(
+        "dev",
+        &format!(
+            "OAUTH_TOKEN_URL={token_url}\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRET=lmi-secret-value\n{extra}"
+        ),
+    );
+    sb
+}
+
+/// Every file below `dir`, recursively, sorted.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Waits (bounded) for `child` to end and returns its status; after `limit`
+/// kills it and fails the test with `what`, so a test of "never blocks"
+/// cannot hang.
+#[track_caller]
+pub fn exit_within(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    match poll_until(limit, || child.try_wait().expect("try_wait")) {
+        Ok(status) => status,
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} (still running after {limit:?})");
+        }
     }
 }
 

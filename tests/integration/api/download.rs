@@ -6,7 +6,7 @@
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lmi_testidp::PatternReader;
 use sha2::{Digest, Sha256};
@@ -240,14 +240,16 @@ fn api_ctrl_c_during_a_download_leaves_no_file_behind() {
         .unwrap();
     // The server has sent part of the body and waits: lmi is mid-download,
     // its temporary file beside FILE.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while srv.stalled_requests() != 1 {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("lmi ended ({status}) before the download stalled");
-        }
-        assert!(Instant::now() < deadline, "the download never started");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    crate::support::wait_until(
+        "the download never started",
+        Duration::from_secs(30),
+        || {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("lmi ended ({status}) before the download stalled");
+            }
+            srv.stalled_requests() == 1
+        },
+    );
     assert_eq!(
         names(&dir).len(),
         2,

@@ -3,7 +3,7 @@
 //! stdin read only for `--file -`.
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -160,17 +160,11 @@ fn api_stdin_is_read_only_for_file_dash() {
         .spawn()
         .expect("spawn lmi");
     let _stdin = child.stdin.take().expect("stdin");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("lmi api without --file waited on stdin");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = crate::support::exit_within(
+        &mut child,
+        Duration::from_secs(15),
+        "lmi api without --file waited on stdin",
+    );
     assert!(status.success());
     assert_eq!(srv.api_requests(), 1);
 }

@@ -1,7 +1,8 @@
 //! `lmi api` (SPEC §4): authenticated calls against the in-repo test API,
 //! with the token and API request counts asserted — the warm cache, the
 //! 401 discard-reacquire-retry, origin pinning (full URLs and redirects),
-//! input validation before anything is sent, output and failures.
+//! input validation before anything is sent, output and failures, and a
+//! hostile API redirecting to a target that carries the token.
 //!
 //! This file holds the helpers the api test files share: the test IdP and
 //! API, a sandbox configured against them, and the cached token.
@@ -10,6 +11,7 @@ mod download;
 mod fields;
 mod graphql;
 mod help;
+mod hostile_redirects;
 mod input;
 mod jq;
 mod origin;

@@ -3,26 +3,26 @@
 //! token never logged.
 
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lmi_testidp::TestServer;
 
 use super::{cached_token, sandbox, sandbox_with, server};
+use crate::support::poll_until;
 
 /// Waits (with a deadline) until `n` requests of `child` wait in the test
 /// API's `/hold` latch; fails at once if `child` ends first.
 #[track_caller]
 fn wait_held(srv: &TestServer, child: &mut Child, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while srv.held_requests() != n {
+    let held = poll_until(Duration::from_secs(30), || {
         if let Some(status) = child.try_wait().expect("try_wait") {
             panic!("lmi ended ({status}) before {n} request(s) were held");
         }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("lmi never had {n} request(s) held by /hold");
-        }
-        std::thread::sleep(Duration::from_millis(5));
+        (srv.held_requests() == n).then_some(())
+    });
+    if held.is_err() {
+        let _ = child.kill();
+        panic!("lmi never had {n} request(s) held by /hold");
     }
 }
 

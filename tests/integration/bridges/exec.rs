@@ -3,10 +3,10 @@
 //! signals, a missing command, a broken environment, and usage errors.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{cached, cached_token, rfc3339, sandbox, server};
-use crate::support::{dead_port, lmi_bin, Sandbox};
+use crate::support::{dead_port, exit_within, lmi_bin, poll_until, wait_until, Sandbox};
 
 /// The child's `LMI_*` variables and `API_TOKEN`, from `env` run by lmi.
 fn lmi_vars(stdout: &str) -> BTreeMap<String, String> {
@@ -164,11 +164,9 @@ fn exec_leaves_ctrl_c_to_the_child() {
         .process_group(0)
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !ready.exists() {
-        assert!(Instant::now() < deadline, "the command never started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until("the command never started", Duration::from_secs(20), || {
+        ready.exists()
+    });
     // Ctrl-C reaches the whole foreground group: lmi and the command.
     let group = format!("-{}", child.id());
     assert!(std::process::Command::new("kill")
@@ -401,18 +399,15 @@ fn exec_until_ready(sb: &Sandbox, script: &str) -> (std::process::Child, Command
         .stderr(stderr)
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
     // Written by `echo $$ > tmp; mv`, so a read never sees half of it.
-    let pid = loop {
-        if let Ok(pid) = std::fs::read_to_string(&ready) {
-            break pid.trim().to_owned();
-        }
-        if Instant::now() > deadline {
+    let read_pid = || std::fs::read_to_string(&ready).ok();
+    let pid = match poll_until(Duration::from_secs(20), read_pid) {
+        Ok(pid) => pid.trim().to_owned(),
+        Err(_) => {
             let _ = child.kill();
             let _ = child.wait();
             panic!("the command never started");
         }
-        std::thread::sleep(Duration::from_millis(10));
     };
     (child, Command { pid })
 }
@@ -420,19 +415,9 @@ fn exec_until_ready(sb: &Sandbox, script: &str) -> (std::process::Child, Command
 /// Waits (bounded) for lmi to end, then its exit code and stderr; kills it
 /// and fails the test otherwise.
 fn finish_within(sb: &Sandbox, mut child: std::process::Child) -> (Option<i32>, String) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let stderr = std::fs::read_to_string(sb.home().join("stderr")).unwrap();
-            return (status.code(), stderr);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("lmi did not end within 20 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let status = exit_within(&mut child, Duration::from_secs(20), "lmi did not end");
+    let stderr = std::fs::read_to_string(sb.home().join("stderr")).unwrap();
+    (status.code(), stderr)
 }
 
 fn send(signal: &str, pid: &str) {

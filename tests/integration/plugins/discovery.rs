@@ -122,7 +122,9 @@ fn plugin_help_lists_plugins_with_their_descriptions() {
     }
     // Without plugins there is no section.
     let empty = Sandbox::new();
-    assert!(!empty.run(&["--help"]).stdout.contains("Plugins:"));
+    let help = empty.run(&["--help"]);
+    help.assert_ok();
+    assert!(!help.stdout.contains("Plugins:"));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! Ctrl-C become lmi's exit code.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{chmod, path_dir, script};
 use crate::support::{lmi_bin, Sandbox};
@@ -198,11 +198,9 @@ fn plugin_decides_how_ctrl_c_ends_it() {
         .process_group(0)
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !ready.exists() {
-        assert!(Instant::now() < deadline, "plugin never started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    crate::support::wait_until("plugin never started", Duration::from_secs(10), || {
+        ready.exists()
+    });
     // Ctrl-C reaches the whole foreground group: lmi and the plugin.
     let pgid = format!("-{}", child.id());
     assert!(std::process::Command::new("kill")

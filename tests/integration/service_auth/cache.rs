@@ -212,6 +212,7 @@ fn service_corrupt_cache_heals() {
         assert_eq!(out.json()["source"], "acquired", "{what}");
         // Healed: the next run is a clean hit.
         let again = sb.run(&["auth", "token"]);
+        again.assert_ok();
         assert_eq!(again.json()["source"], "cache", "{what}");
         assert!(again.stderr.is_empty(), "{what}: {}", again.stderr);
     }
@@ -286,10 +287,9 @@ fn service_clear_and_status() {
     assert_eq!(status["environment"]["grant_type"], "client_credentials");
     assert_eq!(status["sso"]["configured"], false);
 
-    assert_eq!(
-        sb.run(&["auth", "clear"]).json()["cleared"],
-        serde_json::json!(["dev"])
-    );
+    let cleared = sb.run(&["auth", "clear"]);
+    cleared.assert_ok();
+    assert_eq!(cleared.json()["cleared"], serde_json::json!(["dev"]));
     assert!(!sb.token_file("dev").exists() && sb.token_file("qa").exists());
     assert_eq!(
         sb.run(&["auth", "status"]).json()["environment"]["token_cached"],
@@ -424,17 +424,11 @@ fn a_fifo_where_the_token_cache_lock_goes_is_refused_at_once() {
         .spawn()
         .unwrap();
     let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(8) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("lmi auth token blocked on the FIFO");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = crate::support::exit_within(
+        &mut child,
+        Duration::from_secs(8),
+        "lmi auth token blocked on the FIFO",
+    );
     let stderr = std::fs::read_to_string(&err_file).unwrap();
     assert_eq!(status.code(), Some(3), "{stderr}");
     assert!(

@@ -1,11 +1,13 @@
-//! Several lmi processes at once: the cache lock's bounded wait and one
-//! token request for many concurrent cold-cache runs.
+//! Several lmi processes at once: the cache lock's bounded wait, one token
+//! request for many concurrent cold-cache runs, and one thirty-second token
+//! shared by parallel runs.
 
 use std::time::{Duration, Instant};
 
-use lmi_testidp::TokenFailure;
+use lmi_testidp::{Options, TestServer, TokenFailure};
 
 use super::{sandbox, server, token_json};
+use crate::support::Sandbox;
 
 #[test]
 fn service_lock_wait_is_bounded() {
@@ -74,4 +76,46 @@ fn service_concurrent_cold_cache_makes_one_request() {
     let cached: serde_json::Value =
         serde_json::from_slice(&std::fs::read(sb.token_file("dev")).unwrap()).unwrap();
     assert_eq!(cached["access_token"], tokens[0].as_str());
+}
+
+#[test]
+fn parallel_runs_share_a_thirty_second_token() {
+    let srv = TestServer::start(Options {
+        token_lifetime: Some(30),
+        ..Options::default()
+    })
+    .unwrap();
+    srv.set(|b| b.token_failure = Some(TokenFailure::Slow(Duration::from_millis(200))));
+    let sb = Sandbox::new();
+    sb.write_main("DEFAULT_ENVIRONMENT=dev\n");
+    sb.write_env(
+        "dev",
+        &format!(
+            "OAUTH_TOKEN_URL={}\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRET=lmi-secret\n",
+            srv.token_url()
+        ),
+    );
+    let children: Vec<_> = (0..16)
+        .map(|_| {
+            sb.cmd(&["auth", "token", "-o", "text"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let tokens: Vec<String> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        })
+        .collect();
+    assert_eq!(srv.token_requests(), 1, "one token for 16 runs");
+    assert!(tokens.iter().all(|t| t == &tokens[0]));
 }

@@ -137,6 +137,7 @@ fn service_verbosity_levels() {
         out.stderr
     );
     let quiet = sb.run(&["auth", "token", "--oauth-token-url", &url]);
+    quiet.assert_code(4);
     assert!(!quiet.stderr.contains("caused by:"), "{}", quiet.stderr);
 }
 

@@ -1,6 +1,8 @@
 //! Service authentication: grants, discovery, the token cache under
-//! corruption and concurrency, and token-endpoint failures (SPEC §4),
-//! against the in-repo test IdP and the third-party oauth2-mock-server.
+//! corruption and concurrency, the refresh after a 401, proxies,
+//! token-endpoint failures and hostile token responses, and `auth inspect`
+//! (SPEC §4), against the in-repo test IdP and the third-party
+//! oauth2-mock-server.
 //!
 //! This file holds the helpers the service-auth test files share: the
 //! test IdP, a sandbox configured against it, and the cached token.
@@ -10,9 +12,13 @@ mod concurrency;
 mod errors;
 mod exchange;
 mod grants;
+mod hostile_responses;
+mod inspect;
 mod logging;
 mod oidc_provider;
 mod private_key_jwt;
+mod proxy;
+mod refresh;
 mod transport;
 
 use lmi_testidp::TestServer;

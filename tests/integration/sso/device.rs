@@ -270,11 +270,9 @@ fn sso_device_ctrl_c_exits_130_and_keeps_the_previous_session() {
     let running = Running::start(&sb, &["login", "sso", "--device", "--force"]);
     running.wait_for_stderr("enter the code");
     // Polling has begun once the IdP saw a poll.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while srv.device_polls() == 0 {
-        assert!(std::time::Instant::now() < deadline, "no poll arrived");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    crate::support::wait_until("no poll arrived", Duration::from_secs(30), || {
+        srv.device_polls() > 0
+    });
     let pid = running.child.id().to_string();
     assert!(Command::new("kill")
         .args(["-INT", &pid])

@@ -2,7 +2,8 @@
 //! (`testidp browser` as `$BROWSER`) against the in-repo IdP and the
 //! third-party oauth2-mock-server, the session in a real Secret Service
 //! (gnome-keyring on the test's private D-Bus) or the opt-in file, refresh,
-//! the `REQUIRE_SSO` gate and logout.
+//! the `REQUIRE_SSO` gate and logout, and the callback listener against
+//! hostile local clients.
 //!
 //! Keychain tests give each IdP its own public client id, so their keychain
 //! accounts never collide in the shared test keyring. Tests that are not
@@ -14,6 +15,7 @@
 mod callback;
 mod device;
 mod exchange;
+mod hostile_callback_clients;
 mod iss;
 mod login;
 mod logout;
@@ -26,7 +28,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lmi_testidp::{Client, TestServer};
 
@@ -200,15 +202,11 @@ fn files_below(dir: &Path) -> Vec<PathBuf> {
 /// the last page after lmi answered it. The file is removed, so the next
 /// login's report is awaited afresh.
 fn take_report(path: &Path) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !path.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the browser wrote no report to {}",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    crate::support::wait_until(
+        &format!("the browser wrote no report to {}", path.display()),
+        Duration::from_secs(30),
+        || path.exists(),
+    );
     let report = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     std::fs::remove_file(path).unwrap();
     report

@@ -1,4 +1,4 @@
-//! The login callback listener under a flood of idle connections (item 7):
+//! The login callback listener under a flood of idle connections:
 //! lmi runs with 64 file descriptors while another local process holds 120
 //! connections to its callback port open without sending anything.
 

@@ -1,6 +1,6 @@
 //! `lmi env add` and `env remove` (SPEC §2.1, §3).
 
-use super::files_below;
+use crate::support::files_below;
 use crate::support::{mode, Sandbox};
 
 #[test]

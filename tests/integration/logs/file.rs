@@ -1,8 +1,8 @@
 //! The log file: what it gets and never gets (a secret), an unwritable
-//! one, and rotation.
+//! one, rotation, and a write failure (a full disk) warned about once.
 
-use super::{configured, SECRET};
-use crate::support::mode;
+use crate::config::{configured, SECRET};
+use crate::support::{mode, Sandbox};
 
 #[test]
 fn log_file_gets_lines_and_never_a_secret() {
@@ -96,4 +96,19 @@ fn big_log_file_is_rotated() {
         fresh.len()
     );
     assert_eq!(mode(&sb.log_file()), 0o600);
+}
+
+#[test]
+fn a_log_write_failure_warns_once() {
+    let mut sb = Sandbox::new();
+    sb.write_main("DEFAULT_ENVIRONMENT=dev\nLOG_LEVEL=debug\n");
+    sb.write_env("dev", "HTTP_TIMEOUT=5\n");
+    sb.var("LOG_FILE", "/dev/full");
+    let out = sb.run(&["config", "show", "-v"]);
+    let warnings = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("cannot write log file /dev/full"))
+        .count();
+    assert_eq!(warnings, 1, "{}", out.stderr);
 }

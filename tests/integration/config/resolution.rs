@@ -171,6 +171,7 @@ fn private_wellformed_configuration_gives_no_warnings() {
     out.assert_ok();
     assert_eq!(out.stderr, "", "unexpected stderr");
     let out = sb.run(&["config", "show", "-o", "text"]);
+    out.assert_ok();
     assert!(
         out.stdout.contains("OAUTH_CLIENT_SECRET=********"),
         "{}",

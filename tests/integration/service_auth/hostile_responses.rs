@@ -1,9 +1,9 @@
 //! Hostile token endpoints: control characters, unknown token types, absurd
 //! lifetimes, oversized bodies, echoed secrets, and credentials refused with
-//! an empty 401/403 (items 3, 5, 13, 15, 18, 22).
+//! an empty 401/403.
 
-use super::sandbox_for;
 use crate::support::hostile::{Hostile, Reply};
+use crate::support::sandbox_for;
 
 #[test]
 fn control_characters_in_a_token_response_are_refused_and_nothing_is_cached() {
@@ -132,6 +132,7 @@ fn secrets_echoed_json_escaped_or_short_are_scrubbed() {
     }
     assert!(out.stderr.contains("[redacted]"), "{}", out.stderr);
     let vv = sb.run(&["auth", "token", "-vv"]);
+    vv.assert_code(4);
     assert!(!vv.stderr.contains("\\/ab") && !vv.stderr.contains("s\\u00e4cr"));
 }
 

@@ -1,7 +1,7 @@
 //! The command line itself: usage errors, `--help` and `--version`, shell
 //! completions, and a closed stdout.
 
-use super::configured;
+use crate::config::configured;
 use crate::support::Sandbox;
 
 /// Whether some line of `text` starts with `prefix` (a whole entry of a

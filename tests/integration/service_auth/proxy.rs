@@ -1,6 +1,6 @@
-//! `socks5://` proxies are used, never bypassed (item 10).
+//! `socks5://` proxies are used, never bypassed.
 
-use super::sandbox_for;
+use crate::support::sandbox_for;
 use crate::support::socks::Socks5;
 
 #[test]

@@ -1,5 +1,5 @@
-//! Folders and files others can write (item 1) and temporary files left by
-//! a killed write (item 8). CI runs as root, where modes do not stop reads:
+//! Folders and files others can write and temporary files left by
+//! a killed write. CI runs as root, where modes do not stop reads:
 //! each test sets the mode or owner it means and asserts it took effect, so
 //! no check passes vacuously.
 
@@ -9,9 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use lmi_testidp::TestServer;
 
-use super::sandbox_for;
 use crate::support::hostile::{Hostile, Reply};
-use crate::support::{mode, Sandbox};
+use crate::support::{mode, sandbox_for, Sandbox};
 
 const NOBODY: u32 = 65534;
 
@@ -167,7 +166,7 @@ fn shared_data_folders_are_refused_for_sessions_logs_and_plugins() {
     std::os::unix::fs::symlink(victim.path(), sb.log_file()).unwrap();
     chmod(&sb.data_dir(), 0o777);
     let out = sb.run(&["config", "show", "-vv"]);
-    out.assert_stderr_contains("log file");
+    out.assert_ok().assert_stderr_contains("log file");
     assert_eq!(std::fs::metadata(victim.path()).unwrap().len(), 0);
 
     // plugins/bin that others can write: its plugins are not run.

@@ -210,7 +210,6 @@ fn concurrent_config_set_keeps_both_keys() {
 /// Runs lmi with stdout and stderr in files, failing (after killing it) if it
 /// has not ended within `limit`: a test of "never blocks" must not hang.
 fn run_within(sb: &Sandbox, args: &[&str], limit: std::time::Duration) -> crate::support::Outcome {
-    use std::time::Instant;
     let out_file = sb.home().join("bounded.out");
     let err_file = sb.home().join("bounded.err");
     let mut child = sb
@@ -219,18 +218,7 @@ fn run_within(sb: &Sandbox, args: &[&str], limit: std::time::Duration) -> crate:
         .stderr(std::fs::File::create(&err_file).unwrap())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("lmi {args:?} was still running after {limit:?}");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    };
+    let status = crate::support::exit_within(&mut child, limit, &format!("lmi {args:?}"));
     std::process::Output {
         status,
         stdout: std::fs::read(&out_file).unwrap(),
