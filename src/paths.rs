@@ -10,6 +10,29 @@ use std::path::{Path, PathBuf};
 use crate::env::Env;
 use crate::error::{Error, Result};
 
+/// The platforms whose folders differ (SPEC §1, §10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    /// Linux and other Unix systems: the XDG base directories under `HOME`.
+    Linux,
+    /// macOS: as Linux, but the cache in `~/Library/Caches`.
+    MacOs,
+    /// Windows: `%APPDATA%` and `%LOCALAPPDATA%`; `HOME` is not consulted,
+    /// as Windows does not set it.
+    Windows,
+}
+
+impl Platform {
+    /// The platform lmi was built for.
+    pub const CURRENT: Platform = if cfg!(windows) {
+        Platform::Windows
+    } else if cfg!(target_os = "macos") {
+        Platform::MacOs
+    } else {
+        Platform::Linux
+    };
+}
+
 /// The folders lmi reads and writes.
 #[derive(Debug, Clone)]
 pub struct Paths {
@@ -22,28 +45,50 @@ pub struct Paths {
 }
 
 impl Paths {
+    /// The folders of the platform lmi runs on.
     pub fn from_env(env: &Env) -> Paths {
-        let home = env
-            .get("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/"));
-        let xdg = |var: &str, fallback: &str| -> PathBuf {
-            match env.get(var) {
-                // XDG says relative values are invalid and must be ignored.
-                Some(v) if Path::new(v).is_absolute() => PathBuf::from(v),
-                _ => home.join(fallback),
+        Paths::for_platform(env, Platform::CURRENT)
+    }
+
+    /// The folders `platform` would use in `env`: a pure function, so the
+    /// rules of every platform are tested on any. `LMI_CONFIG_DIR` and
+    /// `LMI_CACHE_DIR` win everywhere (the `LOG_FILE` key is configuration,
+    /// applied later).
+    pub fn for_platform(env: &Env, platform: Platform) -> Paths {
+        let (config_default, cache_default, data_dir) = match platform {
+            Platform::Windows => windows_dirs(env),
+            Platform::Linux | Platform::MacOs => {
+                let home = env
+                    .get("HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from("/"));
+                let xdg = |var: &str, fallback: &str| -> PathBuf {
+                    match env.get(var) {
+                        // XDG says relative values are invalid and must be
+                        // ignored.
+                        Some(v) if Path::new(v).is_absolute() => PathBuf::from(v),
+                        _ => home.join(fallback),
+                    }
+                };
+                let cache = match platform {
+                    Platform::MacOs => home.join("Library/Caches/lmi"),
+                    _ => xdg("XDG_CACHE_HOME", ".cache").join("lmi"),
+                };
+                (
+                    xdg("XDG_CONFIG_HOME", ".config").join("lmi"),
+                    cache,
+                    xdg("XDG_DATA_HOME", ".local/share").join("lmi"),
+                )
             }
         };
-        let config_dir = match env.get("LMI_CONFIG_DIR") {
-            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-            _ => xdg("XDG_CONFIG_HOME", ".config").join("lmi"),
+        let config_dir = match env.non_empty("LMI_CONFIG_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None => config_default,
         };
-        let cache_dir = match env.get("LMI_CACHE_DIR") {
-            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-            _ if cfg!(target_os = "macos") => home.join("Library/Caches/lmi"),
-            _ => xdg("XDG_CACHE_HOME", ".cache").join("lmi"),
+        let cache_dir = match env.non_empty("LMI_CACHE_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None => cache_default,
         };
-        let data_dir = xdg("XDG_DATA_HOME", ".local/share").join("lmi");
         Paths {
             config_dir,
             cache_dir,
@@ -71,14 +116,49 @@ impl Paths {
     }
 }
 
+/// Windows' folders (config, cache, data), as gh and az keep theirs:
+/// settings roam with the profile (`%APPDATA%\lmi`); tokens and the log stay
+/// on the machine (`%LOCALAPPDATA%\lmi`). Where a variable is missing or not
+/// absolute, the folder it names by default under `%USERPROFILE%` is used;
+/// without that either, the root of the current drive.
+fn windows_dirs(env: &Env) -> (PathBuf, PathBuf, PathBuf) {
+    let absolute = |var: &str| {
+        env.non_empty(var)
+            .filter(|v| is_windows_absolute(v))
+            .map(PathBuf::from)
+    };
+    let profile = absolute("USERPROFILE").unwrap_or_else(|| PathBuf::from("\\"));
+    let roaming = absolute("APPDATA").unwrap_or_else(|| profile.join("AppData").join("Roaming"));
+    let local = absolute("LOCALAPPDATA").unwrap_or_else(|| profile.join("AppData").join("Local"));
+    let data = local.join("lmi");
+    (roaming.join("lmi"), data.join("cache"), data)
+}
+
+/// Whether `path` is absolute by Windows' rules (`C:\…`, `C:/…` or
+/// `\\server\share…`), whatever platform lmi was built for, so that the
+/// rule is tested everywhere.
+fn is_windows_absolute(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let drive = bytes.len() >= 3
+        && bytes[0].is_ascii_alphabetic()
+        && bytes[1] == b':'
+        && matches!(bytes[2], b'\\' | b'/');
+    drive || path.starts_with("\\\\")
+}
+
 /// Checks every level from `root` (lmi's cache or data folder) down to
-/// `path`, as ssh checks `~/.ssh`: each that exists must be owned by the
-/// effective user (or root, which could do anything anyway) and not
-/// writable by group or others; below `root`, none may be a symbolic link.
-/// Anyone who can write such a folder could plant a token, metadata that
-/// names another token endpoint, or a lock symlink. The error (exit 3)
-/// names the path and the `chmod`/`chown` that fixes it. Device files (a
-/// log sent to `/dev/…`) are exempt from the mode rule.
+/// `path`, as ssh checks `~/.ssh`: below `root`, none may be a symbolic
+/// link; on Unix, each that exists must also be owned by the effective user
+/// (or root, which could do anything anyway) and not writable by group or
+/// others. Anyone who can write such a folder could plant a token, metadata
+/// that names another token endpoint, or a lock symlink. The error (exit 3)
+/// names the path and the `rm`/`chmod`/`chown` that fixes it. Device files
+/// (a log sent to `/dev/…`) are exempt from the mode rule.
+///
+/// Windows has no modes: lmi's folders there sit in the user's profile
+/// (`%APPDATA%`, `%LOCALAPPDATA%`), whose access list admits only the user,
+/// SYSTEM and Administrators, and what lmi creates inherits it. Only the
+/// symbolic-link rule applies there.
 pub fn check_trusted(root: &Path, path: &Path) -> Result<()> {
     check_all_trusted(root, &[path])
 }
@@ -86,37 +166,26 @@ pub fn check_trusted(root: &Path, path: &Path) -> Result<()> {
 /// [`check_trusted`] for several paths below one `root`: the levels they
 /// share (the root, `tokens/`) are checked once.
 pub fn check_all_trusted(root: &Path, paths: &[&Path]) -> Result<()> {
-    #[cfg(unix)]
-    {
-        let mut checked: Vec<PathBuf> = Vec::new();
-        for path in paths {
-            let mut levels = vec![(root.to_path_buf(), true)];
-            if let Ok(rest) = path.strip_prefix(root) {
-                let mut level = root.to_path_buf();
-                for part in rest.components() {
-                    level.push(part);
-                    levels.push((level.clone(), false));
-                }
+    let mut checked: Vec<PathBuf> = Vec::new();
+    for path in paths {
+        let mut levels = vec![(root.to_path_buf(), true)];
+        if let Ok(rest) = path.strip_prefix(root) {
+            let mut level = root.to_path_buf();
+            for part in rest.components() {
+                level.push(part);
+                levels.push((level.clone(), false));
             }
-            levels.retain(|(level, _)| !checked.contains(level));
-            check_levels(root, &levels)?;
-            checked.extend(levels.into_iter().map(|(level, _)| level));
         }
-        Ok(())
+        levels.retain(|(level, _)| !checked.contains(level));
+        check_levels(root, &levels)?;
+        checked.extend(levels.into_iter().map(|(level, _)| level));
     }
-    #[cfg(not(unix))]
-    {
-        let _ = (root, paths);
-        Ok(())
-    }
+    Ok(())
 }
 
 /// Checks `levels` (paths from the root down, the flag marking the root)
 /// until one does not exist.
-#[cfg(unix)]
 fn check_levels(root: &Path, levels: &[(PathBuf, bool)]) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let euid = rustix::process::geteuid().as_raw();
     for (level, is_root) in levels {
         let is_root = *is_root;
         // lmi's root itself may be a symbolic link (LMI_CACHE_DIR to
@@ -148,25 +217,36 @@ fn check_levels(root: &Path, levels: &[(PathBuf, bool)]) -> Result<()> {
             ))
             .with_hint(format!("remove it: rm {shown}")));
         }
-        if meta.uid() != euid && meta.uid() != 0 {
-            return Err(Error::config(format!(
-                "refusing to use {shown}: it is owned by uid {}, not by you (uid {euid})",
-                meta.uid()
-            ))
-            .with_hint(format!(
-                "if you trust its content, run: chown {euid} {shown}; otherwise remove it"
-            )));
-        }
-        let checked = meta.is_dir() || meta.is_file();
-        if checked && meta.mode() & 0o022 != 0 {
-            return Err(Error::config(format!(
-                "refusing to use {shown}: it is writable by group or others (mode {:04o})",
-                meta.mode() & 0o7777
-            ))
-            .with_hint(format!(
-                "check that nothing in it was planted, then run: chmod go-w {shown}"
-            )));
-        }
+        #[cfg(unix)]
+        check_owner_and_mode(level, &meta)?;
+    }
+    Ok(())
+}
+
+/// The Unix half of [`check_trusted`] for one level: its owner and mode.
+#[cfg(unix)]
+fn check_owner_and_mode(level: &Path, meta: &std::fs::Metadata) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let euid = rustix::process::geteuid().as_raw();
+    let shown = level.display();
+    if meta.uid() != euid && meta.uid() != 0 {
+        return Err(Error::config(format!(
+            "refusing to use {shown}: it is owned by uid {}, not by you (uid {euid})",
+            meta.uid()
+        ))
+        .with_hint(format!(
+            "if you trust its content, run: chown {euid} {shown}; otherwise remove it"
+        )));
+    }
+    let checked = meta.is_dir() || meta.is_file();
+    if checked && meta.mode() & 0o022 != 0 {
+        return Err(Error::config(format!(
+            "refusing to use {shown}: it is writable by group or others (mode {:04o})",
+            meta.mode() & 0o7777
+        ))
+        .with_hint(format!(
+            "check that nothing in it was planted, then run: chmod go-w {shown}"
+        )));
     }
     Ok(())
 }
@@ -220,8 +300,148 @@ pub fn readable_by_others(path: &Path) -> bool {
 }
 
 #[cfg(test)]
-#[cfg(unix)]
 mod tests {
+    use super::*;
+
+    fn paths(platform: Platform, vars: &[(&str, &str)]) -> Paths {
+        Paths::for_platform(&Env::from_pairs(vars.iter().copied()), platform)
+    }
+
+    const WINDOWS_PROFILE: [(&str, &str); 4] = [
+        ("APPDATA", r"C:\Users\ann\AppData\Roaming"),
+        ("LOCALAPPDATA", r"C:\Users\ann\AppData\Local"),
+        ("USERPROFILE", r"C:\Users\ann"),
+        // Set by some shells (Git Bash, MSYS); Windows' folders still win.
+        ("HOME", "/home/ann"),
+    ];
+
+    #[test]
+    fn windows_uses_appdata_and_localappdata_not_home() {
+        let mut vars = WINDOWS_PROFILE.to_vec();
+        vars.push(("XDG_CONFIG_HOME", "/xdg/config"));
+        let p = paths(Platform::Windows, &vars);
+        let local = Path::new(r"C:\Users\ann\AppData\Local");
+        assert_eq!(
+            p.config_dir,
+            Path::new(r"C:\Users\ann\AppData\Roaming").join("lmi")
+        );
+        assert_eq!(p.cache_dir, local.join("lmi").join("cache"));
+        assert_eq!(p.data_dir, local.join("lmi"));
+        assert_eq!(
+            p.tokens_dir(),
+            local.join("lmi").join("cache").join("tokens")
+        );
+        assert_eq!(p.default_log_file(), local.join("lmi").join("lmi.log"));
+        for dir in [&p.config_dir, &p.cache_dir, &p.data_dir] {
+            let shown = dir.display().to_string();
+            assert!(
+                !shown.contains("/home/ann") && !shown.contains("xdg"),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn windows_overrides_still_win() {
+        let mut vars = WINDOWS_PROFILE.to_vec();
+        vars.push(("LMI_CONFIG_DIR", r"D:\lmi\config"));
+        vars.push(("LMI_CACHE_DIR", r"D:\lmi\cache"));
+        let p = paths(Platform::Windows, &vars);
+        assert_eq!(p.config_dir, Path::new(r"D:\lmi\config"));
+        assert_eq!(p.cache_dir, Path::new(r"D:\lmi\cache"));
+        assert_eq!(
+            p.data_dir,
+            Path::new(r"C:\Users\ann\AppData\Local").join("lmi")
+        );
+        // Empty overrides count as unset, as on Linux.
+        let mut vars = WINDOWS_PROFILE.to_vec();
+        vars.push(("LMI_CONFIG_DIR", ""));
+        let p = paths(Platform::Windows, &vars);
+        assert_eq!(
+            p.config_dir,
+            Path::new(r"C:\Users\ann\AppData\Roaming").join("lmi")
+        );
+    }
+
+    #[test]
+    fn windows_without_appdata_falls_back_to_the_profile_never_home() {
+        let p = paths(
+            Platform::Windows,
+            &[
+                ("USERPROFILE", r"C:\Users\bo"),
+                // Relative: ignored, like a relative XDG value.
+                ("APPDATA", r"AppData\Roaming"),
+                ("HOME", "/home/bo"),
+            ],
+        );
+        let profile = Path::new(r"C:\Users\bo");
+        assert_eq!(
+            p.config_dir,
+            profile.join("AppData").join("Roaming").join("lmi")
+        );
+        assert_eq!(
+            p.cache_dir,
+            profile
+                .join("AppData")
+                .join("Local")
+                .join("lmi")
+                .join("cache")
+        );
+
+        let p = paths(Platform::Windows, &[("HOME", "/home/bo")]);
+        assert!(p.config_dir.starts_with("\\"), "{}", p.config_dir.display());
+        assert!(p.data_dir.starts_with("\\"), "{}", p.data_dir.display());
+    }
+
+    #[test]
+    fn windows_absolute_paths() {
+        for yes in [r"C:\Users", "c:/Users", r"\\server\share\x"] {
+            assert!(is_windows_absolute(yes), "{yes}");
+        }
+        for no in ["Users", r"C:Users", "C:", r"\Users", "/home/x", ""] {
+            assert!(!is_windows_absolute(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn linux_follows_xdg_under_home() {
+        let p = paths(
+            Platform::Linux,
+            &[
+                ("HOME", "/home/ann"),
+                ("XDG_CONFIG_HOME", "/xdg/config"),
+                // Relative: ignored.
+                ("XDG_CACHE_HOME", "cache"),
+                ("APPDATA", r"C:\Users\ann\AppData\Roaming"),
+            ],
+        );
+        assert_eq!(p.config_dir, Path::new("/xdg/config/lmi"));
+        assert_eq!(p.cache_dir, Path::new("/home/ann/.cache/lmi"));
+        assert_eq!(p.data_dir, Path::new("/home/ann/.local/share/lmi"));
+
+        let p = paths(Platform::Linux, &[]);
+        assert_eq!(p.config_dir, Path::new("/.config/lmi"));
+    }
+
+    #[test]
+    fn macos_keeps_the_cache_in_library_caches() {
+        let p = paths(
+            Platform::MacOs,
+            &[("HOME", "/Users/ann"), ("XDG_CACHE_HOME", "/xdg/cache")],
+        );
+        assert_eq!(p.config_dir, Path::new("/Users/ann/.config/lmi"));
+        assert_eq!(p.cache_dir, Path::new("/Users/ann/Library/Caches/lmi"));
+        let p = paths(
+            Platform::MacOs,
+            &[("HOME", "/Users/ann"), ("LMI_CACHE_DIR", "/tmp/c")],
+        );
+        assert_eq!(p.cache_dir, Path::new("/tmp/c"));
+    }
+}
+
+#[cfg(test)]
+#[cfg(unix)]
+mod trust_tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 

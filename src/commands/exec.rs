@@ -78,6 +78,8 @@ mod tests {
             "LMI_BIN",
             "LMI_TOKEN_EXPIRES_AT",
             "HOME",
+            "APPDATA",
+            "LOCALAPPDATA",
         ] {
             let err = check_var(bad).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad}");

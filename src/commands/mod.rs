@@ -263,9 +263,25 @@ fn man(ctx: &Ctx, dir: Option<&std::path::Path>) -> Result<u8> {
     Ok(0)
 }
 
+/// lmi's line in `--version` (SPEC §10): `lmi <version> (<commit> <date>
+/// <target>)`, so that a bug report names the build it came from. The
+/// facts are set by `build.rs`; commit and date are `unknown` for a build
+/// without git.
+pub const VERSION_LINE: &str = concat!(
+    "lmi ",
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("LMI_BUILD_COMMIT"),
+    " ",
+    env!("LMI_BUILD_DATE"),
+    " ",
+    env!("LMI_BUILD_TARGET"),
+    ")"
+);
+
 /// `lmi --version`: lmi's version, then each plugin's.
 pub fn version(ctx: &Ctx) -> Result<u8> {
-    let mut text = format!("lmi {}\n", env!("CARGO_PKG_VERSION"));
+    let mut text = format!("{VERSION_LINE}\n");
     for line in crate::plugin::version_lines(&ctx.paths, &ctx.env) {
         text.push_str(&line);
         text.push('\n');

@@ -16,7 +16,7 @@ use super::describe::DESCRIBING_VAR;
 use super::discover::{builtin_names, discover, find, valid_name, PREFIX};
 use crate::cli::OutputFormat;
 use crate::env::Env;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::paths::Paths;
 use crate::suggest::{self, Tolerance};
 
@@ -63,11 +63,22 @@ fn unknown_command(paths: &Paths, env: &Env, name: &str) -> Error {
 }
 
 /// Variables that `--set` must not replace in a plugin's environment: they
-/// steer the process itself, not lmi's configuration.
+/// steer the process itself, not lmi's configuration (`APPDATA`,
+/// `LOCALAPPDATA` and `USERPROFILE` are where lmi's folders are on Windows).
 pub fn reserved_variable(key: &str) -> bool {
     matches!(
         key,
-        "PATH" | "HOME" | "USER" | "LOGNAME" | "SHELL" | "TMPDIR" | "PWD" | "IFS"
+        "PATH"
+            | "HOME"
+            | "USER"
+            | "LOGNAME"
+            | "SHELL"
+            | "TMPDIR"
+            | "PWD"
+            | "IFS"
+            | "APPDATA"
+            | "LOCALAPPDATA"
+            | "USERPROFILE"
     ) || key.starts_with("LMI_")
         || key.starts_with("LD_")
         || key.starts_with("DYLD_")
@@ -220,6 +231,7 @@ pub fn run_child(invocation: Invocation<'_>, mut cmd: Command, child: &Child<'_>
     }
     #[cfg(unix)]
     {
+        use crate::error::Kind;
         use std::os::unix::process::ExitStatusExt;
         if let Some(signal) = status.signal() {
             if signal == 2 {

@@ -181,8 +181,9 @@ fn find_cargo(ctx: &Ctx) -> Option<PathBuf> {
     on_path.or_else(|| {
         let homes = [
             ctx.env.non_empty("CARGO_HOME").map(PathBuf::from),
+            // Windows sets no HOME; rustup's default is under the profile.
             ctx.env
-                .non_empty("HOME")
+                .non_empty(if cfg!(windows) { "USERPROFILE" } else { "HOME" })
                 .map(|h| Path::new(h).join(".cargo")),
         ];
         homes

@@ -37,7 +37,7 @@ fn completions_for_every_shell() {
 }
 
 #[test]
-fn help_and_version() {
+fn help_lists_commands_and_subcommands() {
     let sb = Sandbox::new();
     let help = |args: &[&str]| {
         let out = sb.run(args);
@@ -99,12 +99,51 @@ fn help_and_version() {
             "{command}:\n{plugin}"
         );
     }
+}
 
+#[test]
+fn version_names_the_commit_its_date_and_the_target() {
+    let sb = Sandbox::new();
     let out = sb.run(&["--version"]);
     out.assert_ok();
-    assert!(out
-        .stdout
-        .starts_with(&format!("lmi {}", env!("CARGO_PKG_VERSION"))));
+    let first = out.stdout.lines().next().unwrap_or_default();
+    let inner = first
+        .strip_prefix(&format!("lmi {} (", env!("CARGO_PKG_VERSION")))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("not `lmi <version> (...)`: {first}"));
+    let parts: Vec<&str> = inner.split(' ').collect();
+    let [commit, date, target] = parts[..] else {
+        panic!("not `(<commit> <date> <target>)`: {first}");
+    };
+    // The target is the one this build is for.
+    let os = if cfg!(target_os = "macos") {
+        "darwin"
+    } else {
+        std::env::consts::OS
+    };
+    assert!(
+        target.starts_with(std::env::consts::ARCH) && target.contains(os),
+        "{first}"
+    );
+    // Commit and date are what git says of this checkout, or unknown
+    // where there is no git.
+    let git = std::process::Command::new("git")
+        .args([
+            "-C",
+            env!("CARGO_MANIFEST_DIR"),
+            "log",
+            "-1",
+            "--format=%h %cs",
+        ])
+        .output();
+    match git {
+        Ok(git) if git.status.success() => {
+            let expected = String::from_utf8_lossy(&git.stdout).trim().to_owned();
+            assert_eq!(format!("{commit} {date}"), expected, "{first}");
+            assert_eq!(date.len(), "2026-01-31".len(), "{first}");
+        }
+        _ => assert_eq!((commit, date), ("unknown", "unknown"), "{first}"),
+    }
 }
 
 #[test]

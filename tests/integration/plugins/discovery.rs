@@ -134,7 +134,11 @@ fn plugin_version_lists_each_plugin_version() {
     let out = sb.run(&["--version"]);
     out.assert_ok();
     let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines[0], format!("lmi {}", env!("CARGO_PKG_VERSION")));
+    assert!(
+        lines[0].starts_with(&format!("lmi {} (", env!("CARGO_PKG_VERSION"))),
+        "{}",
+        out.stdout
+    );
     assert!(lines.contains(&"lmi-deploy 2.1.0"), "{}", out.stdout);
     assert!(
         lines.iter().any(|l| l.starts_with("lmi-plain ")),
