@@ -107,14 +107,26 @@ VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
 MTIME="$(git log -1 --format=%ct 2>/dev/null || date +%s)"
 
 STAGE="$(mktemp -d "$ROOT/.dist-tmp.XXXXXX")"
-trap 'rm -rf "$STAGE"' EXIT
+trap 'kill "${WINDOWS_BUILD:-}" 2>/dev/null; rm -rf "$STAGE"' EXIT
 
+# The Windows build runs alongside the Linux ones, in a target folder of
+# its own (Cargo locks a whole target folder): a release build spends
+# minutes in single-threaded LTO, so two builds keep both cores busy.
+WINDOWS_TARGET_DIR="$ROOT/target/dist-windows"
+step "build $WINDOWS_TARGET (mingw, in the background)"
+CARGO_TARGET_DIR="$WINDOWS_TARGET_DIR" cargo build --release --locked --quiet -p lmi --bin lmi \
+    --target "$WINDOWS_TARGET" >"$STAGE/windows-build.log" 2>&1 &
+WINDOWS_BUILD=$!
 for target in "${LINUX_TARGETS[@]}"; do
     step "build $target (cargo zigbuild)"
     cargo zigbuild --release --locked --quiet -p lmi --bin lmi --target "$target"
 done
-step "build $WINDOWS_TARGET (mingw)"
-cargo build --release --locked --quiet -p lmi --bin lmi --target "$WINDOWS_TARGET"
+step "build $WINDOWS_TARGET (waiting for it)"
+if ! wait "$WINDOWS_BUILD"; then
+    cat "$STAGE/windows-build.log" >&2
+    die "the $WINDOWS_TARGET build failed"
+fi
+rm -f "$STAGE/windows-build.log"
 
 # Man pages and completions, made by the x86_64 binary itself. The
 # completion scripts call lmi by the full path of the binary that wrote
@@ -124,7 +136,7 @@ HOST_LMI="$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release/lmi"
 GEN="$CARGO_TARGET_DIR/generated"
 rm -rf "$GEN"
 mkdir -p "$GEN/man" "$GEN/completions/package" "$GEN/completions/tarball"
-"$HOST_LMI" man --dir "$GEN/man"
+"$HOST_LMI" man --dir "$GEN/man" >/dev/null
 for shell in bash zsh fish; do
     case "$shell" in
         bash) file=lmi.bash ;;
@@ -171,13 +183,13 @@ for target in "${LINUX_TARGETS[@]}"; do
 done
 
 step "rpm (cargo generate-rpm)"
-cargo generate-rpm -p lmi --auto-req disabled --source-date "$MTIME" --target x86_64-unknown-linux-musl --target-dir "$CARGO_TARGET_DIR" \
+cargo generate-rpm --auto-req disabled --source-date "$MTIME" --target x86_64-unknown-linux-musl --target-dir "$CARGO_TARGET_DIR" \
     --output "$STAGE/lmi-$VERSION-1.x86_64.rpm"
 
 step "zip $WINDOWS_TARGET"
 name="lmi-$VERSION-$WINDOWS_TARGET"
 mkdir -p "$STAGE/$name"
-cp "$CARGO_TARGET_DIR/$WINDOWS_TARGET/release/lmi.exe" README.md "$STAGE/$name/"
+cp "$WINDOWS_TARGET_DIR/$WINDOWS_TARGET/release/lmi.exe" README.md "$STAGE/$name/"
 for license in LICENSE*; do
     [ -e "$license" ] && cp "$license" "$STAGE/$name/"
 done
