@@ -108,6 +108,7 @@ MTIME="$(git log -1 --format=%ct 2>/dev/null || date +%s)"
 
 STAGE="$(mktemp -d "$ROOT/.dist-tmp.XXXXXX")"
 trap 'kill "${WINDOWS_BUILD:-}" 2>/dev/null; rm -rf "$STAGE"' EXIT
+chmod 0755 "$STAGE"
 
 # The Windows build runs alongside the Linux ones, in a target folder of
 # its own (Cargo locks a whole target folder): a release build spends
