@@ -12,6 +12,14 @@
 #    session with an unlocked throw-away gnome-keyring (scripts/with-keyring.sh),
 #    which exports LMI_TEST_SECRET_SERVICE=1.
 #
+# 5. scripts/cross-check.sh: clippy -D warnings for Windows and both macOS
+#    targets; scripts/dist.sh: the release artifacts (static tarballs, .deb,
+#    .rpm, the Windows zip, SHA256SUMS); scripts/dist-test.sh: those artifacts
+#    tested where they run (a fresh Debian root, an empty root, qemu, Wine).
+#    LMI_TEST_SKIP_DIST=1 skips step 5 (it is skipped too when a nextest filter
+#    is given). LMI_BUILD_CACHE=DIR keeps the cross and release builds in DIR
+#    (.ci/run sets it, so CI reuses them between runs).
+#
 # LMI_TEST_SKIP_INSTALL=1 skips step 1 (npm ci still runs if tests/node has no
 # node_modules or its lock file changed). Extra arguments are passed to `cargo nextest run` (e.g. a
 # filter: ./scripts/test.sh sso). Exits non-zero on any failure.
@@ -148,6 +156,26 @@ if [[ -f "$JUNIT" ]]; then
     STEP="cargo nextest run"
     echo "lmi: ${passed} passed, ${failed} failed, ${skipped:-0} skipped"
     exit "$test_rc"
+  fi
+  if [[ "${LMI_TEST_SKIP_DIST:-0}" != "1" && $# -eq 0 ]]; then
+    if [[ -n "${LMI_BUILD_CACHE:-}" ]]; then
+      # The cross and release builds live outside the clone, so a later run
+      # (CI's next one) rebuilds only lmi itself.
+      mkdir -p target
+      for d in cross dist dist-windows; do
+        mkdir -p "$LMI_BUILD_CACHE/$d"
+        [[ -e "target/$d" || -L "target/$d" ]] || ln -s "$LMI_BUILD_CACHE/$d" "target/$d"
+      done
+    fi
+    step "cross-check: clippy -D warnings for Windows and macOS"
+    bash ./scripts/cross-check.sh
+    step "dist: release artifacts"
+    bash ./scripts/dist.sh
+    step "dist-test: the artifacts where they run"
+    dist_log="$REPO_ROOT/target/dist-test.log"
+    bash ./scripts/dist-test.sh 2>&1 | tee "$dist_log"
+    dist_passed="$(sed -n 's/^dist-test: \([0-9]*\) passed.*/\1/p' "$dist_log" | tail -n 1)"
+    passed=$((passed + ${dist_passed:-0}))
   fi
   trap - EXIT
   echo "test.sh: fmt, clippy, doc, build and tests all passed"
