@@ -1,5 +1,10 @@
 //! The only writer to stdout: results as JSON (the default) or text.
 //!
+//! Results go to a [`Sink`]: the process's stdout, or (for unit tests of
+//! the commands) a shared buffer that the test reads back. Bodies streamed
+//! by `lmi api` ([`Output::stream`], [`Output::writer`]) always go to
+//! stdout.
+//!
 //! A closed pipe (`lmi auth token | head -c0`) ends lmi quietly: a write
 //! error of kind `BrokenPipe` becomes an error of kind
 //! [`Kind::BrokenPipe`](crate::error::Kind::BrokenPipe), which `main` turns
@@ -9,14 +14,57 @@ pub mod json_stream;
 
 use serde::Serialize;
 use std::io::{self, IsTerminal, Read, Write};
+use std::sync::{Arc, Mutex};
 
 use crate::cli::OutputFormat;
 use crate::error::{Error, Result};
 
-/// Writes results to stdout in the chosen format.
-#[derive(Debug, Clone, Copy)]
+/// Writes results to its sink in the chosen format.
+#[derive(Debug, Clone)]
 pub struct Output {
     pub format: OutputFormat,
+    sink: Sink,
+}
+
+/// Where results are written.
+#[derive(Clone, Default)]
+pub enum Sink {
+    /// The process's stdout (locked per write).
+    #[default]
+    Stdout,
+    /// Any writer behind a lock, shared with whoever reads it back.
+    Shared(Arc<Mutex<dyn Write + Send>>),
+}
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Sink::Stdout => "Stdout",
+            Sink::Shared(_) => "Shared",
+        })
+    }
+}
+
+/// A buffer that a [`Sink::Shared`] writes into: what a command printed.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// A sink that appends to this buffer.
+    pub fn sink(&self) -> Sink {
+        Sink::Shared(self.0.clone())
+    }
+
+    /// Everything written so far.
+    pub fn bytes(&self) -> Vec<u8> {
+        // A writer that panicked mid-write leaves whole writes behind.
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Everything written so far, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes()).into_owned()
+    }
 }
 
 fn write_err(e: io::Error) -> Error {
@@ -24,6 +72,16 @@ fn write_err(e: io::Error) -> Error {
 }
 
 impl Output {
+    /// Results in `format` on the process's stdout.
+    pub fn stdout(format: OutputFormat) -> Output {
+        Output::to(format, Sink::Stdout)
+    }
+
+    /// Results in `format` to `sink`.
+    pub fn to(format: OutputFormat, sink: Sink) -> Output {
+        Output { format, sink }
+    }
+
     pub fn is_json(&self) -> bool {
         self.format == OutputFormat::Json
     }
@@ -62,10 +120,17 @@ impl Output {
 
     /// Bytes as they are.
     pub fn raw(&self, bytes: &[u8]) -> Result<()> {
-        let mut out = io::stdout().lock();
-        out.write_all(bytes).map_err(write_err)?;
-        out.flush().map_err(write_err)
+        match &self.sink {
+            Sink::Stdout => write_all(&mut io::stdout().lock(), bytes),
+            // A writer that panicked mid-write leaves whole writes behind.
+            Sink::Shared(w) => write_all(&mut *w.lock().unwrap_or_else(|e| e.into_inner()), bytes),
+        }
     }
+}
+
+fn write_all(out: &mut dyn Write, bytes: &[u8]) -> Result<()> {
+    out.write_all(bytes).map_err(write_err)?;
+    out.flush().map_err(write_err)
 }
 
 /// Bytes read from a body at a time.

@@ -294,3 +294,7 @@ fn inspect_sso(ctx: &Ctx) -> Result<u8> {
     })?;
     Ok(0)
 }
+
+#[cfg(test)]
+#[path = "auth_tests.rs"]
+pub(crate) mod tests;

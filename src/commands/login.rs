@@ -104,3 +104,7 @@ pub fn logout_sso(ctx: &Ctx) -> Result<u8> {
     })?;
     Ok(0)
 }
+
+#[cfg(test)]
+#[path = "login_tests.rs"]
+mod tests;

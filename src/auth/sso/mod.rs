@@ -35,7 +35,7 @@ pub mod store;
 pub mod waiting;
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 pub use crate::config::{SsoConfig, StoreKind};
 pub use browser::{Browser, SystemBrowser};
