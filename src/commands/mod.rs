@@ -163,6 +163,7 @@ impl Ctx {
             transport: self.transport()?,
             browser: self.deps.browser.as_ref(),
             store: &store,
+            terminal: &crate::terminal::StderrTerminal,
         };
         f(deps, sso)
     }

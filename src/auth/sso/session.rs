@@ -301,6 +301,7 @@ mod tests {
                 transport: &self.http,
                 browser: &self.browser,
                 store: &self.store,
+                terminal: &crate::terminal::NullTerminal,
             }
         }
 
