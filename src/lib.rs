@@ -50,6 +50,7 @@ pub mod paths;
 pub mod plugin;
 pub mod secret;
 pub mod suggest;
+pub mod terminal;
 
 use std::ffi::OsString;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -3,10 +3,11 @@
 
 use serde_json::json;
 
-use super::run;
+use super::{run, SsoState, SsoStatus};
 use crate::auth::sso::testing::session;
 use crate::cli::AuthCommand;
 use crate::commands::testing::{error_of, kind_of, Harness, NOW};
+use crate::config::StoreKind;
 use crate::error::Kind;
 
 pub const SVC_TOKEN_URL: &str = "https://svc.test/token";
@@ -281,4 +282,36 @@ fn inspect_sso_decodes_without_printing_the_token() {
     assert!(out.contains("id_token: none"), "{out}");
     assert!(out.ends_with("(decoded, not verified)\n"), "{out}");
     assert!(!out.contains("at-1") && !out.contains("rt-1"), "{out}");
+}
+
+#[test]
+fn the_sso_state_shows_the_expiry_as_rfc3339_and_keeps_problems_out() {
+    let status = SsoStatus {
+        configured: true,
+        logged_in: true,
+        user: Some("alice@example.test".into()),
+        issuer: Some("https://idp.test".into()),
+        expires_at: Some(1_800_000_000),
+        refreshable: true,
+        store: "keychain".into(),
+        store_problem: Some(("locked".into(), "unlock it".into())),
+    };
+    let json = serde_json::to_value(SsoState::of(&status)).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "configured": true,
+            "logged_in": true,
+            "user": "alice@example.test",
+            "issuer": "https://idp.test",
+            "expires_at": "2027-01-15T08:00:00Z",
+            "refreshable": true,
+            "store": "keychain",
+        })
+    );
+    let none =
+        serde_json::to_value(SsoState::of(&SsoStatus::not_configured(StoreKind::File))).unwrap();
+    assert_eq!(none["configured"], false);
+    assert_eq!(none["expires_at"], serde_json::Value::Null);
+    assert_eq!(none["store"], "file");
 }

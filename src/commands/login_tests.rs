@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{login_sso, logout_sso};
 use crate::auth::clock::Clock;
-use crate::auth::sso::testing::{oidc_session, session, FakeIdp, TOKEN_URL};
+use crate::auth::sso::testing::{oidc_session, session, FakeIdp, RecordingBrowser, TOKEN_URL};
 use crate::auth::sso::MemoryStore;
 use crate::cli::LoginSsoArgs;
 use crate::commands::auth::tests::with_sso;
@@ -58,6 +58,11 @@ fn an_existing_session_is_reported_without_a_request_or_a_browser() {
     assert_eq!(out["user"], "alice@example.test");
     assert!(h.http.requests().is_empty());
     assert!(h.browser.opened.lock().unwrap().is_empty());
+    assert!(
+        h.terminal.written().is_empty(),
+        "{:?}",
+        h.terminal.written()
+    );
 }
 
 #[test]
@@ -160,6 +165,43 @@ fn the_device_login_polls_after_the_interval_and_stores_the_flow() {
     let poll = &h.http.token_requests()[0];
     assert_eq!(poll.field("device_code").as_deref(), Some("dc-1"));
     assert_eq!(h.stored().unwrap().flow.as_deref(), Some("device"));
+}
+
+#[test]
+fn the_device_login_tells_where_to_go_and_which_code_to_enter() {
+    let h = device_ready(Harness::new());
+    assert_eq!(login_sso(&h.ctx(), &args(false, true)).unwrap(), 0);
+    let told = h.terminal.text();
+    assert!(
+        told.starts_with("To log in to https://idp.test/token, open this page"),
+        "{told}"
+    );
+    assert!(told.contains("\n    https://idp.test/activate\n"), "{told}");
+    assert!(told.contains("\n    ABCD-EFGH\n"), "{told}");
+    assert!(
+        !told.contains("dc-1"),
+        "the device code stays private: {told}"
+    );
+    // --no-browser: nothing is opened, even with $BROWSER.
+    assert!(h.browser.opened.lock().unwrap().is_empty());
+}
+
+#[test]
+fn the_device_login_opens_the_page_with_browser_when_set() {
+    let mut h = device_ready(Harness::new());
+    h.browser = std::sync::Arc::new(RecordingBrowser {
+        configured: true,
+        ..RecordingBrowser::default()
+    });
+    let no_browser = LoginSsoArgs {
+        no_browser: false,
+        ..args(false, true)
+    };
+    assert_eq!(login_sso(&h.ctx(), &no_browser).unwrap(), 0);
+    assert_eq!(
+        *h.browser.opened.lock().unwrap(),
+        ["https://idp.test/activate"]
+    );
 }
 
 #[test]

@@ -34,14 +34,16 @@ use crate::http::{Http, Transport};
 use crate::logging::{self, LogSetup};
 use crate::output::{Output, Sink};
 use crate::paths::Paths;
+use crate::terminal::{StderrTerminal, Terminal};
 
 /// The side effects commands reach through seams, built once in
 /// [`crate::run`]: the clock and the sleeper, the HTTP transport (one agent
 /// per invocation, made when first needed), the browser launcher, the SSO
 /// session store (chosen by configuration, `OAUTH_SSO_TOKEN_STORE`, unless
-/// one was handed in) and the sink results are written to. Unit tests build
-/// one with a fixed clock, canned HTTP answers, a store in memory and a
-/// captured stdout ([`Deps::with_transport`], [`Deps::with_store`]).
+/// one was handed in), the terminal (notices and the waiting line on
+/// stderr) and the sink results are written to. Unit tests build
+/// one with a fixed clock, canned HTTP answers, a store in memory, a
+/// recording terminal and a captured stdout ([`Deps::with_transport`], [`Deps::with_store`]).
 pub struct Deps {
     pub clock: Arc<dyn Clock>,
     /// Waits between device-flow polls.
@@ -50,6 +52,8 @@ pub struct Deps {
     pub browser: Box<dyn Browser>,
     /// A store handed in; `None` opens the configured one.
     store: Option<Store>,
+    /// Notices and the waiting line (stderr for real).
+    pub terminal: Box<dyn Terminal>,
     /// Where results go (stdout for real).
     pub stdout: Sink,
 }
@@ -65,6 +69,7 @@ impl Deps {
             transport: OnceLock::new(),
             browser: Box::new(SystemBrowser::new(env.get("BROWSER"))),
             store: None,
+            terminal: Box::new(StderrTerminal),
             stdout: Sink::Stdout,
         }
     }
@@ -75,6 +80,7 @@ impl Deps {
         clock: Arc<C>,
         transport: Box<dyn Transport>,
         browser: Box<dyn Browser>,
+        terminal: Box<dyn Terminal>,
         stdout: Sink,
     ) -> Deps {
         Deps {
@@ -83,6 +89,7 @@ impl Deps {
             transport: OnceLock::from(transport),
             browser,
             store: None,
+            terminal,
             stdout,
         }
     }
@@ -218,6 +225,7 @@ impl Ctx {
             transport: self.transport()?,
             browser: self.deps.browser.as_ref(),
             store,
+            terminal: self.deps.terminal.as_ref(),
         };
         f(deps, sso)
     }

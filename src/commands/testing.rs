@@ -1,6 +1,7 @@
 //! A whole invocation in memory, for the commands' unit tests: a temporary
 //! HOME with configuration files, a fixed clock, canned HTTP answers, a
-//! session store in memory, a recording browser and a captured stdout, all
+//! session store in memory, a recording browser and terminal, and a
+//! captured stdout, all
 //! handed to [`Ctx`] through [`Deps`]. A test sets up a [`Harness`], runs a
 //! handler on [`Harness::ctx`] and reads what it printed and sent.
 
@@ -21,6 +22,7 @@ use crate::error::{Error, Kind, Result};
 use crate::http::{Payload, Response, StreamingResponse, Transport, TransportError};
 use crate::output::Captured;
 use crate::paths::Paths;
+use crate::terminal::{RecordingTerminal, Terminal};
 
 /// The fixed "now" of every harness (2026-11-28T01:57:10Z).
 pub const NOW: i64 = 1_796_176_630;
@@ -54,6 +56,27 @@ impl Transport for SharedTransport {
     }
 }
 
+/// The shared recording terminal.
+struct SharedTerminal(Arc<RecordingTerminal>);
+
+impl Terminal for SharedTerminal {
+    fn notice(&self, text: &str) {
+        self.0.notice(text);
+    }
+
+    fn interactive(&self) -> bool {
+        self.0.interactive()
+    }
+
+    fn redraw(&self, line: &str) {
+        self.0.redraw(line);
+    }
+
+    fn clear_line(&self) {
+        self.0.clear_line();
+    }
+}
+
 /// The shared recording browser.
 struct SharedBrowser(Arc<RecordingBrowser>);
 
@@ -73,6 +96,8 @@ pub struct Harness {
     pub clock: Arc<FixedClock>,
     pub http: Arc<FakeTransport>,
     pub browser: Arc<RecordingBrowser>,
+    /// What the flows told the person (stderr).
+    pub terminal: Arc<RecordingTerminal>,
     pub store: MemoryStore,
     pub stdout: Captured,
     pub global: GlobalArgs,
@@ -90,6 +115,7 @@ impl Harness {
             clock: Arc::new(FixedClock::at(NOW)),
             http: Arc::new(FakeTransport::default()),
             browser: Arc::new(RecordingBrowser::default()),
+            terminal: Arc::new(RecordingTerminal::default()),
             store: MemoryStore::default(),
             stdout: Captured::default(),
             global: GlobalArgs {
@@ -158,6 +184,7 @@ impl Harness {
             self.clock.clone(),
             Box::new(SharedTransport(self.http.clone())),
             Box::new(SharedBrowser(self.browser.clone())),
+            Box::new(SharedTerminal(self.terminal.clone())),
             self.stdout.sink(),
         )
         .with_store(Store::memory(self.store.clone()));

@@ -17,7 +17,6 @@
 //! [`Secret`]s: the user code is shown to the person on stderr, never
 //! logged, and verification URIs are logged with the code redacted.
 
-use std::io::Write;
 use std::time::Duration;
 
 use serde_json::Value as Json;
@@ -285,7 +284,7 @@ fn show(deps: &SsoDeps<'_>, config: &SsoConfig, auth: &DeviceAuthorization, no_b
             clean(complete)
         ));
     }
-    let _ = writeln!(std::io::stderr(), "{text}");
+    deps.terminal.notice(&text);
     if no_browser {
         return;
     }
@@ -301,10 +300,8 @@ fn show(deps: &SsoDeps<'_>, config: &SsoConfig, auth: &DeviceAuthorization, no_b
     }
     match deps.browser.open_configured(target) {
         Some(true) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "Opened the page with $BROWSER; approve the code there."
-            );
+            deps.terminal
+                .notice("Opened the page with $BROWSER; approve the code there.");
         }
         Some(false) => {
             tracing::warn!(target: "sso", "could not start BROWSER; open the page above yourself")
@@ -359,7 +356,7 @@ fn classify(error: GrantError) -> Next {
 
 /// Waits `seconds` one second at a time (ticking the waiting line); false
 /// when the deadline comes first.
-fn wait(deps: &SsoDeps<'_>, seconds: u64, deadline: i64, line: &mut WaitingLine) -> bool {
+fn wait(deps: &SsoDeps<'_>, seconds: u64, deadline: i64, line: &mut WaitingLine<'_>) -> bool {
     for _ in 0..seconds {
         let now = deps.clock.now();
         if now >= deadline {
@@ -389,7 +386,7 @@ fn poll(
     let deadline = started.saturating_add(i64::try_from(limit).unwrap_or(i64::MAX));
     let mut failures: u32 = 0;
     let mut last_failure: Option<String> = None;
-    let mut line = WaitingLine::new("the device login to be approved");
+    let mut line = WaitingLine::new(deps.terminal, "the device login to be approved");
     loop {
         let pause = match failures {
             0 => interval,
@@ -449,6 +446,7 @@ mod tests {
     use crate::auth::clock::{Clock, FixedClock};
     use crate::auth::sso::store::{MemoryStore, Store};
     use crate::auth::sso::testing::*;
+    use crate::terminal::{RecordingTerminal, Written};
 
     const T: i64 = 1_800_000_000;
     const DEVICE_URL: &str = "https://idp.test/device_authorization";
@@ -483,6 +481,7 @@ mod tests {
         clock: FixedClock,
         http: FakeTransport,
         browser: RecordingBrowser,
+        terminal: RecordingTerminal,
     }
 
     impl Run {
@@ -491,6 +490,7 @@ mod tests {
                 clock: FixedClock::at(T),
                 http: FakeTransport::default(),
                 browser: RecordingBrowser::default(),
+                terminal: RecordingTerminal::interactive(),
             }
         }
 
@@ -502,6 +502,7 @@ mod tests {
                 transport: &self.http,
                 browser: &self.browser,
                 store: &store,
+                terminal: &self.terminal,
             };
             let idp = Idp::new(config, &self.http, &self.clock);
             login(
@@ -842,5 +843,36 @@ mod tests {
             loggable_verification("https://idp.test/activate/WDJB-MJHT", &code),
             "https://idp.test/activate/[redacted]"
         );
+    }
+
+    #[test]
+    fn the_prompt_and_the_waiting_line_go_to_the_terminal() {
+        let mut run = Run::new();
+        run.browser.configured = true;
+        run.http
+            .answer(DEVICE_URL, 200, device_answer(json!({"interval": 1})));
+        run.http
+            .answer(TOKEN_URL, 400, pending())
+            .answer(TOKEN_URL, 200, tokens());
+        run.login(&config(300), LoginOptions::default()).unwrap();
+        let notices = run.terminal.notices();
+        assert_eq!(notices.len(), 2, "{notices:?}");
+        assert!(
+            notices[0].starts_with("To log in to ")
+                && notices[0].contains("\n\n    https://idp.test/device\n\nand enter the code:"),
+            "{}",
+            notices[0]
+        );
+        assert_eq!(
+            notices[1],
+            "Opened the page with $BROWSER; approve the code there."
+        );
+        let written = run.terminal.written();
+        let redraws = written
+            .iter()
+            .filter(|w| matches!(w, Written::Redraw(l) if l.contains("Waiting for the device login to be approved")))
+            .count();
+        assert_eq!(redraws, 2, "one tick per second waited: {written:?}");
+        assert_eq!(written.last(), Some(&Written::Clear), "{written:?}");
     }
 }

@@ -6,7 +6,6 @@
 //! (kubelogin's pattern). Nothing is written before a login fully succeeds,
 //! so a failed login never touches a good existing session.
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use url::Url;
@@ -75,10 +74,8 @@ pub fn login(
         + config.http_timeout * 6
         + Duration::from_secs(30);
     let lock = store.lock("login", wait, || {
-        let _ = writeln!(
-            std::io::stderr(),
-            "Another lmi login sso is in progress; waiting for it to finish..."
-        );
+        deps.terminal
+            .notice("Another lmi login sso is in progress; waiting for it to finish...");
     })?;
     let current = store.load()?;
     if let Some(session) = current
@@ -191,24 +188,21 @@ fn browser_login(
 
     // The URL is always shown: the browser may not start, or may be on
     // another screen.
-    let _ = writeln!(
-        std::io::stderr(),
+    deps.terminal.notice(&format!(
         "To log in to {}, open this URL in a browser:\n\n    {url}\n",
         config.issuer_id
-    );
+    ));
     if !options.no_browser {
         if deps.browser.open(url.as_str()) {
-            let _ = writeln!(
-                std::io::stderr(),
-                "Opened your browser; finish the login there."
-            );
+            deps.terminal
+                .notice("Opened your browser; finish the login there.");
         } else {
             tracing::warn!(target: "sso", "could not start a browser (set BROWSER, or open the URL above yourself)");
         }
     }
 
     let deadline = Instant::now() + Duration::from_secs(config.login_timeout);
-    let mut line = WaitingLine::new("the browser");
+    let mut line = WaitingLine::new(deps.terminal, "the browser");
     let waited = listener.wait(
         &secrets.state,
         iss.as_ref(),
@@ -396,6 +390,7 @@ mod tests {
             transport: http,
             browser: &browser,
             store: &store,
+            terminal: &crate::terminal::NullTerminal,
         };
         let result = login(&deps, &plain_config(), LoginOptions::default());
         if let Ok((session, _)) = &result {
@@ -428,6 +423,7 @@ mod tests {
             transport: http,
             browser,
             store,
+            terminal: &crate::terminal::NullTerminal,
         }
     }
 
