@@ -1,9 +1,9 @@
 //! The only writer to stdout: results as JSON (the default) or text.
 //!
 //! Results go to a [`Sink`]: the process's stdout, or (for unit tests of
-//! the commands) a shared buffer that the test reads back. Bodies streamed
-//! by `lmi api` ([`Output::stream`], [`Output::writer`]) always go to
-//! stdout.
+//! the commands) a shared buffer that the test reads back. Results written
+//! piece by piece ([`Output::writer`], [`Output::stream`]) go to the same
+//! sink.
 //!
 //! A closed pipe (`lmi auth token | head -c0`) ends lmi quietly: a write
 //! error of kind `BrokenPipe` becomes an error of kind
@@ -111,11 +111,18 @@ impl Output {
         }
     }
 
-    /// Stdout, locked and buffered, for results written piece by piece
-    /// (`lmi api --jq`, `--paginate`); map write errors with
+    /// The sink, buffered (stdout locked), for results written piece by
+    /// piece (`lmi api --jq`, `--paginate`); map write errors with
     /// [`Error::stdout_write`] so a closed pipe stays quiet.
-    pub fn writer(&self) -> io::BufWriter<io::StdoutLock<'static>> {
-        io::BufWriter::with_capacity(STREAM_BUFFER, io::stdout().lock())
+    pub fn writer(&self) -> io::BufWriter<SinkWriter> {
+        io::BufWriter::with_capacity(STREAM_BUFFER, self.sink_writer())
+    }
+
+    fn sink_writer(&self) -> SinkWriter {
+        match &self.sink {
+            Sink::Stdout => SinkWriter::Stdout(io::stdout().lock()),
+            Sink::Shared(w) => SinkWriter::Shared(w.clone()),
+        }
     }
 
     /// Bytes as they are.
@@ -124,6 +131,29 @@ impl Output {
             Sink::Stdout => write_all(&mut io::stdout().lock(), bytes),
             // A writer that panicked mid-write leaves whole writes behind.
             Sink::Shared(w) => write_all(&mut *w.lock().unwrap_or_else(|e| e.into_inner()), bytes),
+        }
+    }
+}
+
+/// The open sink: stdout locked, or the shared writer (locked per write).
+pub enum SinkWriter {
+    Stdout(io::StdoutLock<'static>),
+    Shared(Arc<Mutex<dyn Write + Send>>),
+}
+
+impl Write for SinkWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            SinkWriter::Stdout(out) => out.write(buf),
+            // A writer that panicked mid-write leaves whole writes behind.
+            SinkWriter::Shared(w) => w.lock().unwrap_or_else(|e| e.into_inner()).write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            SinkWriter::Stdout(out) => out.flush(),
+            SinkWriter::Shared(w) => w.lock().unwrap_or_else(|e| e.into_inner()).flush(),
         }
     }
 }
@@ -170,7 +200,7 @@ pub struct ReadFailure {
 }
 
 impl Output {
-    /// Writes `head`, then streams `body` to stdout as it arrives: through
+    /// Writes `head`, then streams `body` to the sink as it arrives: through
     /// the JSON re-indenter when `reindent`, else byte for byte, through one
     /// fixed buffer. Write errors (a closed pipe too) are the outer error; a
     /// failed read is the inner one, after everything read so far has been
@@ -181,65 +211,75 @@ impl Output {
         body: &mut dyn Read,
         reindent: bool,
     ) -> Result<std::result::Result<Streamed, ReadFailure>> {
-        let stdout = io::stdout();
-        let mut out = stdout.lock();
-        out.write_all(head).map_err(write_err)?;
-        let mut json = reindent.then(json_stream::Reindenter::new);
-        let mut end = if reindent {
-            JsonEnd::Complete
-        } else {
-            JsonEnd::Copied
-        };
-        let mut buf = vec![0u8; STREAM_BUFFER];
-        let mut bytes: u64 = 0;
-        // The last byte written as received, for the terminal's newline.
-        let mut last_raw: Option<u8> = None;
-        loop {
-            let n = match body.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) => {
-                    out.flush().map_err(write_err)?;
-                    return Ok(Err(ReadFailure { bytes, error }));
-                }
-            };
-            let chunk = &buf[..n];
-            let raw = match json.as_mut() {
-                Some(r) => match r.feed(chunk, &mut out).map_err(write_err)? {
-                    None => &chunk[n..],
-                    Some(at) => {
-                        let offset = bytes + at as u64;
-                        end = if r.too_deep() {
-                            JsonEnd::TooDeep { at: offset }
-                        } else {
-                            JsonEnd::Broken { at: offset }
-                        };
-                        json = None;
-                        &chunk[at..]
-                    }
-                },
-                None => chunk,
-            };
-            if let Some(&b) = raw.last() {
-                out.write_all(raw).map_err(write_err)?;
-                last_raw = Some(b);
-            }
-            bytes += n as u64;
-        }
-        if let Some(mut r) = json {
-            if !r.finish(&mut out).map_err(write_err)? {
-                end = JsonEnd::Incomplete;
-            }
-        }
-        // On a terminal, end the last line so the prompt (or an error line
-        // on stderr) starts on its own; into a pipe the bytes stay as sent.
-        if last_raw.is_some_and(|b| b != b'\n') && stdout.is_terminal() {
-            out.write_all(b"\n").map_err(write_err)?;
-        }
-        out.flush().map_err(write_err)?;
-        Ok(Ok(Streamed { bytes, json: end }))
+        let terminal = matches!(self.sink, Sink::Stdout) && io::stdout().is_terminal();
+        stream_into(&mut self.sink_writer(), terminal, head, body, reindent)
     }
+}
+
+/// [`Output::stream`] into `out`; `terminal` says whether `out` is one.
+fn stream_into(
+    out: &mut SinkWriter,
+    terminal: bool,
+    head: &[u8],
+    body: &mut dyn Read,
+    reindent: bool,
+) -> Result<std::result::Result<Streamed, ReadFailure>> {
+    out.write_all(head).map_err(write_err)?;
+    let mut json = reindent.then(json_stream::Reindenter::new);
+    let mut end = if reindent {
+        JsonEnd::Complete
+    } else {
+        JsonEnd::Copied
+    };
+    let mut buf = vec![0u8; STREAM_BUFFER];
+    let mut bytes: u64 = 0;
+    // The last byte written as received, for the terminal's newline.
+    let mut last_raw: Option<u8> = None;
+    loop {
+        let n = match body.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => {
+                out.flush().map_err(write_err)?;
+                return Ok(Err(ReadFailure { bytes, error }));
+            }
+        };
+        let chunk = &buf[..n];
+        let raw = match json.as_mut() {
+            Some(r) => match r.feed(chunk, out).map_err(write_err)? {
+                None => &chunk[n..],
+                Some(at) => {
+                    let offset = bytes + at as u64;
+                    end = if r.too_deep() {
+                        JsonEnd::TooDeep { at: offset }
+                    } else {
+                        JsonEnd::Broken { at: offset }
+                    };
+                    json = None;
+                    &chunk[at..]
+                }
+            },
+            None => chunk,
+        };
+        if let Some(&b) = raw.last() {
+            out.write_all(raw).map_err(write_err)?;
+            last_raw = Some(b);
+        }
+        bytes += n as u64;
+    }
+    if let Some(mut r) = json {
+        if !r.finish(out).map_err(write_err)? {
+            end = JsonEnd::Incomplete;
+        }
+    }
+    // On a terminal, end the last line so the prompt (or an error line
+    // on stderr) starts on its own; into a pipe the bytes stay as sent.
+    if last_raw.is_some_and(|b| b != b'\n') && terminal {
+        out.write_all(b"\n").map_err(write_err)?;
+    }
+    out.flush().map_err(write_err)?;
+    Ok(Ok(Streamed { bytes, json: end }))
 }
 
 /// Seconds since the epoch as RFC 3339 UTC (`2026-11-28T01:57:10Z`).

@@ -23,6 +23,9 @@ mod merge;
 mod paginate;
 mod request_body;
 mod response;
+#[cfg(test)]
+#[path = "api_tests.rs"]
+mod seam_tests;
 
 use ureq::http::{HeaderName, HeaderValue};
 use url::Url;

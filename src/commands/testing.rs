@@ -180,15 +180,46 @@ impl Harness {
     pub fn ctx(&self) -> Ctx {
         let mut global = self.global.clone();
         global.set = self.set.clone();
-        let deps = Deps::new(
+        Ctx::new(global, Vec::new(), self.env(), self.paths(), self.deps())
+    }
+
+    /// Seams that share this harness's fakes.
+    pub fn deps(&self) -> Deps {
+        Deps::new(
             self.clock.clone(),
             Box::new(SharedTransport(self.http.clone())),
             Box::new(SharedBrowser(self.browser.clone())),
             Box::new(SharedTerminal(self.terminal.clone())),
             self.stdout.sink(),
         )
-        .with_store(Store::memory(self.store.clone()));
-        Ctx::new(global, Vec::new(), self.env(), self.paths(), deps)
+        .with_store(Store::memory(self.store.clone()))
+    }
+
+    /// Runs `lmi ARGS...` (after `--no-file-log`) in this harness; `-e`,
+    /// `-o` and `--set` of the harness apply unless the arguments give them.
+    pub fn run(&self, args: &[&str]) -> Result<u8> {
+        let argv = ["lmi", "--no-file-log"].iter().chain(args).map(Into::into);
+        let parsed = crate::cli::parse_with(crate::cli::command(), argv)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        let mut global = parsed.global;
+        global.environment = global.environment.or(self.global.environment.clone());
+        global.output = global.output.or(self.global.output);
+        let mut set = self.set.clone();
+        set.append(&mut global.set);
+        global.set = set;
+        let ctx = Ctx::new(
+            global,
+            parsed.key_flags,
+            self.env(),
+            self.paths(),
+            self.deps(),
+        );
+        super::dispatch(
+            &ctx,
+            parsed
+                .command
+                .unwrap_or_else(|| panic!("no command in {args:?}")),
+        )
     }
 
     /// What the commands printed so far.
