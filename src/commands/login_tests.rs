@@ -335,3 +335,113 @@ fn logout_forgets_the_session_when_revocation_fails() {
     assert_eq!(h.http.requests_to(REVOKE_URL).len(), 1);
     assert!(h.stored().is_none());
 }
+
+/// SSO whose browser login comes back with code `c-1`, and an IdP that
+/// redeems it.
+fn browser_ready(h: Harness) -> Harness {
+    let mut h = with_sso(h).set("OAUTH_SSO_FLOW", "browser");
+    h.approve = Some("c-1");
+    h.http.answer(
+        TOKEN_URL,
+        200,
+        json!({"access_token": "at-browser", "token_type": "Bearer", "expires_in": 600,
+               "refresh_token": "rt-browser"}),
+    );
+    h
+}
+
+#[test]
+fn the_browser_login_opens_the_authorization_url_and_redeems_the_code() {
+    let h = browser_ready(Harness::new());
+    let open = LoginSsoArgs {
+        no_browser: false,
+        ..args(false, false)
+    };
+    assert_eq!(login_sso(&h.ctx(), &open).unwrap(), 0);
+    let out = h.json();
+    assert_eq!(out["source"], "login");
+    assert_eq!(out["flow"], "browser");
+    let opened = h.browser.opened.lock().unwrap().clone();
+    assert_eq!(opened.len(), 1);
+    let url = url::Url::parse(&opened[0]).unwrap();
+    assert_eq!(url.path(), "/authorize");
+    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(query["client_id"], "lmi-public");
+    assert_eq!(query["code_challenge_method"], "S256");
+    let redeemed = &h.http.token_requests()[0];
+    assert_eq!(
+        redeemed.field("grant_type").as_deref(),
+        Some("authorization_code")
+    );
+    assert_eq!(redeemed.field("code").as_deref(), Some("c-1"));
+    assert_eq!(
+        redeemed.field("redirect_uri"),
+        Some(query["redirect_uri"].clone())
+    );
+    assert!(redeemed.field("code_verifier").is_some());
+    let stored = h.stored().unwrap();
+    assert_eq!(stored.access_token.expose(), "at-browser");
+    assert_eq!(stored.flow.as_deref(), Some("browser"));
+}
+
+#[test]
+fn the_browser_login_shows_the_url_and_says_the_browser_opened() {
+    let h = browser_ready(Harness::new());
+    let open = LoginSsoArgs {
+        no_browser: false,
+        ..args(false, false)
+    };
+    assert_eq!(login_sso(&h.ctx(), &open).unwrap(), 0);
+    let notices = h.terminal.notices();
+    let opened = h.browser.opened.lock().unwrap()[0].clone();
+    assert_eq!(
+        notices,
+        [
+            format!("To log in to https://idp.test/token, open this URL in a browser:\n\n    {opened}\n"),
+            "Opened your browser; finish the login there.".to_owned(),
+        ]
+    );
+}
+
+#[test]
+fn auto_with_a_display_chooses_the_browser_even_with_a_device_endpoint() {
+    let mut h = with_sso(Harness::new())
+        .set("OAUTH_SSO_DEVICE_AUTHORIZATION_URL", DEVICE_URL)
+        .var("DISPLAY", ":0");
+    h.approve = Some("c-1");
+    h.http.answer(
+        TOKEN_URL,
+        200,
+        json!({"access_token": "at-browser", "token_type": "Bearer", "expires_in": 600}),
+    );
+    let open = LoginSsoArgs {
+        no_browser: false,
+        ..args(false, false)
+    };
+    assert_eq!(login_sso(&h.ctx(), &open).unwrap(), 0);
+    assert_eq!(h.json()["flow"], "browser");
+    assert!(h.http.requests_to(DEVICE_URL).is_empty());
+}
+
+#[test]
+fn a_refused_code_stores_nothing_and_says_how_to_retry() {
+    let mut h = with_sso(Harness::new()).set("OAUTH_SSO_FLOW", "browser");
+    h.approve = Some("c-bad");
+    h.http
+        .answer(TOKEN_URL, 400, json!({"error": "invalid_grant"}));
+    let open = LoginSsoArgs {
+        no_browser: false,
+        ..args(false, false)
+    };
+    let e = error_of(login_sso(&h.ctx(), &open));
+    assert_eq!(e.kind(), Kind::Auth);
+    assert!(
+        e.message()
+            .starts_with("exchanging the authorization code failed"),
+        "{}",
+        e.message()
+    );
+    assert!(e.hint().unwrap().starts_with("run lmi login sso again"));
+    assert!(h.stored().is_none());
+    assert_eq!(h.out(), "");
+}

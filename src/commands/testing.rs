@@ -77,17 +77,56 @@ impl Terminal for SharedTerminal {
     }
 }
 
-/// The shared recording browser.
-struct SharedBrowser(Arc<RecordingBrowser>);
+/// The shared recording browser; with `approve`, opening an
+/// authorization URL also plays the person who logs in: the IdP's redirect
+/// to lmi's loopback listener, with a code and the request's `state`.
+struct SharedBrowser(Arc<RecordingBrowser>, Option<&'static str>);
 
 impl Browser for SharedBrowser {
     fn open(&self, url: &str) -> bool {
-        self.0.open(url)
+        self.0.open(url);
+        match self.1 {
+            Some(code) => {
+                redirect_back(url, code);
+                true
+            }
+            None => false,
+        }
     }
 
     fn open_configured(&self, url: &str) -> Option<bool> {
         self.0.open_configured(url)
     }
+}
+
+/// Sends the authorization response for the request `url` to its
+/// `redirect_uri`, from another thread (lmi accepts it after `open`).
+fn redirect_back(url: &str, code: &'static str) {
+    let url = Url::parse(url).unwrap();
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap()
+    };
+    let mut back = Url::parse(&param("redirect_uri")).unwrap();
+    back.query_pairs_mut()
+        .append_pair("code", code)
+        .append_pair("state", &param("state"));
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let address = format!("{}:{}", back.host_str().unwrap(), back.port().unwrap());
+        let mut socket = std::net::TcpStream::connect(address).unwrap();
+        let target = &back[url::Position::BeforePath..];
+        write!(
+            socket,
+            "GET {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            back.authority()
+        )
+        .unwrap();
+        let mut page = String::new();
+        let _ = socket.read_to_string(&mut page);
+    });
 }
 
 /// One invocation's world.
@@ -96,6 +135,9 @@ pub struct Harness {
     pub clock: Arc<FixedClock>,
     pub http: Arc<FakeTransport>,
     pub browser: Arc<RecordingBrowser>,
+    /// The code the browser's login comes back with (`None`: the browser
+    /// opens nothing).
+    pub approve: Option<&'static str>,
     /// What the flows told the person (stderr).
     pub terminal: Arc<RecordingTerminal>,
     pub store: MemoryStore,
@@ -115,6 +157,7 @@ impl Harness {
             clock: Arc::new(FixedClock::at(NOW)),
             http: Arc::new(FakeTransport::default()),
             browser: Arc::new(RecordingBrowser::default()),
+            approve: None,
             terminal: Arc::new(RecordingTerminal::default()),
             store: MemoryStore::default(),
             stdout: Captured::default(),
@@ -188,7 +231,7 @@ impl Harness {
         Deps::new(
             self.clock.clone(),
             Box::new(SharedTransport(self.http.clone())),
-            Box::new(SharedBrowser(self.browser.clone())),
+            Box::new(SharedBrowser(self.browser.clone(), self.approve)),
             Box::new(SharedTerminal(self.terminal.clone())),
             self.stdout.sink(),
         )
