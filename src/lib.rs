@@ -13,7 +13,8 @@
 //!
 //! - [`commands`]: one module per command group; [`commands::Ctx`] carries
 //!   the invocation (flags, configuration, output) and [`commands::Deps`],
-//!   the seams (clock, HTTP transport, browser) built once in [`run`].
+//!   the seams (clock and sleeper, HTTP transport, browser, session store,
+//!   terminal, stdout sink) built once in [`run`].
 //! - [`auth`]: tokens. `service` (lock → read → refresh or acquire → save),
 //!   `cache` (token files), `grants` (token requests, typed OAuth errors),
 //!   `discovery`, `client` (the authenticated client: bearer, origin

@@ -2,7 +2,14 @@
 //!
 //! A handler gets a [`Ctx`] (flags, environment snapshot, paths, output) and
 //! returns the exit code of a success path or an [`Error`]; it never reads
-//! argv or the process environment itself.
+//! argv or the process environment itself. Every side effect it reaches
+//! goes through [`Deps`], as gh's `LoginOptions{IO, HttpClient, Browser,
+//! Prompter}` does: the clock and sleeper, the HTTP transport, the browser,
+//! the SSO session store, the terminal (notices, the waiting line) and the
+//! stdout sink. So each handler is unit-tested beside it (`*_tests.rs`,
+//! `tests.rs`) with the `testing` harness: a temporary HOME, a fixed clock,
+//! canned HTTP answers, a store in memory, a recording terminal and
+//! browser, and a captured stdout.
 
 pub mod api;
 pub mod auth;
