@@ -1,8 +1,11 @@
 //! Authentication: service grants and their cache, and the SSO session.
 //!
-//! - `grants`: RFC 6749 token requests (client credentials, password,
-//!   refresh, authorization code, RFC 8693 token exchange) and their error
-//!   handling.
+//! - `oauth`: the wire protocol, each part once: token requests for any
+//!   grant, the client-authentication step, the token response and its
+//!   checks, RFC 6749 §5.2 errors, the device authorization request and
+//!   revocation. The use cases below call it.
+//! - `grants`: one token request (client credentials, password, refresh,
+//!   authorization code, device code, RFC 8693 token exchange), logged.
 //! - `client_auth`: `private_key_jwt` client assertions (RFC 7523), signed
 //!   or read from a file.
 //! - `exchange`: the token exchange's subject (a file or the SSO session).
@@ -25,6 +28,7 @@ pub mod discovery;
 pub mod exchange;
 pub mod grants;
 pub mod inspect;
+pub mod oauth;
 pub mod service;
 mod service_hint;
 pub mod sso;

@@ -301,8 +301,7 @@ impl<'a> ServiceAuth<'a> {
             Err(e) => return Ok(Err(e)),
         };
         let now = self.clock.now();
-        let expires_at =
-            crate::auth::expires_at(now, response.expires_in, response.access_token.expose());
+        let expires_at = response.expires_at(now);
         let issued_url = match &config.endpoint {
             Endpoint::Explicit(url) => url.to_string(),
             Endpoint::Discover(_) => token_url.to_string(),

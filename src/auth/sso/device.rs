@@ -19,10 +19,10 @@
 
 use std::time::Duration;
 
-use serde_json::Value as Json;
 use url::Url;
 
 use crate::auth::grants::{Grant, GrantError, GrantFailure, TokenResponse};
+use crate::auth::oauth::device as device_protocol;
 use crate::error::{Error, Result};
 use crate::http::{is_loopback, loggable_url, Transport};
 use crate::secret::{clean_external, Secret};
@@ -43,20 +43,7 @@ pub const INTERVAL_RANGE: (u64, u64) = (1, 60);
 const SLOW_DOWN_STEP: u64 = 5;
 /// The longest wait after failed polls.
 const MAX_BACKOFF: u64 = 60;
-/// The largest device authorization response lmi reads (SPEC §4).
-const RESPONSE_LIMIT: usize = 1024 * 1024;
-
-/// A device authorization response (RFC 8628 §3.2).
-#[derive(Debug, Clone)]
-pub struct DeviceAuthorization {
-    pub device_code: Secret,
-    /// Shown to the person, never logged.
-    pub user_code: Secret,
-    pub verification_uri: String,
-    pub verification_uri_complete: Option<String>,
-    pub expires_in: Option<u64>,
-    pub interval: Option<u64>,
-}
+pub use crate::auth::oauth::device::DeviceAuthorization;
 
 /// Runs the device flow at `endpoint` up to a validated [`Session`] (not
 /// stored: the caller stores it as it stores a browser login's).
@@ -104,156 +91,20 @@ pub fn clamp_interval(interval: Option<u64>) -> u64 {
     }
 }
 
-/// The device authorization request (RFC 8628 §3.1) as a public client.
+/// The device authorization request (RFC 8628 §3.1), and the checks of
+/// what its response may ask lmi to show (SPEC §5.1).
 pub fn authorize(
     transport: &dyn Transport,
     endpoint: &Url,
     client_id: &str,
     scopes: &str,
 ) -> Result<DeviceAuthorization> {
-    let shown = loggable_url(endpoint);
-    let form = [("client_id", client_id), ("scope", scopes)];
-    let response = transport.post_form(endpoint, &[], &form).map_err(|e| {
-        Error::auth(format!(
-            "the device authorization request failed: {}",
-            e.describe(transport.timeout())
-        ))
-        .with_hint("check OAUTH_SSO_ISSUER (or OAUTH_SSO_DEVICE_AUTHORIZATION_URL) and your network, then try again")
-        .with_cause(e)
-    })?;
-    parse_authorization(&shown, response.status, &response.body)
-}
-
-fn json_type(value: &Json) -> &'static str {
-    match value {
-        Json::Null => "null",
-        Json::Bool(_) => "a boolean",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "an array",
-        Json::Object(_) => "an object",
-    }
-}
-
-/// Reads a device authorization response (RFC 8628 §3.2, errors §3.2 and
-/// RFC 6749 §5.2).
-fn parse_authorization(shown: &str, status: u16, body: &[u8]) -> Result<DeviceAuthorization> {
-    let check = "the IdP's device authorization endpoint does not answer as RFC 8628 says; check OAUTH_SSO_DEVICE_AUTHORIZATION_URL (or the IdP's metadata)";
-    if body.len() > RESPONSE_LIMIT {
-        return Err(Error::auth(format!(
-            "the device authorization response from {shown} is larger than 1 MiB; refused"
-        ))
-        .with_hint(check));
-    }
-    let text = String::from_utf8_lossy(body);
-    let json: Option<Json> = serde_json::from_str(&text).ok();
-    if !(200..300).contains(&status) {
-        let field = |name: &str| {
-            json.as_ref()
-                .and_then(|j| j.get(name))
-                .and_then(Json::as_str)
-                .map(|v| clean_external(v, &[]))
-        };
-        let Some(code) = field("error").filter(|_| matches!(status, 400 | 401)) else {
-            let snippet: String = clean_external(text.trim(), &[]).chars().take(200).collect();
-            return Err(Error::auth(format!(
-                "the device authorization endpoint {shown} answered HTTP {status}{}",
-                if snippet.is_empty() { String::new() } else { format!(": {snippet}") }
-            ))
-            .with_hint("the IdP's device authorization endpoint is not working; try again later, or check OAUTH_SSO_DEVICE_AUTHORIZATION_URL"));
-        };
-        let description = field("error_description")
-            .map(|d| format!(": {d}"))
-            .unwrap_or_default();
-        let hint = match code.as_str() {
-            "invalid_scope" => "check OAUTH_SSO_SCOPES: the IdP refuses one of them for this client".to_owned(),
-            "invalid_client" | "unauthorized_client" => "check OAUTH_SSO_CLIENT_ID, and that the IdP allows this client the device flow (grant type urn:ietf:params:oauth:grant-type:device_code); or use the browser flow (OAUTH_SSO_FLOW=browser)".to_owned(),
-            _ => "check OAUTH_SSO_CLIENT_ID and the client's settings at the IdP".to_owned(),
-        };
-        return Err(Error::auth(format!(
-            "the device authorization endpoint {shown} refused the request (HTTP {status}): {code}{description}"
-        ))
-        .with_hint(hint));
-    }
-    let Some(Json::Object(obj)) = json else {
-        return Err(Error::auth(format!(
-            "the device authorization endpoint {shown} returned a response that is not a JSON object; nothing was stored"
-        ))
-        .with_hint(check));
-    };
-    let mut missing = Vec::new();
-    let mut wrong = Vec::new();
-    let mut text_field = |name: &'static str, required: bool| match obj.get(name) {
-        Some(Json::String(s)) if !s.is_empty() => Some(s.clone()),
-        None | Some(Json::Null) if !required => None,
-        None | Some(Json::Null) => {
-            missing.push(name);
-            None
-        }
-        Some(Json::String(_)) => {
-            wrong.push(format!("{name} is empty"));
-            None
-        }
-        Some(other) => {
-            wrong.push(format!("{name} is {}, not a string", json_type(other)));
-            None
-        }
-    };
-    let device_code = text_field("device_code", true);
-    let user_code = text_field("user_code", true);
-    // Google's endpoint names it `verification_url` (an earlier draft's name).
-    let verification_uri =
-        if obj.contains_key("verification_uri") || !obj.contains_key("verification_url") {
-            text_field("verification_uri", true)
-        } else {
-            text_field("verification_url", true)
-        };
-    let verification_uri_complete = text_field("verification_uri_complete", false);
-    let mut number = |name: &'static str| match obj.get(name) {
-        None | Some(Json::Null) => None,
-        Some(Json::Number(n)) if n.as_u64().is_some() => n.as_u64(),
-        Some(other) => {
-            wrong.push(format!(
-                "{name} is {}, not a whole number of seconds",
-                json_type(other)
-            ));
-            None
-        }
-    };
-    let expires_in = number("expires_in");
-    let interval = number("interval");
-    if !missing.is_empty() || !wrong.is_empty() {
-        let mut problems = Vec::new();
-        if !missing.is_empty() {
-            problems.push(format!("it lacks {}", missing.join(", ")));
-        }
-        problems.extend(wrong);
-        return Err(Error::auth(format!(
-            "the device authorization response from {shown} is not usable: {}; nothing was stored",
-            problems.join("; ")
-        ))
-        .with_hint(check));
-    }
-    let auth = match (device_code, user_code, verification_uri) {
-        (Some(device_code), Some(user_code), Some(verification_uri)) => DeviceAuthorization {
-            device_code: Secret::new(device_code),
-            user_code: Secret::new(user_code),
-            verification_uri,
-            verification_uri_complete,
-            expires_in,
-            interval,
-        },
-        // Each `None` was recorded as missing or wrong just above.
-        _ => {
-            return Err(Error::internal(
-                "a device authorization field went unchecked",
-            ))
-        }
-    };
+    let auth = device_protocol::request_authorization(transport, endpoint, client_id, scopes)?;
     let problems = super::device_checks::problems(&auth);
     if !problems.is_empty() {
         return Err(Error::auth(format!(
-            "the device authorization response from {shown} is not usable: {}; nothing was shown or polled",
+            "the device authorization response from {} is not usable: {}; nothing was shown or polled",
+            loggable_url(endpoint),
             problems.join("; ")
         ))
         .with_hint("the IdP's device authorization endpoint must give an https:// verification page and a short printable code; check OAUTH_SSO_DEVICE_AUTHORIZATION_URL (or the IdP's metadata), or use the browser flow (OAUTH_SSO_FLOW=browser)"));
