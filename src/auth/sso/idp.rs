@@ -195,6 +195,7 @@ impl<'a> Idp<'a> {
                 issuer: &issuer,
                 client_id: &self.config.client_id,
                 nonce,
+                now: self.clock.now(),
             },
         )
     }
