@@ -8,7 +8,8 @@
 //!   authorization code, device code, RFC 8693 token exchange), logged.
 //! - `client_auth`: `private_key_jwt` client assertions (RFC 7523), signed
 //!   or read from a file.
-//! - `exchange`: the token exchange's subject (a file or the SSO session).
+//! - `token_exchange`: the RFC 8693 token exchange's subject (a file or
+//!   the SSO session).
 //! - `discovery`: RFC 8414 / OpenID metadata.
 //! - `inspect`: a token's JWT header and claims, decoded, not verified.
 //! - `cache`: token files, locks, atomic 0600 writes, healing.
@@ -25,7 +26,6 @@ pub mod client;
 pub mod client_auth;
 pub mod clock;
 pub mod discovery;
-pub mod exchange;
 pub mod grants;
 pub mod inspect;
 pub mod oauth;
@@ -34,6 +34,7 @@ mod service_hint;
 pub mod sso;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod token_exchange;
 
 /// Seconds since the Unix epoch (the system clock; code with a [`clock::Clock`]
 /// at hand asks that instead).

@@ -21,9 +21,9 @@ use crate::auth::cache::{CachedToken, IssuedFor, Lookup, TokenCache};
 use crate::auth::client_auth::Assertions;
 use crate::auth::clock::Clock;
 use crate::auth::discovery;
-use crate::auth::exchange::{SessionSubject, Subject};
-use crate::auth::grants::{request_token, Grant, GrantError, GrantFailure, TokenRequest};
+use crate::auth::grants::{self, Grant, GrantError, GrantFailure, TokenRequest};
 use crate::auth::service_hint::service_hint;
+use crate::auth::token_exchange::{SessionSubject, Subject};
 use crate::config::{Endpoint, GrantKind, ServiceConfig};
 use crate::error::{Error, Result};
 use crate::http::{discovered_endpoint, Transport};
@@ -207,7 +207,7 @@ impl<'a> ServiceAuth<'a> {
         subject: Option<&Subject>,
     ) -> Result<CachedToken> {
         if let Some(refresh) = previous.and_then(|t| t.refresh_token.clone()) {
-            match self.exchange(Grant::RefreshToken(refresh), subject) {
+            match self.request_token(Grant::RefreshToken(refresh), subject) {
                 Ok(token) => return Ok(token),
                 Err(e) => {
                     tracing::info!(target: "auth", "refresh failed ({}); running the full grant", e.message())
@@ -235,12 +235,12 @@ impl<'a> ServiceAuth<'a> {
                 }
             }
         };
-        self.exchange(grant, subject)
+        self.request_token(grant, subject)
     }
 
     /// One exchange at the token endpoint, rediscovering the endpoint once
     /// when cached metadata led nowhere.
-    fn exchange(&self, grant: Grant, subject: Option<&Subject>) -> Result<CachedToken> {
+    fn request_token(&self, grant: Grant, subject: Option<&Subject>) -> Result<CachedToken> {
         let hint = |failure: &GrantFailure| service_hint(self.config, failure);
         let (endpoint, from_cache) = self.token_endpoint(false)?;
         match self.send(&endpoint, grant.clone(), subject)? {
@@ -296,7 +296,7 @@ impl<'a> ServiceAuth<'a> {
             Grant::RefreshToken(token) => Some(token.clone()),
             _ => None,
         };
-        let response = match request_token(self.transport, &request) {
+        let response = match grants::request_token(self.transport, &request) {
             Ok(response) => response,
             Err(e) => return Ok(Err(e)),
         };

@@ -24,7 +24,7 @@ use url::Url;
 use super::Ctx;
 use std::time::Duration;
 
-use crate::auth::client::{Exchange, Request};
+use crate::auth::client::{Request, RoundTrip};
 use crate::cli::ApiArgs;
 use crate::config::ApiConfig;
 use crate::error::{Error, Result};
@@ -72,7 +72,7 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<u8> {
 fn deliver(
     ctx: &Ctx,
     args: &ApiArgs,
-    exchange: &mut Exchange,
+    exchange: &mut RoundTrip,
     download: Option<download::Download>,
     timeout: Duration,
 ) -> Result<()> {

@@ -218,7 +218,7 @@ fn browser_login(
     let callback = waited?;
     tracing::info!(target: "sso", "got the authorization code; exchanging it");
 
-    let result = exchange(deps, idp, config, callback.code, secrets, &redirect_uri);
+    let result = redeem_code(deps, idp, config, callback.code, secrets, &redirect_uri);
     match &result {
         Ok(session) => callback.pending.succeeded(session.user.as_deref()),
         Err(e) => callback.pending.failed(e.message()),
@@ -226,7 +226,7 @@ fn browser_login(
     result
 }
 
-fn exchange(
+fn redeem_code(
     deps: &SsoDeps<'_>,
     idp: &Idp<'_>,
     config: &SsoConfig,
