@@ -13,7 +13,9 @@
 //! - `store`: where the session lives (keychain, opt-in file, memory) and
 //!   the lock files.
 //! - `pkce`: PKCE verifier/challenge, `state`, `nonce`.
-//! - `loopback`: the `127.0.0.1` redirect listener (RFC 8252 §7.3).
+//! - `loopback`: the `127.0.0.1` redirect listener (RFC 8252 §7.3), the
+//!   small HTTP server; `callback`: what one request to it means (a pure
+//!   decision); `pages`: the HTML it answers with.
 //! - `browser`: `$BROWSER` or the platform opener.
 //! - `id_token`: ID token validation against the issuer's JWKS.
 //!
@@ -21,6 +23,7 @@
 
 pub mod binding;
 pub mod browser;
+pub mod callback;
 pub mod choice;
 pub mod deps;
 pub mod device;
@@ -29,6 +32,7 @@ pub mod flow;
 pub mod id_token;
 pub mod idp;
 pub mod loopback;
+pub mod pages;
 pub mod pkce;
 pub mod session;
 pub mod store;
