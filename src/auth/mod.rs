@@ -15,7 +15,8 @@
 //! - `cache`: token files, locks, atomic 0600 writes, healing.
 //! - `service`: the environment's service token (lock → read → refresh or
 //!   acquire → save) and the 401 discard; `service_hint`: what to check
-//!   when its token endpoint fails.
+//!   when its token endpoint fails; `service_match`: which cached token
+//!   the current settings may use.
 //! - `client`: the authenticated client (bearer, origin pinning, redirects,
 //!   401 → discard → retry once).
 //! - `clock`: the time seam.
@@ -31,6 +32,7 @@ pub mod inspect;
 pub mod oauth;
 pub mod service;
 mod service_hint;
+mod service_match;
 pub mod sso;
 #[cfg(test)]
 pub(crate) mod testing;

@@ -30,6 +30,7 @@ pub mod response;
 pub mod revoke;
 
 pub use client_auth::ClientAuth;
+pub use device::DeviceAuthorization;
 pub use error::{parse_error, ErrorBody, GrantError, GrantFailure, OAuthError};
 pub use grant::{Grant, ACCESS_TOKEN_TYPE, JWT_BEARER_ASSERTION, TOKEN_EXCHANGE_GRANT};
 pub use request::{read_token_answer, send_token_request, FormRequest, TokenRequest};

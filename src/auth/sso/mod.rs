@@ -7,8 +7,10 @@
 //! - `binding`: the settings and user a stored session is bound to.
 //! - `flow`: `login sso` and `logout sso`.
 //! - `choice`: which login flow (`OAUTH_SSO_FLOW`, `--device`, `auto`).
-//! - `device`: the device authorization grant (RFC 8628); `device_checks`:
-//!   what its response may ask lmi to show.
+//! - `device`: the device login (RFC 8628), over the core's device
+//!   authorization request (`auth::oauth::device`); `device_poll`: polling
+//!   the token endpoint; `device_prompt`: what the person is shown;
+//!   `device_checks`: what the response may ask lmi to show.
 //! - `waiting`: the updating line while lmi waits for a person.
 //! - `store`: where the session lives (keychain, opt-in file, memory) and
 //!   the lock files.
@@ -28,6 +30,8 @@ pub mod choice;
 pub mod deps;
 pub mod device;
 pub mod device_checks;
+pub mod device_poll;
+pub mod device_prompt;
 pub mod flow;
 pub mod id_token;
 pub mod idp;
