@@ -1,9 +1,12 @@
 //! The interactive SSO session (SPEC §5).
 //!
-//! - `config`: the SSO settings, validated ([`SsoConfig`]).
-//! - `deps`: the clock, transport, browser and store the rest works with.
+//! - [`SsoConfig`] (re-exported from `crate::config`): the SSO settings,
+//!   validated.
+//! - `deps`: the clock, sleeper, transport, browser, store and terminal the
+//!   rest works with.
 //! - `idp`: the IdP's endpoints, discovery, ID token checks, token requests.
-//! - `session`: refresh, `auth status`, the `REQUIRE_SSO` gate.
+//! - `session`: refresh, the session state `auth status` shows (plain
+//!   data; the command formats it), the `REQUIRE_SSO` gate.
 //! - `binding`: the settings and user a stored session is bound to.
 //! - `flow`: `login sso` and `logout sso`.
 //! - `choice`: which login flow (`OAUTH_SSO_FLOW`, `--device`, `auto`).
