@@ -54,26 +54,27 @@ enum Next {
 
 fn classify(error: GrantError) -> Next {
     match error.failure.as_ref() {
-        GrantFailure::Refused(e) => {
-            let description = e
-                .description
-                .as_deref()
-                .map(|d| format!(": {d}"))
-                .unwrap_or_default();
-            match e.code.as_str() {
-                "authorization_pending" => Next::Pending,
-                "slow_down" => Next::SlowDown,
-                "access_denied" => Next::Fail(
-                    Error::auth(format!("the device login was denied at the IdP: access_denied{description}; nothing was stored"))
-                        .with_hint("the code was refused at the verification page; run lmi login sso to try again"),
+        GrantFailure::Refused(e) => match e.code.as_str() {
+            "authorization_pending" => Next::Pending,
+            "slow_down" => Next::SlowDown,
+            "access_denied" => Next::Fail(
+                Error::auth(format!(
+                    "the device login was denied at the IdP: {}; nothing was stored",
+                    e.summary()
+                ))
+                .with_hint(
+                    "the code was refused at the verification page; run lmi login sso to try again",
                 ),
-                "expired_token" => Next::Fail(
-                    Error::auth(format!("the device code expired before the login was approved: expired_token{description}; nothing was stored"))
-                        .with_hint("run lmi login sso again and approve the code sooner"),
-                ),
-                _ => Next::Fail(error.into_error(Idp::hint)),
-            }
-        }
+            ),
+            "expired_token" => Next::Fail(
+                Error::auth(format!(
+                    "the device code expired before the login was approved: {}; nothing was stored",
+                    e.summary()
+                ))
+                .with_hint("run lmi login sso again and approve the code sooner"),
+            ),
+            _ => Next::Fail(error.into_error(Idp::hint)),
+        },
         GrantFailure::Unreachable { .. } => Next::Retry(error.message()),
         GrantFailure::Status { status, .. } if *status >= 500 || *status == 429 => {
             Next::Retry(error.message())
