@@ -28,7 +28,7 @@ mod response;
 use super::Ctx;
 use std::time::Duration;
 
-use crate::auth::client::{Exchange, Request};
+use crate::auth::client::{Request, RoundTrip};
 use crate::cli::ApiArgs;
 use crate::error::{Error, Result};
 use crate::http::StreamingResponse;
@@ -104,7 +104,7 @@ fn filtered(
     ctx: &Ctx,
     args: &ApiArgs,
     program: &jq::Program,
-    exchange: &mut Exchange,
+    exchange: &mut RoundTrip,
 ) -> Result<()> {
     let what = format!(
         "{} {}",
@@ -140,7 +140,7 @@ fn check_jq(args: &ApiArgs) -> Result<()> {
 fn deliver(
     ctx: &Ctx,
     args: &ApiArgs,
-    exchange: &mut Exchange,
+    exchange: &mut RoundTrip,
     download: Option<download::Download>,
     timeout: Duration,
 ) -> Result<()> {

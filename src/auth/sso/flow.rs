@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 use crate::auth::grants::Grant;
+use crate::auth::oauth::{
+    self,
+    revoke::{Revocation, TokenKind},
+};
 use crate::error::{Error, Result};
 use crate::http::loggable_url;
 
@@ -214,7 +218,7 @@ fn browser_login(
     let callback = waited?;
     tracing::info!(target: "sso", "got the authorization code; exchanging it");
 
-    let result = exchange(deps, idp, config, callback.code, secrets, &redirect_uri);
+    let result = redeem_code(deps, idp, config, callback.code, secrets, &redirect_uri);
     match &result {
         Ok(session) => callback.pending.succeeded(session.user.as_deref()),
         Err(e) => callback.pending.failed(e.message()),
@@ -222,7 +226,7 @@ fn browser_login(
     result
 }
 
-fn exchange(
+fn redeem_code(
     deps: &SsoDeps<'_>,
     idp: &Idp<'_>,
     config: &SsoConfig,
@@ -342,25 +346,21 @@ fn revoke(idp: &Idp<'_>, config: &SsoConfig, session: &Session) -> bool {
             return false;
         }
     };
-    let (token, hint) = match &session.refresh_token {
-        Some(token) => (token, "refresh_token"),
-        None => (&session.access_token, "access_token"),
+    let (token, kind) = match &session.refresh_token {
+        Some(token) => (token, TokenKind::RefreshToken),
+        None => (&session.access_token, TokenKind::AccessToken),
     };
-    let form = [
-        ("token", token.expose()),
-        ("token_type_hint", hint),
-        ("client_id", config.client_id.as_str()),
-    ];
-    match idp.transport.post_form(&endpoint, &[], &form) {
-        Ok(response) if (200..300).contains(&response.status) => {
+    let hint = kind.hint();
+    match oauth::revoke::revoke(idp.transport, &endpoint, token, kind, &config.client_id) {
+        Revocation::Revoked => {
             tracing::info!(target: "sso", "revoked the {hint} at {endpoint}");
             true
         }
-        Ok(response) => {
-            tracing::warn!(target: "sso", "the IdP did not revoke the session (HTTP {} from {endpoint}); it is forgotten locally", response.status);
+        Revocation::Refused(status) => {
+            tracing::warn!(target: "sso", "the IdP did not revoke the session (HTTP {status} from {endpoint}); it is forgotten locally");
             false
         }
-        Err(e) => {
+        Revocation::Failed(e) => {
             tracing::warn!(target: "sso", "could not revoke the session: {}; it is forgotten locally", e.describe(idp.transport.timeout()));
             false
         }
