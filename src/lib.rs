@@ -13,12 +13,18 @@
 //!
 //! - [`commands`]: one module per command group; [`commands::Ctx`] carries
 //!   the invocation (flags, configuration, output) and [`commands::Deps`],
-//!   the seams (clock, HTTP transport, browser) built once in [`run`].
-//! - [`auth`]: tokens. `service` (lock → read → refresh or acquire → save),
-//!   `cache` (token files), `grants` (token requests, typed OAuth errors),
-//!   `discovery`, `client` (the authenticated client: bearer, origin
-//!   pinning, redirects, 401 → discard → retry once), `clock`, and `sso`
-//!   (the login flow, the ID token, the session store).
+//!   the seams (clock and sleeper, HTTP transport, browser, session store,
+//!   terminal, stdout sink) built once in [`run`].
+//! - [`auth`]: tokens. `oauth` (the wire protocol, each part once: token
+//!   requests, client authentication, token responses, RFC 6749 §5.2
+//!   errors, device authorization, revocation), the use cases over it:
+//!   `service` (lock → read → refresh or acquire → save), `grants` (one
+//!   logged token request), `token_exchange` (RFC 8693 subjects), and `sso`
+//!   (the login flows, the ID token, the session store); `cache` (token
+//!   files), `discovery`, `client` (the authenticated client: bearer, origin
+//!   pinning, redirects, 401 → discard → retry once), `clock`.
+//! - [`terminal`]: the seam for what lmi tells the person on stderr
+//!   (notices, the waiting line), used by the login flows.
 //! - [`plugin`]: finding, describing and running `lmi-<name>` plugins.
 //! - [`config`]: sources in (files, OS environment, command line), typed
 //!   values out ([`config::Config`]: service, API, SSO, logging), each raw
@@ -50,6 +56,7 @@ pub mod paths;
 pub mod plugin;
 pub mod secret;
 pub mod suggest;
+pub mod terminal;
 
 use std::ffi::OsString;
 use std::sync::atomic::{AtomicBool, Ordering};

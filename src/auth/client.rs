@@ -11,7 +11,7 @@
 //!   another and retries exactly once (RFC 6750 §3.1). It is decided from
 //!   the status line: the 401's body is dropped unread, never shown.
 //! - The response body is not read here: the caller streams it from
-//!   [`Exchange::response`], in bounded memory and without size limit.
+//!   [`RoundTrip::response`], in bounded memory and without size limit.
 
 use url::Url;
 
@@ -38,7 +38,7 @@ pub struct Request {
 /// What came of a request: the last request sent, its response (the body
 /// still to be read), and the token it carried (to scrub from what the
 /// server says).
-pub struct Exchange {
+pub struct RoundTrip {
     pub request: Request,
     pub response: StreamingResponse,
     pub token: Secret,
@@ -47,7 +47,7 @@ pub struct Exchange {
     pub refused_redirect: Option<Error>,
 }
 
-impl Exchange {
+impl RoundTrip {
     /// The error a final status means: a 401 after the retry is an
     /// authentication error, any other non-2xx a service error.
     pub fn status_error(&self) -> Option<Error> {
@@ -95,7 +95,7 @@ impl<'a> Client<'a> {
     /// Sends the request with the token, following same-origin redirects and
     /// retrying once after a 401. Returns the last request, its response and the
     /// token it carried (to scrub from what the server says).
-    pub fn send(&self, mut request: Request) -> Result<Exchange> {
+    pub fn send(&self, mut request: Request) -> Result<RoundTrip> {
         if !self.api.allows(&request.url) {
             return Err(Error::usage(format!(
                 "{} is not the service's origin; lmi sends the token only to API_BASE_URL's origin and API_ALLOWED_ORIGINS",
@@ -150,7 +150,7 @@ impl<'a> Client<'a> {
             let location = match (response.status, response.header("location")) {
                 (301 | 302 | 303 | 307 | 308, Some(location)) => location.to_owned(),
                 _ => {
-                    return Ok(Exchange {
+                    return Ok(RoundTrip {
                         request,
                         response,
                         token: token.access_token,
@@ -182,7 +182,7 @@ impl<'a> Client<'a> {
                     "if that service should get the token, add {} to API_ALLOWED_ORIGINS and call it directly",
                     origin(&next)
                 ));
-                return Ok(Exchange {
+                return Ok(RoundTrip {
                     request,
                     response,
                     token: token.access_token,

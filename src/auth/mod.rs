@@ -1,17 +1,22 @@
 //! Authentication: service grants and their cache, and the SSO session.
 //!
-//! - `grants`: RFC 6749 token requests (client credentials, password,
-//!   refresh, authorization code, RFC 8693 token exchange) and their error
-//!   handling.
+//! - `oauth`: the wire protocol, each part once: token requests for any
+//!   grant, the client-authentication step, the token response and its
+//!   checks, RFC 6749 §5.2 errors, the device authorization request and
+//!   revocation. The use cases below call it.
+//! - `grants`: one token request (client credentials, password, refresh,
+//!   authorization code, device code, RFC 8693 token exchange), logged.
 //! - `client_auth`: `private_key_jwt` client assertions (RFC 7523), signed
 //!   or read from a file.
-//! - `exchange`: the token exchange's subject (a file or the SSO session).
+//! - `token_exchange`: the RFC 8693 token exchange's subject (a file or
+//!   the SSO session).
 //! - `discovery`: RFC 8414 / OpenID metadata.
 //! - `inspect`: a token's JWT header and claims, decoded, not verified.
 //! - `cache`: token files, locks, atomic 0600 writes, healing.
 //! - `service`: the environment's service token (lock → read → refresh or
 //!   acquire → save) and the 401 discard; `service_hint`: what to check
-//!   when its token endpoint fails.
+//!   when its token endpoint fails; `service_match`: which cached token
+//!   the current settings may use.
 //! - `client`: the authenticated client (bearer, origin pinning, redirects,
 //!   401 → discard → retry once).
 //! - `clock`: the time seam.
@@ -22,14 +27,16 @@ pub mod client;
 pub mod client_auth;
 pub mod clock;
 pub mod discovery;
-pub mod exchange;
 pub mod grants;
 pub mod inspect;
+pub mod oauth;
 pub mod service;
 mod service_hint;
+mod service_match;
 pub mod sso;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod token_exchange;
 
 /// Seconds since the Unix epoch (the system clock; code with a [`clock::Clock`]
 /// at hand asks that instead).

@@ -17,13 +17,15 @@ use std::time::Duration;
 use serde::Serialize;
 use url::Url;
 
-use crate::auth::cache::{CachedToken, IssuedFor, Lookup, TokenCache};
+use crate::auth::cache::{CachedToken, Lookup, TokenCache};
 use crate::auth::client_auth::Assertions;
 use crate::auth::clock::Clock;
 use crate::auth::discovery;
-use crate::auth::exchange::{SessionSubject, Subject};
-use crate::auth::grants::{request_token, Grant, GrantError, GrantFailure, TokenRequest};
+use crate::auth::grants::{self, Grant, GrantError, GrantFailure, TokenRequest};
 use crate::auth::service_hint::service_hint;
+pub use crate::auth::service_match::cached_state;
+use crate::auth::service_match::{issued_for, matches};
+use crate::auth::token_exchange::{SessionSubject, Subject};
 use crate::config::{Endpoint, GrantKind, ServiceConfig};
 use crate::error::{Error, Result};
 use crate::http::{discovered_endpoint, Transport};
@@ -207,7 +209,7 @@ impl<'a> ServiceAuth<'a> {
         subject: Option<&Subject>,
     ) -> Result<CachedToken> {
         if let Some(refresh) = previous.and_then(|t| t.refresh_token.clone()) {
-            match self.exchange(Grant::RefreshToken(refresh), subject) {
+            match self.request_token(Grant::RefreshToken(refresh), subject) {
                 Ok(token) => return Ok(token),
                 Err(e) => {
                     tracing::info!(target: "auth", "refresh failed ({}); running the full grant", e.message())
@@ -235,12 +237,12 @@ impl<'a> ServiceAuth<'a> {
                 }
             }
         };
-        self.exchange(grant, subject)
+        self.request_token(grant, subject)
     }
 
     /// One exchange at the token endpoint, rediscovering the endpoint once
     /// when cached metadata led nowhere.
-    fn exchange(&self, grant: Grant, subject: Option<&Subject>) -> Result<CachedToken> {
+    fn request_token(&self, grant: Grant, subject: Option<&Subject>) -> Result<CachedToken> {
         let hint = |failure: &GrantFailure| service_hint(self.config, failure);
         let (endpoint, from_cache) = self.token_endpoint(false)?;
         match self.send(&endpoint, grant.clone(), subject)? {
@@ -296,13 +298,12 @@ impl<'a> ServiceAuth<'a> {
             Grant::RefreshToken(token) => Some(token.clone()),
             _ => None,
         };
-        let response = match request_token(self.transport, &request) {
+        let response = match grants::request_token(self.transport, &request) {
             Ok(response) => response,
             Err(e) => return Ok(Err(e)),
         };
         let now = self.clock.now();
-        let expires_at =
-            crate::auth::expires_at(now, response.expires_in, response.access_token.expose());
+        let expires_at = response.expires_at(now);
         let issued_url = match &config.endpoint {
             Endpoint::Explicit(url) => url.to_string(),
             Endpoint::Discover(_) => token_url.to_string(),
@@ -365,65 +366,6 @@ impl TokenEndpoint {
             url,
             issuer: Some(issuer),
         }
-    }
-}
-
-/// What a cached token must have been issued for to be used. For a
-/// discovered endpoint the service URL stands for the token URL.
-fn issued_for(config: &ServiceConfig, token_url: &str, subject: Option<&str>) -> IssuedFor {
-    IssuedFor {
-        token_url: token_url.to_owned(),
-        client_id: config.client_id.clone(),
-        grant_type: config.grant.name().to_owned(),
-        username: config.username.clone(),
-        scopes: config.scopes.clone(),
-        audience: config.audience.clone(),
-        subject: subject.map(str::to_owned),
-    }
-}
-
-/// Whether a cached token was issued for these settings. For a discovered
-/// endpoint the token must come from the endpoint that this service URL's
-/// cached metadata names, so a changed OAUTH_SERVICE_URL is a miss.
-/// `subject` is the token exchange's current subject (`None` otherwise).
-fn matches(
-    config: &ServiceConfig,
-    token: &CachedToken,
-    cache: &TokenCache,
-    subject: Option<&str>,
-) -> bool {
-    let ours = |url: &str| issued_for(config, url, subject) == token.issued_for;
-    match &config.endpoint {
-        Endpoint::Explicit(url) => ours(url.as_str()),
-        Endpoint::Discover(issuer) => cache
-            .read_metadata(config.environment.as_str(), issuer.as_str())
-            .and_then(|meta| meta.token_endpoint)
-            .and_then(|raw| Url::parse(&raw).ok())
-            .is_some_and(|endpoint| ours(endpoint.as_str())),
-    }
-}
-
-/// The service token state for `auth status` (no network). A token counts
-/// as cached only if `auth token` would use it: issued for the current
-/// settings (when they are complete enough to tell). A token exchange's
-/// subject is not checked: that would read the subject file or keychain.
-pub fn cached_state(
-    cache: &TokenCache,
-    environment: &str,
-    config: Option<&ServiceConfig>,
-) -> Option<CachedToken> {
-    match cache.read(environment) {
-        // Only a refresh token is left after a 401: no token to show.
-        Lookup::Found(token) if token.access_token.is_empty() => None,
-        Lookup::Found(token) => match config {
-            Some(config)
-                if !matches(config, &token, cache, token.issued_for.subject.as_deref()) =>
-            {
-                None
-            }
-            _ => Some(*token),
-        },
-        _ => None,
     }
 }
 

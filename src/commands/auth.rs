@@ -61,9 +61,35 @@ struct EnvState {
     expires_at: Option<String>,
 }
 
+/// `auth status`'s `sso` object: the session state as SPEC shows it.
+#[derive(Serialize)]
+struct SsoState {
+    configured: bool,
+    logged_in: bool,
+    user: Option<String>,
+    issuer: Option<String>,
+    expires_at: Option<String>,
+    refreshable: bool,
+    store: String,
+}
+
+impl SsoState {
+    fn of(s: &SsoStatus) -> SsoState {
+        SsoState {
+            configured: s.configured,
+            logged_in: s.logged_in,
+            user: s.user.clone(),
+            issuer: s.issuer.clone(),
+            expires_at: s.expires_at.and_then(rfc3339),
+            refreshable: s.refreshable,
+            store: s.store.clone(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct StatusOut {
-    sso: SsoStatus,
+    sso: SsoState,
     environment: Option<EnvState>,
 }
 
@@ -71,7 +97,7 @@ fn status(ctx: &Ctx) -> Result<u8> {
     // A broken configuration is an error here as everywhere; "no
     // environment chosen" is not, and shows as `environment: null`.
     let config = ctx.config()?;
-    let sso = sso_status(ctx)?;
+    let status = sso_status(ctx)?;
     if let Some(name) = config.environment() {
         ctx.token_cache().check_trusted(name.as_str())?;
     }
@@ -88,7 +114,10 @@ fn status(ctx: &Ctx) -> Result<u8> {
             name: name.to_string(),
         }
     });
-    let out = StatusOut { sso, environment };
+    let out = StatusOut {
+        sso: SsoState::of(&status),
+        environment,
+    };
     ctx.out.result(&out, || {
         let mut lines = Vec::new();
         let s = &out.sso;
@@ -129,7 +158,7 @@ fn status(ctx: &Ctx) -> Result<u8> {
     })?;
     if out.sso.configured && !out.sso.logged_in {
         // The keychain could not be read: logging in would fail the same way.
-        if let Some((message, hint)) = &out.sso.store_problem {
+        if let Some((message, hint)) = &status.store_problem {
             return Err(Error::new(
                 Kind::Auth,
                 format!("cannot read the SSO session: {message}"),
@@ -294,3 +323,7 @@ fn inspect_sso(ctx: &Ctx) -> Result<u8> {
     })?;
     Ok(0)
 }
+
+#[cfg(test)]
+#[path = "auth_tests.rs"]
+pub(crate) mod tests;

@@ -125,10 +125,7 @@ pub fn answer_if_asked(args: &[OsString], paths: &Paths, env: &Env) -> Result<bo
         shell.write_complete(&mut cmd, words, current_dir.as_deref(), &mut buf)
     };
     result.map_err(|e| Error::internal(format!("cannot complete: {e}")))?;
-    Output {
-        format: OutputFormat::Text,
-    }
-    .raw(&buf)?;
+    Output::stdout(OutputFormat::Text).raw(&buf)?;
     Ok(true)
 }
 
@@ -147,9 +144,6 @@ pub fn script(shell_name: &str) -> Result<u8> {
     shell
         .write_registration(VAR, "lmi", "lmi", &completer(), &mut buf)
         .map_err(|e| Error::internal(format!("cannot write the completion script: {e}")))?;
-    Output {
-        format: OutputFormat::Text,
-    }
-    .raw(&buf)?;
+    Output::stdout(OutputFormat::Text).raw(&buf)?;
     Ok(0)
 }

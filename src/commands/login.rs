@@ -4,9 +4,9 @@
 use serde::Serialize;
 
 use super::Ctx;
-use crate::auth::exchange;
 use crate::auth::sso::choice::Surroundings;
 use crate::auth::sso::flow::{self, LoginOptions, Outcome};
+use crate::auth::token_exchange;
 use crate::cli::LoginSsoArgs;
 use crate::error::Result;
 use crate::output::rfc3339;
@@ -83,10 +83,13 @@ pub fn logout_sso(ctx: &Ctx) -> Result<u8> {
         let (identity, outcome) = ctx.with_sso(|deps, config| {
             let identity = deps.store.load().ok().flatten();
             let outcome = flow::logout(&deps, config)?;
-            Ok((identity.map(|s| exchange::session_identity(&s)), outcome))
+            Ok((
+                identity.map(|s| token_exchange::session_identity(&s)),
+                outcome,
+            ))
         })?;
         // SPEC §4.2: the tokens exchanged from the session go with it.
-        exchange::forget_session_tokens(
+        token_exchange::forget_session_tokens(
             &ctx.token_cache(),
             identity.as_deref(),
             ctx.config()?.http_timeout()? * 2,
@@ -104,3 +107,7 @@ pub fn logout_sso(ctx: &Ctx) -> Result<u8> {
     })?;
     Ok(0)
 }
+
+#[cfg(test)]
+#[path = "login_tests.rs"]
+mod tests;

@@ -2,7 +2,14 @@
 //!
 //! A handler gets a [`Ctx`] (flags, environment snapshot, paths, output) and
 //! returns the exit code of a success path or an [`Error`]; it never reads
-//! argv or the process environment itself.
+//! argv or the process environment itself. Every side effect it reaches
+//! goes through [`Deps`], as gh's `LoginOptions{IO, HttpClient, Browser,
+//! Prompter}` does: the clock and sleeper, the HTTP transport, the browser,
+//! the SSO session store, the terminal (notices, the waiting line) and the
+//! stdout sink. So each handler is unit-tested beside it (`*_tests.rs`,
+//! `tests.rs`) with the `testing` harness: a temporary HOME, a fixed clock,
+//! canned HTTP answers, a store in memory, a recording terminal and
+//! browser, and a captured stdout.
 
 pub mod api;
 pub mod auth;
@@ -14,46 +21,100 @@ pub mod env;
 pub mod exec;
 pub mod login;
 pub mod plugin;
+#[cfg(test)]
+pub(crate) mod testing;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::auth::cache::TokenCache;
 use crate::auth::client::Client;
-use crate::auth::clock::{Clock, SystemClock};
-use crate::auth::exchange::SessionSubject;
+use crate::auth::clock::{Clock, Sleeper, SystemClock, SystemSleeper};
 use crate::auth::service::ServiceAuth;
 use crate::auth::sso::{Browser, SsoDeps, Store, SystemBrowser};
+use crate::auth::token_exchange::SessionSubject;
 use crate::cli::{Command, GlobalArgs, OutputFormat};
 use crate::config::{Config, Inputs, SsoConfig, SubjectSource};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::http::{Http, Transport};
 use crate::logging::{self, LogSetup};
-use crate::output::Output;
+use crate::output::{Output, Sink};
 use crate::paths::Paths;
+use crate::terminal::{StderrTerminal, Terminal};
 
 /// The side effects commands reach through seams, built once in
-/// [`crate::run`]: the clock, the HTTP transport (one agent per invocation,
-/// made when first needed) and the browser launcher. The session store is
-/// chosen by configuration (`OAUTH_SSO_TOKEN_STORE`), see [`Ctx::with_sso`].
+/// [`crate::run`]: the clock and the sleeper, the HTTP transport (one agent
+/// per invocation, made when first needed), the browser launcher, the SSO
+/// session store (chosen by configuration, `OAUTH_SSO_TOKEN_STORE`, unless
+/// one was handed in), the terminal (notices and the waiting line on
+/// stderr) and the sink results are written to. Unit tests build
+/// one with a fixed clock, canned HTTP answers, a store in memory, a
+/// recording terminal and a captured stdout ([`Deps::with_transport`], [`Deps::with_store`]).
 pub struct Deps {
-    pub clock: Box<dyn Clock>,
+    pub clock: Arc<dyn Clock>,
+    /// Waits between device-flow polls.
+    pub sleeper: Arc<dyn Sleeper>,
     transport: OnceLock<Box<dyn Transport>>,
     pub browser: Box<dyn Browser>,
+    /// A store handed in; `None` opens the configured one.
+    store: Option<Store>,
+    /// Notices and the waiting line (stderr for real).
+    pub terminal: Box<dyn Terminal>,
+    /// Where results go (stdout for real).
+    pub stdout: Sink,
 }
 
 impl Deps {
     /// The real clock, network and browser (`$BROWSER` from the snapshot).
+    /// Nothing is opened or allocated here: the agent and the store are
+    /// made when a command first needs them.
     pub fn system(env: &Env) -> Deps {
         Deps {
-            clock: Box::new(SystemClock),
+            clock: Arc::new(SystemClock),
+            sleeper: Arc::new(SystemSleeper),
             transport: OnceLock::new(),
             browser: Box::new(SystemBrowser::new(env.get("BROWSER"))),
+            store: None,
+            terminal: Box::new(StderrTerminal),
+            stdout: Sink::Stdout,
         }
     }
 
-    /// The transport, made with `timeout` the first time it is asked for.
+    /// Seams given whole: `clock` also sleeps (a fixed clock advances), the
+    /// session store is the configured one until [`Deps::with_store`].
+    pub fn new<C: Clock + Sleeper + 'static>(
+        clock: Arc<C>,
+        transport: Box<dyn Transport>,
+        browser: Box<dyn Browser>,
+        terminal: Box<dyn Terminal>,
+        stdout: Sink,
+    ) -> Deps {
+        Deps {
+            clock: clock.clone(),
+            sleeper: clock,
+            transport: OnceLock::from(transport),
+            browser,
+            store: None,
+            terminal,
+            stdout,
+        }
+    }
+
+    /// The same seams with `transport` instead of a network agent.
+    pub fn with_transport(mut self, transport: Box<dyn Transport>) -> Deps {
+        self.transport = OnceLock::from(transport);
+        self
+    }
+
+    /// The same seams with `store` instead of the configured session store.
+    pub fn with_store(mut self, store: Store) -> Deps {
+        self.store = Some(store);
+        self
+    }
+
+    /// The transport, made with `timeout` the first time it is asked for
+    /// (a handed-in one is used as it is).
     pub fn transport(&self, timeout: Duration) -> &dyn Transport {
         self.transport
             .get_or_init(|| Box::new(Http::new(timeout)))
@@ -83,9 +144,10 @@ impl Ctx {
     ) -> Ctx {
         let mut command_line = global.set.clone();
         command_line.extend(key_flags);
-        let out = Output {
-            format: global.output.unwrap_or(OutputFormat::Json),
-        };
+        let out = Output::to(
+            global.output.unwrap_or(OutputFormat::Json),
+            deps.stdout.clone(),
+        );
         Ctx {
             global,
             command_line,
@@ -156,13 +218,21 @@ impl Ctx {
     /// Runs `f` with the SSO settings and the seams the session logic needs.
     pub fn with_sso<T>(&self, f: impl FnOnce(SsoDeps<'_>, &SsoConfig) -> Result<T>) -> Result<T> {
         let sso = self.config()?.sso()?;
-        let store = Store::configured(sso, &self.paths);
+        let configured;
+        let store = match &self.deps.store {
+            Some(store) => store,
+            None => {
+                configured = Store::configured(sso, &self.paths);
+                &configured
+            }
+        };
         let deps = SsoDeps {
             clock: self.deps.clock.as_ref(),
-            sleeper: &crate::auth::clock::SystemSleeper,
+            sleeper: self.deps.sleeper.as_ref(),
             transport: self.transport()?,
             browser: self.deps.browser.as_ref(),
-            store: &store,
+            store,
+            terminal: self.deps.terminal.as_ref(),
         };
         f(deps, sso)
     }
@@ -256,10 +326,7 @@ fn man(ctx: &Ctx, dir: Option<&std::path::Path>) -> Result<u8> {
     clap_mangen::Man::new(cmd)
         .render(&mut buf)
         .map_err(|e| Error::internal(format!("cannot render the man page: {e}")))?;
-    Output {
-        format: OutputFormat::Text,
-    }
-    .raw(&buf)?;
+    Output::to(OutputFormat::Text, ctx.deps.stdout.clone()).raw(&buf)?;
     Ok(0)
 }
 
@@ -286,9 +353,6 @@ pub fn version(ctx: &Ctx) -> Result<u8> {
         text.push_str(&line);
         text.push('\n');
     }
-    Output {
-        format: OutputFormat::Text,
-    }
-    .text(&text)?;
+    Output::to(OutputFormat::Text, ctx.deps.stdout.clone()).text(&text)?;
     Ok(0)
 }

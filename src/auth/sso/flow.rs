@@ -6,12 +6,15 @@
 //! (kubelogin's pattern). Nothing is written before a login fully succeeds,
 //! so a failed login never touches a good existing session.
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use url::Url;
 
 use crate::auth::grants::Grant;
+use crate::auth::oauth::{
+    self,
+    revoke::{Revocation, TokenKind},
+};
 use crate::error::{Error, Result};
 use crate::http::loggable_url;
 
@@ -75,10 +78,8 @@ pub fn login(
         + config.http_timeout * 6
         + Duration::from_secs(30);
     let lock = store.lock("login", wait, || {
-        let _ = writeln!(
-            std::io::stderr(),
-            "Another lmi login sso is in progress; waiting for it to finish..."
-        );
+        deps.terminal
+            .notice("Another lmi login sso is in progress; waiting for it to finish...");
     })?;
     let current = store.load()?;
     if let Some(session) = current
@@ -191,24 +192,21 @@ fn browser_login(
 
     // The URL is always shown: the browser may not start, or may be on
     // another screen.
-    let _ = writeln!(
-        std::io::stderr(),
+    deps.terminal.notice(&format!(
         "To log in to {}, open this URL in a browser:\n\n    {url}\n",
         config.issuer_id
-    );
+    ));
     if !options.no_browser {
         if deps.browser.open(url.as_str()) {
-            let _ = writeln!(
-                std::io::stderr(),
-                "Opened your browser; finish the login there."
-            );
+            deps.terminal
+                .notice("Opened your browser; finish the login there.");
         } else {
             tracing::warn!(target: "sso", "could not start a browser (set BROWSER, or open the URL above yourself)");
         }
     }
 
     let deadline = Instant::now() + Duration::from_secs(config.login_timeout);
-    let mut line = WaitingLine::new("the browser");
+    let mut line = WaitingLine::new(deps.terminal, "the browser");
     let waited = listener.wait(
         &secrets.state,
         iss.as_ref(),
@@ -220,7 +218,7 @@ fn browser_login(
     let callback = waited?;
     tracing::info!(target: "sso", "got the authorization code; exchanging it");
 
-    let result = exchange(deps, idp, config, callback.code, secrets, &redirect_uri);
+    let result = redeem_code(deps, idp, config, callback.code, secrets, &redirect_uri);
     match &result {
         Ok(session) => callback.pending.succeeded(session.user.as_deref()),
         Err(e) => callback.pending.failed(e.message()),
@@ -228,7 +226,7 @@ fn browser_login(
     result
 }
 
-fn exchange(
+fn redeem_code(
     deps: &SsoDeps<'_>,
     idp: &Idp<'_>,
     config: &SsoConfig,
@@ -348,25 +346,21 @@ fn revoke(idp: &Idp<'_>, config: &SsoConfig, session: &Session) -> bool {
             return false;
         }
     };
-    let (token, hint) = match &session.refresh_token {
-        Some(token) => (token, "refresh_token"),
-        None => (&session.access_token, "access_token"),
+    let (token, kind) = match &session.refresh_token {
+        Some(token) => (token, TokenKind::RefreshToken),
+        None => (&session.access_token, TokenKind::AccessToken),
     };
-    let form = [
-        ("token", token.expose()),
-        ("token_type_hint", hint),
-        ("client_id", config.client_id.as_str()),
-    ];
-    match idp.transport.post_form(&endpoint, &[], &form) {
-        Ok(response) if (200..300).contains(&response.status) => {
+    let hint = kind.hint();
+    match oauth::revoke::revoke(idp.transport, &endpoint, token, kind, &config.client_id) {
+        Revocation::Revoked => {
             tracing::info!(target: "sso", "revoked the {hint} at {endpoint}");
             true
         }
-        Ok(response) => {
-            tracing::warn!(target: "sso", "the IdP did not revoke the session (HTTP {} from {endpoint}); it is forgotten locally", response.status);
+        Revocation::Refused(status) => {
+            tracing::warn!(target: "sso", "the IdP did not revoke the session (HTTP {status} from {endpoint}); it is forgotten locally");
             false
         }
-        Err(e) => {
+        Revocation::Failed(e) => {
             tracing::warn!(target: "sso", "could not revoke the session: {}; it is forgotten locally", e.describe(idp.transport.timeout()));
             false
         }
@@ -396,6 +390,7 @@ mod tests {
             transport: http,
             browser: &browser,
             store: &store,
+            terminal: &crate::terminal::NullTerminal,
         };
         let result = login(&deps, &plain_config(), LoginOptions::default());
         if let Ok((session, _)) = &result {
@@ -428,6 +423,7 @@ mod tests {
             transport: http,
             browser,
             store,
+            terminal: &crate::terminal::NullTerminal,
         }
     }
 

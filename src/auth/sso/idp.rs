@@ -195,6 +195,7 @@ impl<'a> Idp<'a> {
                 issuer: &issuer,
                 client_id: &self.config.client_id,
                 nonce,
+                now: self.clock.now(),
             },
         )
     }
@@ -248,11 +249,7 @@ impl<'a> Idp<'a> {
         previous: Option<&Session>,
     ) -> Result<Session> {
         let obtained_at = self.clock.now();
-        let expires_at = crate::auth::expires_at(
-            obtained_at,
-            response.expires_in,
-            response.access_token.expose(),
-        );
+        let expires_at = response.expires_at(obtained_at);
         let kept = |p: &Session| {
             let subject = super::binding::recorded_subject(p);
             (p.id_token.clone(), p.user.clone(), subject)

@@ -1,20 +1,13 @@
-//! The loopback redirect listener of a native-app login (RFC 8252 §7.3).
+//! The loopback redirect listener of a native-app login (RFC 8252 §7.3):
+//! the small HTTP server.
 //!
 //! It is bound on `127.0.0.1` before the browser opens and stays open (never
 //! closed and re-bound, so no other process can take the port mid-login)
 //! until the callback that carries this login's `state` arrives or the
-//! deadline passes. Anything else is answered and ignored:
-//! - another path (a browser's `/favicon.ico`) → 404;
-//! - `/callback` with a missing or wrong `state` → 400 (RFC 6749 §10.12: a
-//!   forged or stale redirect must not be accepted);
-//! - `/callback` whose `iss` is another issuer's, or without `iss` when the
-//!   IdP's metadata promises one → 400 (RFC 9207 §2.4: the mix-up defence;
-//!   such a code is never redeemed);
-//! - `/callback` with the right `state` and `error=` → the login ends with
-//!   the IdP's `error` and `error_description` (RFC 6749 §4.1.2.1).
-//!
-//! Only the request line is parsed: the listener serves one HTML page per
-//! request and closes the connection, which is all a browser needs.
+//! deadline passes. What each request means is `callback::decide`'s (a pure
+//! function); the pages are `pages`'. Only the request line is parsed: the
+//! listener serves one HTML page per request and closes the connection,
+//! which is all a browser needs.
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
@@ -22,13 +15,12 @@ use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use url::Url;
-
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
+use super::callback::{decide, target_url, Decision};
 use super::idp::IssCheck;
-use super::pkce::same;
+use super::pages::{printable, Reply};
 
 /// Longest request head read from a connection.
 const HEAD_LIMIT: usize = 16 * 1024;
@@ -221,9 +213,12 @@ fn read_head(mut stream: TcpStream) -> Option<Incoming> {
         if head.len() > HEAD_LIMIT {
             respond(
                 stream,
-                431,
-                "Request Header Fields Too Large",
-                &page("Bad request", "The request is too large."),
+                &Reply::page(
+                    431,
+                    "Request Header Fields Too Large",
+                    "Bad request",
+                    "The request is too large.",
+                ),
             );
             return None;
         }
@@ -241,146 +236,41 @@ fn read_head(mut stream: TcpStream) -> Option<Incoming> {
         }
         _ => {
             if !head.is_empty() {
-                respond(
-                    stream,
-                    400,
-                    "Bad Request",
-                    &page("Bad request", "This is lmi's login listener."),
-                );
+                respond(stream, &Reply::not_ours());
             }
             None
         }
     }
 }
 
-/// Decides what one request means for the login.
+/// Answers one request as [`decide`] says; the code when it is this
+/// login's callback.
 fn handle(incoming: Incoming, state: &str, iss: Option<&IssCheck>) -> Result<Option<Callback>> {
     let Incoming {
         method,
         target,
         stream,
     } = incoming;
-    let Ok(url) = Url::parse(&format!("http://127.0.0.1{target}")) else {
-        respond(
-            stream,
-            400,
-            "Bad Request",
-            &page("Bad request", "This is lmi's login listener."),
-        );
-        return Ok(None);
-    };
-    // Only the path and method are logged: the query holds the code.
-    tracing::debug!(target: "sso", "{method} {} on the callback listener", url.path());
-    if url.path() != "/callback" || !target.starts_with('/') {
-        respond(
-            stream,
-            404,
-            "Not Found",
-            &page("Not found", "This is lmi's login listener."),
-        );
-        return Ok(None);
+    if let Some(url) = target_url(&target) {
+        // Only the path and method are logged: the query holds the code.
+        tracing::debug!(target: "sso", "{method} {} on the callback listener", url.path());
     }
-    if method != "GET" {
-        respond(
-            stream,
-            405,
-            "Method Not Allowed",
-            &page("Method not allowed", "The login callback is a GET request."),
-        );
-        return Ok(None);
-    }
-    let param = |name: &str| {
-        url.query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    };
-    let state_ok = param("state").is_some_and(|s| same(&s, state));
-    if !state_ok {
-        tracing::warn!(target: "sso", "ignored a login callback whose state does not match this login (a stale or forged redirect); still waiting");
-        respond(
-            stream,
-            400,
-            "Bad Request",
-            &page(
-                "Invalid login response",
-                "This response does not belong to the login lmi is waiting for (state mismatch). lmi keeps waiting; finish the login from the link lmi printed.",
-            ),
-        );
-        return Ok(None);
-    }
-    // RFC 9207 §2.4: checked before anything else in the response is used,
-    // error responses included.
-    if let Some(problem) = iss.and_then(|check| iss_problem(check, param("iss").as_deref())) {
-        tracing::warn!(target: "sso", "ignored a login callback {problem} (RFC 9207 mix-up defence); still waiting");
-        respond(
-            stream,
-            400,
-            "Bad Request",
-            &page(
-                "Invalid login response",
-                &format!("This response does not come from the identity provider lmi is waiting for ({problem}). lmi keeps waiting; finish the login from the link lmi printed."),
-            ),
-        );
-        return Ok(None);
-    }
-    if let Some(error) = param("error") {
-        let description = param("error_description")
-            .map(|d| format!(": {}", printable(&d)))
-            .unwrap_or_default();
-        let error = printable(&error);
-        respond(
-            stream,
-            200,
-            "OK",
-            &page(
-                "Login failed",
-                &format!("The identity provider answered {error}{description}. You may close this window."),
-            ),
-        );
-        let hint = if error == "access_denied" {
-            "the login was denied or cancelled at the identity provider; run lmi login sso to try again"
-        } else {
-            "check OAUTH_SSO_CLIENT_ID and OAUTH_SSO_SCOPES, then run lmi login sso again"
-        };
-        return Err(Error::auth(format!(
-            "the identity provider refused the login: {error}{description}"
-        ))
-        .with_hint(hint));
-    }
-    match param("code").filter(|c| !c.is_empty()) {
-        Some(code) => Ok(Some(Callback {
-            code: Secret::new(code),
-            pending: Pending { stream },
-        })),
-        None => {
-            respond(
-                stream,
-                400,
-                "Bad Request",
-                &page(
-                    "Invalid login response",
-                    "The response has no authorization code. lmi keeps waiting.",
-                ),
-            );
+    match decide(&method, &target, state, iss) {
+        Decision::Ignore { reply, warning } => {
+            if let Some(warning) = warning {
+                tracing::warn!(target: "sso", "{warning}");
+            }
+            respond(stream, &reply);
             Ok(None)
         }
-    }
-}
-
-/// Why a response's `iss` is refused, or `None` when it is acceptable.
-fn iss_problem(check: &IssCheck, iss: Option<&str>) -> Option<String> {
-    match iss {
-        Some(got) if got == check.issuer => None,
-        Some(got) => Some(format!(
-            "whose iss {:?} is not the issuer {:?}",
-            printable(got),
-            check.issuer
-        )),
-        None if check.required => Some(format!(
-            "without iss, although the metadata of {} says it always sends one",
-            check.issuer
-        )),
-        None => None,
+        Decision::Refused { reply, error } => {
+            respond(stream, &reply);
+            Err(error)
+        }
+        Decision::Code(code) => Ok(Some(Callback {
+            code,
+            pending: Pending { stream },
+        })),
     }
 }
 
@@ -392,9 +282,9 @@ impl Pending {
             .unwrap_or_default();
         respond(
             self.stream,
-            200,
-            "OK",
-            &page(
+            &Reply::page(
+                200,
+                "OK",
                 "Logged in",
                 &format!("lmi is logged in{who}. You may close this window."),
             ),
@@ -405,9 +295,9 @@ impl Pending {
     pub fn failed(self, why: &str) {
         respond(
             self.stream,
-            200,
-            "OK",
-            &page(
+            &Reply::page(
+                200,
+                "OK",
                 "Login failed",
                 &format!(
                     "{}. You may close this window and look at the terminal.",
@@ -418,34 +308,12 @@ impl Pending {
     }
 }
 
-/// Server text shown back: printable characters only, bounded length.
-/// IdP text for the page and the error: the shared cleaning (control
-/// characters replaced), kept short.
-fn printable(text: &str) -> String {
-    crate::secret::clean_external(text, &[])
-        .chars()
-        .take(300)
-        .collect()
-}
-
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-fn page(title: &str, message: &str) -> String {
-    format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>lmi: {t}</title></head>\
-         <body style=\"font-family: sans-serif; margin: 3em\"><h1>{t}</h1><p>{m}</p></body></html>\n",
-        t = html_escape(title),
-        m = html_escape(message)
-    )
-}
-
-fn respond(mut stream: TcpStream, status: u16, reason: &str, body: &str) {
+fn respond(mut stream: TcpStream, reply: &Reply) {
+    let Reply {
+        status,
+        reason,
+        body,
+    } = reply;
     let head = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nCache-Control: no-store\r\nReferrer-Policy: no-referrer\r\nConnection: close\r\n\r\n",
         body.len()
@@ -461,6 +329,7 @@ fn respond(mut stream: TcpStream, status: u16, reason: &str, body: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::sso::callback::iss_problem;
 
     fn get(port: u16, target: &str) -> String {
         let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();

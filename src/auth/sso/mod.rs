@@ -1,19 +1,26 @@
 //! The interactive SSO session (SPEC §5).
 //!
-//! - `config`: the SSO settings, validated ([`SsoConfig`]).
-//! - `deps`: the clock, transport, browser and store the rest works with.
+//! - [`SsoConfig`] (re-exported from `crate::config`): the SSO settings,
+//!   validated.
+//! - `deps`: the clock, sleeper, transport, browser, store and terminal the
+//!   rest works with.
 //! - `idp`: the IdP's endpoints, discovery, ID token checks, token requests.
-//! - `session`: refresh, `auth status`, the `REQUIRE_SSO` gate.
+//! - `session`: refresh, the session state `auth status` shows (plain
+//!   data; the command formats it), the `REQUIRE_SSO` gate.
 //! - `binding`: the settings and user a stored session is bound to.
 //! - `flow`: `login sso` and `logout sso`.
 //! - `choice`: which login flow (`OAUTH_SSO_FLOW`, `--device`, `auto`).
-//! - `device`: the device authorization grant (RFC 8628); `device_checks`:
-//!   what its response may ask lmi to show.
+//! - `device`: the device login (RFC 8628), over the core's device
+//!   authorization request (`auth::oauth::device`); `device_poll`: polling
+//!   the token endpoint; `device_prompt`: what the person is shown;
+//!   `device_checks`: what the response may ask lmi to show.
 //! - `waiting`: the updating line while lmi waits for a person.
 //! - `store`: where the session lives (keychain, opt-in file, memory) and
 //!   the lock files.
 //! - `pkce`: PKCE verifier/challenge, `state`, `nonce`.
-//! - `loopback`: the `127.0.0.1` redirect listener (RFC 8252 §7.3).
+//! - `loopback`: the `127.0.0.1` redirect listener (RFC 8252 §7.3), the
+//!   small HTTP server; `callback`: what one request to it means (a pure
+//!   decision); `pages`: the HTML it answers with.
 //! - `browser`: `$BROWSER` or the platform opener.
 //! - `id_token`: ID token validation against the issuer's JWKS.
 //!
@@ -21,21 +28,25 @@
 
 pub mod binding;
 pub mod browser;
+pub mod callback;
 pub mod choice;
 pub mod deps;
 pub mod device;
 pub mod device_checks;
+pub mod device_poll;
+pub mod device_prompt;
 pub mod flow;
 pub mod id_token;
 pub mod idp;
 pub mod loopback;
+pub mod pages;
 pub mod pkce;
 pub mod session;
 pub mod store;
 pub mod waiting;
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 pub use crate::config::{SsoConfig, StoreKind};
 pub use browser::{Browser, SystemBrowser};

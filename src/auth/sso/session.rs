@@ -2,11 +2,8 @@
 //! state `auth status` shows, and the gate of `REQUIRE_SSO=true`
 //! environments (lock → read → valid, or refresh → save).
 
-use serde::Serialize;
-
 use crate::auth::grants::Grant;
 use crate::error::{Error, Result};
-use crate::output::rfc3339;
 
 use super::binding;
 use super::deps::SsoDeps;
@@ -14,18 +11,20 @@ use super::idp::Idp;
 use super::store::Session;
 use crate::config::{SsoConfig, StoreKind};
 
-/// `auth status`'s `sso` object.
-#[derive(Debug, Serialize)]
+/// What the stored session says, for `auth status` (which shows it; this is
+/// plain data).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SsoStatus {
     pub configured: bool,
     pub logged_in: bool,
     pub user: Option<String>,
     pub issuer: Option<String>,
-    pub expires_at: Option<String>,
+    /// When the access token expires, in seconds since the Unix epoch.
+    pub expires_at: Option<i64>,
     pub refreshable: bool,
+    /// The store's name (`keychain`, `file`, `memory`).
     pub store: String,
-    /// Why the store could not be read (message, hint); not part of the JSON.
-    #[serde(skip)]
+    /// Why the store could not be read (message, hint).
     pub store_problem: Option<(String, String)>,
 }
 
@@ -111,7 +110,7 @@ pub fn status(deps: &SsoDeps<'_>, config: &SsoConfig) -> SsoStatus {
     if let Some(session) = session {
         out.logged_in = session.exists(deps.clock.now(), config.skew);
         out.refreshable = session.refresh_token.is_some();
-        out.expires_at = session.expires_at.and_then(rfc3339);
+        out.expires_at = session.expires_at;
         out.user = session.user;
         out.issuer = Some(session.issuer);
     }
@@ -301,6 +300,7 @@ mod tests {
                 transport: &self.http,
                 browser: &self.browser,
                 store: &self.store,
+                terminal: &crate::terminal::NullTerminal,
             }
         }
 

@@ -1,25 +1,29 @@
-//! The one updating stderr line shown while lmi waits for a person (the
-//! browser or the device approval, SPEC §3.1): the time left and how to
-//! cancel. Nothing of it when stderr is not a terminal.
+//! The one updating line shown while lmi waits for a person (the browser
+//! or the device approval, SPEC §3.1): the time left and how to cancel.
+//! Drawn through the [`Terminal`] seam; nothing of it when the terminal is
+//! not interactive (stderr is not a terminal).
 
-use std::io::{IsTerminal, Write};
 use std::time::Duration;
+
+use crate::terminal::Terminal;
 
 const FRAMES: [char; 4] = ['|', '/', '-', '\\'];
 
 /// The waiting line; cleared when dropped.
-pub struct WaitingLine {
+pub struct WaitingLine<'a> {
+    terminal: &'a dyn Terminal,
     on: bool,
     drawn: bool,
     frame: usize,
     what: &'static str,
 }
 
-impl WaitingLine {
+impl<'a> WaitingLine<'a> {
     /// A line that reads "Waiting for `what` (m:ss left, Ctrl-C to cancel)".
-    pub fn new(what: &'static str) -> WaitingLine {
+    pub fn new(terminal: &'a dyn Terminal, what: &'static str) -> WaitingLine<'a> {
         WaitingLine {
-            on: std::io::stderr().is_terminal(),
+            terminal,
+            on: terminal.interactive(),
             drawn: false,
             frame: 0,
             what,
@@ -32,15 +36,13 @@ impl WaitingLine {
             return;
         }
         let secs = left.as_secs();
-        let _ = write!(
-            std::io::stderr(),
-            "\r{} Waiting for {} ({}:{:02} left, Ctrl-C to cancel) ",
+        self.terminal.redraw(&format!(
+            "{} Waiting for {} ({}:{:02} left, Ctrl-C to cancel) ",
             FRAMES[self.frame % FRAMES.len()],
             self.what,
             secs / 60,
             secs % 60
-        );
-        let _ = std::io::stderr().flush();
+        ));
         self.frame += 1;
         self.drawn = true;
     }
@@ -48,15 +50,48 @@ impl WaitingLine {
     /// Erases the line (before other output, or when the wait is over).
     pub fn clear(&mut self) {
         if self.drawn {
-            let _ = write!(std::io::stderr(), "\r\x1b[K");
-            let _ = std::io::stderr().flush();
+            self.terminal.clear_line();
             self.drawn = false;
         }
     }
 }
 
-impl Drop for WaitingLine {
+impl Drop for WaitingLine<'_> {
     fn drop(&mut self) {
         self.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::terminal::{RecordingTerminal, Written};
+
+    #[test]
+    fn the_line_counts_down_and_is_cleared_once() {
+        let t = RecordingTerminal::interactive();
+        {
+            let mut line = WaitingLine::new(&t, "the browser");
+            line.tick(Duration::from_secs(125));
+            line.tick(Duration::from_secs(9));
+            line.clear();
+        }
+        assert_eq!(
+            t.written(),
+            [
+                Written::Redraw("| Waiting for the browser (2:05 left, Ctrl-C to cancel) ".into()),
+                Written::Redraw("/ Waiting for the browser (0:09 left, Ctrl-C to cancel) ".into()),
+                Written::Clear,
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_is_drawn_when_not_interactive() {
+        let t = RecordingTerminal::default();
+        let mut line = WaitingLine::new(&t, "the browser");
+        line.tick(Duration::from_secs(5));
+        drop(line);
+        assert!(t.written().is_empty());
     }
 }

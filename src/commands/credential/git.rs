@@ -208,3 +208,7 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "git_tests.rs"]
+mod seam_tests;

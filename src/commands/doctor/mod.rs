@@ -205,7 +205,10 @@ fn text(checks: &[Check]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod text_tests {
     use super::*;
 
     #[test]

@@ -34,6 +34,7 @@ const LAYERS: &[&[&str]] = &[
         "output",
         "paths",
         "secret",
+        "terminal",
     ],
 ];
 
