@@ -100,7 +100,7 @@ pub fn verbose_errors() -> bool {
 }
 
 /// Runs one invocation; returns the exit code for success paths.
-pub fn run(args: Vec<OsString>, env: env::Env) -> Result<u8> {
+pub fn run(args: Vec<OsString>, env: env::ProcessEnv) -> Result<u8> {
     let paths = paths::Paths::from_env(&env);
     // The completion script asking for candidates: answer and stop.
     if commands::completion::answer_if_asked(&args, &paths, &env)? {

@@ -316,6 +316,7 @@ fn auth_params(header: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::testing::env_name;
 
     fn url(s: &str) -> Url {
         Url::parse(s).unwrap()
@@ -434,7 +435,7 @@ mod tests {
             );
             let methods: Vec<&str> = sent.iter().map(|s| s.method.as_str()).collect();
             assert_eq!(methods, ["POST", "GET", "POST", "GET"]);
-            match cache.read("dev") {
+            match cache.read(&env_name("dev")) {
                 Lookup::Found(t) => assert_eq!(t.access_token.expose(), "tok-2"),
                 other => panic!("{other:?}"),
             }

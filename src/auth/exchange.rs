@@ -23,7 +23,7 @@ use crate::auth::client_auth::read_token_file;
 use crate::auth::grants::ACCESS_TOKEN_TYPE;
 use crate::auth::sso::binding::recorded_subject;
 use crate::auth::sso::{valid_session, Idp, Session, SsoConfig, SsoDeps};
-use crate::config::SubjectSource;
+use crate::config::{EnvName, SubjectSource};
 use crate::error::{Error, Result};
 use crate::http::{loggable_url, origin};
 use crate::secret::Secret;
@@ -162,7 +162,7 @@ pub fn forget_session_tokens(
     cache: &TokenCache,
     identity: Option<&str>,
     wait: Duration,
-) -> Vec<String> {
+) -> Vec<EnvName> {
     let mut removed = Vec::new();
     for env in cache.environments() {
         let exchanged = |lookup: Lookup| match lookup {
@@ -189,7 +189,8 @@ pub fn forget_session_tokens(
         }
     }
     if !removed.is_empty() {
-        tracing::info!(target: "auth", "deleted the tokens exchanged from the SSO session: {}", removed.join(", "));
+        let names: Vec<&str> = removed.iter().map(EnvName::as_str).collect();
+        tracing::info!(target: "auth", "deleted the tokens exchanged from the SSO session: {}", names.join(", "));
     }
     removed
 }

@@ -24,7 +24,7 @@ use crate::auth::discovery;
 use crate::auth::exchange::{SessionSubject, Subject};
 use crate::auth::grants::{request_token, Grant, GrantError, GrantFailure, TokenRequest};
 use crate::auth::service_hint::service_hint;
-use crate::config::{Endpoint, GrantKind, ServiceConfig};
+use crate::config::{Endpoint, EnvName, GrantKind, ServiceConfig};
 use crate::error::{Error, Result};
 use crate::http::{discovered_endpoint, Transport};
 use crate::secret::Secret;
@@ -91,8 +91,8 @@ impl<'a> ServiceAuth<'a> {
         self.config
     }
 
-    fn env(&self) -> &str {
-        self.config.environment.as_str()
+    fn env(&self) -> &EnvName {
+        &self.config.environment
     }
 
     fn lock_wait(&self) -> Duration {
@@ -396,7 +396,7 @@ fn matches(
     match &config.endpoint {
         Endpoint::Explicit(url) => ours(url.as_str()),
         Endpoint::Discover(issuer) => cache
-            .read_metadata(config.environment.as_str(), issuer.as_str())
+            .read_metadata(&config.environment, issuer.as_str())
             .and_then(|meta| meta.token_endpoint)
             .and_then(|raw| Url::parse(&raw).ok())
             .is_some_and(|endpoint| ours(endpoint.as_str())),
@@ -409,7 +409,7 @@ fn matches(
 /// subject is not checked: that would read the subject file or keychain.
 pub fn cached_state(
     cache: &TokenCache,
-    environment: &str,
+    environment: &EnvName,
     config: Option<&ServiceConfig>,
 ) -> Option<CachedToken> {
     match cache.read(environment) {

@@ -73,11 +73,10 @@ fn status(ctx: &Ctx) -> Result<u8> {
     let config = ctx.config()?;
     let sso = sso_status(ctx)?;
     if let Some(name) = config.environment() {
-        ctx.token_cache().check_trusted(name.as_str())?;
+        ctx.token_cache().check_trusted(name)?;
     }
     let environment = config.environment().map(|name| {
-        let cached =
-            service::cached_state(&ctx.token_cache(), name.as_str(), config.service().ok());
+        let cached = service::cached_state(&ctx.token_cache(), name, config.service().ok());
         let now = ctx.deps.clock.now();
         let skew = config.expiry_skew().unwrap_or(60);
         EnvState {
@@ -162,7 +161,7 @@ fn clear(ctx: &Ctx, all: bool) -> Result<u8> {
     let names = if all {
         cache.environments()
     } else {
-        vec![ctx.config()?.require_environment()?.to_string()]
+        vec![ctx.config()?.require_environment()?.clone()]
     };
     let mut cleared = Vec::new();
     // Left by a write that was killed; they may hold live tokens. Only the
@@ -178,7 +177,7 @@ fn clear(ctx: &Ctx, all: bool) -> Result<u8> {
     for name in names {
         cache.remove_metadata(&name);
         match cache.remove(&name) {
-            Ok(true) => cleared.push(name),
+            Ok(true) => cleared.push(name.to_string()),
             Ok(false) => {}
             Err(e) => return Err(Error::io("cannot delete", &cache.path(&name), e)),
         }

@@ -26,7 +26,7 @@ use crate::auth::service::ServiceAuth;
 use crate::auth::sso::{Browser, SsoDeps, Store, SystemBrowser};
 use crate::cli::{Command, GlobalArgs, OutputFormat};
 use crate::config::{Config, Inputs, SsoConfig, SubjectSource};
-use crate::env::Env;
+use crate::env::ProcessEnv;
 use crate::error::{Error, Result};
 use crate::http::{Http, Transport};
 use crate::logging::{self, LogSetup};
@@ -45,7 +45,7 @@ pub struct Deps {
 
 impl Deps {
     /// The real clock, network and browser (`$BROWSER` from the snapshot).
-    pub fn system(env: &Env) -> Deps {
+    pub fn system(env: &ProcessEnv) -> Deps {
         Deps {
             clock: Box::new(SystemClock),
             transport: OnceLock::new(),
@@ -66,7 +66,7 @@ pub struct Ctx {
     pub global: GlobalArgs,
     /// `--set` values followed by `--<key>` flags (later wins).
     pub command_line: Vec<(String, String)>,
-    pub env: Env,
+    pub env: ProcessEnv,
     pub paths: Paths,
     pub out: Output,
     pub deps: Deps,
@@ -77,7 +77,7 @@ impl Ctx {
     pub fn new(
         global: GlobalArgs,
         key_flags: Vec<(String, String)>,
-        env: Env,
+        env: ProcessEnv,
         paths: Paths,
         deps: Deps,
     ) -> Ctx {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use super::dotenv::FileValues;
 use super::environments::{environments_hint, no_environment, EnvName};
 use super::keys::{key_def, misspelt_key, parse_bool, KeyKind, KEYS};
-use crate::env::Env;
+use crate::env::ProcessEnv;
 use crate::error::{Error, Result};
 use crate::paths::Paths;
 use crate::secret::Secret;
@@ -68,7 +68,7 @@ impl fmt::Debug for Value {
 
 /// The inputs to [`resolve`].
 pub struct Inputs<'a> {
-    pub env: &'a Env,
+    pub env: &'a ProcessEnv,
     pub paths: &'a Paths,
     /// `-e/--environment`.
     pub environment_flag: Option<&'a str>,
@@ -450,7 +450,7 @@ mod tests {
             ),
             ("/cfg/env/dev.env", "oauth_scopes=envfile\nX=envfile\nY=envfile\n"),
         ]);
-        let env = Env::from_pairs([
+        let env = ProcessEnv::from_pairs([
             ("OAUTH_SCOPES", "osenv"),
             ("X", "osenv"),
             ("UNRELATED", "u"),
@@ -485,7 +485,7 @@ mod tests {
         let read = files(&[("/cfg/env/dev.env", "OAUTH_CLIENT_SECRET=hunter2\n")]);
         let s = resolve(
             &Inputs {
-                env: &Env::from_pairs([("OAUTH_PASSWORD", "swordfish")]),
+                env: &ProcessEnv::from_pairs([("OAUTH_PASSWORD", "swordfish")]),
                 paths: &p,
                 environment_flag: Some("dev"),
                 command_line: &[],
@@ -505,8 +505,8 @@ mod tests {
             ("/cfg/env/dev.env", "A=1\n"),
             ("/cfg/env/prod.env", "A=2\n"),
         ]);
-        let env = Env::from_pairs([("LMI_ENVIRONMENT", "prod")]);
-        let run = |flag: Option<&str>, env: &Env| {
+        let env = ProcessEnv::from_pairs([("LMI_ENVIRONMENT", "prod")]);
+        let run = |flag: Option<&str>, env: &ProcessEnv| {
             resolve(
                 &Inputs {
                     env,
@@ -526,7 +526,7 @@ mod tests {
             .unwrap_err()
             .message()
             .contains("invalid environment name"));
-        assert!(run(None, &Env::from_pairs([("X", "1")]))
+        assert!(run(None, &ProcessEnv::from_pairs([("X", "1")]))
             .unwrap()
             .environment
             .is_none());
@@ -541,7 +541,7 @@ mod tests {
         )]);
         let s = resolve(
             &Inputs {
-                env: &Env::from_pairs::<[(&str, &str); 0], _, _>([]),
+                env: &ProcessEnv::from_pairs::<[(&str, &str); 0], _, _>([]),
                 paths: &p,
                 environment_flag: None,
                 command_line: &[],
@@ -569,7 +569,7 @@ mod tests {
         let read = files(&[("/cfg/.env", text.as_str())]);
         let s = resolve(
             &Inputs {
-                env: &Env::from_pairs::<[(&str, &str); 0], _, _>([]),
+                env: &ProcessEnv::from_pairs::<[(&str, &str); 0], _, _>([]),
                 paths: &p,
                 environment_flag: None,
                 command_line: &[],

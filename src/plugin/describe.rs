@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::discover::{discover, Found, PREFIX};
-use crate::env::Env;
+use crate::env::ProcessEnv;
 use crate::paths::Paths;
 
 /// How long `--lmi-describe` may take. All plugins are asked at once, so
@@ -45,7 +45,7 @@ pub struct Description {
 /// [`DESCRIBE_TIMEOUT`] in all. A plugin that does not finish in time is
 /// killed and skipped with a warning; one that answers with anything but a
 /// JSON object gets `None` (callers fall back to its file name).
-pub fn describe_all(plugins: &[Found], env: &Env) -> Vec<Option<Description>> {
+pub fn describe_all(plugins: &[Found], env: &ProcessEnv) -> Vec<Option<Description>> {
     let mut results: Vec<Option<Description>> = vec![None; plugins.len()];
     if env.non_empty(DESCRIBING_VAR).is_some() {
         return results;
@@ -197,7 +197,7 @@ fn ensure_logging() {
 
 /// Text appended to `lmi --help`: a "Plugins:" list with one-line
 /// descriptions; empty when there are none.
-pub fn help_section(paths: &Paths, env: &Env) -> String {
+pub fn help_section(paths: &Paths, env: &ProcessEnv) -> String {
     let plugins: Vec<Found> = discover(paths, env)
         .into_iter()
         .filter(|p| p.executable)
@@ -220,7 +220,7 @@ pub fn help_section(paths: &Paths, env: &Env) -> String {
 }
 
 /// Lines for `lmi --version`, one per plugin (`lmi-hello 0.1.0`).
-pub fn version_lines(paths: &Paths, env: &Env) -> Vec<String> {
+pub fn version_lines(paths: &Paths, env: &ProcessEnv) -> Vec<String> {
     let plugins: Vec<Found> = discover(paths, env)
         .into_iter()
         .filter(|p| p.executable)

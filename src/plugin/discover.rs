@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use crate::env::Env;
+use crate::env::ProcessEnv;
 use crate::paths::Paths;
 
 /// File names of plugins start with this.
@@ -92,7 +92,7 @@ fn trusted(paths: &Paths, path: &std::path::Path) -> bool {
 
 /// The plugin `name` resolves to: `plugins/bin/lmi-<name>` first, then the
 /// first executable `lmi-<name>` on `PATH`. `None` when there is none.
-pub fn find(paths: &Paths, env: &Env, name: &str) -> Option<Found> {
+pub fn find(paths: &Paths, env: &ProcessEnv, name: &str) -> Option<Found> {
     if !valid_name(name) {
         return None;
     }
@@ -122,7 +122,7 @@ pub fn find(paths: &Paths, env: &Env, name: &str) -> Option<Found> {
 
 /// Every plugin, one per name (the one `lmi <name>` would run), sorted by
 /// name. Names that a built-in command shadows are left out: they never run.
-pub fn discover(paths: &Paths, env: &Env) -> Vec<Found> {
+pub fn discover(paths: &Paths, env: &ProcessEnv) -> Vec<Found> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     let mut dirs = Vec::new();

@@ -17,7 +17,7 @@ use super::discover::{builtin_names, discover, find, valid_name, PREFIX};
 use super::forward::Forwarder;
 use crate::cli::OutputFormat;
 use crate::config::is_secret_key;
-use crate::env::Env;
+use crate::env::ProcessEnv;
 use crate::error::{Error, Result};
 use crate::paths::Paths;
 use crate::suggest::{self, Tolerance};
@@ -25,7 +25,7 @@ use crate::suggest::{self, Tolerance};
 /// Everything running a plugin needs from the invocation of lmi.
 pub struct Invocation<'a> {
     pub paths: &'a Paths,
-    pub env: &'a Env,
+    pub env: &'a ProcessEnv,
     /// `-o`/`--output`, passed on as `LMI_OUTPUT` (`json` or `text`).
     pub output: OutputFormat,
     /// `-q` is -1, `-v` 1, `-vv` 2: passed on as `LMI_VERBOSITY`.
@@ -42,7 +42,7 @@ pub struct Invocation<'a> {
 
 /// The error for a command that is neither built in nor a plugin: the hint
 /// offers every close built-in command and plugin name (SPEC §3.1).
-fn unknown_command(paths: &Paths, env: &Env, name: &str) -> Error {
+fn unknown_command(paths: &Paths, env: &ProcessEnv, name: &str) -> Error {
     let mut builtins = builtin_names();
     builtins.sort();
     // Already sorted by name, and without names a built-in shadows.
@@ -315,7 +315,7 @@ mod tests {
     #[test]
     fn unknown_command_offers_commands_and_plugins_together() {
         let home = tempfile::tempdir().unwrap();
-        let env = Env::from_pairs([("HOME", home.path().to_str().unwrap())]);
+        let env = ProcessEnv::from_pairs([("HOME", home.path().to_str().unwrap())]);
         let paths = Paths::from_env(&env);
         let bin = paths.plugins_bin();
         std::fs::create_dir_all(&bin).unwrap();
