@@ -176,9 +176,3 @@ impl Output {
         Ok(Ok(Streamed { bytes, json: end }))
     }
 }
-
-/// Seconds since the epoch as RFC 3339 UTC (`2026-11-28T01:57:10Z`).
-pub fn rfc3339(unix: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp(unix, 0)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-}

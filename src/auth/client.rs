@@ -385,8 +385,8 @@ mod tests {
     mod flows {
         use super::*;
         use crate::auth::cache::{Lookup, TokenCache};
-        use crate::auth::clock::FixedClock;
         use crate::auth::testing::FakeTransport;
+        use crate::clock::FixedClock;
         use crate::config::ServiceConfig;
 
         fn service() -> ServiceConfig {

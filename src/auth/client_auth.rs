@@ -20,7 +20,7 @@ use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use serde::Serialize;
 use url::Url;
 
-use crate::auth::clock::Clock;
+use crate::clock::Clock;
 use crate::config::{AssertionSource, KeyAlg, KeySpec};
 use crate::error::{Error, Result};
 use crate::secret::Secret;

@@ -19,11 +19,11 @@ use url::Url;
 
 use crate::auth::cache::{CachedToken, IssuedFor, Lookup, TokenCache};
 use crate::auth::client_auth::Assertions;
-use crate::auth::clock::Clock;
 use crate::auth::discovery;
 use crate::auth::exchange::{SessionSubject, Subject};
 use crate::auth::grants::{request_token, Grant, GrantError, GrantFailure, TokenRequest};
 use crate::auth::service_hint::service_hint;
+use crate::clock::Clock;
 use crate::config::{Endpoint, EnvName, GrantKind, ServiceConfig};
 use crate::error::{Error, Result};
 use crate::http::{discovered_endpoint, Transport};

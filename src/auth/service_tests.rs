@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::auth::clock::FixedClock;
 use crate::auth::testing::env_name;
 use crate::auth::testing::FakeTransport;
+use crate::clock::FixedClock;
 
 const T0: i64 = 1_800_000_000;
 

@@ -8,8 +8,8 @@ use crate::auth::inspect::{self, Decoded};
 use crate::auth::service::{self, TokenSource};
 use crate::auth::sso::{self, SsoStatus};
 use crate::cli::AuthCommand;
+use crate::clock::rfc3339;
 use crate::error::{Error, Kind, Result};
-use crate::output::rfc3339;
 use crate::secret::clean_text;
 
 pub fn run(ctx: &Ctx, cmd: AuthCommand) -> Result<u8> {

@@ -20,11 +20,11 @@ use std::time::Duration;
 
 use crate::auth::cache::TokenCache;
 use crate::auth::client::Client;
-use crate::auth::clock::{Clock, SystemClock};
 use crate::auth::exchange::SessionSubject;
 use crate::auth::service::ServiceAuth;
 use crate::auth::sso::{Browser, SsoDeps, Store, SystemBrowser};
 use crate::cli::{Command, GlobalArgs, OutputFormat};
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Inputs, SsoConfig, SubjectSource};
 use crate::env::ProcessEnv;
 use crate::error::{Error, Result};
@@ -159,7 +159,7 @@ impl Ctx {
         let store = Store::configured(sso, &self.paths);
         let deps = SsoDeps {
             clock: self.deps.clock.as_ref(),
-            sleeper: &crate::auth::clock::SystemSleeper,
+            sleeper: &crate::clock::SystemSleeper,
             transport: self.transport()?,
             browser: self.deps.browser.as_ref(),
             store: &store,

@@ -4,7 +4,7 @@
 //! build the real ones from the invocation's seams; tests pass a fixed clock,
 //! canned HTTP answers, a recording browser and a store in memory.
 
-use crate::auth::clock::{Clock, Sleeper};
+use crate::clock::{Clock, Sleeper};
 use crate::http::Transport;
 
 use super::browser::Browser;

@@ -446,9 +446,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::auth::clock::{Clock, FixedClock};
     use crate::auth::sso::store::{MemoryStore, Store};
     use crate::auth::sso::testing::*;
+    use crate::clock::{Clock, FixedClock};
 
     const T: i64 = 1_800_000_000;
     const DEVICE_URL: &str = "https://idp.test/device_authorization";

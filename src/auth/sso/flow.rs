@@ -378,9 +378,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::auth::clock::FixedClock;
     use crate::auth::sso::store::{MemoryStore, SessionStore, Store};
     use crate::auth::sso::testing::*;
+    use crate::clock::FixedClock;
     use crate::secret::Secret;
 
     const T: i64 = 1_800_000_000;

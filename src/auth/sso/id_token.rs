@@ -29,6 +29,8 @@ pub struct Expected<'a> {
     /// The login's nonce. `None` on refresh, where OIDC Core §12.2 lets the
     /// IdP leave it out.
     pub nonce: Option<&'a str>,
+    /// Now, by the login's clock: `iat` may not lie beyond it.
+    pub now: i64,
 }
 
 /// The claims lmi uses.
@@ -210,10 +212,10 @@ pub fn verify(token: &Secret, keys: &[Jwk], expected: &Expected<'_>) -> Result<I
         _ => {}
     }
     // OIDC Core §3.1.3.7 (10): `iat` may not lie in the future beyond the
-    // clock skew. The system clock, as jsonwebtoken's `exp` check uses.
+    // clock skew.
     if identity
         .iat
-        .is_some_and(|iat| iat > crate::auth::now().saturating_add(LEEWAY_SECS as i64))
+        .is_some_and(|iat| iat > expected.now.saturating_add(LEEWAY_SECS as i64))
     {
         return Err(invalid("it was issued in the future (iat)"));
     }
@@ -267,7 +269,7 @@ mod tests {
     use super::*;
     // jsonwebtoken checks `exp` against the system clock, so these tokens
     // are dated by it too.
-    use crate::auth::clock::{Clock, SystemClock};
+    use crate::clock::{Clock, SystemClock};
     use jsonwebtoken::{encode, EncodingKey, Header};
     use serde_json::json;
 
@@ -299,11 +301,14 @@ mod tests {
         )
     }
 
-    const EXPECTED: Expected<'static> = Expected {
-        issuer: "https://idp.test",
-        client_id: "lmi-public",
-        nonce: Some("n1"),
-    };
+    fn expected() -> Expected<'static> {
+        Expected {
+            issuer: "https://idp.test",
+            client_id: "lmi-public",
+            nonce: Some("n1"),
+            now: SystemClock.now(),
+        }
+    }
 
     /// Signs `claims` under a raw header (which jsonwebtoken's `Header`
     /// cannot express, e.g. with `crit`).
@@ -320,56 +325,69 @@ mod tests {
     fn refuses_crit_foreign_azp_and_a_future_iat() {
         let header = json!({"alg": "RS256", "kid": KID, "typ": "JWT"});
         // The raw signer itself is sound: the same header without crit passes.
-        verify(&sign_raw(&header, &claims()), &keys(), &EXPECTED).unwrap();
+        verify(&sign_raw(&header, &claims()), &keys(), &expected()).unwrap();
         let mut crit = header.clone();
         crit["crit"] = json!(["exp-ext"]);
         crit["exp-ext"] = json!(true);
-        let e = verify(&sign_raw(&crit, &claims()), &keys(), &EXPECTED).unwrap_err();
+        let e = verify(&sign_raw(&crit, &claims()), &keys(), &expected()).unwrap_err();
         assert!(e.message().contains("crit"), "{}", e.message());
 
         let mut c = claims();
         c["aud"] = json!(["lmi-public", "other-app"]);
-        let e = verify(&sign(&c, PEM), &keys(), &EXPECTED).unwrap_err();
+        let e = verify(&sign(&c, PEM), &keys(), &expected()).unwrap_err();
         assert!(e.message().contains("azp"), "{}", e.message());
         c["azp"] = json!("other-app");
-        let e = verify(&sign(&c, PEM), &keys(), &EXPECTED).unwrap_err();
+        let e = verify(&sign(&c, PEM), &keys(), &expected()).unwrap_err();
         assert!(e.message().contains("azp"), "{}", e.message());
         c["azp"] = json!("lmi-public");
-        verify(&sign(&c, PEM), &keys(), &EXPECTED).unwrap();
+        verify(&sign(&c, PEM), &keys(), &expected()).unwrap();
 
         let mut c = claims();
         c["iat"] = json!(SystemClock.now() + 365 * 24 * 3600);
-        let e = verify(&sign(&c, PEM), &keys(), &EXPECTED).unwrap_err();
+        let e = verify(&sign(&c, PEM), &keys(), &expected()).unwrap_err();
         assert!(e.message().contains("iat"), "{}", e.message());
         c["iat"] = json!(SystemClock.now() + 30);
-        verify(&sign(&c, PEM), &keys(), &EXPECTED).unwrap();
+        verify(&sign(&c, PEM), &keys(), &expected()).unwrap();
+        // The rule reads the given clock: the same token is from the future
+        // an hour earlier, and fine an hour later.
+        let earlier = Expected {
+            now: SystemClock.now() - 3600,
+            ..expected()
+        };
+        let e = verify(&sign(&c, PEM), &keys(), &earlier).unwrap_err();
+        assert!(e.message().contains("iat"), "{}", e.message());
+        let later = Expected {
+            now: SystemClock.now() + 3600,
+            ..expected()
+        };
+        verify(&sign(&c, PEM), &keys(), &later).unwrap();
     }
 
     #[test]
     fn the_user_name_is_cleaned() {
         let mut c = claims();
         c["email"] = json!("a@x\u{1b}]0;pwned\u{7}\nforged log line");
-        let user = verify(&sign(&c, PEM), &keys(), &EXPECTED).unwrap().user();
+        let user = verify(&sign(&c, PEM), &keys(), &expected()).unwrap().user();
         assert!(!user.chars().any(char::is_control), "{user:?}");
         assert!(user.starts_with("a@x"));
     }
 
     #[test]
     fn accepts_a_good_token_and_picks_the_user() {
-        let id = verify(&sign(&claims(), PEM), &keys(), &EXPECTED).unwrap();
+        let id = verify(&sign(&claims(), PEM), &keys(), &expected()).unwrap();
         assert_eq!(id.user(), "a@x");
         let mut c = claims();
         c.as_object_mut().unwrap().remove("email");
         c["preferred_username"] = json!("alice");
         assert_eq!(
-            verify(&sign(&c, PEM), &keys(), &EXPECTED).unwrap().user(),
+            verify(&sign(&c, PEM), &keys(), &expected()).unwrap().user(),
             "alice"
         );
         c.as_object_mut().unwrap().remove("preferred_username");
         c.as_object_mut().unwrap().remove("nonce");
         let refresh = Expected {
             nonce: None,
-            ..EXPECTED
+            ..expected()
         };
         assert_eq!(
             verify(&sign(&c, PEM), &keys(), &refresh).unwrap().user(),
@@ -439,7 +457,7 @@ mod tests {
             ),
         ];
         for (what, token) in cases {
-            let err = verify(&token, &keys(), &EXPECTED).unwrap_err();
+            let err = verify(&token, &keys(), &expected()).unwrap_err();
             assert_eq!(err.exit_code(), 4);
             assert!(err.message().contains(what), "{what}: {}", err.message());
             assert!(!err.message().contains(token.expose()));
@@ -447,7 +465,7 @@ mod tests {
         // Within the leeway an expired token still passes.
         let mut c = claims();
         c["exp"] = json!(now - 10);
-        assert!(verify(&sign(&c, PEM), &keys(), &EXPECTED).is_ok());
+        assert!(verify(&sign(&c, PEM), &keys(), &expected()).is_ok());
     }
 
     #[test]
@@ -459,7 +477,7 @@ mod tests {
             b64(&json!({"alg":"none","kid":KID})),
             b64(&claims())
         ));
-        assert!(verify(&none, &keys(), &EXPECTED).is_err());
+        assert!(verify(&none, &keys(), &expected()).is_err());
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(KID.into());
         let forged = encode(
@@ -468,7 +486,7 @@ mod tests {
             &EncodingKey::from_secret(JWK.as_bytes()),
         )
         .unwrap();
-        let err = verify(&Secret::new(forged), &keys(), &EXPECTED).unwrap_err();
+        let err = verify(&Secret::new(forged), &keys(), &expected()).unwrap_err();
         assert!(err.message().contains("HS256"), "{}", err.message());
     }
 }

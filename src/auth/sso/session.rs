@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use crate::auth::grants::Grant;
+use crate::clock::rfc3339;
 use crate::error::{Error, Result};
-use crate::output::rfc3339;
 
 use super::binding;
 use super::deps::SsoDeps;
@@ -266,9 +266,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::auth::clock::{Clock, FixedClock, SystemClock};
     use crate::auth::sso::store::{MemoryStore, SessionStore, Store};
     use crate::auth::sso::testing::*;
+    use crate::clock::{Clock, FixedClock, SystemClock};
     use crate::secret::Secret;
 
     const T: i64 = 1_800_000_000;

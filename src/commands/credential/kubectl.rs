@@ -22,9 +22,9 @@ use url::Url;
 
 use super::Ctx;
 use crate::auth::sso::{self, Need};
+use crate::clock::rfc3339;
 use crate::error::{Error, Result};
 use crate::http::{is_loopback, loggable_foreign_url, origin};
-use crate::output::rfc3339;
 
 pub const V1: &str = "client.authentication.k8s.io/v1";
 pub const V1BETA1: &str = "client.authentication.k8s.io/v1beta1";

@@ -135,7 +135,7 @@ fn install_file(ctx: &Ctx, source: &Path) -> Result<Installed> {
         Entry {
             source: "installed".to_owned(),
             from: from.clone(),
-            installed_at: now_rfc3339(),
+            installed_at: now_rfc3339(ctx.deps.clock.as_ref()),
         },
     );
     write_manifest(ctx, &manifest)?;
@@ -322,7 +322,7 @@ fn install_crate(ctx: &Ctx, krate: &str, args: &PluginInstallArgs) -> Result<Vec
             Entry {
                 source: "crate".to_owned(),
                 from: from.clone(),
-                installed_at: now_rfc3339(),
+                installed_at: now_rfc3339(ctx.deps.clock.as_ref()),
             },
         );
         installed.push(Installed {
