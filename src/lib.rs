@@ -49,6 +49,7 @@ pub mod logging;
 pub mod output;
 pub mod paths;
 pub mod plugin;
+pub mod redact;
 pub mod secret;
 pub mod suggest;
 

@@ -25,7 +25,8 @@ use crate::auth::sso::binding::recorded_subject;
 use crate::auth::sso::{valid_session, Idp, Session, SsoConfig, SsoDeps};
 use crate::config::{EnvName, SubjectSource};
 use crate::error::{Error, Result};
-use crate::http::{loggable_url, origin};
+use crate::http::origin;
+use crate::redact;
 use crate::secret::Secret;
 
 /// How a session subject starts in the cache, to tell it from a file's hash.
@@ -80,8 +81,8 @@ impl SessionSubject<'_> {
         Err(Error::config(format!(
             "environment {:?} would send the SSO session's access token to {}, which is not the SSO issuer's token endpoint ({}) and whose origin is not in OAUTH_EXCHANGE_ORIGINS; nothing was sent",
             self.environment,
-            loggable_url(token_url),
-            loggable_url(&own)
+            redact::url(token_url),
+            redact::url(&own)
         ))
         .with_hint(format!(
             "if {wanted} may receive your SSO access token, add it to OAUTH_EXCHANGE_ORIGINS (space-separated origins)"

@@ -14,7 +14,8 @@ use url::Url;
 
 use crate::error::Error;
 use crate::http::Transport;
-use crate::secret::{clean_external, Secret};
+use crate::redact;
+use crate::secret::Secret;
 
 pub use crate::config::AuthMethod;
 
@@ -280,7 +281,7 @@ pub fn request_token(
         (None, _) => form.push(("client_id", req.client_id)),
     }
 
-    let shown_url = crate::http::loggable_url(req.token_url);
+    let shown_url = crate::redact::url(req.token_url);
     if matches!(req.grant, Grant::DeviceCode(_)) {
         // A poll every few seconds: one line each only at -vv.
         tracing::debug!(target: "auth", "polling {shown_url} for the device login's tokens");
@@ -329,9 +330,12 @@ pub fn request_token(
             json.as_ref()
                 .and_then(|j| j.get(name))
                 .and_then(Json::as_str)
-                .map(|v| clean_external(v, &secrets))
+                .map(|v| redact::server_text(v, &secrets))
         };
-        let snippet: String = clean_external(&text, &secrets).chars().take(200).collect();
+        let snippet: String = redact::server_text(&text, &secrets)
+            .chars()
+            .take(200)
+            .collect();
         if let Some(code) = field("error").filter(|_| oauth_status) {
             return Err(fail(GrantFailure::Refused(OAuthError {
                 code,
@@ -371,7 +375,7 @@ pub fn request_token(
         Some(Json::String(s)) => {
             return Err(bad(format!(
                 "token_type {:?}, which lmi does not support (only Bearer; DPoP and MAC tokens are refused)",
-                clean_external(&s.chars().take(40).collect::<String>(), &[])
+                redact::server_text(&s.chars().take(40).collect::<String>(), &[])
             )))
         }
         Some(_) => return Err(bad("a token_type that is not a string".into())),

@@ -95,7 +95,7 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<u8> {
         let what = format!(
             "{} {}",
             exchange.request.method,
-            crate::http::loggable_url(&exchange.request.url)
+            crate::redact::url(&exchange.request.url)
         );
         return Err(graphql::errors_error(&what));
     }
@@ -112,7 +112,7 @@ fn filtered(
     let what = format!(
         "{} {}",
         exchange.request.method,
-        crate::http::loggable_url(&exchange.request.url)
+        crate::redact::url(&exchange.request.url)
     );
     let mut out = ctx.out.writer();
     if args.include {

@@ -10,7 +10,7 @@ use crate::auth::sso::{self, SsoStatus};
 use crate::cli::AuthCommand;
 use crate::clock::rfc3339;
 use crate::error::{Error, Kind, Result};
-use crate::secret::clean_text;
+use crate::redact;
 
 pub fn run(ctx: &Ctx, cmd: AuthCommand) -> Result<u8> {
     match cmd {
@@ -211,7 +211,7 @@ fn decoded_lines(label: &str, decoded: &Decoded) -> Vec<String> {
             for (k, v) in map {
                 // Names and values come from the token's issuer: an escape
                 // sequence or newline there must not reach the terminal.
-                lines.push(clean_text(&format!("  {k}: {v}")));
+                lines.push(redact::unsafe_chars(&format!("  {k}: {v}")));
             }
         }
     }
@@ -240,7 +240,7 @@ fn inspect(ctx: &Ctx) -> Result<u8> {
         let scope = out
             .scope
             .as_deref()
-            .map_or_else(|| "-".to_owned(), clean_text);
+            .map_or_else(|| "-".to_owned(), redact::unsafe_chars);
         lines.push(format!("scope: {scope}"));
         lines.push("(decoded, not verified)".to_owned());
         lines.join("\n")

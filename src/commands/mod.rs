@@ -201,7 +201,10 @@ impl Ctx {
                 if crate::config::is_secret_key(key) {
                     tracing::debug!(target: "config", "{key} = ******** (from {})", value.source);
                 } else {
-                    let shown = crate::config::shown_value(key, &value.value);
+                    let shown = crate::redact::config_value(
+                        &value.value,
+                        crate::config::is_secret_key(key),
+                    );
                     tracing::debug!(target: "config", "{key} = {shown:?} (from {})", value.source);
                 }
             }

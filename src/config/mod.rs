@@ -32,7 +32,7 @@ use tracing::level_filters::LevelFilter;
 pub use api::ApiConfig;
 pub use client_auth::{AssertionSource, KeyAlg, KeySpec, SubjectSource};
 pub use environments::{environments_hint, list_environments, valid_env_name, EnvName};
-pub use keys::{is_secret_key, key_def, misspelt_key, shown_value, KeyDef, KeyKind, KEYS};
+pub use keys::{is_secret_key, key_def, misspelt_key, KeyDef, KeyKind, KEYS};
 pub use resolve::{resolve, Inputs, Settings, Source, Value};
 pub use service::{AuthMethod, Endpoint, GrantKind, ServiceConfig};
 pub use sso::{FlowSetting, SsoConfig, StoreKind};

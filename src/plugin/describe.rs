@@ -172,7 +172,7 @@ fn one_line(text: &str) -> String {
         .next()
         .unwrap_or_default()
         .chars()
-        .filter(|&c| !crate::secret::is_unsafe_char(c))
+        .filter(|&c| !crate::redact::is_unsafe_char(c))
         .collect();
     let clean = clean.trim();
     if clean.chars().count() > 120 {

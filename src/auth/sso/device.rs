@@ -25,8 +25,9 @@ use url::Url;
 
 use crate::auth::grants::{Grant, GrantError, GrantFailure, TokenResponse};
 use crate::error::{Error, Result};
-use crate::http::{is_loopback, loggable_url, Transport};
-use crate::secret::{clean_external, Secret};
+use crate::http::{is_loopback, Transport};
+use crate::redact;
+use crate::secret::Secret;
 
 use super::deps::SsoDeps;
 use super::flow::LoginOptions;
@@ -79,7 +80,7 @@ pub fn login(
     tracing::info!(
         target: "sso",
         "device authorization at {}: verification at {}, code valid for {}, polling every {interval} s",
-        loggable_url(endpoint),
+        redact::url(endpoint),
         loggable_verification(&auth.verification_uri, &auth.user_code),
         auth.expires_in.map_or("an unstated time".to_owned(), |s| format!("{s} s")),
     );
@@ -112,7 +113,7 @@ pub fn authorize(
     client_id: &str,
     scopes: &str,
 ) -> Result<DeviceAuthorization> {
-    let shown = loggable_url(endpoint);
+    let shown = redact::url(endpoint);
     let form = [("client_id", client_id), ("scope", scopes)];
     let response = transport.post_form(endpoint, &[], &form).map_err(|e| {
         Error::auth(format!(
@@ -153,10 +154,13 @@ fn parse_authorization(shown: &str, status: u16, body: &[u8]) -> Result<DeviceAu
             json.as_ref()
                 .and_then(|j| j.get(name))
                 .and_then(Json::as_str)
-                .map(|v| clean_external(v, &[]))
+                .map(|v| redact::server_text(v, &[]))
         };
         let Some(code) = field("error").filter(|_| matches!(status, 400 | 401)) else {
-            let snippet: String = clean_external(text.trim(), &[]).chars().take(200).collect();
+            let snippet: String = redact::server_text(text.trim(), &[])
+                .chars()
+                .take(200)
+                .collect();
             return Err(Error::auth(format!(
                 "the device authorization endpoint {shown} answered HTTP {status}{}",
                 if snippet.is_empty() { String::new() } else { format!(": {snippet}") }
@@ -265,14 +269,14 @@ fn parse_authorization(shown: &str, status: u16, body: &[u8]) -> Result<DeviceAu
 /// A verification URI as the file log shows it: the user code redacted
 /// wherever it appears (query, path), and the usual secret parameters.
 pub fn loggable_verification(uri: &str, user_code: &Secret) -> String {
-    let shown = Url::parse(uri).map_or_else(|_| "[not a URL]".to_owned(), |u| loggable_url(&u));
-    crate::secret::scrub(&shown, &[user_code])
+    let shown = Url::parse(uri).map_or_else(|_| "[not a URL]".to_owned(), |u| redact::url(&u));
+    crate::redact::secrets(&shown, &[user_code])
 }
 
 /// Tells the person where to go and which code to enter (RFC 8628 §3.3),
 /// and opens the page with their own `$BROWSER`.
 fn show(deps: &SsoDeps<'_>, config: &SsoConfig, auth: &DeviceAuthorization, no_browser: bool) {
-    let clean = |s: &str| clean_external(s, &[]);
+    let clean = |s: &str| redact::server_text(s, &[]);
     let mut text = format!(
         "To log in to {}, open this page in a browser on any device:\n\n    {}\n\nand enter the code:\n\n    {}\n",
         config.issuer_id,

@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::auth::grants::Grant;
 use crate::error::{Error, Result};
-use crate::http::loggable_url;
+use crate::redact;
 
 use super::binding;
 use super::choice::{choose, Flow, Surroundings};
@@ -187,7 +187,7 @@ fn browser_login(
     let listener = Listener::bind(config.redirect_port)?;
     let redirect_uri = listener.redirect_uri();
     let url = authorization_url(&authorize, config, &redirect_uri, &secrets);
-    tracing::debug!(target: "sso", "authorization request: {}", loggable_url(&url));
+    tracing::debug!(target: "sso", "authorization request: {}", redact::url(&url));
 
     // The URL is always shown: the browser may not start, or may be on
     // another screen.

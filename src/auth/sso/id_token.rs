@@ -65,7 +65,7 @@ impl Identity {
             .filter(|e| !e.is_empty())
             .or_else(|| self.preferred_username.clone().filter(|p| !p.is_empty()))
             .unwrap_or_else(|| self.sub.clone());
-        crate::secret::clean_external(&raw, &[])
+        crate::redact::server_text(&raw, &[])
     }
 }
 

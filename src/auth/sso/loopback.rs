@@ -27,6 +27,9 @@ use url::Url;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
+/// The most characters of an IdP's text a page or an error quotes.
+const SHOWN_CHARS: usize = 300;
+
 use super::idp::IssCheck;
 use super::pkce::same;
 
@@ -325,9 +328,9 @@ fn handle(incoming: Incoming, state: &str, iss: Option<&IssCheck>) -> Result<Opt
     }
     if let Some(error) = param("error") {
         let description = param("error_description")
-            .map(|d| format!(": {}", printable(&d)))
+            .map(|d| format!(": {}", crate::redact::excerpt(&d, SHOWN_CHARS)))
             .unwrap_or_default();
-        let error = printable(&error);
+        let error = crate::redact::excerpt(&error, SHOWN_CHARS);
         respond(
             stream,
             200,
@@ -373,7 +376,7 @@ fn iss_problem(check: &IssCheck, iss: Option<&str>) -> Option<String> {
         Some(got) if got == check.issuer => None,
         Some(got) => Some(format!(
             "whose iss {:?} is not the issuer {:?}",
-            printable(got),
+            crate::redact::excerpt(got, SHOWN_CHARS),
             check.issuer
         )),
         None if check.required => Some(format!(
@@ -388,7 +391,7 @@ impl Pending {
     /// Tells the browser that the login worked.
     pub fn succeeded(self, user: Option<&str>) {
         let who = user
-            .map(|u| format!(" as {}", printable(u)))
+            .map(|u| format!(" as {}", crate::redact::excerpt(u, SHOWN_CHARS)))
             .unwrap_or_default();
         respond(
             self.stream,
@@ -411,21 +414,11 @@ impl Pending {
                 "Login failed",
                 &format!(
                     "{}. You may close this window and look at the terminal.",
-                    printable(why)
+                    crate::redact::excerpt(why, SHOWN_CHARS)
                 ),
             ),
         );
     }
-}
-
-/// Server text shown back: printable characters only, bounded length.
-/// IdP text for the page and the error: the shared cleaning (control
-/// characters replaced), kept short.
-fn printable(text: &str) -> String {
-    crate::secret::clean_external(text, &[])
-        .chars()
-        .take(300)
-        .collect()
 }
 
 fn html_escape(text: &str) -> String {
