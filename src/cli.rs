@@ -1,8 +1,11 @@
 //! Every command-line type: the clap definitions, as plain data.
 //!
-//! Nothing here does I/O. `parse` turns argv into [`Cli`]; resolving the
-//! values against configuration files and the environment happens in
-//! `config.rs`, and the work in `commands/`.
+//! Nothing here does I/O. [`parse_with`] turns argv into [`Cli`];
+//! resolving the values against configuration files and the environment
+//! happens in `config/`, and the work in `commands/`. cli sits below
+//! `output` and the plugin layer: it names neither (the `--output` flag is
+//! [`OutputFlag`], turned into `output::OutputFormat` by `commands`), and
+//! [`builtin_names`] is what the plugin layer is handed.
 
 use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
@@ -10,9 +13,10 @@ use std::path::PathBuf;
 
 use crate::config::KEYS;
 
-/// Output format for results on stdout.
+/// The `-o`/`--output` flag's values; `output::OutputFormat` is what the
+/// commands write with (cli sits below output and cannot name it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum OutputFormat {
+pub enum OutputFlag {
     /// JSON, for scripts (the default)
     #[default]
     Json,
@@ -70,7 +74,7 @@ pub struct GlobalArgs {
         global = true,
         value_name = "FORMAT"
     )]
-    pub output: Option<OutputFormat>,
+    pub output: Option<OutputFlag>,
 
     /// Set any configuration key (repeatable), e.g. --set OAUTH_SCOPES=read
     #[arg(long = "set", value_name = "KEY=VALUE", global = true, value_parser = parse_key_value)]
@@ -445,6 +449,23 @@ fn key_flag_names() -> &'static [KeyFlag] {
 }
 
 /// The "Configuration keys" section of `lmi --help`.
+/// The built-in command names (and `help`): they always win over plugins,
+/// and `plugin install` refuses them. Handed to the plugin layer by its
+/// callers.
+pub fn builtin_names() -> Vec<String> {
+    let mut names: Vec<String> = command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect();
+    names.push("help".to_owned());
+    names
+}
+
+/// Whether `name` is a built-in command (or `help`).
+pub fn is_builtin(name: &str) -> bool {
+    builtin_names().iter().any(|b| b == name)
+}
+
 pub fn keys_help() -> String {
     let mut text = String::from(
         "Configuration keys (set in ~/.config/lmi/.env, env/<name>.env, the environment,\n\

@@ -7,7 +7,7 @@
 //!   unsafe characters replaced (and cut short, for `excerpt`);
 //! - [`unsafe_chars`]: control and format characters replaced, for text
 //!   that holds no secret;
-//! - [`url`], [`foreign_url`], [`request_url`]: URLs for logs and errors,
+//! - [`url()`], [`foreign_url`], [`request_url`]: URLs for logs and errors,
 //!   with the query values and userinfo that may carry secrets redacted;
 //! - [`config_value`]: a configuration value for `config show` and logs.
 //!
@@ -148,7 +148,7 @@ fn is_format_char(c: char) -> bool {
     CF.iter().any(|&(low, high)| (low..=high).contains(&c))
 }
 
-/// The URL of a request as logs show it: [`url`], with the
+/// The URL of a request as logs show it: [`url()`], with the
 /// credential the request carries scrubbed too. A server may put the very
 /// credential it was sent into a redirect target that becomes this URL.
 pub fn request_url(url: &Url, headers: &[(String, String)]) -> String {

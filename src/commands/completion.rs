@@ -15,11 +15,11 @@ use std::ffi::OsString;
 use clap_complete::engine::{ArgValueCandidates, CompletionCandidate, SubcommandCandidates};
 use clap_complete::env::{EnvCompleter, Shells};
 
-use crate::cli::OutputFormat;
 use crate::config::{list_environments, KeyKind, KEYS};
 use crate::env::ProcessEnv;
 use crate::error::{Error, Result};
 use crate::output::Output;
+use crate::output::OutputFormat;
 use crate::paths::Paths;
 
 /// The variable the completion script sets when it asks for candidates
@@ -49,7 +49,7 @@ pub fn command(paths: &Paths, env: &ProcessEnv) -> clap::Command {
     let plugins = {
         let (paths, env) = (paths.clone(), env.clone());
         move || {
-            crate::plugin::discover(&paths, &env)
+            crate::plugin::discover(&paths, &env, &crate::cli::builtin_names())
                 .into_iter()
                 .map(|p| CompletionCandidate::new(p.name).help(Some("plugin".into())))
                 .collect::<Vec<_>>()

@@ -23,14 +23,14 @@ use crate::auth::client::Client;
 use crate::auth::exchange::SessionSubject;
 use crate::auth::service::ServiceAuth;
 use crate::auth::sso::{Browser, SsoDeps, Store, SystemBrowser};
-use crate::cli::{Command, GlobalArgs, OutputFormat};
+use crate::cli::{Command, GlobalArgs};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Inputs, SsoConfig, SubjectSource};
 use crate::env::ProcessEnv;
 use crate::error::{Error, Result};
 use crate::http::{Http, Transport};
 use crate::logging::{self, LogSetup};
-use crate::output::Output;
+use crate::output::{Output, OutputFormat};
 use crate::paths::Paths;
 
 /// The side effects commands reach through seams, built once in
@@ -84,7 +84,7 @@ impl Ctx {
         let mut command_line = global.set.clone();
         command_line.extend(key_flags);
         let out = Output {
-            format: global.output.unwrap_or(OutputFormat::Json),
+            format: OutputFormat::from_flag(global.output),
         };
         Ctx {
             global,
@@ -285,7 +285,7 @@ pub const VERSION_LINE: &str = concat!(
 /// `lmi --version`: lmi's version, then each plugin's.
 pub fn version(ctx: &Ctx) -> Result<u8> {
     let mut text = format!("{VERSION_LINE}\n");
-    for line in crate::plugin::version_lines(&ctx.paths, &ctx.env) {
+    for line in crate::plugin::version_lines(&ctx.paths, &ctx.env, &crate::cli::builtin_names()) {
         text.push_str(&line);
         text.push('\n');
     }

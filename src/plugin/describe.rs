@@ -183,29 +183,16 @@ fn one_line(text: &str) -> String {
     }
 }
 
-/// Sets up stderr logging for the help path, which runs before `lmi::run`
-/// initialises it, so that describe warnings are seen.
-fn ensure_logging() {
-    if !tracing::dispatcher::has_been_set() {
-        crate::logging::init(&crate::logging::LogSetup {
-            verbosity: 0,
-            file: None,
-            file_level: tracing::level_filters::LevelFilter::OFF,
-        });
-    }
-}
-
 /// Text appended to `lmi --help`: a "Plugins:" list with one-line
 /// descriptions; empty when there are none.
-pub fn help_section(paths: &Paths, env: &ProcessEnv) -> String {
-    let plugins: Vec<Found> = discover(paths, env)
+pub fn help_section(paths: &Paths, env: &ProcessEnv, builtins: &[String]) -> String {
+    let plugins: Vec<Found> = discover(paths, env, builtins)
         .into_iter()
         .filter(|p| p.executable)
         .collect();
     if plugins.is_empty() {
         return String::new();
     }
-    ensure_logging();
     let descriptions = describe_all(&plugins, env);
     let width = plugins.iter().map(|p| p.name.len()).max().unwrap_or(0);
     let mut text = String::from("Plugins:\n");
@@ -220,8 +207,8 @@ pub fn help_section(paths: &Paths, env: &ProcessEnv) -> String {
 }
 
 /// Lines for `lmi --version`, one per plugin (`lmi-hello 0.1.0`).
-pub fn version_lines(paths: &Paths, env: &ProcessEnv) -> Vec<String> {
-    let plugins: Vec<Found> = discover(paths, env)
+pub fn version_lines(paths: &Paths, env: &ProcessEnv, builtins: &[String]) -> Vec<String> {
+    let plugins: Vec<Found> = discover(paths, env, builtins)
         .into_iter()
         .filter(|p| p.executable)
         .collect();

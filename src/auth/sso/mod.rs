@@ -1,6 +1,7 @@
 //! The interactive SSO session (SPEC §5).
 //!
-//! - `config`: the SSO settings, validated ([`SsoConfig`]).
+//! - [`SsoConfig`], the SSO settings validated, comes from `config::sso`
+//!   (re-exported here).
 //! - `deps`: the clock, transport, browser and store the rest works with.
 //! - `idp`: the IdP's endpoints, discovery, ID token checks, token requests.
 //! - `session`: refresh, `auth status`, the `REQUIRE_SSO` gate.
