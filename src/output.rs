@@ -5,6 +5,7 @@
 //! [`Kind::BrokenPipe`](crate::error::Kind::BrokenPipe), which `main` turns
 //! into a silent exit 0.
 
+mod json_grammar;
 pub mod json_stream;
 
 use serde::Serialize;

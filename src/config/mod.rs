@@ -8,7 +8,8 @@
 //!   typed getters; `warnings`: secrets in the wrong place, misspelt keys.
 //! - `service`, `api`, `sso`: the typed parts the rest of lmi reads;
 //!   `client_auth`: the service client's key, assertion and exchange subject.
-//! - `write`: editing a config file (`config set/unset`, `env add`).
+//! - `write`: editing a config file (`config set/unset`, `env add`);
+//!   `assignment`: the keys and values it accepts, and their quoting.
 //!
 //! [`Config`] is built once per invocation; its typed parts are validated
 //! the first time they are asked for (so `config show` works when a service
@@ -16,6 +17,7 @@
 //! its key string.
 
 mod api;
+mod assignment;
 mod client_auth;
 mod dotenv;
 mod environments;
