@@ -7,18 +7,18 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Default)]
-pub struct Env {
+pub struct ProcessEnv {
     vars: HashMap<String, String>,
     /// Names whose value is not UTF-8 (the values are left out).
     not_unicode: Vec<String>,
 }
 
-impl Env {
+impl ProcessEnv {
     /// The current process environment. Variables that are not UTF-8 are
     /// left out; the names of those whose value is not are kept, so that
     /// configuration can refuse them rather than silently fall back.
-    pub fn from_process() -> Env {
-        let mut env = Env::default();
+    pub fn from_process() -> ProcessEnv {
+        let mut env = ProcessEnv::default();
         for (k, v) in std::env::vars_os() {
             let Ok(k) = k.into_string() else { continue };
             match v.into_string() {
@@ -36,13 +36,13 @@ impl Env {
         &self.not_unicode
     }
 
-    pub fn from_pairs<I, K, V>(pairs: I) -> Env
+    pub fn from_pairs<I, K, V>(pairs: I) -> ProcessEnv
     where
         I: IntoIterator<Item = (K, V)>,
         K: Into<String>,
         V: Into<String>,
     {
-        Env {
+        ProcessEnv {
             vars: pairs
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
@@ -80,8 +80,8 @@ mod tests {
 
     #[test]
     fn path_dirs_skip_empty_entries() {
-        let env = Env::from_pairs([("PATH", "/a::/b:")]);
+        let env = ProcessEnv::from_pairs([("PATH", "/a::/b:")]);
         assert_eq!(env.path_dirs(), [PathBuf::from("/a"), PathBuf::from("/b")]);
-        assert!(Env::default().path_dirs().is_empty());
+        assert!(ProcessEnv::default().path_dirs().is_empty());
     }
 }

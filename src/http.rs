@@ -26,10 +26,7 @@ use ureq::http::{Method, Request};
 use ureq::tls::{RootCerts, TlsConfig};
 use url::Url;
 
-pub use endpoints::{
-    discovered_endpoint, is_loopback, loggable_foreign_url, loggable_url, origin, secure_endpoint,
-    shown_url,
-};
+pub use endpoints::{discovered_endpoint, is_loopback, origin, secure_endpoint};
 pub use streaming::{Payload, StreamingResponse};
 
 /// A response, read in full.
@@ -293,7 +290,7 @@ impl Transport for Http {
         limit: u64,
     ) -> std::result::Result<Response, TransportError> {
         let started = Instant::now();
-        let shown = shown_url(url, headers);
+        let shown = crate::redact::request_url(url, headers);
         let fail = |err: ureq::Error| {
             tracing::debug!(target: "http", "{method} {shown} failed after {} ms: {err}", started.elapsed().as_millis());
             let too_large = matches!(err, ureq::Error::BodyExceedsLimit(_));

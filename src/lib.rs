@@ -2,19 +2,22 @@
 //!
 //! # Crate map
 //!
-//! Imports run one way, top to bottom (an architecture test in
-//! `tests/integration/architecture/` keeps it so):
+//! Imports run one way, top to bottom; a module may use its own layer and
+//! those below it (an architecture test in `tests/integration/architecture/`
+//! keeps it so):
 //!
 //! ```text
-//! main ─▶ lib (run) ─▶ commands ─▶ auth, plugin ─▶ config, http, files, secret,
-//!                                                   error, paths, env, output,
-//!                                                   logging, cli, interrupt, suggest
+//! main ─▶ lib (run) ─▶ commands ─▶ output ─▶ auth, plugin ─▶ cli ─▶ config
+//!      ─▶ http, logging, files ─▶ paths
+//!      ─▶ clock, env, error, interrupt, redact, secret, suggest, terminal
 //! ```
 //!
 //! - [`commands`]: one module per command group; [`commands::Ctx`] carries
 //!   the invocation (flags, configuration, output) and [`commands::Deps`],
 //!   the seams (clock and sleeper, HTTP transport, browser, session store,
 //!   terminal, stdout sink) built once in [`run`].
+//! - [`output`]: the only writer to stdout (or the sink a test hands in),
+//!   and [`output::OutputFormat`].
 //! - [`auth`]: tokens. `oauth` (the wire protocol, each part once: token
 //!   requests, client authentication, token responses, RFC 6749 §5.2
 //!   errors, device authorization, revocation), the use cases over it:
@@ -22,20 +25,24 @@
 //!   logged token request), `token_exchange` (RFC 8693 subjects), and `sso`
 //!   (the login flows, the ID token, the session store); `cache` (token
 //!   files), `discovery`, `client` (the authenticated client: bearer, origin
-//!   pinning, redirects, 401 → discard → retry once), `clock`.
-//! - [`terminal`]: the seam for what lmi tells the person on stderr
-//!   (notices, the waiting line), used by the login flows.
-//! - [`plugin`]: finding, describing and running `lmi-<name>` plugins.
+//!   pinning, redirects, 401 → discard → retry once). It writes no results.
+//! - [`plugin`]: finding, describing and running `lmi-<name>` plugins; the
+//!   built-in command names are handed to it.
+//! - [`cli`]: clap types, the built-in command names.
 //! - [`config`]: sources in (files, OS environment, command line), typed
 //!   values out ([`config::Config`]: service, API, SSO, logging), each raw
-//!   value with its source; the one key table.
+//!   value with its source; the one key table; [`config::EnvName`].
 //! - [`http`]: the transport seam and the real agent (timeouts, proxies,
-//!   endpoint rules); [`files`]: atomic private writes and locks;
-//!   [`secret`]: redacted values and scrubbing; [`error`]: domains and exit
-//!   codes; [`paths`], [`env`](mod@env): where files live and the environment
-//!   snapshot; [`output`]: the only writer to stdout; [`logging`]: stderr
-//!   and the file log; [`cli`]: clap types; [`interrupt`]: Ctrl-C;
-//!   [`suggest`]: did-you-mean.
+//!   endpoint rules); [`logging`]: stderr and the file log; [`files`]:
+//!   atomic private writes and locks.
+//! - [`paths`]: where files live, and which of them lmi trusts.
+//! - The bottom layer: [`clock`] (the one reader of the system time, and
+//!   RFC 3339); [`env`](mod@env) ([`env::ProcessEnv`], the process
+//!   environment's snapshot); [`error`]: domains and exit codes; [`redact`]:
+//!   every way of making text safe to show; [`secret`]: values that never
+//!   print; [`interrupt`]: Ctrl-C; [`suggest`]: did-you-mean; [`terminal`]:
+//!   what lmi tells the person on stderr (notices, the waiting line), the
+//!   seam the login flows write through.
 //!
 //! [`run`] parses argv, resolves configuration, sets up logging and
 //! dispatches; `main` alone turns the result into `error:`/`hint:` lines and
@@ -43,6 +50,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod env;
@@ -54,6 +62,7 @@ pub mod logging;
 pub mod output;
 pub mod paths;
 pub mod plugin;
+pub mod redact;
 pub mod secret;
 pub mod suggest;
 pub mod terminal;
@@ -107,7 +116,7 @@ pub fn verbose_errors() -> bool {
 }
 
 /// Runs one invocation; returns the exit code for success paths.
-pub fn run(args: Vec<OsString>, env: env::Env) -> Result<u8> {
+pub fn run(args: Vec<OsString>, env: env::ProcessEnv) -> Result<u8> {
     let paths = paths::Paths::from_env(&env);
     // The completion script asking for candidates: answer and stop.
     if commands::completion::answer_if_asked(&args, &paths, &env)? {
@@ -116,7 +125,10 @@ pub fn run(args: Vec<OsString>, env: env::Env) -> Result<u8> {
     let mut cmd = cli::command();
     if wants_top_level_help(&args) {
         // Built only when asked for: plugin discovery spawns processes.
-        let plugins = plugin::help_section(&paths, &env);
+        // Their warnings go to stderr, so logging comes first (the full
+        // setup, from configuration, is for commands that run).
+        logging::init_stderr();
+        let plugins = plugin::help_section(&paths, &env, &cli::builtin_names());
         let keys = cli::keys_help();
         cmd = if plugins.is_empty() {
             cmd.after_long_help(keys)

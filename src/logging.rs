@@ -145,6 +145,16 @@ where
 
 /// Installs the global subscriber. A log file that cannot be opened gives one
 /// warning and lmi goes on without it.
+/// Warnings to stderr, no file log: for `lmi --help`, which describes
+/// plugins before (and instead of) resolving configuration.
+pub fn init_stderr() {
+    init(&LogSetup {
+        verbosity: 0,
+        file: None,
+        file_level: LevelFilter::OFF,
+    });
+}
+
 pub fn init(setup: &LogSetup) {
     let stderr_filter = stderr_level(setup.verbosity);
     let stderr_layer = tracing_subscriber::fmt::layer()

@@ -7,7 +7,7 @@ fn main() -> ExitCode {
     // First: a core dump of this process would hold secrets and tokens.
     lmi::disable_core_dumps();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let env = lmi::env::Env::from_process();
+    let env = lmi::env::ProcessEnv::from_process();
     lmi::install_interrupt_handler();
     match lmi::run(args, env) {
         Ok(code) => ExitCode::from(code),

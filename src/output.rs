@@ -10,14 +10,42 @@
 //! [`Kind::BrokenPipe`](crate::error::Kind::BrokenPipe), which `main` turns
 //! into a silent exit 0.
 
+mod json_grammar;
 pub mod json_stream;
 
 use serde::Serialize;
 use std::io::{self, IsTerminal, Read, Write};
 use std::sync::{Arc, Mutex};
 
-use crate::cli::OutputFormat;
 use crate::error::{Error, Result};
+
+/// The format results are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// JSON, for scripts (the default).
+    #[default]
+    Json,
+    /// Plain text, for people.
+    Text,
+}
+
+impl OutputFormat {
+    /// The format `-o`/`--output` asked for; JSON when it is not given.
+    pub fn from_flag(flag: Option<crate::cli::OutputFlag>) -> OutputFormat {
+        match flag {
+            Some(crate::cli::OutputFlag::Text) => OutputFormat::Text,
+            Some(crate::cli::OutputFlag::Json) | None => OutputFormat::Json,
+        }
+    }
+
+    /// The name plugins get in `LMI_OUTPUT`: `json` or `text`.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Json => "json",
+            OutputFormat::Text => "text",
+        }
+    }
+}
 
 /// Writes results to its sink in the chosen format.
 #[derive(Debug, Clone)]

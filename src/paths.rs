@@ -7,7 +7,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::env::Env;
+use crate::env::ProcessEnv;
 use crate::error::{Error, Result};
 
 /// The platforms whose folders differ (SPEC §1, §10).
@@ -46,7 +46,7 @@ pub struct Paths {
 
 impl Paths {
     /// The folders of the platform lmi runs on.
-    pub fn from_env(env: &Env) -> Paths {
+    pub fn from_env(env: &ProcessEnv) -> Paths {
         Paths::for_platform(env, Platform::CURRENT)
     }
 
@@ -54,7 +54,7 @@ impl Paths {
     /// rules of every platform are tested on any. `LMI_CONFIG_DIR` and
     /// `LMI_CACHE_DIR` win everywhere (the `LOG_FILE` key is configuration,
     /// applied later).
-    pub fn for_platform(env: &Env, platform: Platform) -> Paths {
+    pub fn for_platform(env: &ProcessEnv, platform: Platform) -> Paths {
         let (config_default, cache_default, data_dir) = match platform {
             Platform::Windows => windows_dirs(env),
             Platform::Linux | Platform::MacOs => {
@@ -121,7 +121,7 @@ impl Paths {
 /// on the machine (`%LOCALAPPDATA%\lmi`). Where a variable is missing or not
 /// absolute, the folder it names by default under `%USERPROFILE%` is used;
 /// without that either, the root of the current drive.
-fn windows_dirs(env: &Env) -> (PathBuf, PathBuf, PathBuf) {
+fn windows_dirs(env: &ProcessEnv) -> (PathBuf, PathBuf, PathBuf) {
     let absolute = |var: &str| {
         env.non_empty(var)
             .filter(|v| is_windows_absolute(v))
@@ -369,7 +369,7 @@ mod tests {
     use super::*;
 
     fn paths(platform: Platform, vars: &[(&str, &str)]) -> Paths {
-        Paths::for_platform(&Env::from_pairs(vars.iter().copied()), platform)
+        Paths::for_platform(&ProcessEnv::from_pairs(vars.iter().copied()), platform)
     }
 
     const WINDOWS_PROFILE: [(&str, &str); 4] = [

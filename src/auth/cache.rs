@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::auth::discovery::Metadata;
+use crate::config::EnvName;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
@@ -87,7 +88,7 @@ impl TokenCache {
     /// Refuses (exit 3) a cache that others could have written: lmi's cache
     /// folder, `tokens/` and the environment's token, metadata and lock
     /// files (see [`crate::paths::check_trusted`]).
-    pub fn check_trusted(&self, env: &str) -> Result<()> {
+    pub fn check_trusted(&self, env: &EnvName) -> Result<()> {
         let root = self.dir.parent().unwrap_or(&self.dir);
         let files = [self.path(env), self.metadata_path(env), self.lock_path(env)];
         let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
@@ -99,7 +100,7 @@ impl TokenCache {
     /// environment's lock, so with the lock every such file is a leftover;
     /// while another run holds it, only stale ones are (see
     /// [`crate::files::STALE_TEMP`]).
-    pub fn remove_temps(&self, env: &str) -> usize {
+    pub fn remove_temps(&self, env: &EnvName) -> usize {
         // Held until the files are gone.
         let lock = self
             .dir
@@ -125,19 +126,19 @@ impl TokenCache {
         crate::files::remove_temps(&self.dir, crate::files::STALE_TEMP)
     }
 
-    pub fn path(&self, env: &str) -> PathBuf {
+    pub fn path(&self, env: &EnvName) -> PathBuf {
         self.dir.join(format!("{env}.json"))
     }
 
-    fn lock_path(&self, env: &str) -> PathBuf {
+    fn lock_path(&self, env: &EnvName) -> PathBuf {
         self.dir.join(format!(".{env}.lock"))
     }
 
-    fn metadata_path(&self, env: &str) -> PathBuf {
+    fn metadata_path(&self, env: &EnvName) -> PathBuf {
         self.dir.join(format!(".{env}.metadata.json"))
     }
 
-    pub fn read(&self, env: &str) -> Lookup {
+    pub fn read(&self, env: &EnvName) -> Lookup {
         let path = self.path(env);
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
@@ -157,7 +158,7 @@ impl TokenCache {
     }
 
     /// Writes the token atomically with mode 0600.
-    pub fn write(&self, env: &str, token: &CachedToken) -> io::Result<()> {
+    pub fn write(&self, env: &EnvName, token: &CachedToken) -> io::Result<()> {
         let bytes = serde_json::to_vec_pretty(token).map_err(io::Error::other)?;
         self.write_atomic(&self.path(env), &bytes)
     }
@@ -169,7 +170,7 @@ impl TokenCache {
     }
 
     /// Deletes the token file; `Ok(true)` when there was one.
-    pub fn remove(&self, env: &str) -> io::Result<bool> {
+    pub fn remove(&self, env: &EnvName) -> io::Result<bool> {
         let path = self.path(env);
         let result = if path.is_dir() {
             std::fs::remove_dir_all(&path)
@@ -184,15 +185,15 @@ impl TokenCache {
     }
 
     /// The environments that have a token file.
-    pub fn environments(&self) -> Vec<String> {
-        let mut out: Vec<String> = std::fs::read_dir(&self.dir)
+    pub fn environments(&self) -> Vec<EnvName> {
+        let mut out: Vec<EnvName> = std::fs::read_dir(&self.dir)
             .into_iter()
             .flatten()
             .flatten()
             .filter_map(|e| {
                 let name = e.file_name().into_string().ok()?;
                 let stem = name.strip_suffix(".json")?;
-                crate::config::valid_env_name(stem).then(|| stem.to_owned())
+                EnvName::checked(stem)
             })
             .collect();
         out.sort();
@@ -201,7 +202,7 @@ impl TokenCache {
 
     /// Takes the environment's lock, waiting at most `wait`. When the folder
     /// cannot hold a lock file (not writable), lmi goes on unlocked.
-    pub fn lock(&self, env: &str, wait: Duration) -> Result<crate::files::Lock> {
+    pub fn lock(&self, env: &EnvName, wait: Duration) -> Result<crate::files::Lock> {
         let path = self.lock_path(env);
         match crate::files::lock(&path, wait, || {
             tracing::debug!(target: "auth", "waiting for another lmi to finish with {}", path.display());
@@ -225,13 +226,18 @@ impl TokenCache {
     }
 
     /// Cached metadata for the environment, if it is for `issuer`.
-    pub fn read_metadata(&self, env: &str, issuer: &str) -> Option<Metadata> {
+    pub fn read_metadata(&self, env: &EnvName, issuer: &str) -> Option<Metadata> {
         let bytes = std::fs::read(self.metadata_path(env)).ok()?;
         let cached: CachedMetadata = serde_json::from_slice(&bytes).ok()?;
         (cached.service_url == issuer).then_some(cached.metadata)
     }
 
-    pub fn write_metadata(&self, env: &str, issuer: &str, metadata: &Metadata) -> io::Result<()> {
+    pub fn write_metadata(
+        &self,
+        env: &EnvName,
+        issuer: &str,
+        metadata: &Metadata,
+    ) -> io::Result<()> {
         let cached = CachedMetadata {
             service_url: issuer.to_owned(),
             metadata: metadata.clone(),
@@ -240,7 +246,7 @@ impl TokenCache {
         self.write_atomic(&self.metadata_path(env), &bytes)
     }
 
-    pub fn remove_metadata(&self, env: &str) {
+    pub fn remove_metadata(&self, env: &EnvName) {
         let _ = std::fs::remove_file(self.metadata_path(env));
     }
 }
@@ -254,6 +260,7 @@ struct CachedMetadata {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::testing::env_name;
 
     fn token(expires_at: Option<i64>) -> CachedToken {
         CachedToken {
@@ -286,11 +293,11 @@ mod tests {
     fn write_is_private_and_roundtrips() {
         let dir = tempfile::tempdir().unwrap();
         let cache = TokenCache::new(dir.path().join("tokens"));
-        cache.write("dev", &token(Some(5))).unwrap();
+        cache.write(&env_name("dev"), &token(Some(5))).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(cache.path("dev"))
+            let mode = std::fs::metadata(cache.path(&env_name("dev")))
                 .unwrap()
                 .permissions()
                 .mode();
@@ -298,13 +305,13 @@ mod tests {
             let mode = std::fs::metadata(cache.dir()).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o700);
         }
-        match cache.read("dev") {
+        match cache.read(&env_name("dev")) {
             Lookup::Found(t) => assert_eq!(t.expires_at, Some(5)),
             other => panic!("{other:?}"),
         }
-        std::fs::write(cache.path("dev"), b"{\"access_").unwrap();
-        assert!(matches!(cache.read("dev"), Lookup::Corrupt(_)));
-        assert_eq!(cache.environments(), vec!["dev".to_string()]);
+        std::fs::write(cache.path(&env_name("dev")), b"{\"access_").unwrap();
+        assert!(matches!(cache.read(&env_name("dev")), Lookup::Corrupt(_)));
+        assert_eq!(cache.environments(), vec![env_name("dev")]);
     }
 
     #[test]
@@ -313,8 +320,8 @@ mod tests {
         let cache = TokenCache::new(dir.path().join("tokens"));
         let mut exchanged = token(Some(5));
         exchanged.issued_for.subject = Some("sha256:ab".into());
-        cache.write("ex", &exchanged).unwrap();
-        match cache.read("ex") {
+        cache.write(&env_name("ex"), &exchanged).unwrap();
+        match cache.read(&env_name("ex")) {
             Lookup::Found(t) => assert_eq!(t.issued_for.subject.as_deref(), Some("sha256:ab")),
             other => panic!("{other:?}"),
         }
@@ -322,8 +329,9 @@ mod tests {
         let old = r#"{"access_token":"tok","token_type":"Bearer","expires_at":5,"obtained_at":1,
             "token_url":"http://127.0.0.1/token","client_id":"c","grant_type":"client_credentials",
             "username":null,"scopes":null,"audience":null}"#;
-        crate::files::write_atomic(cache.dir(), &cache.path("old"), old.as_bytes()).unwrap();
-        match cache.read("old") {
+        crate::files::write_atomic(cache.dir(), &cache.path(&env_name("old")), old.as_bytes())
+            .unwrap();
+        match cache.read(&env_name("old")) {
             Lookup::Found(t) => {
                 assert_eq!(t.issued_for, token(Some(5)).issued_for);
                 assert_eq!(t.issued_for.subject, None);

@@ -18,10 +18,9 @@ use url::Url;
 use crate::auth::service::ServiceAuth;
 use crate::config::ApiConfig;
 use crate::error::{Error, Result};
-use crate::http::{
-    loggable_foreign_url, loggable_url, origin, Payload, StreamingResponse, Transport,
-};
-use crate::secret::{clean_external, Secret};
+use crate::http::{origin, Payload, StreamingResponse, Transport};
+use crate::redact;
+use crate::secret::Secret;
 
 /// Same-origin redirects followed before giving up (a loop ends here too).
 pub const MAX_REDIRECTS: usize = 5;
@@ -51,7 +50,7 @@ impl RoundTrip {
     /// The error a final status means: a 401 after the retry is an
     /// authentication error, any other non-2xx a service error.
     pub fn status_error(&self) -> Option<Error> {
-        let url = loggable_url(&self.request.url);
+        let url = redact::url(&self.request.url);
         let method = &self.request.method;
         match self.response.status {
             200..=299 => None,
@@ -163,7 +162,7 @@ impl<'a> Client<'a> {
                     "{} {} redirected to an invalid location {:?}: {e}",
                     request.method,
                     shown(&request.url, &token.access_token),
-                    clean_external(
+                    redact::server_text(
                         &location.chars().take(200).collect::<String>(),
                         &[&token.access_token]
                     )
@@ -175,7 +174,7 @@ impl<'a> Client<'a> {
                     "{} {} redirected to {}, another origin; not followed, so the token stays on {}",
                     request.method,
                     shown(&request.url, &token.access_token),
-                    clean_external(&loggable_foreign_url(&next), &[&token.access_token]),
+                    redact::server_text(&redact::foreign_url(&next), &[&token.access_token]),
                     origin(&request.url)
                 ))
                 .with_hint(format!(
@@ -210,10 +209,10 @@ impl<'a> Client<'a> {
     }
 }
 
-/// A URL of this exchange as messages show it: [`loggable_url`], and the
+/// A URL of this exchange as messages show it: [`crate::redact::url`], and the
 /// token scrubbed in case a server put it into a redirect target.
 fn shown(url: &Url, token: &Secret) -> String {
-    clean_external(&loggable_url(url), &[token])
+    redact::server_text(&redact::url(url), &[token])
 }
 
 /// `Authorization: <type> <token>`; `Bearer` in its registered spelling for
@@ -266,7 +265,7 @@ pub fn challenge_summary(header: Option<&str>, token: &Secret) -> String {
         (None, Some(d)) => format!(": {d}"),
         (None, None) => String::new(),
     };
-    clean_external(&summary, &[token])
+    redact::server_text(&summary, &[token])
 }
 
 /// The `name=value` auth-params of a challenge (RFC 9110 §11.2), values
@@ -316,6 +315,7 @@ fn auth_params(header: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::testing::env_name;
 
     fn url(s: &str) -> Url {
         Url::parse(s).unwrap()
@@ -384,8 +384,8 @@ mod tests {
     mod flows {
         use super::*;
         use crate::auth::cache::{Lookup, TokenCache};
-        use crate::auth::clock::FixedClock;
         use crate::auth::testing::FakeTransport;
+        use crate::clock::FixedClock;
         use crate::config::ServiceConfig;
 
         fn service() -> ServiceConfig {
@@ -434,7 +434,7 @@ mod tests {
             );
             let methods: Vec<&str> = sent.iter().map(|s| s.method.as_str()).collect();
             assert_eq!(methods, ["POST", "GET", "POST", "GET"]);
-            match cache.read("dev") {
+            match cache.read(&env_name("dev")) {
                 Lookup::Found(t) => assert_eq!(t.access_token.expose(), "tok-2"),
                 other => panic!("{other:?}"),
             }

@@ -20,7 +20,7 @@ use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use serde::Serialize;
 use url::Url;
 
-use crate::auth::clock::Clock;
+use crate::clock::Clock;
 use crate::config::{AssertionSource, KeyAlg, KeySpec};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -114,7 +114,7 @@ impl<'a> Assertions<'a> {
                 format!("holds a key that cannot sign {}: {e}", key.alg.name()),
             )
         })?;
-        tracing::debug!(target: "auth", "signed a {} client assertion for {}", key.alg.name(), Url::parse(audience).map(|u| crate::http::loggable_url(&u)).unwrap_or_default());
+        tracing::debug!(target: "auth", "signed a {} client assertion for {}", key.alg.name(), Url::parse(audience).map(|u| crate::redact::url(&u)).unwrap_or_default());
         Ok(Secret::new(signed))
     }
 }

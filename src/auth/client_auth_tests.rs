@@ -4,7 +4,7 @@ use jsonwebtoken::{DecodingKey, Validation};
 use lmi_testidp::keys as k;
 
 use super::*;
-use crate::auth::clock::FixedClock;
+use crate::clock::FixedClock;
 use crate::error::Kind;
 
 const NOW: i64 = 1_800_000_000;

@@ -21,7 +21,7 @@ pub fn request_token(
     http: &dyn Transport,
     req: &TokenRequest<'_>,
 ) -> std::result::Result<TokenResponse, GrantError> {
-    let shown_url = crate::http::loggable_url(req.token_url);
+    let shown_url = crate::redact::url(req.token_url);
     if matches!(req.grant, Grant::DeviceCode(_)) {
         // A poll every few seconds: one line each only at -vv.
         tracing::debug!(target: "auth", "polling {shown_url} for the device login's tokens");

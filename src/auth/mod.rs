@@ -19,13 +19,11 @@
 //!   the current settings may use.
 //! - `client`: the authenticated client (bearer, origin pinning, redirects,
 //!   401 → discard → retry once).
-//! - `clock`: the time seam.
 //! - `sso`: the interactive SSO session.
 
 pub mod cache;
 pub mod client;
 pub mod client_auth;
-pub mod clock;
 pub mod discovery;
 pub mod grants;
 pub mod inspect;
@@ -37,12 +35,6 @@ pub mod sso;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod token_exchange;
-
-/// Seconds since the Unix epoch (the system clock; code with a [`clock::Clock`]
-/// at hand asks that instead).
-pub fn now() -> i64 {
-    clock::Clock::now(&clock::SystemClock)
-}
 
 /// The longest lifetime lmi believes: one year. A server that says
 /// `expires_in: 1e308` (or a JWT `exp` in the year 292277026596) gets this,
@@ -136,7 +128,7 @@ mod tests {
 
     #[test]
     fn skew_is_capped_at_half_a_short_lifetime() {
-        use crate::auth::clock::{Clock, FixedClock};
+        use crate::clock::{Clock, FixedClock};
         let clock = FixedClock::at(10_000);
         let got = clock.now();
         let exp = got + 30;

@@ -19,14 +19,14 @@ use url::Url;
 
 use crate::auth::cache::{CachedToken, Lookup, TokenCache};
 use crate::auth::client_auth::Assertions;
-use crate::auth::clock::Clock;
 use crate::auth::discovery;
 use crate::auth::grants::{self, Grant, GrantError, GrantFailure, TokenRequest};
 use crate::auth::service_hint::service_hint;
 pub use crate::auth::service_match::cached_state;
 use crate::auth::service_match::{issued_for, matches};
 use crate::auth::token_exchange::{SessionSubject, Subject};
-use crate::config::{Endpoint, GrantKind, ServiceConfig};
+use crate::clock::Clock;
+use crate::config::{Endpoint, EnvName, GrantKind, ServiceConfig};
 use crate::error::{Error, Result};
 use crate::http::{discovered_endpoint, Transport};
 use crate::secret::Secret;
@@ -93,8 +93,8 @@ impl<'a> ServiceAuth<'a> {
         self.config
     }
 
-    fn env(&self) -> &str {
-        self.config.environment.as_str()
+    fn env(&self) -> &EnvName {
+        &self.config.environment
     }
 
     fn lock_wait(&self) -> Duration {

@@ -6,7 +6,7 @@
 use url::Url;
 
 use crate::auth::cache::{CachedToken, IssuedFor, Lookup, TokenCache};
-use crate::config::{Endpoint, ServiceConfig};
+use crate::config::{Endpoint, EnvName, ServiceConfig};
 
 /// What a cached token must have been issued for to be used. For a
 /// discovered endpoint the service URL stands for the token URL.
@@ -40,7 +40,7 @@ pub(crate) fn matches(
     match &config.endpoint {
         Endpoint::Explicit(url) => ours(url.as_str()),
         Endpoint::Discover(issuer) => cache
-            .read_metadata(config.environment.as_str(), issuer.as_str())
+            .read_metadata(&config.environment, issuer.as_str())
             .and_then(|meta| meta.token_endpoint)
             .and_then(|raw| Url::parse(&raw).ok())
             .is_some_and(|endpoint| ours(endpoint.as_str())),
@@ -53,7 +53,7 @@ pub(crate) fn matches(
 /// subject is not checked: that would read the subject file or keychain.
 pub fn cached_state(
     cache: &TokenCache,
-    environment: &str,
+    environment: &EnvName,
     config: Option<&ServiceConfig>,
 ) -> Option<CachedToken> {
     match cache.read(environment) {

@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::auth::clock::FixedClock;
+use crate::auth::testing::env_name;
 use crate::auth::testing::FakeTransport;
+use crate::clock::FixedClock;
 
 const T0: i64 = 1_800_000_000;
 
@@ -144,7 +145,7 @@ fn a_failed_exchange_leaves_the_cache_alone() {
         err.message()
     );
     assert!(!err.message().contains("s3cret"), "the secret is scrubbed");
-    match f.cache.read("dev") {
+    match f.cache.read(&env_name("dev")) {
         Lookup::Found(t) => assert_eq!(t.access_token.expose(), "tok-1"),
         other => panic!("cache lost its token: {other:?}"),
     }
@@ -155,11 +156,11 @@ fn a_corrupt_cache_is_a_miss_and_heals() {
     let f = fixture();
     let cfg = config(0);
     std::fs::create_dir_all(f.cache.dir()).unwrap();
-    std::fs::write(f.cache.path("dev"), "{not json").unwrap();
+    std::fs::write(f.cache.path(&env_name("dev")), "{not json").unwrap();
     f.transport.reply(200, &token_body("tok-1", 100, None));
     let auth = ServiceAuth::new(&cfg, &f.cache, &f.transport, &f.clock);
     assert_eq!(auth.token().unwrap().1, TokenSource::Acquired);
-    assert!(matches!(f.cache.read("dev"), Lookup::Found(_)));
+    assert!(matches!(f.cache.read(&env_name("dev")), Lookup::Found(_)));
 }
 
 #[test]
@@ -191,9 +192,9 @@ fn discard_removes_only_the_rejected_token() {
     auth.token().unwrap();
     // Another process's newer token stays.
     auth.discard(&Secret::new("tok-old")).unwrap();
-    assert!(matches!(f.cache.read("dev"), Lookup::Found(_)));
+    assert!(matches!(f.cache.read(&env_name("dev")), Lookup::Found(_)));
     auth.discard(&Secret::new("tok-1")).unwrap();
-    assert!(matches!(f.cache.read("dev"), Lookup::Missing));
+    assert!(matches!(f.cache.read(&env_name("dev")), Lookup::Missing));
 }
 
 #[test]
@@ -205,7 +206,7 @@ fn discard_keeps_the_refresh_token_and_the_next_token_refreshes() {
     let auth = ServiceAuth::new(&cfg, &f.cache, &f.transport, &f.clock);
     auth.token().unwrap();
     auth.discard(&Secret::new("tok-1")).unwrap();
-    match f.cache.read("dev") {
+    match f.cache.read(&env_name("dev")) {
         Lookup::Found(t) => {
             assert!(t.access_token.is_empty());
             assert_eq!(t.refresh_token, Some(Secret::new("rt-1")));

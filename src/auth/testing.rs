@@ -13,6 +13,11 @@ use crate::config::{AuthMethod, Endpoint, EnvName, GrantKind, ServiceConfig};
 use crate::http::{Payload, Response, StreamingResponse, Transport, TransportError};
 use crate::secret::Secret;
 
+/// A valid environment name for tests.
+pub fn env_name(name: &str) -> EnvName {
+    EnvName::checked(name).unwrap_or_else(|| unreachable!())
+}
+
 /// Environment `dev`: client credentials for `cli` (secret `s3cret`) at an
 /// explicit loopback token URL, with `skew` seconds of expiry skew.
 pub fn service_config(skew: i64) -> ServiceConfig {

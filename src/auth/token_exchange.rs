@@ -23,9 +23,10 @@ use crate::auth::client_auth::read_token_file;
 use crate::auth::grants::ACCESS_TOKEN_TYPE;
 use crate::auth::sso::binding::recorded_subject;
 use crate::auth::sso::{valid_session, Idp, Session, SsoConfig, SsoDeps};
-use crate::config::SubjectSource;
+use crate::config::{EnvName, SubjectSource};
 use crate::error::{Error, Result};
-use crate::http::{loggable_url, origin};
+use crate::http::origin;
+use crate::redact;
 use crate::secret::Secret;
 
 /// How a session subject starts in the cache, to tell it from a file's hash.
@@ -80,8 +81,8 @@ impl SessionSubject<'_> {
         Err(Error::config(format!(
             "environment {:?} would send the SSO session's access token to {}, which is not the SSO issuer's token endpoint ({}) and whose origin is not in OAUTH_EXCHANGE_ORIGINS; nothing was sent",
             self.environment,
-            loggable_url(token_url),
-            loggable_url(&own)
+            redact::url(token_url),
+            redact::url(&own)
         ))
         .with_hint(format!(
             "if {wanted} may receive your SSO access token, add it to OAUTH_EXCHANGE_ORIGINS (space-separated origins)"
@@ -162,7 +163,7 @@ pub fn forget_session_tokens(
     cache: &TokenCache,
     identity: Option<&str>,
     wait: Duration,
-) -> Vec<String> {
+) -> Vec<EnvName> {
     let mut removed = Vec::new();
     for env in cache.environments() {
         let exchanged = |lookup: Lookup| match lookup {
@@ -189,7 +190,8 @@ pub fn forget_session_tokens(
         }
     }
     if !removed.is_empty() {
-        tracing::info!(target: "auth", "deleted the tokens exchanged from the SSO session: {}", removed.join(", "));
+        let names: Vec<&str> = removed.iter().map(EnvName::as_str).collect();
+        tracing::info!(target: "auth", "deleted the tokens exchanged from the SSO session: {}", names.join(", "));
     }
     removed
 }

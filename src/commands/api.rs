@@ -1,8 +1,9 @@
 //! `lmi api`: authenticated requests to the environment's service (SPEC §4).
 //!
 //! The work runs in three steps, and only the last one touches the network:
-//! 1. `plan`: every input is checked — the target URL and its origin, the
-//!    headers, the body — so bad input costs no token and sends nothing.
+//! 1. `plan` (its own module): every input is checked — the target URL and
+//!    its origin, the headers, the body — so bad input costs no token and
+//!    sends nothing.
 //! 2. the exchange, by the authenticated client ([`crate::auth::client`]):
 //!    the token, origin pinning, same-origin redirects and the 401 retry.
 //! 3. `response::print`: the response body streamed to stdout as it
@@ -28,11 +29,11 @@ mod response;
 use super::Ctx;
 use std::time::Duration;
 
-use crate::auth::client::{Request, RoundTrip};
+use crate::auth::client::RoundTrip;
 use crate::cli::ApiArgs;
 use crate::error::{Error, Result};
 use crate::http::StreamingResponse;
-use plan::plan;
+use plan::{check_paginate, plan};
 
 pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<u8> {
     let api = ctx.config()?.api()?;
@@ -92,7 +93,7 @@ pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<u8> {
         let what = format!(
             "{} {}",
             exchange.request.method,
-            crate::http::loggable_url(&exchange.request.url)
+            crate::redact::url(&exchange.request.url)
         );
         return Err(graphql::errors_error(&what));
     }
@@ -109,7 +110,7 @@ fn filtered(
     let what = format!(
         "{} {}",
         exchange.request.method,
-        crate::http::loggable_url(&exchange.request.url)
+        crate::redact::url(&exchange.request.url)
     );
     let mut out = ctx.out.writer();
     if args.include {
@@ -170,166 +171,6 @@ fn print_head(ctx: &Ctx, args: &ApiArgs, response: &StreamingResponse) -> Result
         let _ = ctx.out.stream(&head, &mut std::io::empty(), false)?;
     }
     Ok(())
-}
-
-// --- step 1: the plan ---------------------------------------------------------
-
-/// `--paginate` walks pages of a `GET`, or of `lmi api graphql` (SPEC
-/// §4.4): a body or another method would be sent again for every page.
-fn check_paginate(args: &ApiArgs, request: &Request, graphql: bool) -> Result<()> {
-    if !graphql && (args.file.is_some() || request.method != "GET") {
-        let with_file = if args.file.is_some() {
-            " with --file"
-        } else {
-            ""
-        };
-        return Err(Error::usage(format!(
-            "--paginate follows pages of a GET request or of lmi api graphql, not {}{with_file}",
-            request.method
-        ))
-        .with_hint("leave out -X, --file and body fields (use -X GET to send fields as the query string), or --paginate"));
-    }
-    let conflict = [
-        (args.include, "-i/--include"),
-        (args.output_file.is_some(), "--output-file"),
-        (args.silent, "--silent"),
-    ];
-    if let Some((_, flag)) = conflict.iter().find(|(set, _)| *set) {
-        return Err(
-            Error::usage(format!("--paginate cannot be combined with {flag}"))
-                .with_hint(format!("use {flag} on a single page, without --paginate")),
-        );
-    }
-    if graphql {
-        if args.next.is_some() {
-            return Err(Error::usage(
-                "lmi api graphql pages by pageInfo { hasNextPage endCursor }; --next is for REST APIs",
-            ));
-        }
-        graphql_pages::check(request)?;
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::plan::{method, parse_headers, target};
-    use super::*;
-    use url::Url;
-
-    fn url(s: &str) -> Url {
-        Url::parse(s).unwrap()
-    }
-
-    fn no_base() -> Error {
-        Error::config("no base")
-    }
-
-    fn joined(path: &str, base: &str) -> String {
-        target(path, Some(&url(base)), &[], no_base)
-            .unwrap()
-            .to_string()
-    }
-
-    #[test]
-    fn paths_join_the_base_keeping_its_path_and_the_query() {
-        assert_eq!(joined("/whoami", "https://h/v1"), "https://h/v1/whoami");
-        assert_eq!(joined("whoami", "https://h/v1/"), "https://h/v1/whoami");
-        assert_eq!(joined("/whoami", "https://h"), "https://h/whoami");
-        assert_eq!(
-            joined("/a?b=1&c=2", "https://h/v1?x=y"),
-            "https://h/v1/a?b=1&c=2"
-        );
-        assert_eq!(joined("", "https://h/v1"), "https://h/v1");
-        assert_eq!(joined("/a#frag", "https://h"), "https://h/a");
-        // Things that look like an authority stay in the path.
-        assert_eq!(
-            joined("//evil.example/x", "https://h"),
-            "https://h//evil.example/x"
-        );
-        assert_eq!(
-            joined("@evil.example", "https://h"),
-            "https://h/@evil.example"
-        );
-        assert_eq!(
-            joined("\\\\evil.example", "https://h"),
-            "https://h///evil.example"
-        );
-        assert_eq!(target("/x", None, &[], no_base).unwrap_err().exit_code(), 3);
-    }
-
-    #[test]
-    fn full_urls_only_on_allowed_origins() {
-        let base = url("https://api.example/v1");
-        let allowed = vec!["https://other.example".to_owned()];
-        let ok = |p: &str| {
-            target(p, Some(&base), &allowed, no_base)
-                .unwrap()
-                .to_string()
-        };
-        assert_eq!(
-            ok("https://api.example/v2/x?q=1"),
-            "https://api.example/v2/x?q=1"
-        );
-        assert_eq!(ok("HTTPS://API.EXAMPLE:443/x"), "https://api.example/x");
-        assert_eq!(ok("https://other.example/y"), "https://other.example/y");
-        for bad in [
-            "https://evil.example/x",
-            "http://api.example/x",
-            "https://api.example:8443/x",
-            "https://api.example.evil.example/",
-            "https://other.example@evil.example/",
-        ] {
-            let err = target(bad, Some(&base), &allowed, no_base).unwrap_err();
-            assert_eq!(err.exit_code(), 2, "{bad}");
-        }
-        let ftp = target("ftp://api.example/x", Some(&base), &[], no_base);
-        assert_eq!(ftp.unwrap_err().exit_code(), 2);
-        // Without a base, only the listed origins.
-        assert!(target("https://other.example/", None, &allowed, no_base).is_ok());
-        let unlisted = target("https://api.example/", None, &allowed, no_base);
-        assert_eq!(unlisted.unwrap_err().exit_code(), 2);
-    }
-
-    #[test]
-    fn headers_are_checked() {
-        let h = |v: &[&str]| parse_headers(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert_eq!(
-            h(&["X-A: 1", "Content-Type:text/plain; charset=utf-8"]).unwrap(),
-            vec![
-                ("X-A".to_owned(), "1".to_owned()),
-                (
-                    "Content-Type".to_owned(),
-                    "text/plain; charset=utf-8".to_owned()
-                )
-            ]
-        );
-        assert_eq!(h(&["X-Empty:"]).unwrap()[0].1, "");
-        for bad in [
-            "NoColon",
-            ": v",
-            "Bad Name: v",
-            "X: a\nb",
-            "authorization: Bearer x",
-        ] {
-            assert_eq!(h(&[bad]).unwrap_err().exit_code(), 2, "{bad}");
-        }
-    }
-
-    #[test]
-    fn methods() {
-        assert_eq!(method(None, false, false).unwrap(), "GET");
-        assert_eq!(method(None, true, true).unwrap(), "POST");
-        assert_eq!(method(None, true, false).unwrap(), "POST");
-        assert_eq!(method(Some("put"), true, true).unwrap(), "PUT");
-        assert_eq!(method(Some("delete"), false, false).unwrap(), "DELETE");
-        assert_eq!(
-            method(Some("FROB"), false, false).unwrap_err().exit_code(),
-            2
-        );
-        assert_eq!(method(Some("head"), true, true).unwrap_err().exit_code(), 2);
-        assert_eq!(method(Some("head"), true, false).unwrap(), "HEAD");
-    }
 }
 
 #[cfg(test)]

@@ -8,9 +8,9 @@ use crate::auth::inspect::{self, Decoded};
 use crate::auth::service::{self, TokenSource};
 use crate::auth::sso::{self, SsoStatus};
 use crate::cli::AuthCommand;
+use crate::clock::rfc3339;
 use crate::error::{Error, Kind, Result};
-use crate::output::rfc3339;
-use crate::secret::clean_text;
+use crate::redact;
 
 pub fn run(ctx: &Ctx, cmd: AuthCommand) -> Result<u8> {
     match cmd {
@@ -99,11 +99,10 @@ fn status(ctx: &Ctx) -> Result<u8> {
     let config = ctx.config()?;
     let status = sso_status(ctx)?;
     if let Some(name) = config.environment() {
-        ctx.token_cache().check_trusted(name.as_str())?;
+        ctx.token_cache().check_trusted(name)?;
     }
     let environment = config.environment().map(|name| {
-        let cached =
-            service::cached_state(&ctx.token_cache(), name.as_str(), config.service().ok());
+        let cached = service::cached_state(&ctx.token_cache(), name, config.service().ok());
         let now = ctx.deps.clock.now();
         let skew = config.expiry_skew().unwrap_or(60);
         EnvState {
@@ -191,7 +190,7 @@ fn clear(ctx: &Ctx, all: bool) -> Result<u8> {
     let names = if all {
         cache.environments()
     } else {
-        vec![ctx.config()?.require_environment()?.to_string()]
+        vec![ctx.config()?.require_environment()?.clone()]
     };
     let mut cleared = Vec::new();
     // Left by a write that was killed; they may hold live tokens. Only the
@@ -207,7 +206,7 @@ fn clear(ctx: &Ctx, all: bool) -> Result<u8> {
     for name in names {
         cache.remove_metadata(&name);
         match cache.remove(&name) {
-            Ok(true) => cleared.push(name),
+            Ok(true) => cleared.push(name.to_string()),
             Ok(false) => {}
             Err(e) => return Err(Error::io("cannot delete", &cache.path(&name), e)),
         }
@@ -241,7 +240,7 @@ fn decoded_lines(label: &str, decoded: &Decoded) -> Vec<String> {
             for (k, v) in map {
                 // Names and values come from the token's issuer: an escape
                 // sequence or newline there must not reach the terminal.
-                lines.push(clean_text(&format!("  {k}: {v}")));
+                lines.push(redact::unsafe_chars(&format!("  {k}: {v}")));
             }
         }
     }
@@ -270,7 +269,7 @@ fn inspect(ctx: &Ctx) -> Result<u8> {
         let scope = out
             .scope
             .as_deref()
-            .map_or_else(|| "-".to_owned(), clean_text);
+            .map_or_else(|| "-".to_owned(), redact::unsafe_chars);
         lines.push(format!("scope: {scope}"));
         lines.push("(decoded, not verified)".to_owned());
         lines.join("\n")

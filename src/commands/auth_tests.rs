@@ -98,7 +98,7 @@ fn status_with_a_valid_session_shows_user_issuer_and_expiry() {
     assert_eq!(sso["refreshable"], true);
     assert_eq!(
         sso["expires_at"],
-        crate::output::rfc3339(NOW + 600).unwrap().as_str()
+        crate::clock::rfc3339(NOW + 600).unwrap().as_str()
     );
 }
 
@@ -126,7 +126,7 @@ fn status_counts_an_expired_session_without_refresh_token_as_logged_out() {
 fn status_text_names_user_issuer_store_and_expiry() {
     let h = with_sso(Harness::new().text()).session(session(NOW + 600, Some("rt-1")));
     assert_eq!(run(&h.ctx(), AuthCommand::Status).unwrap(), 0);
-    let expires = crate::output::rfc3339(NOW + 600).unwrap();
+    let expires = crate::clock::rfc3339(NOW + 600).unwrap();
     assert_eq!(
         h.out(),
         format!(
@@ -176,7 +176,7 @@ fn status_after_a_token_shows_it_cached_until_its_expiry() {
         ..h
     };
     assert_eq!(run(&h2.ctx(), AuthCommand::Status).unwrap(), 0);
-    let until = crate::output::rfc3339(NOW + 3600).unwrap();
+    let until = crate::clock::rfc3339(NOW + 3600).unwrap();
     assert!(
         h2.out().ends_with(&format!(
             "environment dev: client_credentials grant (client_secret_basic client authentication), token cached until {until}\n"

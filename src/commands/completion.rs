@@ -15,11 +15,11 @@ use std::ffi::OsString;
 use clap_complete::engine::{ArgValueCandidates, CompletionCandidate, SubcommandCandidates};
 use clap_complete::env::{EnvCompleter, Shells};
 
-use crate::cli::OutputFormat;
 use crate::config::{list_environments, KeyKind, KEYS};
-use crate::env::Env;
+use crate::env::ProcessEnv;
 use crate::error::{Error, Result};
 use crate::output::Output;
+use crate::output::OutputFormat;
 use crate::paths::Paths;
 
 /// The variable the completion script sets when it asks for candidates
@@ -36,7 +36,7 @@ fn shell(name: &str) -> Result<&'static dyn EnvCompleter> {
 }
 
 /// The clap command with live candidates attached.
-pub fn command(paths: &Paths, env: &Env) -> clap::Command {
+pub fn command(paths: &Paths, env: &ProcessEnv) -> clap::Command {
     let environments = {
         let paths = paths.clone();
         move || {
@@ -49,7 +49,7 @@ pub fn command(paths: &Paths, env: &Env) -> clap::Command {
     let plugins = {
         let (paths, env) = (paths.clone(), env.clone());
         move || {
-            crate::plugin::discover(&paths, &env)
+            crate::plugin::discover(&paths, &env, &crate::cli::builtin_names())
                 .into_iter()
                 .map(|p| CompletionCandidate::new(p.name).help(Some("plugin".into())))
                 .collect::<Vec<_>>()
@@ -106,7 +106,7 @@ pub fn command(paths: &Paths, env: &Env) -> clap::Command {
 /// When the completion script is asking (`LMI_COMPLETE=SHELL lmi -- WORDS...`),
 /// prints the candidates and returns `true`. A value that names no shell
 /// is not a request: lmi runs as usual.
-pub fn answer_if_asked(args: &[OsString], paths: &Paths, env: &Env) -> Result<bool> {
+pub fn answer_if_asked(args: &[OsString], paths: &Paths, env: &ProcessEnv) -> Result<bool> {
     let Some(shell) = env.non_empty(VAR).and_then(|name| shell(name).ok()) else {
         return Ok(false);
     };

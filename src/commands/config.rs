@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use super::Ctx;
 use crate::cli::ConfigCommand;
 use crate::config::write::{self, Change, Edited, FileRole};
-use crate::config::{shown_value, KEYS};
+use crate::config::{is_secret_key, KEYS};
 use crate::error::Result;
 
 pub fn run(ctx: &Ctx, cmd: ConfigCommand) -> Result<u8> {
@@ -110,7 +110,7 @@ fn show(ctx: &Ctx) -> Result<u8> {
     let settings = config.settings();
     let mut values = BTreeMap::new();
     for (key, value) in &settings.values {
-        let shown = shown_value(key, &value.value);
+        let shown = crate::redact::config_value(&value.value, is_secret_key(key));
         values.insert(
             key.clone(),
             Shown {

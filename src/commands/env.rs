@@ -71,9 +71,9 @@ fn remove(ctx: &Ctx, name: &str) -> Result<u8> {
     // The lock file `config set` leaves beside it (see config::write).
     let _ = crate::files::remove(&write::lock_path(&path));
     let cache = ctx.token_cache();
-    cache.remove_metadata(name.as_str());
-    if let Err(e) = cache.remove(name.as_str()) {
-        tracing::warn!(target: "auth", "could not delete the cached token {}: {e}", cache.path(name.as_str()).display());
+    cache.remove_metadata(&name);
+    if let Err(e) = cache.remove(&name) {
+        tracing::warn!(target: "auth", "could not delete the cached token {}: {e}", cache.path(&name).display());
     }
     let out = Removed {
         removed: name.to_string(),

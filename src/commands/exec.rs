@@ -13,8 +13,8 @@ use std::process::Command;
 use super::plugin::invocation;
 use super::Ctx;
 use crate::cli::ExecArgs;
+use crate::clock::rfc3339;
 use crate::error::{Error, Result};
-use crate::output::rfc3339;
 use crate::plugin::{reserved_variable, run_child, Child};
 
 /// The variable that holds the token unless `--env-var` names another.

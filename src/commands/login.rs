@@ -8,8 +8,8 @@ use crate::auth::sso::choice::Surroundings;
 use crate::auth::sso::flow::{self, LoginOptions, Outcome};
 use crate::auth::token_exchange;
 use crate::cli::LoginSsoArgs;
+use crate::clock::rfc3339;
 use crate::error::Result;
-use crate::output::rfc3339;
 
 #[derive(Serialize)]
 struct LoginOut {

@@ -4,10 +4,10 @@
 use serde_json::json;
 
 use super::{login_sso, logout_sso};
-use crate::auth::clock::Clock;
 use crate::auth::sso::testing::{oidc_session, session, FakeIdp, RecordingBrowser, TOKEN_URL};
 use crate::auth::sso::MemoryStore;
 use crate::cli::LoginSsoArgs;
+use crate::clock::Clock;
 use crate::commands::auth::tests::with_sso;
 use crate::commands::testing::{error_of, Harness, NOW};
 use crate::error::Kind;

@@ -29,17 +29,17 @@ use std::time::Duration;
 
 use crate::auth::cache::TokenCache;
 use crate::auth::client::Client;
-use crate::auth::clock::{Clock, Sleeper, SystemClock, SystemSleeper};
 use crate::auth::service::ServiceAuth;
 use crate::auth::sso::{Browser, SsoDeps, Store, SystemBrowser};
 use crate::auth::token_exchange::SessionSubject;
-use crate::cli::{Command, GlobalArgs, OutputFormat};
+use crate::cli::{Command, GlobalArgs};
+use crate::clock::{Clock, Sleeper, SystemClock, SystemSleeper};
 use crate::config::{Config, Inputs, SsoConfig, SubjectSource};
-use crate::env::Env;
+use crate::env::ProcessEnv;
 use crate::error::{Error, Result};
 use crate::http::{Http, Transport};
 use crate::logging::{self, LogSetup};
-use crate::output::{Output, Sink};
+use crate::output::{Output, OutputFormat, Sink};
 use crate::paths::Paths;
 use crate::terminal::{StderrTerminal, Terminal};
 
@@ -69,7 +69,7 @@ impl Deps {
     /// The real clock, network and browser (`$BROWSER` from the snapshot).
     /// Nothing is opened or allocated here: the agent and the store are
     /// made when a command first needs them.
-    pub fn system(env: &Env) -> Deps {
+    pub fn system(env: &ProcessEnv) -> Deps {
         Deps {
             clock: Arc::new(SystemClock),
             sleeper: Arc::new(SystemSleeper),
@@ -127,7 +127,7 @@ pub struct Ctx {
     pub global: GlobalArgs,
     /// `--set` values followed by `--<key>` flags (later wins).
     pub command_line: Vec<(String, String)>,
-    pub env: Env,
+    pub env: ProcessEnv,
     pub paths: Paths,
     pub out: Output,
     pub deps: Deps,
@@ -138,16 +138,13 @@ impl Ctx {
     pub fn new(
         global: GlobalArgs,
         key_flags: Vec<(String, String)>,
-        env: Env,
+        env: ProcessEnv,
         paths: Paths,
         deps: Deps,
     ) -> Ctx {
         let mut command_line = global.set.clone();
         command_line.extend(key_flags);
-        let out = Output::to(
-            global.output.unwrap_or(OutputFormat::Json),
-            deps.stdout.clone(),
-        );
+        let out = Output::to(OutputFormat::from_flag(global.output), deps.stdout.clone());
         Ctx {
             global,
             command_line,
@@ -271,7 +268,10 @@ impl Ctx {
                 if crate::config::is_secret_key(key) {
                     tracing::debug!(target: "config", "{key} = ******** (from {})", value.source);
                 } else {
-                    let shown = crate::config::shown_value(key, &value.value);
+                    let shown = crate::redact::config_value(
+                        &value.value,
+                        crate::config::is_secret_key(key),
+                    );
                     tracing::debug!(target: "config", "{key} = {shown:?} (from {})", value.source);
                 }
             }
@@ -349,7 +349,7 @@ pub const VERSION_LINE: &str = concat!(
 /// `lmi --version`: lmi's version, then each plugin's.
 pub fn version(ctx: &Ctx) -> Result<u8> {
     let mut text = format!("{VERSION_LINE}\n");
-    for line in crate::plugin::version_lines(&ctx.paths, &ctx.env) {
+    for line in crate::plugin::version_lines(&ctx.paths, &ctx.env, &crate::cli::builtin_names()) {
         text.push_str(&line);
         text.push('\n');
     }

@@ -12,12 +12,12 @@ use std::time::Duration;
 use url::Url;
 
 use super::{Ctx, Deps};
-use crate::auth::clock::FixedClock;
 use crate::auth::sso::testing::RecordingBrowser;
 use crate::auth::sso::{Browser, MemoryStore, Session, Store};
 use crate::auth::testing::FakeTransport;
-use crate::cli::{GlobalArgs, OutputFormat};
-use crate::env::Env;
+use crate::cli::{GlobalArgs, OutputFlag};
+use crate::clock::FixedClock;
+use crate::env::ProcessEnv;
 use crate::error::{Error, Kind, Result};
 use crate::http::{Payload, Response, StreamingResponse, Transport, TransportError};
 use crate::output::Captured;
@@ -172,7 +172,7 @@ impl Harness {
 
     /// Text output (`-o text`).
     pub fn text(mut self) -> Harness {
-        self.global.output = Some(OutputFormat::Text);
+        self.global.output = Some(OutputFlag::Text);
         self
     }
 
@@ -209,10 +209,10 @@ impl Harness {
         self
     }
 
-    fn env(&self) -> Env {
+    fn env(&self) -> ProcessEnv {
         let mut pairs = vec![("HOME".to_owned(), self.home.path().display().to_string())];
         pairs.extend(self.vars.iter().cloned());
-        Env::from_pairs(pairs)
+        ProcessEnv::from_pairs(pairs)
     }
 
     pub fn paths(&self) -> Paths {

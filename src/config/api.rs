@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::resolve::Settings;
 use super::service::http_timeout;
+use super::settings::Settings;
 use crate::error::{Error, Result};
 use crate::http::{origin, secure_endpoint};
 use crate::paths::Paths;

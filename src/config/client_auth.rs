@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use super::resolve::Settings;
+use super::settings::Settings;
 use crate::error::{Error, Result};
 use crate::paths::Paths;
 

@@ -3,11 +3,13 @@
 //! - `keys`: the one table of documented keys (defaults, ranges, secrecy).
 //! - `dotenv`: reading a dotenv file.
 //! - `environments`: [`EnvName`] and the environments that exist.
-//! - `resolve`: precedence (SPEC §2) into [`Settings`], each value with its
-//!   source, and the warnings about secrets in the wrong place.
+//! - `resolve`: precedence (SPEC §2) and the choice of environment, into
+//!   [`Settings`]; `settings`: those values, each with its source, and the
+//!   typed getters; `warnings`: secrets in the wrong place, misspelt keys.
 //! - `service`, `api`, `sso`: the typed parts the rest of lmi reads;
 //!   `client_auth`: the service client's key, assertion and exchange subject.
-//! - `write`: editing a config file (`config set/unset`, `env add`).
+//! - `write`: editing a config file (`config set/unset`, `env add`);
+//!   `assignment`: the keys and values it accepts, and their quoting.
 //!
 //! [`Config`] is built once per invocation; its typed parts are validated
 //! the first time they are asked for (so `config show` works when a service
@@ -15,13 +17,16 @@
 //! its key string.
 
 mod api;
+mod assignment;
 mod client_auth;
 mod dotenv;
 mod environments;
 mod keys;
 mod resolve;
 mod service;
+mod settings;
 mod sso;
+mod warnings;
 pub mod write;
 
 use std::path::PathBuf;
@@ -32,9 +37,10 @@ use tracing::level_filters::LevelFilter;
 pub use api::ApiConfig;
 pub use client_auth::{AssertionSource, KeyAlg, KeySpec, SubjectSource};
 pub use environments::{environments_hint, list_environments, valid_env_name, EnvName};
-pub use keys::{is_secret_key, key_def, misspelt_key, shown_value, KeyDef, KeyKind, KEYS};
-pub use resolve::{resolve, Inputs, Settings, Source, Value};
+pub use keys::{is_secret_key, key_def, misspelt_key, KeyDef, KeyKind, KEYS};
+pub use resolve::{resolve, Inputs};
 pub use service::{AuthMethod, Endpoint, GrantKind, ServiceConfig};
+pub use settings::{Settings, Source, Value};
 pub use sso::{FlowSetting, SsoConfig, StoreKind};
 
 use crate::error::{Error, Result};

@@ -1,93 +1,32 @@
 //! Resolution: every source of a value (SPEC §2 precedence, highest first:
 //! command line, OS environment, `env/<name>.env`, the main `.env`, built-in
 //! defaults) merged into [`Settings`], where each value remembers its source,
-//! plus the warnings about where secrets sit. [`resolve`] does no I/O of its
-//! own: files come through the `read_file` function it is given, so
-//! precedence tests are pure.
+//! and the choice of environment. [`resolve`] does no I/O of its own: files
+//! come through the `read_file` function it is given, so precedence tests
+//! are pure. The types and typed getters are in `settings`, the warnings
+//! in `warnings`.
 
-use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::dotenv::FileValues;
-use super::environments::{environments_hint, no_environment, EnvName};
-use super::keys::{key_def, misspelt_key, parse_bool, KeyKind, KEYS};
-use crate::env::Env;
+use super::environments::{environments_hint, EnvName};
+use super::keys::{key_def, KEYS};
+use super::settings::{Settings, Source, Value};
+use super::warnings::{secret_warnings, typo_warnings};
+use crate::env::ProcessEnv;
 use crate::error::{Error, Result};
 use crate::paths::Paths;
-use crate::secret::Secret;
-
-/// Where a value came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    CommandLine,
-    Environment,
-    EnvFile(PathBuf),
-    MainFile(PathBuf),
-    Default,
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Source::CommandLine => f.write_str("command line"),
-            Source::Environment => f.write_str("environment variable"),
-            Source::EnvFile(p) | Source::MainFile(p) => write!(f, "{}", p.display()),
-            Source::Default => f.write_str("default"),
-        }
-    }
-}
-
-impl Serialize for Source {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-/// A resolved value and its source.
-#[derive(Clone)]
-pub struct Value {
-    pub value: String,
-    pub source: Source,
-}
-
-/// Values may be secrets: debug output shows where a value came from, never
-/// the value.
-impl fmt::Debug for Value {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Value")
-            .field(
-                "value",
-                &format_args!("[{} chars]", self.value.chars().count()),
-            )
-            .field("source", &self.source)
-            .finish()
-    }
-}
 
 /// The inputs to [`resolve`].
 pub struct Inputs<'a> {
-    pub env: &'a Env,
+    pub env: &'a ProcessEnv,
     pub paths: &'a Paths,
     /// `-e/--environment`.
     pub environment_flag: Option<&'a str>,
     /// `--set` and `--<key>` values, keys upper-cased, later ones win.
     pub command_line: &'a [(String, String)],
 }
-
-/// The raw configuration of one invocation: every key's value and source.
-/// Outside `config`, code reads the typed parts of [`super::Config`]; the
-/// raw map is only listed (`config show`, plugins' `--set` exports).
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub environment: Option<EnvName>,
-    pub env_file: Option<PathBuf>,
-    pub values: BTreeMap<String, Value>,
-    /// Warnings to show once logging is up (secrets in the wrong place).
-    pub warnings: Vec<String>,
-}
-
 /// Resolves every source into [`Settings`]. `read_file` reads a dotenv file
 /// (`Ok(None)` when it does not exist).
 pub fn resolve(
@@ -119,26 +58,7 @@ pub fn resolve(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
 
-    // Which environment: -e, then LMI_ENVIRONMENT (empty = unset), then
-    // DEFAULT_ENVIRONMENT from the command line, the OS, or the main file.
-    let chosen = match inputs.environment_flag {
-        Some(flag) => Some(flag.to_owned()),
-        None => inputs
-            .env
-            .non_empty("LMI_ENVIRONMENT")
-            .map(str::to_owned)
-            .or_else(|| {
-                cli.get("DEFAULT_ENVIRONMENT")
-                    .map(|v| (*v).to_owned())
-                    .or_else(|| inputs.env.get("DEFAULT_ENVIRONMENT").map(str::to_owned))
-                    .or_else(|| {
-                        main.as_ref()
-                            .and_then(|m| m.get("DEFAULT_ENVIRONMENT"))
-                            .map(str::to_owned)
-                    })
-                    .filter(|v| !v.is_empty())
-            }),
-    };
+    let chosen = choose_environment(inputs, &cli, main.as_ref());
 
     let mut environment = None;
     let mut env_file = None;
@@ -229,16 +149,7 @@ pub fn resolve(
         main.as_ref(),
         env_values.as_ref(),
     );
-    // A key that is one or two typos away from a documented one is almost
-    // certainly meant as that key (OAUTH_CLEINT_ID).
-    for (name, value) in &values {
-        if let Some(meant) = misspelt_key(name) {
-            warnings.push(format!(
-                "{name} ({}) is not a key lmi knows; did you mean {meant}?",
-                value.source
-            ));
-        }
-    }
+    typo_warnings(&mut warnings, &values);
     warnings.dedup();
 
     Ok(Settings {
@@ -249,168 +160,30 @@ pub fn resolve(
     })
 }
 
-/// Secrets in places others can read them (SPEC §2), warned about as ssh
-/// does for keys: on the command line, in the shared main file, or in a
-/// file readable by group or others.
-fn secret_warnings(
-    warnings: &mut Vec<String>,
-    paths: &Paths,
-    chosen: Option<&str>,
+/// Which environment: `-e`, then `LMI_ENVIRONMENT` (empty = unset), then
+/// `DEFAULT_ENVIRONMENT` from the command line, the OS, or the main file.
+fn choose_environment(
+    inputs: &Inputs<'_>,
     cli: &HashMap<&str, &str>,
     main: Option<&FileValues>,
-    env_values: Option<&FileValues>,
-) {
-    let env_file_shown = || {
-        paths
-            .env_file(chosen.unwrap_or("<name>"))
-            .display()
-            .to_string()
-    };
-    for key in KEYS.iter().filter(|k| k.secret) {
-        if cli.contains_key(key.name) {
-            warnings.push(format!(
-                "{} was given on the command line, where other users can see it in the process list; set it in {} or an environment variable instead",
-                key.name,
-                env_file_shown()
-            ));
-        }
-        for file in main.into_iter().chain(env_values) {
-            if !file.has(key.name) {
-                continue;
-            }
-            let in_env_file = env_values.is_some_and(|f| f.has(key.name));
-            if Some(&file.path) == main.map(|m| &m.path) {
-                if in_env_file {
-                    warnings.push(format!(
-                        "{} in the main config {} is overridden by the environment's file; remove it from {}",
-                        key.name,
-                        file.path.display(),
-                        file.path.display()
-                    ));
-                } else {
-                    warnings.push(format!(
-                        "{} is set in the main config {}; move it to the environment's file {} or an environment variable",
-                        key.name,
-                        file.path.display(),
-                        env_file_shown()
-                    ));
-                }
-            }
-            if file.readable_by_others {
-                warnings.push(format!(
-                    "{} holds {} and is readable by other users; run: chmod 600 {}",
-                    file.path.display(),
-                    key.name,
-                    file.path.display()
-                ));
-            }
-        }
+) -> Option<String> {
+    if let Some(flag) = inputs.environment_flag {
+        return Some(flag.to_owned());
     }
-}
-
-impl Settings {
-    /// The active environment, if one was chosen.
-    pub fn environment(&self) -> Option<&EnvName> {
-        self.environment.as_ref()
-    }
-
-    /// The value of `key` (any case), if set anywhere.
-    pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.values
-            .get(&key.to_ascii_uppercase())
-            .map(|v| v.value.as_str())
-            .filter(|v| !v.is_empty())
-    }
-
-    #[cfg(test)]
-    pub(crate) fn source(&self, key: &str) -> Option<&Source> {
-        self.values
-            .get(&key.to_ascii_uppercase())
-            .map(|v| &v.source)
-    }
-
-    /// The value of a secret key.
-    pub(crate) fn secret(&self, key: &str) -> Option<Secret> {
-        self.get(key).map(Secret::new)
-    }
-
-    /// Where the user should set `key`: the environment's file when one is
-    /// active, else the main file.
-    pub(crate) fn where_to_set(&self, key: &str, paths: &Paths) -> String {
-        match &self.environment {
-            Some(name) => format!(
-                "set {key} in {} or as an environment variable",
-                paths.env_file(name.as_str()).display()
-            ),
-            None => format!(
-                "set {key} in {} or as an environment variable",
-                paths.main_config().display()
-            ),
-        }
-    }
-
-    /// A required key, or a configuration error naming it.
-    pub(crate) fn require(&self, key: &str, paths: &Paths) -> Result<&str> {
-        self.get(key).ok_or_else(|| {
-            let env = self
-                .environment
-                .as_ref()
-                .map(|e| format!(" for environment {:?}", e.as_str()))
-                .unwrap_or_default();
-            let typo = self
-                .values
-                .iter()
-                .find(|(name, _)| misspelt_key(name) == Some(key));
-            let hint = match typo {
-                Some((name, value)) => format!("{} sets {name}; did you mean {key}?", value.source),
-                None => self.where_to_set(key, paths),
-            };
-            Error::config(format!("{key} is not set{env}")).with_hint(hint)
+    inputs
+        .env
+        .non_empty("LMI_ENVIRONMENT")
+        .map(str::to_owned)
+        .or_else(|| {
+            cli.get("DEFAULT_ENVIRONMENT")
+                .map(|v| (*v).to_owned())
+                .or_else(|| inputs.env.get("DEFAULT_ENVIRONMENT").map(str::to_owned))
+                .or_else(|| {
+                    main.and_then(|m| m.get("DEFAULT_ENVIRONMENT"))
+                        .map(str::to_owned)
+                })
+                .filter(|v| !v.is_empty())
         })
-    }
-
-    pub(crate) fn bool(&self, key: &str) -> Result<bool> {
-        match self.get(key) {
-            None => Ok(false),
-            Some(raw) => parse_bool(raw).ok_or_else(|| {
-                Error::config(format!(
-                    "{key} must be true or false, not {:?}",
-                    raw.to_ascii_lowercase()
-                ))
-                .with_hint(format!(
-                    "set {key}=true or {key}=false (yes/no and 1/0 work too)"
-                ))
-            }),
-        }
-    }
-
-    /// A whole number within the key's range (from the key table), so that
-    /// expiry and timeout arithmetic can never overflow.
-    pub(crate) fn u64(&self, key: &str) -> Result<u64> {
-        let def = key_def(key);
-        let raw = self
-            .get(key)
-            .or_else(|| def.and_then(|k| k.default))
-            .unwrap_or("0");
-        let (max, what) = match def.map(|d| d.kind) {
-            Some(KeyKind::Number { max, what }) => (max, what),
-            _ => (u64::from(u32::MAX), "a whole number of seconds"),
-        };
-        match raw.trim().parse::<u64>() {
-            Ok(value) if value <= max => Ok(value),
-            _ => Err(
-                Error::config(format!("{key} must be {what} from 0 to {max}, not {raw:?}"))
-                    .with_hint(format!("fix {key} (lmi config show says where it is set)")),
-            ),
-        }
-    }
-
-    /// The active environment, or a configuration error listing those that exist.
-    pub(crate) fn require_environment(&self, paths: &Paths) -> Result<&EnvName> {
-        self.environment
-            .as_ref()
-            .ok_or_else(|| no_environment(paths))
-    }
 }
 
 #[cfg(test)]
@@ -450,7 +223,7 @@ mod tests {
             ),
             ("/cfg/env/dev.env", "oauth_scopes=envfile\nX=envfile\nY=envfile\n"),
         ]);
-        let env = Env::from_pairs([
+        let env = ProcessEnv::from_pairs([
             ("OAUTH_SCOPES", "osenv"),
             ("X", "osenv"),
             ("UNRELATED", "u"),
@@ -485,7 +258,7 @@ mod tests {
         let read = files(&[("/cfg/env/dev.env", "OAUTH_CLIENT_SECRET=hunter2\n")]);
         let s = resolve(
             &Inputs {
-                env: &Env::from_pairs([("OAUTH_PASSWORD", "swordfish")]),
+                env: &ProcessEnv::from_pairs([("OAUTH_PASSWORD", "swordfish")]),
                 paths: &p,
                 environment_flag: Some("dev"),
                 command_line: &[],
@@ -505,8 +278,8 @@ mod tests {
             ("/cfg/env/dev.env", "A=1\n"),
             ("/cfg/env/prod.env", "A=2\n"),
         ]);
-        let env = Env::from_pairs([("LMI_ENVIRONMENT", "prod")]);
-        let run = |flag: Option<&str>, env: &Env| {
+        let env = ProcessEnv::from_pairs([("LMI_ENVIRONMENT", "prod")]);
+        let run = |flag: Option<&str>, env: &ProcessEnv| {
             resolve(
                 &Inputs {
                     env,
@@ -526,7 +299,7 @@ mod tests {
             .unwrap_err()
             .message()
             .contains("invalid environment name"));
-        assert!(run(None, &Env::from_pairs([("X", "1")]))
+        assert!(run(None, &ProcessEnv::from_pairs([("X", "1")]))
             .unwrap()
             .environment
             .is_none());
@@ -541,7 +314,7 @@ mod tests {
         )]);
         let s = resolve(
             &Inputs {
-                env: &Env::from_pairs::<[(&str, &str); 0], _, _>([]),
+                env: &ProcessEnv::from_pairs::<[(&str, &str); 0], _, _>([]),
                 paths: &p,
                 environment_flag: None,
                 command_line: &[],
@@ -569,7 +342,7 @@ mod tests {
         let read = files(&[("/cfg/.env", text.as_str())]);
         let s = resolve(
             &Inputs {
-                env: &Env::from_pairs::<[(&str, &str); 0], _, _>([]),
+                env: &ProcessEnv::from_pairs::<[(&str, &str); 0], _, _>([]),
                 paths: &p,
                 environment_flag: None,
                 command_line: &[],

@@ -8,7 +8,7 @@ use url::Url;
 
 use super::client_auth::{self, AssertionSource, SubjectSource};
 use super::environments::EnvName;
-use super::resolve::Settings;
+use super::settings::Settings;
 use crate::error::{Error, Result};
 use crate::http::secure_endpoint;
 use crate::paths::Paths;

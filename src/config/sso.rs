@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::resolve::Settings;
+use super::settings::Settings;
 use crate::error::{Error, Result};
 use crate::http::secure_endpoint;
 use crate::paths::Paths;

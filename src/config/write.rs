@@ -14,6 +14,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::assignment::check_value;
+pub use super::assignment::{check_key, parse_assignment, quote};
 use super::dotenv;
 use super::keys::{is_secret_key, key_def, misspelt_key};
 use crate::error::{Error, Result};
@@ -47,83 +49,6 @@ pub struct Edited {
     pub keys: Vec<String>,
     /// Things to tell the user on stderr (unknown keys, a mode tightened).
     pub warnings: Vec<String>,
-}
-
-/// A key name as lmi writes it: letters, digits and `_`, not starting with
-/// a digit (what a shell and every dotenv reader accept), upper-cased.
-pub fn check_key(raw: &str) -> Result<String> {
-    let key = raw.trim();
-    if key.is_empty() {
-        return Err(Error::usage("empty configuration key")
-            .with_hint("write KEY=VALUE, e.g. OAUTH_CLIENT_ID=my-client"));
-    }
-    let valid = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid {
-        return Err(Error::usage(format!("invalid configuration key {key:?}"))
-            .with_hint("a key is letters, digits and '_', not starting with a digit"));
-    }
-    Ok(key.to_ascii_uppercase())
-}
-
-/// `KEY=VALUE` from the command line, checked: a key name, and a value a
-/// dotenv line can hold.
-pub fn parse_assignment(raw: &str) -> Result<(String, String)> {
-    let Some((key, value)) = raw.split_once('=') else {
-        let shown = if is_secret_key(raw) || raw.len() > 64 {
-            "the argument".to_owned()
-        } else {
-            format!("{raw:?}")
-        };
-        return Err(
-            Error::usage(format!("expected KEY=VALUE, got {shown} (no '=')"))
-                .with_hint("write KEY=VALUE, e.g. OAUTH_CLIENT_ID=my-client"),
-        );
-    };
-    let key = check_key(key)?;
-    check_value(&key, value)?;
-    Ok((key, value.to_owned()))
-}
-
-/// A value with a line break or a NUL cannot be held safely by a dotenv
-/// line (other readers of the file would split or cut it).
-fn check_value(key: &str, value: &str) -> Result<()> {
-    if value.contains(['\n', '\r', '\0']) {
-        return Err(Error::usage(format!(
-            "the value of {key} contains a line break or a NUL character, which a dotenv file cannot hold safely"
-        ))
-        .with_hint("give the value on one line (for a key or certificate, set the path of a file instead)"));
-    }
-    Ok(())
-}
-
-/// Characters that need no quoting in an unquoted dotenv value.
-fn plain(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "-_./:@,+%=~?&".contains(c)
-}
-
-/// `value` as the right-hand side of a dotenv line that reads back as
-/// exactly `value`: bare when it is plain; else single-quoted (nothing is
-/// special inside), unless it holds a `'` or a `\\` (dotenvy's line reader
-/// treats a backslash as an escape even between single quotes): then
-/// double-quoted with `\\`, `"` and `$` escaped.
-pub fn quote(value: &str) -> String {
-    if !value.is_empty() && value.chars().all(plain) {
-        return value.to_owned();
-    }
-    if !value.contains(['\'', '\\']) {
-        return format!("'{value}'");
-    }
-    let mut out = String::with_capacity(value.len() + 8);
-    out.push('"');
-    for c in value.chars() {
-        if matches!(c, '\\' | '"' | '$') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
 }
 
 /// The key of a `KEY=value` line (upper-cased) and whether it has the
@@ -248,63 +173,9 @@ pub fn edit(path: &Path, role: FileRole, change: Change<'_>, must_be_new: bool) 
         .flatten();
     let shown = path;
     let path = linked.as_deref().unwrap_or(path);
-    let mut warnings = Vec::new();
-    if let Change::Set(pairs) = change {
-        for (key, value) in pairs {
-            check_value(key, value)?;
-            if role == FileRole::Main && key_def(key).is_some_and(|d| d.secret) {
-                return Err(Error::usage(format!(
-                    "{key} is a secret and is not written to the main config {}, which every environment shares",
-                    path.display()
-                ))
-                .with_hint(format!(
-                    "set it in the environment's file: lmi -e NAME config set {key}=..."
-                )));
-            }
-            if key_def(key).is_none() {
-                warnings.push(match misspelt_key(key) {
-                    Some(meant) => {
-                        format!("{key} is not a key lmi knows; did you mean {meant}? (written as given)")
-                    }
-                    None => format!("{key} is not a key lmi knows (written as given, for a plugin to read)"),
-                });
-            }
-        }
-    }
-    let dir = path
-        .parent()
-        .ok_or_else(|| Error::internal(format!("{} has no folder", path.display())))?;
-    if dir.exists() && !dir.is_dir() {
-        return Err(Error::config(format!(
-            "cannot write config file {}: {} is not a folder",
-            path.display(),
-            dir.display()
-        ))
-        .with_hint("move that file away; lmi keeps its configuration in a folder there"));
-    }
-    crate::paths::ensure_private_dir(dir).map_err(|e| cannot_write(path, &e))?;
-    let lock_path = lock_path(path);
-    let _lock = match crate::files::lock(&lock_path, LOCK_WAIT, || {
-        tracing::debug!(target: "config", "waiting for another lmi editing {}", path.display());
-    }) {
-        Ok(lock) => {
-            if let Some(e) = lock.problem.as_ref() {
-                return Err(cannot_write(&lock_path, e));
-            }
-            lock
-        }
-        Err(crate::files::LockFailed::NotAFile(what)) => {
-            return Err(crate::files::not_a_lock_file(&lock_path, what))
-        }
-        Err(crate::files::LockFailed::TimedOut) => {
-            return Err(Error::config(format!(
-                "timed out waiting for another lmi to finish editing {} (lock {})",
-                path.display(),
-                lock_path.display()
-            ))
-            .with_hint("try again"))
-        }
-    };
+    let mut warnings = check_change(path, role, change)?;
+    let dir = private_folder(path)?;
+    let _lock = lock_for_edit(path)?;
 
     // Read under the lock, so a concurrent edit is never lost.
     let original = read_existing(path)?;
@@ -317,24 +188,108 @@ pub fn edit(path: &Path, role: FileRole, change: Change<'_>, must_be_new: bool) 
         None => Vec::new(),
     };
     let (text, keys) = apply(original.as_deref(), change);
-    if original.is_some() && keys.is_empty() {
-        return Ok(Edited {
-            path: shown.to_owned(),
-            keys,
-            warnings,
-        });
+    let unchanged = match &original {
+        Some(_) => keys.is_empty(),
+        None => matches!(change, Change::Unset(_)),
+    };
+    if !unchanged {
+        let after = read_back(path, &before, change, &text)?;
+        let holds_secret = after.iter().any(|(k, v)| is_secret_key(k) && !v.is_empty());
+        write_keeping_mode(dir, path, &text, holds_secret, &mut warnings)?;
     }
-    if original.is_none() && matches!(change, Change::Unset(_)) {
-        return Ok(Edited {
-            path: shown.to_owned(),
-            keys: Vec::new(),
-            warnings,
-        });
-    }
+    Ok(Edited {
+        path: shown.to_owned(),
+        keys: if original.is_none() && unchanged {
+            Vec::new()
+        } else {
+            keys
+        },
+        warnings,
+    })
+}
 
-    // Read the result back with lmi's own reader: it must give the old
-    // values with exactly this change.
-    let mut expected: HashMap<&str, &str> = effective(&before);
+/// Refuses a value that cannot be written or a secret bound for the main
+/// file; the warnings for keys lmi does not know.
+fn check_change(path: &Path, role: FileRole, change: Change<'_>) -> Result<Vec<String>> {
+    let mut warnings = Vec::new();
+    let Change::Set(pairs) = change else {
+        return Ok(warnings);
+    };
+    for (key, value) in pairs {
+        check_value(key, value)?;
+        if role == FileRole::Main && key_def(key).is_some_and(|d| d.secret) {
+            return Err(Error::usage(format!(
+                "{key} is a secret and is not written to the main config {}, which every environment shares",
+                path.display()
+            ))
+            .with_hint(format!(
+                "set it in the environment's file: lmi -e NAME config set {key}=..."
+            )));
+        }
+        if key_def(key).is_none() {
+            warnings.push(match misspelt_key(key) {
+                Some(meant) => {
+                    format!(
+                        "{key} is not a key lmi knows; did you mean {meant}? (written as given)"
+                    )
+                }
+                None => {
+                    format!("{key} is not a key lmi knows (written as given, for a plugin to read)")
+                }
+            });
+        }
+    }
+    Ok(warnings)
+}
+
+/// The file's folder, created private when it does not exist.
+fn private_folder(path: &Path) -> Result<&Path> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::internal(format!("{} has no folder", path.display())))?;
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::config(format!(
+            "cannot write config file {}: {} is not a folder",
+            path.display(),
+            dir.display()
+        ))
+        .with_hint("move that file away; lmi keeps its configuration in a folder there"));
+    }
+    crate::paths::ensure_private_dir(dir).map_err(|e| cannot_write(path, &e))?;
+    Ok(dir)
+}
+
+/// The lock beside `path`, held while the file is read, edited and written.
+fn lock_for_edit(path: &Path) -> Result<crate::files::Lock> {
+    let lock_path = lock_path(path);
+    match crate::files::lock(&lock_path, LOCK_WAIT, || {
+        tracing::debug!(target: "config", "waiting for another lmi editing {}", path.display());
+    }) {
+        Ok(lock) => match lock.problem.as_ref() {
+            Some(e) => Err(cannot_write(&lock_path, e)),
+            None => Ok(lock),
+        },
+        Err(crate::files::LockFailed::NotAFile(what)) => {
+            Err(crate::files::not_a_lock_file(&lock_path, what))
+        }
+        Err(crate::files::LockFailed::TimedOut) => Err(Error::config(format!(
+            "timed out waiting for another lmi to finish editing {} (lock {})",
+            path.display(),
+            lock_path.display()
+        ))
+        .with_hint("try again")),
+    }
+}
+
+/// Reads the edited `text` back with lmi's own reader: it must give the
+/// values `before` with exactly this change. The values it gives.
+fn read_back(
+    path: &Path,
+    before: &[(String, String)],
+    change: Change<'_>,
+    text: &str,
+) -> Result<Vec<(String, String)>> {
+    let mut expected: HashMap<&str, &str> = effective(before);
     match change {
         Change::Set(pairs) => {
             for (k, v) in pairs {
@@ -343,19 +298,25 @@ pub fn edit(path: &Path, role: FileRole, change: Change<'_>, must_be_new: bool) 
         }
         Change::Unset(keys) => expected.retain(|k, _| !keys.iter().any(|u| u == k)),
     }
-    let after = dotenv::parse(path, &text).ok().map(|f| f.values);
-    if after.as_deref().map(effective) != Some(expected) {
-        return Err(Error::config(format!(
+    match dotenv::parse(path, text).ok().map(|f| f.values) {
+        Some(after) if effective(&after) == expected => Ok(after),
+        _ => Err(Error::config(format!(
             "cannot edit {} safely: a line of it does not read back as written (a value over several lines?)",
             path.display()
         ))
-        .with_hint("edit that file by hand, or remove the key's lines and set it again"));
+        .with_hint("edit that file by hand, or remove the key's lines and set it again")),
     }
+}
 
-    let holds_secret = after
-        .iter()
-        .flatten()
-        .any(|(k, v)| is_secret_key(k) && !v.is_empty());
+/// Writes `text` atomically, keeping the file's mode, except that a file
+/// holding a secret loses read access for group and others.
+fn write_keeping_mode(
+    dir: &Path,
+    path: &Path,
+    text: &str,
+    holds_secret: bool,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
     let mode = existing_mode(path).map(|mode| {
         if holds_secret && mode & 0o044 != 0 {
             warnings.push(format!(
@@ -371,12 +332,7 @@ pub fn edit(path: &Path, role: FileRole, change: Change<'_>, must_be_new: bool) 
         Some(mode) => crate::files::copy_atomic(dir, path, &mut text.as_bytes(), mode),
         None => crate::files::write_atomic(dir, path, text.as_bytes()),
     };
-    result.map_err(|e| cannot_write(path, &e))?;
-    Ok(Edited {
-        path: shown.to_owned(),
-        keys,
-        warnings,
-    })
+    result.map_err(|e| cannot_write(path, &e))
 }
 
 /// The permission bits of an existing file (kept by an edit).

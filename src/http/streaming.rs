@@ -9,7 +9,7 @@ use std::time::Instant;
 use ureq::http::{Method, Request};
 use url::Url;
 
-use super::{head, header, shown_url, transport_error, TransportError};
+use super::{head, header, transport_error, TransportError};
 
 /// A response whose body is read as it arrives.
 pub struct StreamingResponse {
@@ -75,7 +75,7 @@ pub(super) fn open(
     body: Option<&Payload>,
 ) -> std::result::Result<StreamingResponse, TransportError> {
     let started = Instant::now();
-    let shown = shown_url(url, headers);
+    let shown = crate::redact::request_url(url, headers);
     let plain = |detail: String| TransportError {
         url: shown.clone(),
         timed_out: false,

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::discover::{discover, Found, PREFIX};
-use crate::env::Env;
+use crate::env::ProcessEnv;
 use crate::paths::Paths;
 
 /// How long `--lmi-describe` may take. All plugins are asked at once, so
@@ -45,7 +45,7 @@ pub struct Description {
 /// [`DESCRIBE_TIMEOUT`] in all. A plugin that does not finish in time is
 /// killed and skipped with a warning; one that answers with anything but a
 /// JSON object gets `None` (callers fall back to its file name).
-pub fn describe_all(plugins: &[Found], env: &Env) -> Vec<Option<Description>> {
+pub fn describe_all(plugins: &[Found], env: &ProcessEnv) -> Vec<Option<Description>> {
     let mut results: Vec<Option<Description>> = vec![None; plugins.len()];
     if env.non_empty(DESCRIBING_VAR).is_some() {
         return results;
@@ -172,7 +172,7 @@ fn one_line(text: &str) -> String {
         .next()
         .unwrap_or_default()
         .chars()
-        .filter(|&c| !crate::secret::is_unsafe_char(c))
+        .filter(|&c| !crate::redact::is_unsafe_char(c))
         .collect();
     let clean = clean.trim();
     if clean.chars().count() > 120 {
@@ -183,29 +183,16 @@ fn one_line(text: &str) -> String {
     }
 }
 
-/// Sets up stderr logging for the help path, which runs before `lmi::run`
-/// initialises it, so that describe warnings are seen.
-fn ensure_logging() {
-    if !tracing::dispatcher::has_been_set() {
-        crate::logging::init(&crate::logging::LogSetup {
-            verbosity: 0,
-            file: None,
-            file_level: tracing::level_filters::LevelFilter::OFF,
-        });
-    }
-}
-
 /// Text appended to `lmi --help`: a "Plugins:" list with one-line
 /// descriptions; empty when there are none.
-pub fn help_section(paths: &Paths, env: &Env) -> String {
-    let plugins: Vec<Found> = discover(paths, env)
+pub fn help_section(paths: &Paths, env: &ProcessEnv, builtins: &[String]) -> String {
+    let plugins: Vec<Found> = discover(paths, env, builtins)
         .into_iter()
         .filter(|p| p.executable)
         .collect();
     if plugins.is_empty() {
         return String::new();
     }
-    ensure_logging();
     let descriptions = describe_all(&plugins, env);
     let width = plugins.iter().map(|p| p.name.len()).max().unwrap_or(0);
     let mut text = String::from("Plugins:\n");
@@ -220,8 +207,8 @@ pub fn help_section(paths: &Paths, env: &Env) -> String {
 }
 
 /// Lines for `lmi --version`, one per plugin (`lmi-hello 0.1.0`).
-pub fn version_lines(paths: &Paths, env: &Env) -> Vec<String> {
-    let plugins: Vec<Found> = discover(paths, env)
+pub fn version_lines(paths: &Paths, env: &ProcessEnv, builtins: &[String]) -> Vec<String> {
+    let plugins: Vec<Found> = discover(paths, env, builtins)
         .into_iter()
         .filter(|p| p.executable)
         .collect();

@@ -1,14 +1,13 @@
 //! Finding plugins: which names may be plugins, and where `lmi-<name>` is.
 //!
-//! What belongs here: plugin names (valid ones, and the built-in command
-//! names that always win over a plugin), the executable check, and the
+//! What belongs here: valid plugin names, the executable check, and the
 //! search order — lmi's `plugins/bin/` first, then each `PATH` folder, as a
 //! shell would look.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use crate::env::Env;
+use crate::env::ProcessEnv;
 use crate::paths::Paths;
 
 /// File names of plugins start with this.
@@ -35,17 +34,6 @@ pub struct Found {
     pub executable: bool,
 }
 
-/// The built-in command names (and `help`): they always win over plugins,
-/// and `plugin install` refuses them.
-pub fn builtin_names() -> Vec<String> {
-    let mut names: Vec<String> = crate::cli::command()
-        .get_subcommands()
-        .map(|c| c.get_name().to_owned())
-        .collect();
-    names.push("help".to_owned());
-    names
-}
-
 /// Whether `name` may name a plugin: not empty, no path separators, does not
 /// start with `-` (it would read as an option) or `.` (hidden files, `..`),
 /// no whitespace or control characters, and not a built-in command.
@@ -57,10 +45,6 @@ pub fn valid_name(name: &str) -> bool {
         && !name
             .chars()
             .any(|c| c == '/' || c == '\\' || c.is_whitespace() || c.is_control())
-}
-
-pub fn is_builtin(name: &str) -> bool {
-    builtin_names().iter().any(|b| b == name)
 }
 
 /// The executable bits, as a shell's `PATH` lookup checks them.
@@ -92,7 +76,7 @@ fn trusted(paths: &Paths, path: &std::path::Path) -> bool {
 
 /// The plugin `name` resolves to: `plugins/bin/lmi-<name>` first, then the
 /// first executable `lmi-<name>` on `PATH`. `None` when there is none.
-pub fn find(paths: &Paths, env: &Env, name: &str) -> Option<Found> {
+pub fn find(paths: &Paths, env: &ProcessEnv, name: &str) -> Option<Found> {
     if !valid_name(name) {
         return None;
     }
@@ -121,8 +105,9 @@ pub fn find(paths: &Paths, env: &Env, name: &str) -> Option<Found> {
 }
 
 /// Every plugin, one per name (the one `lmi <name>` would run), sorted by
-/// name. Names that a built-in command shadows are left out: they never run.
-pub fn discover(paths: &Paths, env: &Env) -> Vec<Found> {
+/// name. Names that a built-in command (one of `builtins`, which the caller
+/// hands in) shadows are left out: they never run.
+pub fn discover(paths: &Paths, env: &ProcessEnv, builtins: &[String]) -> Vec<Found> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     let mut dirs = Vec::new();
@@ -130,7 +115,6 @@ pub fn discover(paths: &Paths, env: &Env) -> Vec<Found> {
         dirs.push((paths.plugins_bin(), Origin::PluginsBin));
     }
     dirs.extend(env.path_dirs().into_iter().map(|d| (d, Origin::Path)));
-    let builtins = builtin_names();
     for (dir, origin) in dirs {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
@@ -179,7 +163,5 @@ mod tests {
         for bad in ["", "-x", ".hidden", "..", "a/b", "a\\b", "a b", "a\nb"] {
             assert!(!valid_name(bad), "{bad:?}");
         }
-        assert!(is_builtin("api") && is_builtin("help") && is_builtin("plugin"));
-        assert!(!is_builtin("hello"));
     }
 }

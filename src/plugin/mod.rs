@@ -25,7 +25,7 @@ mod run;
 pub use describe::{
     describe_all, help_section, version_lines, Description, DESCRIBE_FLAG, DESCRIBE_TIMEOUT,
 };
-pub use discover::{builtin_names, discover, find, is_builtin, valid_name, Found, Origin, PREFIX};
+pub use discover::{discover, find, valid_name, Found, Origin, PREFIX};
 pub use run::{
     command_line_exports, reserved_variable, run_child, run_external, Child, Invocation,
 };

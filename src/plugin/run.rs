@@ -13,11 +13,10 @@ use std::process::Command;
 use std::time::Instant;
 
 use super::describe::DESCRIBING_VAR;
-use super::discover::{builtin_names, discover, find, valid_name, PREFIX};
+use super::discover::{discover, find, valid_name, PREFIX};
 use super::forward::Forwarder;
-use crate::cli::OutputFormat;
 use crate::config::is_secret_key;
-use crate::env::Env;
+use crate::env::ProcessEnv;
 use crate::error::{Error, Result};
 use crate::paths::Paths;
 use crate::suggest::{self, Tolerance};
@@ -25,9 +24,9 @@ use crate::suggest::{self, Tolerance};
 /// Everything running a plugin needs from the invocation of lmi.
 pub struct Invocation<'a> {
     pub paths: &'a Paths,
-    pub env: &'a Env,
+    pub env: &'a ProcessEnv,
     /// `-o`/`--output`, passed on as `LMI_OUTPUT` (`json` or `text`).
-    pub output: OutputFormat,
+    pub output: &'a str,
     /// `-q` is -1, `-v` 1, `-vv` 2: passed on as `LMI_VERBOSITY`.
     pub verbosity: i8,
     /// `--no-file-log`, passed on as `LOG_FILE_ENABLED=false`.
@@ -38,15 +37,26 @@ pub struct Invocation<'a> {
     /// report instead of running the plugin. Only used once the plugin is
     /// found and executable, so an unknown command is reported as such first.
     pub environment: Result<String>,
+    /// The built-in command names (and `help`), asked for only when a name
+    /// is neither built in nor a plugin: the plugin layer does not build
+    /// the command line's tree itself.
+    pub builtin_names: fn() -> Vec<String>,
 }
 
 /// The error for a command that is neither built in nor a plugin: the hint
 /// offers every close built-in command and plugin name (SPEC §3.1).
-fn unknown_command(paths: &Paths, env: &Env, name: &str) -> Error {
-    let mut builtins = builtin_names();
+fn unknown_command(
+    paths: &Paths,
+    env: &ProcessEnv,
+    mut builtins: Vec<String>,
+    name: &str,
+) -> Error {
     builtins.sort();
     // Already sorted by name, and without names a built-in shadows.
-    let plugins: Vec<String> = discover(paths, env).into_iter().map(|p| p.name).collect();
+    let plugins: Vec<String> = discover(paths, env, &builtins)
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
     // Built-in commands first among equally close names: they are the ones
     // lmi documents.
     let candidates = builtins.iter().chain(plugins.iter()).map(String::as_str);
@@ -160,7 +170,12 @@ pub fn run_external(invocation: Invocation<'_>, args: Vec<OsString>) -> Result<u
         .unwrap_or_default();
     let (paths, env) = (invocation.paths, invocation.env);
     let Some(plugin) = find(paths, env, &typed) else {
-        return Err(unknown_command(paths, env, &typed));
+        return Err(unknown_command(
+            paths,
+            env,
+            (invocation.builtin_names)(),
+            &typed,
+        ));
     };
     let file = plugin.path.display().to_string();
     if !plugin.executable {
@@ -201,6 +216,7 @@ pub fn run_child(invocation: Invocation<'_>, mut cmd: Command, child: &Child<'_>
         no_file_log,
         command_line,
         environment,
+        builtin_names: _,
     } = invocation;
     let label = &child.label;
     let environment = environment?;
@@ -209,10 +225,6 @@ pub fn run_child(invocation: Invocation<'_>, mut cmd: Command, child: &Child<'_>
             "cannot tell the path of lmi itself for LMI_BIN: {e}"
         ))
     })?;
-    let output = match output {
-        OutputFormat::Json => "json",
-        OutputFormat::Text => "text",
-    };
     cmd.envs(command_line_exports(command_line))
         .env("LMI_BIN", &lmi_bin)
         .env("LMI_ENVIRONMENT", &environment)
@@ -315,12 +327,12 @@ mod tests {
     #[test]
     fn unknown_command_offers_commands_and_plugins_together() {
         let home = tempfile::tempdir().unwrap();
-        let env = Env::from_pairs([("HOME", home.path().to_str().unwrap())]);
+        let env = ProcessEnv::from_pairs([("HOME", home.path().to_str().unwrap())]);
         let paths = Paths::from_env(&env);
         let bin = paths.plugins_bin();
         std::fs::create_dir_all(&bin).unwrap();
         std::fs::write(bin.join("lmi-hello"), "#!/bin/sh\n").unwrap();
-        let hint = unknown_command(&paths, &env, "helo")
+        let hint = unknown_command(&paths, &env, crate::cli::builtin_names(), "helo")
             .hint()
             .unwrap()
             .to_owned();
@@ -328,7 +340,7 @@ mod tests {
             hint.starts_with("did you mean 'help' or 'hello'? Run `lmi --help`"),
             "{hint}"
         );
-        let hint = unknown_command(&paths, &env, "zzzzzz")
+        let hint = unknown_command(&paths, &env, crate::cli::builtin_names(), "zzzzzz")
             .hint()
             .unwrap()
             .to_owned();

@@ -6,7 +6,8 @@ use serde_json::Value as Json;
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::http::{loggable_url, Transport};
+use crate::http::Transport;
+use crate::redact;
 use crate::secret::Secret;
 
 use super::error::{parse_error, snippet, ErrorBody};
@@ -34,7 +35,7 @@ pub fn request_authorization(
     client_id: &str,
     scopes: &str,
 ) -> Result<DeviceAuthorization> {
-    let shown = loggable_url(endpoint);
+    let shown = redact::url(endpoint);
     let form = [("client_id", client_id), ("scope", scopes)];
     let response = transport.post_form(endpoint, &[], &form).map_err(|e| {
         Error::auth(format!(

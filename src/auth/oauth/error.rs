@@ -6,7 +6,8 @@
 use serde_json::Value as Json;
 
 use crate::error::Error;
-use crate::secret::{clean_external, Secret};
+use crate::redact;
+use crate::secret::Secret;
 
 /// The server's error response (RFC 6749 §5.2), with the server's text
 /// already scrubbed of anything lmi sent.
@@ -56,7 +57,7 @@ pub fn parse_error(status: u16, body: &[u8], echo: &[&Secret]) -> ErrorBody {
         json.as_ref()
             .and_then(|j| j.get(name))
             .and_then(Json::as_str)
-            .map(|v| clean_external(v, echo))
+            .map(|v| redact::server_text(v, echo))
     };
     let snippet = snippet(&text, echo);
     match field("error").filter(|_| matches!(status, 400 | 401)) {
@@ -73,7 +74,10 @@ pub fn parse_error(status: u16, body: &[u8], echo: &[&Secret]) -> ErrorBody {
 
 /// The start of a server's text, cleaned, as messages quote it.
 pub fn snippet(text: &str, echo: &[&Secret]) -> String {
-    clean_external(text, echo).chars().take(SNIPPET).collect()
+    redact::server_text(text, echo)
+        .chars()
+        .take(SNIPPET)
+        .collect()
 }
 
 /// What went wrong at the token endpoint.

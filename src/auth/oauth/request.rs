@@ -80,7 +80,7 @@ pub struct FormRequest<'a> {
 }
 
 impl FormRequest<'_> {
-    /// The secrets to scrub from an answer, as `secret::scrub` takes them.
+    /// The secrets to scrub from an answer, as `redact::secrets` takes them.
     pub fn echoed(&self) -> Vec<&Secret> {
         self.echo.iter().collect()
     }
@@ -93,7 +93,7 @@ pub fn send_token_request(
 ) -> std::result::Result<TokenResponse, GrantError> {
     let request = req.build();
     let fail = |failure: GrantFailure| GrantError {
-        url: crate::http::loggable_url(req.token_url),
+        url: crate::redact::url(req.token_url),
         failure: Box::new(failure),
     };
     let response = transport

@@ -6,7 +6,8 @@
 use serde_json::Value as Json;
 
 use crate::http::SMALL_BODY_LIMIT;
-use crate::secret::{clean_external, Secret};
+use crate::redact;
+use crate::secret::Secret;
 
 use super::error::GrantFailure;
 
@@ -74,7 +75,7 @@ pub fn parse_token_response(body: &[u8]) -> std::result::Result<TokenResponse, G
         Some(Json::String(s)) => {
             return Err(bad(format!(
                 "token_type {:?}, which lmi does not support (only Bearer; DPoP and MAC tokens are refused)",
-                clean_external(&s.chars().take(40).collect::<String>(), &[])
+                redact::server_text(&s.chars().take(40).collect::<String>(), &[])
             )))
         }
         Some(_) => return Err(bad("a token_type that is not a string".into())),

@@ -43,13 +43,13 @@ pub fn mismatch(
         Some(recorded) => Some(format!(
             "was made at token endpoint {}, not {} (OAUTH_SSO_TOKEN_URL or the issuer's metadata)",
             shown(recorded),
-            crate::http::loggable_url(today)
+            crate::redact::url(today)
         )),
         // Recorded by an older version without the endpoint: only the
         // endpoint of the recorded issuer's own metadata is trusted.
         None if config.token_url.is_some() => Some(format!(
             "does not record its token endpoint, and OAUTH_SSO_TOKEN_URL names {}",
-            crate::http::loggable_url(today)
+            crate::redact::url(today)
         )),
         None => None,
     }
@@ -97,7 +97,7 @@ pub fn recorded_subject(session: &Session) -> Option<String> {
 fn shown(recorded: &str) -> String {
     Url::parse(recorded).map_or_else(
         |_| "(not a URL)".to_owned(),
-        |u| crate::http::loggable_foreign_url(&u),
+        |u| crate::redact::foreign_url(&u),
     )
 }
 

@@ -18,8 +18,9 @@ use crate::error::Error;
 use crate::secret::Secret;
 
 use super::idp::IssCheck;
-use super::pages::{printable, Reply};
+use super::pages::{Reply, SHOWN_CHARS};
 use super::pkce::same;
+use crate::redact;
 
 /// What to do with one request.
 #[derive(Debug)]
@@ -104,9 +105,9 @@ pub fn decide(method: &str, target: &str, state: &str, iss: Option<&IssCheck>) -
     }
     if let Some(error) = param("error") {
         let description = param("error_description")
-            .map(|d| format!(": {}", printable(&d)))
+            .map(|d| format!(": {}", redact::excerpt(&d, SHOWN_CHARS)))
             .unwrap_or_default();
-        let error = printable(&error);
+        let error = redact::excerpt(&error, SHOWN_CHARS);
         let hint = if error == "access_denied" {
             "the login was denied or cancelled at the identity provider; run lmi login sso to try again"
         } else {
@@ -142,7 +143,7 @@ pub fn iss_problem(check: &IssCheck, iss: Option<&str>) -> Option<String> {
         Some(got) if got == check.issuer => None,
         Some(got) => Some(format!(
             "whose iss {:?} is not the issuer {:?}",
-            printable(got),
+            redact::excerpt(got, SHOWN_CHARS),
             check.issuer
         )),
         None if check.required => Some(format!(

@@ -10,7 +10,7 @@
 use url::Url;
 
 use crate::config::FlowSetting;
-use crate::env::Env;
+use crate::env::ProcessEnv;
 use crate::error::{Error, Result};
 
 /// The login flows.
@@ -47,7 +47,7 @@ pub struct Surroundings {
 
 impl Surroundings {
     /// The snapshot of this process's platform.
-    pub fn from_env(env: &Env) -> Surroundings {
+    pub fn from_env(env: &ProcessEnv) -> Surroundings {
         let x11_platform = cfg!(any(
             target_os = "linux",
             target_os = "freebsd",
@@ -60,7 +60,7 @@ impl Surroundings {
 
     /// The snapshot, for a platform that does (or does not) need a display
     /// variable for a desktop. Empty variables count as unset.
-    pub fn from_env_on(env: &Env, x11_platform: bool) -> Surroundings {
+    pub fn from_env_on(env: &ProcessEnv, x11_platform: bool) -> Surroundings {
         let set = |name: &str| env.get(name).is_some_and(|v| !v.trim().is_empty());
         Surroundings {
             browser_var: set("BROWSER"),
@@ -189,7 +189,7 @@ mod tests {
     }
 
     fn auto(vars: &[(&str, &str)], x11: bool, has_endpoint: bool) -> Flow {
-        let here = Surroundings::from_env_on(&Env::from_pairs(vars.iter().copied()), x11);
+        let here = Surroundings::from_env_on(&ProcessEnv::from_pairs(vars.iter().copied()), x11);
         choose(FlowSetting::Auto, false, &here, endpoint(has_endpoint))
             .unwrap()
             .flow
@@ -250,7 +250,7 @@ mod tests {
     #[test]
     fn reasons_say_why() {
         let headless =
-            Surroundings::from_env_on(&Env::from_pairs([("SSH_TTY", "/dev/pts/1")]), true);
+            Surroundings::from_env_on(&ProcessEnv::from_pairs([("SSH_TTY", "/dev/pts/1")]), true);
         let c = choose(FlowSetting::Auto, false, &headless, endpoint(true)).unwrap();
         assert_eq!(
             c.device_endpoint.as_ref().map(Url::as_str),
@@ -269,7 +269,7 @@ mod tests {
             "{}",
             c.reason
         );
-        let desktop = Surroundings::from_env_on(&Env::from_pairs([("DISPLAY", ":1")]), true);
+        let desktop = Surroundings::from_env_on(&ProcessEnv::from_pairs([("DISPLAY", ":1")]), true);
         let c = choose(FlowSetting::Auto, false, &desktop, never()).unwrap();
         assert_eq!(
             c.reason,
@@ -279,7 +279,7 @@ mod tests {
 
     #[test]
     fn auto_falls_back_on_discovery_trouble_but_not_on_configuration_errors() {
-        let headless = Surroundings::from_env_on(&Env::default(), true);
+        let headless = Surroundings::from_env_on(&ProcessEnv::default(), true);
         let c = choose(FlowSetting::Auto, false, &headless, || {
             Err(Error::auth("metadata discovery failed"))
         })
@@ -294,8 +294,8 @@ mod tests {
 
     #[test]
     fn forced_flows() {
-        let desktop = Surroundings::from_env_on(&Env::from_pairs([("DISPLAY", ":1")]), true);
-        let headless = Surroundings::from_env_on(&Env::default(), true);
+        let desktop = Surroundings::from_env_on(&ProcessEnv::from_pairs([("DISPLAY", ":1")]), true);
+        let headless = Surroundings::from_env_on(&ProcessEnv::default(), true);
         let c = choose(FlowSetting::Auto, true, &desktop, endpoint(true)).unwrap();
         assert_eq!((c.flow, c.reason.as_str()), (Flow::Device, "--device"));
         let c = choose(FlowSetting::Device, false, &desktop, endpoint(true)).unwrap();

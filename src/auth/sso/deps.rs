@@ -4,7 +4,7 @@
 //! invocation's seams; tests pass a fixed clock, canned HTTP answers, a
 //! recording browser, a store in memory and a recording terminal.
 
-use crate::auth::clock::{Clock, Sleeper};
+use crate::clock::{Clock, Sleeper};
 use crate::http::Transport;
 use crate::terminal::Terminal;
 

@@ -18,7 +18,8 @@ use url::Url;
 
 use crate::auth::oauth::device as device_protocol;
 use crate::error::{Error, Result};
-use crate::http::{loggable_url, Transport};
+use crate::http::Transport;
+use crate::redact;
 
 use super::deps::SsoDeps;
 use super::device_poll::{clamp_interval, poll};
@@ -50,7 +51,7 @@ pub fn login(
     tracing::info!(
         target: "sso",
         "device authorization at {}: verification at {}, code valid for {}, polling every {interval} s",
-        loggable_url(endpoint),
+        redact::url(endpoint),
         loggable_verification(&auth.verification_uri, &auth.user_code),
         auth.expires_in.map_or("an unstated time".to_owned(), |s| format!("{s} s")),
     );
@@ -74,7 +75,7 @@ pub fn authorize(
     if !problems.is_empty() {
         return Err(Error::auth(format!(
             "the device authorization response from {} is not usable: {}; nothing was shown or polled",
-            loggable_url(endpoint),
+            redact::url(endpoint),
             problems.join("; ")
         ))
         .with_hint("the IdP's device authorization endpoint must give an https:// verification page and a short printable code; check OAUTH_SSO_DEVICE_AUTHORIZATION_URL (or the IdP's metadata), or use the browser flow (OAUTH_SSO_FLOW=browser)"));
@@ -87,9 +88,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::auth::clock::{Clock, FixedClock};
     use crate::auth::sso::store::{MemoryStore, Store};
     use crate::auth::sso::testing::*;
+    use crate::clock::{Clock, FixedClock};
     use crate::secret::Secret;
     use crate::terminal::{RecordingTerminal, Written};
 

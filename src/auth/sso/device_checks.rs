@@ -9,7 +9,7 @@
 use url::Url;
 
 use crate::http::is_loopback;
-use crate::secret::is_unsafe_char;
+use crate::redact::is_unsafe_char;
 
 use super::device::DeviceAuthorization;
 

@@ -6,8 +6,9 @@
 use url::Url;
 
 use crate::auth::oauth::DeviceAuthorization;
-use crate::http::{is_loopback, loggable_url};
-use crate::secret::{clean_external, Secret};
+use crate::http::is_loopback;
+use crate::redact;
+use crate::secret::Secret;
 
 use super::deps::SsoDeps;
 use crate::config::SsoConfig;
@@ -15,8 +16,8 @@ use crate::config::SsoConfig;
 /// A verification URI as the file log shows it: the user code redacted
 /// wherever it appears (query, path), and the usual secret parameters.
 pub fn loggable_verification(uri: &str, user_code: &Secret) -> String {
-    let shown = Url::parse(uri).map_or_else(|_| "[not a URL]".to_owned(), |u| loggable_url(&u));
-    crate::secret::scrub(&shown, &[user_code])
+    let shown = Url::parse(uri).map_or_else(|_| "[not a URL]".to_owned(), |u| redact::url(&u));
+    redact::secrets(&shown, &[user_code])
 }
 
 /// Tells the person where to go and which code to enter (RFC 8628 §3.3),
@@ -27,7 +28,7 @@ pub(super) fn show(
     auth: &DeviceAuthorization,
     no_browser: bool,
 ) {
-    let clean = |s: &str| clean_external(s, &[]);
+    let clean = |s: &str| redact::server_text(s, &[]);
     let mut text = format!(
         "To log in to {}, open this page in a browser on any device:\n\n    {}\n\nand enter the code:\n\n    {}\n",
         config.issuer_id,

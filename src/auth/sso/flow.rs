@@ -16,7 +16,7 @@ use crate::auth::oauth::{
     revoke::{Revocation, TokenKind},
 };
 use crate::error::{Error, Result};
-use crate::http::loggable_url;
+use crate::redact;
 
 use super::binding;
 use super::choice::{choose, Flow, Surroundings};
@@ -188,7 +188,7 @@ fn browser_login(
     let listener = Listener::bind(config.redirect_port)?;
     let redirect_uri = listener.redirect_uri();
     let url = authorization_url(&authorize, config, &redirect_uri, &secrets);
-    tracing::debug!(target: "sso", "authorization request: {}", loggable_url(&url));
+    tracing::debug!(target: "sso", "authorization request: {}", redact::url(&url));
 
     // The URL is always shown: the browser may not start, or may be on
     // another screen.
@@ -372,9 +372,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::auth::clock::FixedClock;
     use crate::auth::sso::store::{MemoryStore, SessionStore, Store};
     use crate::auth::sso::testing::*;
+    use crate::clock::FixedClock;
     use crate::secret::Secret;
 
     const T: i64 = 1_800_000_000;

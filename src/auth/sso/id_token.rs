@@ -65,7 +65,7 @@ impl Identity {
             .filter(|e| !e.is_empty())
             .or_else(|| self.preferred_username.clone().filter(|p| !p.is_empty()))
             .unwrap_or_else(|| self.sub.clone());
-        crate::secret::clean_external(&raw, &[])
+        crate::redact::server_text(&raw, &[])
     }
 }
 
@@ -269,7 +269,7 @@ mod tests {
     use super::*;
     // jsonwebtoken checks `exp` against the system clock, so these tokens
     // are dated by it too.
-    use crate::auth::clock::{Clock, SystemClock};
+    use crate::clock::{Clock, SystemClock};
     use jsonwebtoken::{encode, EncodingKey, Header};
     use serde_json::json;
 
@@ -355,6 +355,19 @@ mod tests {
         assert!(e.message().contains("iat"), "{}", e.message());
         c["iat"] = json!(SystemClock.now() + 30);
         verify(&sign(&c, PEM), &keys(), &expected()).unwrap();
+        // The rule reads the given clock: the same token is from the future
+        // an hour earlier, and fine an hour later.
+        let earlier = Expected {
+            now: SystemClock.now() - 3600,
+            ..expected()
+        };
+        let e = verify(&sign(&c, PEM), &keys(), &earlier).unwrap_err();
+        assert!(e.message().contains("iat"), "{}", e.message());
+        let later = Expected {
+            now: SystemClock.now() + 3600,
+            ..expected()
+        };
+        verify(&sign(&c, PEM), &keys(), &later).unwrap();
     }
 
     #[test]
@@ -486,7 +499,7 @@ mod tests {
 
     #[test]
     fn iat_is_checked_against_the_injected_clock() {
-        use crate::auth::clock::FixedClock;
+        use crate::clock::FixedClock;
         let now = SystemClock.now();
         let mut c = claims();
         c["iat"] = json!(now + 600);

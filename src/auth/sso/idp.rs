@@ -7,11 +7,11 @@ use std::cell::OnceCell;
 
 use url::Url;
 
-use crate::auth::clock::Clock;
 use crate::auth::discovery::{self, Metadata};
 use crate::auth::grants::{
     request_token, AuthMethod, Grant, GrantError, GrantFailure, TokenRequest, TokenResponse,
 };
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::http::{discovered_endpoint, secure_endpoint, Transport};
 use crate::secret::Secret;
@@ -313,8 +313,8 @@ impl<'a> Idp<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::clock::FixedClock;
     use crate::auth::sso::testing::*;
+    use crate::clock::FixedClock;
 
     #[test]
     fn metadata_must_name_the_configured_issuer() {

@@ -20,7 +20,8 @@ use crate::secret::Secret;
 
 use super::callback::{decide, target_url, Decision};
 use super::idp::IssCheck;
-use super::pages::{printable, Reply};
+use super::pages::{Reply, SHOWN_CHARS};
+use crate::redact;
 
 /// Longest request head read from a connection.
 const HEAD_LIMIT: usize = 16 * 1024;
@@ -278,7 +279,7 @@ impl Pending {
     /// Tells the browser that the login worked.
     pub fn succeeded(self, user: Option<&str>) {
         let who = user
-            .map(|u| format!(" as {}", printable(u)))
+            .map(|u| format!(" as {}", redact::excerpt(u, SHOWN_CHARS)))
             .unwrap_or_default();
         respond(
             self.stream,
@@ -301,7 +302,7 @@ impl Pending {
                 "Login failed",
                 &format!(
                     "{}. You may close this window and look at the terminal.",
-                    printable(why)
+                    redact::excerpt(why, SHOWN_CHARS)
                 ),
             ),
         );

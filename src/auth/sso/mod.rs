@@ -1,7 +1,7 @@
 //! The interactive SSO session (SPEC §5).
 //!
-//! - [`SsoConfig`] (re-exported from `crate::config`): the SSO settings,
-//!   validated.
+//! - [`SsoConfig`], the SSO settings validated, comes from `config::sso`
+//!   (re-exported here).
 //! - `deps`: the clock, sleeper, transport, browser, store and terminal the
 //!   rest works with.
 //! - `idp`: the IdP's endpoints, discovery, ID token checks, token requests.

@@ -30,15 +30,9 @@ impl Reply {
     }
 }
 
-/// Server text shown back: printable characters only, bounded length.
-/// IdP text for the page and the error: the shared cleaning (control
-/// characters replaced), kept short.
-pub fn printable(text: &str) -> String {
-    crate::secret::clean_external(text, &[])
-        .chars()
-        .take(300)
-        .collect()
-}
+/// The most characters of an IdP's text a page or an error quotes
+/// (through [`crate::redact::excerpt`]).
+pub const SHOWN_CHARS: usize = 300;
 
 fn html_escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -63,14 +57,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pages_escape_and_printable_cleans_and_bounds() {
+    fn pages_escape_and_quoted_text_is_cleaned_and_bounded() {
         let p = page("A & B", "<script>'x'</script>");
         assert!(p.contains("<title>lmi: A &amp; B</title>"), "{p}");
         assert!(
             p.contains("&lt;script&gt;&#39;x&#39;&lt;/script&gt;"),
             "{p}"
         );
-        assert!(!printable("a\u{1b}[2Jb").contains('\u{1b}'));
-        assert_eq!(printable(&"x".repeat(1000)).len(), 300);
+        let shown = crate::redact::excerpt("a\u{1b}[2Jb", SHOWN_CHARS);
+        assert!(!shown.contains('\u{1b}'), "{shown}");
+        let long = crate::redact::excerpt(&"x".repeat(1000), SHOWN_CHARS);
+        assert_eq!(long.len(), 300);
     }
 }

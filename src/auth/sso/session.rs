@@ -265,9 +265,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::auth::clock::{Clock, FixedClock, SystemClock};
     use crate::auth::sso::store::{MemoryStore, SessionStore, Store};
     use crate::auth::sso::testing::*;
+    use crate::clock::{Clock, FixedClock, SystemClock};
     use crate::secret::Secret;
 
     const T: i64 = 1_800_000_000;

@@ -18,7 +18,8 @@ use jaq_json::Val;
 
 use super::merge::{Scan, Step};
 use crate::error::{Error, Result};
-use crate::secret::{clean_external, Secret};
+use crate::redact;
+use crate::secret::Secret;
 
 type Data = data::JustLut<Val>;
 type Filter = jaq_core::Filter<Data>;
@@ -229,7 +230,7 @@ fn run(
                 let shown: String = e.to_string().chars().take(300).collect();
                 return Err(Error::service(format!(
                     "--jq {text:?} failed on the response: {}",
-                    clean_external(&shown, &[])
+                    redact::server_text(&shown, &[])
                 )));
             }
         }
@@ -388,7 +389,7 @@ fn read_error(what: &str, e: io::Error) -> Error {
 /// The body is not JSON: where, and its first bytes, scrubbed.
 fn not_json(what: &str, start: &[u8], e: &serde_json::Error, token: &Secret) -> Error {
     let text = String::from_utf8_lossy(start);
-    let shown = clean_external(text.trim(), &[token]);
+    let shown = redact::server_text(text.trim(), &[token]);
     let at = match e.line() {
         0 => format!(" ({e})"),
         line => format!(" at line {line}, column {}", e.column()),

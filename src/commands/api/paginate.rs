@@ -28,9 +28,10 @@ use super::merge::{Pages, Sink};
 use crate::auth::client::{Client, Request};
 use crate::config::ApiConfig;
 use crate::error::{Error, Result};
-use crate::http::{loggable_foreign_url, loggable_url, Payload};
+use crate::http::Payload;
 use crate::output::Output;
-use crate::secret::{clean_external, Secret};
+use crate::redact;
+use crate::secret::Secret;
 
 /// What to do with the pages.
 pub struct Walk<'a> {
@@ -119,7 +120,7 @@ impl Walk<'_> {
             }
             pages += 1;
             let page_url = exchange.request.url.clone();
-            let what = format!("GET {} (page {pages})", loggable_url(&page_url));
+            let what = format!("GET {} (page {pages})", redact::url(&page_url));
             let link = exchange
                 .response
                 .headers
@@ -135,7 +136,10 @@ impl Walk<'_> {
                     Some(link) => Some(Next::Url(page_url.join(&link).map_err(|e| {
                         Error::service(format!(
                             "{what}: the Link header's next URL {:?} is not valid: {e}",
-                            clean_external(&link.chars().take(200).collect::<String>(), &[&token])
+                            redact::server_text(
+                                &link.chars().take(200).collect::<String>(),
+                                &[&token]
+                            )
                         ))
                     })?)),
                 }
@@ -153,7 +157,7 @@ impl Walk<'_> {
                         String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned();
                     Error::service(format!(
                         "{what}: the page is not JSON ({e}); it starts with {:?}",
-                        clean_external(start.trim(), &[&token])
+                        redact::server_text(start.trim(), &[&token])
                     ))
                 };
                 if self.graphql {
@@ -213,7 +217,7 @@ impl Walk<'_> {
         if !self.api.allows(next) {
             return Err(Error::service(format!(
                 "{what}: the next page is on {}, not the service's origin; not fetched, so the token stays on {}",
-                clean_external(&loggable_foreign_url(next), &[token]),
+                redact::server_text(&redact::foreign_url(next), &[token]),
                 crate::http::origin(page_url)
             ))
             .with_hint("the pages printed so far are complete; lmi sends the token only to API_BASE_URL's origin and API_ALLOWED_ORIGINS"));
@@ -221,7 +225,7 @@ impl Walk<'_> {
         if !seen.insert(hash(next.as_str())) {
             return Err(Error::service(format!(
                 "{what}: the next page {} was already fetched; stopping at this pagination loop",
-                clean_external(&loggable_url(next), &[token])
+                redact::server_text(&redact::url(next), &[token])
             )));
         }
         Ok(())
@@ -287,14 +291,14 @@ impl Walk<'_> {
             return page.join(text).map(Some).map_err(|e| {
                 Error::service(format!(
                     "{what}: the next URL {:?} is not valid: {e}",
-                    clean_external(text, &[token])
+                    redact::server_text(text, &[token])
                 ))
             });
         }
         let Some(param) = self.cursor_param else {
             return Err(Error::usage(format!(
                 "{what}: --next yielded {:?}, which is not a URL",
-                clean_external(text, &[token])
+                redact::server_text(text, &[token])
             ))
             .with_hint("name the query parameter that takes it with --cursor-param NAME"));
         };

@@ -6,7 +6,7 @@ use ureq::http::{HeaderName, HeaderValue};
 use url::Url;
 
 use super::fields::Fields;
-use super::{graphql, request_body};
+use super::{graphql, graphql_pages, request_body};
 use crate::auth::client::Request;
 use crate::cli::ApiArgs;
 use crate::config::ApiConfig;
@@ -70,6 +70,43 @@ pub(super) fn plan(api: &ApiConfig, args: &ApiArgs) -> Result<Request> {
         headers,
         body,
     })
+}
+
+/// `--paginate` walks pages of a `GET`, or of `lmi api graphql` (SPEC
+/// §4.4): a body or another method would be sent again for every page.
+pub(super) fn check_paginate(args: &ApiArgs, request: &Request, graphql: bool) -> Result<()> {
+    if !graphql && (args.file.is_some() || request.method != "GET") {
+        let with_file = if args.file.is_some() {
+            " with --file"
+        } else {
+            ""
+        };
+        return Err(Error::usage(format!(
+            "--paginate follows pages of a GET request or of lmi api graphql, not {}{with_file}",
+            request.method
+        ))
+        .with_hint("leave out -X, --file and body fields (use -X GET to send fields as the query string), or --paginate"));
+    }
+    let conflict = [
+        (args.include, "-i/--include"),
+        (args.output_file.is_some(), "--output-file"),
+        (args.silent, "--silent"),
+    ];
+    if let Some((_, flag)) = conflict.iter().find(|(set, _)| *set) {
+        return Err(
+            Error::usage(format!("--paginate cannot be combined with {flag}"))
+                .with_hint(format!("use {flag} on a single page, without --paginate")),
+        );
+    }
+    if graphql {
+        if args.next.is_some() {
+            return Err(Error::usage(
+                "lmi api graphql pages by pageInfo { hasNextPage endCursor }; --next is for REST APIs",
+            ));
+        }
+        graphql_pages::check(request)?;
+    }
+    Ok(())
 }
 
 /// `-X` uppercased, else GET, or POST when there is a body. Only the methods
@@ -220,4 +257,123 @@ pub(super) fn parse_headers(raw: &[String]) -> Result<Vec<(String, String)>> {
             Ok((name.to_owned(), value.to_owned()))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    fn no_base() -> Error {
+        Error::config("no base")
+    }
+
+    fn joined(path: &str, base: &str) -> String {
+        target(path, Some(&url(base)), &[], no_base)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn paths_join_the_base_keeping_its_path_and_the_query() {
+        assert_eq!(joined("/whoami", "https://h/v1"), "https://h/v1/whoami");
+        assert_eq!(joined("whoami", "https://h/v1/"), "https://h/v1/whoami");
+        assert_eq!(joined("/whoami", "https://h"), "https://h/whoami");
+        assert_eq!(
+            joined("/a?b=1&c=2", "https://h/v1?x=y"),
+            "https://h/v1/a?b=1&c=2"
+        );
+        assert_eq!(joined("", "https://h/v1"), "https://h/v1");
+        assert_eq!(joined("/a#frag", "https://h"), "https://h/a");
+        // Things that look like an authority stay in the path.
+        assert_eq!(
+            joined("//evil.example/x", "https://h"),
+            "https://h//evil.example/x"
+        );
+        assert_eq!(
+            joined("@evil.example", "https://h"),
+            "https://h/@evil.example"
+        );
+        assert_eq!(
+            joined("\\\\evil.example", "https://h"),
+            "https://h///evil.example"
+        );
+        assert_eq!(target("/x", None, &[], no_base).unwrap_err().exit_code(), 3);
+    }
+
+    #[test]
+    fn full_urls_only_on_allowed_origins() {
+        let base = url("https://api.example/v1");
+        let allowed = vec!["https://other.example".to_owned()];
+        let ok = |p: &str| {
+            target(p, Some(&base), &allowed, no_base)
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            ok("https://api.example/v2/x?q=1"),
+            "https://api.example/v2/x?q=1"
+        );
+        assert_eq!(ok("HTTPS://API.EXAMPLE:443/x"), "https://api.example/x");
+        assert_eq!(ok("https://other.example/y"), "https://other.example/y");
+        for bad in [
+            "https://evil.example/x",
+            "http://api.example/x",
+            "https://api.example:8443/x",
+            "https://api.example.evil.example/",
+            "https://other.example@evil.example/",
+        ] {
+            let err = target(bad, Some(&base), &allowed, no_base).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+        }
+        let ftp = target("ftp://api.example/x", Some(&base), &[], no_base);
+        assert_eq!(ftp.unwrap_err().exit_code(), 2);
+        // Without a base, only the listed origins.
+        assert!(target("https://other.example/", None, &allowed, no_base).is_ok());
+        let unlisted = target("https://api.example/", None, &allowed, no_base);
+        assert_eq!(unlisted.unwrap_err().exit_code(), 2);
+    }
+
+    #[test]
+    fn headers_are_checked() {
+        let h = |v: &[&str]| parse_headers(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            h(&["X-A: 1", "Content-Type:text/plain; charset=utf-8"]).unwrap(),
+            vec![
+                ("X-A".to_owned(), "1".to_owned()),
+                (
+                    "Content-Type".to_owned(),
+                    "text/plain; charset=utf-8".to_owned()
+                )
+            ]
+        );
+        assert_eq!(h(&["X-Empty:"]).unwrap()[0].1, "");
+        for bad in [
+            "NoColon",
+            ": v",
+            "Bad Name: v",
+            "X: a\nb",
+            "authorization: Bearer x",
+        ] {
+            assert_eq!(h(&[bad]).unwrap_err().exit_code(), 2, "{bad}");
+        }
+    }
+
+    #[test]
+    fn methods() {
+        assert_eq!(method(None, false, false).unwrap(), "GET");
+        assert_eq!(method(None, true, true).unwrap(), "POST");
+        assert_eq!(method(None, true, false).unwrap(), "POST");
+        assert_eq!(method(Some("put"), true, true).unwrap(), "PUT");
+        assert_eq!(method(Some("delete"), false, false).unwrap(), "DELETE");
+        assert_eq!(
+            method(Some("FROB"), false, false).unwrap_err().exit_code(),
+            2
+        );
+        assert_eq!(method(Some("head"), true, true).unwrap_err().exit_code(), 2);
+        assert_eq!(method(Some("head"), true, false).unwrap(), "HEAD");
+    }
 }

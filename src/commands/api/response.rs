@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use crate::auth::client::Request;
 use crate::error::{Error, Result};
-use crate::http::{loggable_url, StreamingResponse};
+use crate::http::StreamingResponse;
 use crate::output::{JsonEnd, Output, ReadFailure};
+use crate::redact;
 
 /// Streams the response to stdout; an error when the body could not be
 /// read to its end (a dropped connection, a stall beyond `timeout`).
@@ -61,7 +62,7 @@ pub fn read_failure(
     failure: ReadFailure,
     timeout: Duration,
 ) -> Error {
-    let what = format!("{} {}", request.method, loggable_url(&request.url));
+    let what = format!("{} {}", request.method, redact::url(&request.url));
     let received = match response.header("content-length") {
         Some(len) => format!("{} of {len} bytes", failure.bytes),
         None => format!("{} bytes", failure.bytes),

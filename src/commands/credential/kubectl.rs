@@ -22,9 +22,10 @@ use url::Url;
 
 use super::Ctx;
 use crate::auth::sso::{self, Need};
+use crate::clock::rfc3339;
 use crate::error::{Error, Result};
-use crate::http::{is_loopback, loggable_foreign_url, origin};
-use crate::output::rfc3339;
+use crate::http::{is_loopback, origin};
+use crate::redact;
 
 pub const V1: &str = "client.authentication.k8s.io/v1";
 pub const V1BETA1: &str = "client.authentication.k8s.io/v1beta1";
@@ -124,10 +125,10 @@ fn check_cluster(ctx: &Ctx, server: &str) -> Result<()> {
     let check = "check the cluster's server in the kubeconfig";
     let url = Url::parse(server.trim()).map_err(|e| {
         // Text from a file lmi did not write: cleaned before it is shown.
-        let shown = crate::secret::clean_external(server, &[]);
+        let shown = crate::redact::server_text(server, &[]);
         refused(&format!("{shown:?}"), &format!("is not a URL ({e})")).with_hint(check)
     })?;
-    let shown = loggable_foreign_url(&url);
+    let shown = redact::foreign_url(&url);
     match url.scheme() {
         "https" => {}
         "http" if is_loopback(&url) => {}

@@ -25,8 +25,7 @@ use url::Url;
 
 use super::Ctx;
 use crate::error::{Error, Kind, Result};
-use crate::http::loggable_url;
-use crate::secret::clean_text;
+use crate::redact;
 
 /// The longest doctor waits for any one HTTP exchange (HTTP_TIMEOUT when
 /// that is shorter), so that a host that swallows packets cannot hold it
@@ -113,13 +112,13 @@ impl Check {
 /// `sig=`, `token=` and the like) hidden, as `config show` and the logs
 /// hide them.
 pub(super) fn shown_url(url: &Url) -> String {
-    clean_text(&loggable_url(url))
+    redact::unsafe_chars(&redact::url(url))
 }
 
 /// A URL a server named (its metadata's `token_endpoint`), shown as
 /// [`shown_url`] does; text that is not a URL is only cleaned.
 pub(super) fn shown_server_url(raw: &str) -> String {
-    Url::parse(raw).map_or_else(|_| clean_text(raw), |u| shown_url(&u))
+    Url::parse(raw).map_or_else(|_| redact::unsafe_chars(raw), |u| shown_url(&u))
 }
 
 /// What earlier checks learnt that later ones use.
@@ -161,8 +160,8 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
     // Details quote servers (user names, metadata, error descriptions):
     // whatever slipped through is cleaned once more, for both outputs.
     for check in &mut checks {
-        check.detail = clean_text(&check.detail);
-        check.hint = check.hint.as_deref().map(clean_text);
+        check.detail = redact::unsafe_chars(&check.detail);
+        check.hint = check.hint.as_deref().map(redact::unsafe_chars);
     }
     ctx.out
         .result(&Report { checks: &checks }, || text(&checks))?;

@@ -6,11 +6,11 @@ use url::Url;
 
 use super::{shown_server_url, shown_url, Check, Findings};
 use crate::auth::discovery;
+use crate::clock::rfc3339;
 use crate::commands::Ctx;
 use crate::config::Endpoint;
 use crate::error::Kind;
 use crate::http::Transport;
-use crate::output::rfc3339;
 
 /// Beyond this many seconds apart, the clocks disagree enough to matter
 /// for `exp`/`iat` checks (SPEC §3.1).

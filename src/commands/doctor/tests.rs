@@ -276,7 +276,7 @@ fn an_unreachable_sso_issuer_fails_the_sso_check() {
 fn the_text_report_marks_each_check() {
     let h = Harness {
         global: crate::cli::GlobalArgs {
-            output: Some(crate::cli::OutputFormat::Text),
+            output: Some(crate::cli::OutputFlag::Text),
             ..healthy(-120).global.clone()
         },
         ..healthy(-120)

@@ -73,13 +73,13 @@ fn check_installable(name: &str) -> Result<()> {
         return Err(Error::usage(format!("'{name}' is not a valid plugin name"))
             .with_hint("a plugin name has no path separators or spaces and does not start with '-' or '.'; name the file lmi-<name>"));
     }
-    if plugin::is_builtin(name) {
+    if crate::cli::is_builtin(name) {
         return Err(Error::usage(format!(
             "'{name}' is a built-in lmi command: a plugin with that name would never run"
         ))
         .with_hint(format!(
             "rename the executable to {PREFIX}<another-name>; built-in commands: {}",
-            plugin::builtin_names().join(", ")
+            crate::cli::builtin_names().join(", ")
         )));
     }
     Ok(())
@@ -135,7 +135,7 @@ fn install_file(ctx: &Ctx, source: &Path) -> Result<Installed> {
         Entry {
             source: "installed".to_owned(),
             from: from.clone(),
-            installed_at: now_rfc3339(),
+            installed_at: now_rfc3339(ctx.deps.clock.as_ref()),
         },
     );
     write_manifest(ctx, &manifest)?;
@@ -322,7 +322,7 @@ fn install_crate(ctx: &Ctx, krate: &str, args: &PluginInstallArgs) -> Result<Vec
             Entry {
                 source: "crate".to_owned(),
                 from: from.clone(),
-                installed_at: now_rfc3339(),
+                installed_at: now_rfc3339(ctx.deps.clock.as_ref()),
             },
         );
         installed.push(Installed {

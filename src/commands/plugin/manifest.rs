@@ -60,6 +60,7 @@ pub(super) fn write_manifest(ctx: &Ctx, manifest: &Manifest) -> Result<()> {
     write().map_err(|e| Error::io("cannot write plugin manifest", &path, e))
 }
 
-pub(super) fn now_rfc3339() -> Option<String> {
-    crate::output::rfc3339(crate::auth::now())
+/// The install time to record: now, by the invocation's clock.
+pub(super) fn now_rfc3339(clock: &dyn crate::clock::Clock) -> Option<String> {
+    crate::clock::rfc3339(clock.now())
 }

@@ -45,11 +45,12 @@ pub(super) fn invocation(ctx: &Ctx, environment: Result<String>) -> Invocation<'
     Invocation {
         paths: &ctx.paths,
         env: &ctx.env,
-        output: ctx.out.format,
+        output: ctx.out.format.name(),
         verbosity: ctx.global.verbosity(),
         no_file_log: ctx.global.no_file_log,
         command_line: &ctx.command_line,
         environment,
+        builtin_names: crate::cli::builtin_names,
     }
 }
 
@@ -98,7 +99,7 @@ struct Listed {
 }
 
 fn list(ctx: &Ctx) -> Result<u8> {
-    let found = plugin::discover(&ctx.paths, &ctx.env);
+    let found = plugin::discover(&ctx.paths, &ctx.env, &crate::cli::builtin_names());
     let manifest = read_manifest(ctx);
     let descriptions = plugin::describe_all(&found, &ctx.env);
     let listed: Vec<Listed> = found
@@ -214,7 +215,7 @@ fn not_installed(ctx: &Ctx, name: &str) -> Error {
             "delete {path} yourself, or with the package manager that installed it"
         ));
     }
-    let found = plugin::discover(&ctx.paths, &ctx.env);
+    let found = plugin::discover(&ctx.paths, &ctx.env, &crate::cli::builtin_names());
     let close = suggest::closest(name, found.iter().map(|p| p.name.as_str()), Tolerance::Typo);
     let hint = match suggest::did_you_mean(close.as_slice()) {
         Some(question) => format!("{question} `lmi plugin list` shows the plugins"),

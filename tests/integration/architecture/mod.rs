@@ -1,6 +1,7 @@
 //! Architecture rules, checked on the sources of `src/` read as text:
-//! imports run one way (`main → lib → commands → {auth, plugin} → the
-//! rest`, see `LAYERS` below), no circle between the crate's top-level modules,
+//! imports run one way (`main → lib → commands → output → {auth, plugin}
+//! → cli → config → {files, http, logging} → paths → the bottom`, see
+//! `LAYERS` below), no circle between the crate's top-level modules,
 //! and no source file over `MAX_LINES` lines of non-test code.
 //!
 //! Comments, string literals and a file's trailing `#[cfg(test)] mod tests`
@@ -21,25 +22,26 @@ const LAYERS: &[&[&str]] = &[
     &["main"],
     &["lib"],
     &["commands"],
+    &["output"],
     &["auth", "plugin"],
+    &["cli"],
+    &["config"],
+    &["files", "http", "logging"],
+    &["paths"],
     &[
-        "cli",
-        "config",
+        "clock",
         "env",
         "error",
-        "files",
-        "http",
         "interrupt",
-        "logging",
-        "output",
-        "paths",
+        "redact",
         "secret",
+        "suggest",
         "terminal",
     ],
 ];
 
 /// The most lines of non-test code one source file may have.
-const MAX_LINES: usize = 500;
+const MAX_LINES: usize = 400;
 
 fn real_tree() -> Vec<Source> {
     read_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"))
@@ -50,7 +52,8 @@ fn layers_import_downwards() {
     let found = layer_violations(&real_tree());
     assert!(
         found.is_empty(),
-        "imports must run main → lib → commands → {{auth, plugin}} → the rest \
+        "imports must run main → lib → commands → output → {{auth, plugin}} → cli → config \
+         → {{files, http, logging}} → paths → the bottom \
          (LAYERS in tests/integration/architecture/mod.rs); {} reference(s) go upwards:\n{}",
         found.iter().filter(|f| f.contains(" names ")).count(),
         found.join("\n")

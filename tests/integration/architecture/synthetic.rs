@@ -74,15 +74,37 @@ fn upward_references_are_named() {
     assert_eq!(
         found,
         [
-            "auth (layer 3) names commands (layer 2) at src/auth/service.rs:2: `use crate::commands::Ctx;`",
-            "config (layer 4) names commands (layer 2) at src/config/x.rs:1: `fn f() { super::super::commands::g() }`",
-            "plugin (layer 3) names commands (layer 2) at src/plugin/run.rs:1: `use crate::{env::Env, commands::Ctx};`",
-            "newthing (layer 4) names auth (layer 3) at src/newthing.rs:1: `use crate::auth::Token;`",
-            "plugin (layer 3) names lib (layer 1) at src/plugin/run.rs:2: `fn f() { crate::set_exits(false) }`",
+            "auth (layer 4) names commands (layer 2) at src/auth/service.rs:2: `use crate::commands::Ctx;`",
+            "config (layer 6) names commands (layer 2) at src/config/x.rs:1: `fn f() { super::super::commands::g() }`",
+            "plugin (layer 4) names commands (layer 2) at src/plugin/run.rs:1: `use crate::{env::Env, commands::Ctx};`",
+            "newthing (layer 9) names auth (layer 4) at src/newthing.rs:1: `use crate::auth::Token;`",
+            "plugin (layer 4) names lib (layer 1) at src/plugin/run.rs:2: `fn f() { crate::set_exits(false) }`",
             "newthing is not in LAYERS (tests/integration/architecture/mod.rs) and counts as the lowest \
              layer: add it to the layer where it belongs",
         ]
     );
+}
+
+#[test]
+fn the_finer_layers_below_commands_are_guarded() {
+    let mut tree = clean_tree();
+    tree.push(src("output.rs", "use crate::cli::OutputFlag;\n"));
+    tree.push(src("cli.rs", "use crate::output::OutputFormat;\n"));
+    tree.push(src("http.rs", "use crate::config::Config;\n"));
+    tree.push(src("clock.rs", "use crate::paths::Paths;\n"));
+    // Downwards, within the bottom layer too: allowed.
+    tree.push(src("error.rs", ""));
+    tree.push(src("paths.rs", "use crate::{error, clock};\n"));
+    let found: BTreeSet<String> = layer_violations(&tree).into_iter().collect();
+    let want: BTreeSet<String> = [
+        "cli (layer 5) names output (layer 3) at src/cli.rs:1: `use crate::output::OutputFormat;`",
+        "http (layer 7) names config (layer 6) at src/http.rs:1: `use crate::config::Config;`",
+        "clock (layer 9) names paths (layer 8) at src/clock.rs:1: `use crate::paths::Paths;`",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(found, want);
 }
 
 #[test]

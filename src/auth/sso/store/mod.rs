@@ -106,7 +106,7 @@ fn decode(text: &str, place: &str) -> Option<Session> {
     match serde_json::from_str::<Session>(text) {
         Ok(mut session) if !session.access_token.is_empty() => {
             // Stored by an older version: the name may still be raw.
-            session.user = session.user.map(|u| crate::secret::clean_external(&u, &[]));
+            session.user = session.user.map(|u| crate::redact::server_text(&u, &[]));
             Some(session)
         }
         _ => {

@@ -1,7 +1,9 @@
 //! The clock seam: everything that decides by time (token expiry, skew,
-//! session freshness, assertion lifetimes) asks a [`Clock`], and everything
-//! that waits (the device flow's polling) goes through a [`Sleeper`], so
-//! tests move time instead of sleeping.
+//! session freshness, assertion lifetimes, an ID token's `iat`, a plugin's
+//! install time) asks a [`Clock`], and everything that waits (the device
+//! flow's polling) goes through a [`Sleeper`], so tests move time instead of
+//! sleeping. [`SystemClock`] is the one reader of the system time in lmi
+//! (`Instant`, for timeouts, excepted); [`rfc3339`] formats its seconds.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -22,6 +24,13 @@ impl Clock for SystemClock {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0)
     }
+}
+
+/// Seconds since the epoch as RFC 3339 UTC (`2026-11-28T01:57:10Z`);
+/// `None` when out of chrono's range.
+pub fn rfc3339(unix: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 /// A clock that stands still until moved: for tests of expiry logic.
@@ -78,5 +87,15 @@ mod tests {
         clock.advance(61);
         assert_eq!(clock.now(), 1_061);
         assert!(SystemClock.now() > 1_700_000_000);
+    }
+
+    #[test]
+    fn rfc3339_is_utc_to_the_second() {
+        assert_eq!(rfc3339(0).as_deref(), Some("1970-01-01T00:00:00Z"));
+        assert_eq!(
+            rfc3339(1_795_830_630).as_deref(),
+            Some("2026-11-28T01:50:30Z")
+        );
+        assert_eq!(rfc3339(i64::MAX), None);
     }
 }
