@@ -10,7 +10,9 @@ use std::path::PathBuf;
     lmi api -X GET /search -f q=bug -F per_page=50                  (query string)\n  \
     lmi api /notes -F body=@notes.md                                (a file's content)\n  \
     lmi api graphql -F query=@q.graphql -f owner=ann -F first=10    (GraphQL)\n  \
-    lmi api /export --output-file export.tar                        (download)")]
+    lmi api /export --output-file export.tar                        (download)\n  \
+    lmi api --paginate /issues --jq '.[] | .title'                  (every page, filtered)\n  \
+    lmi api --paginate /items --next .next_cursor --cursor-param cursor   (cursor in the body)")]
 pub struct ApiArgs {
     /// HTTP method (default GET, or POST with a body or fields)
     #[arg(short = 'X', long = "method", value_name = "METHOD")]
@@ -45,7 +47,7 @@ pub struct ApiArgs {
     /// Filter the JSON body with a jq program: strings raw, other results compact JSON, one per line (per page with --paginate)
     #[arg(long = "jq", value_name = "EXPR")]
     pub jq: Option<String>,
-    /// Fetch every page: Link rel="next", or --next; array pages are merged into one array (GET only)
+    /// Fetch every page: Link rel="next", or --next; array pages are merged into one array (GET and lmi api graphql)
     #[arg(long = "paginate")]
     pub paginate: bool,
     /// With --paginate: a jq expression on each page's body giving the next URL or cursor (e.g. .links.next)

@@ -2,8 +2,8 @@
 //!
 //! The work runs in three steps, and only the last one touches the network:
 //! 1. `plan` (its own module): every input is checked — the target URL and
-//!    its origin, the headers, the body — so bad input costs no token and
-//!    sends nothing.
+//!    its origin, the headers, the body, `--paginate`'s preconditions — so
+//!    bad input costs no token and sends nothing.
 //! 2. the exchange, by the authenticated client ([`crate::auth::client`]):
 //!    the token, origin pinning, same-origin redirects and the 401 retry.
 //! 3. `response::print`: the response body streamed to stdout as it
@@ -12,7 +12,8 @@
 //!
 //! Request bodies are streamed too; see `request_body`. Fields (`-f`/`-F`)
 //! are parsed in `fields`, and `lmi api graphql` is built in `graphql`.
-//! `--jq` runs a jq program on the body (`jq`), `--paginate` walks the
+//! `--jq` runs a jq program on the body (`jq`, reading it through
+//! `jq_body`), `--paginate` walks the
 //! pages (`paginate`, written by `merge`).
 
 mod download;
@@ -20,6 +21,7 @@ mod fields;
 mod graphql;
 mod graphql_pages;
 mod jq;
+mod jq_body;
 mod merge;
 mod paginate;
 mod plan;

@@ -16,6 +16,7 @@ use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{data, unwrap_valr, Compiler, Ctx, Vars};
 use jaq_json::Val;
 
+use super::jq_body::{not_json, read_error, Recorded};
 use super::merge::{Scan, Step};
 use crate::error::{Error, Result};
 use crate::redact;
@@ -23,9 +24,6 @@ use crate::secret::Secret;
 
 type Data = data::JustLut<Val>;
 type Filter = jaq_core::Filter<Data>;
-
-/// Bytes of a body that is not JSON shown in the error.
-const SHOWN_BYTES: usize = 120;
 
 /// A compiled `--jq` (or `--next`) program.
 pub struct Program {
@@ -324,80 +322,6 @@ fn elements(
         ));
     }
     Ok(Ok(()))
-}
-
-/// A reader that keeps the first [`SHOWN_BYTES`] bytes it passed on, to
-/// show the start of a body that turns out not to be JSON.
-struct Recorded<R> {
-    inner: R,
-    start: Vec<u8>,
-}
-
-impl<R: BufRead> Recorded<R> {
-    fn new(inner: R) -> Self {
-        Recorded {
-            inner,
-            start: Vec::with_capacity(SHOWN_BYTES),
-        }
-    }
-}
-
-impl<R: BufRead> Recorded<R> {
-    /// The body's first bytes: those read, then those still buffered.
-    fn shown(&mut self) -> Vec<u8> {
-        let mut start = std::mem::take(&mut self.start);
-        if let Ok(buf) = self.inner.fill_buf() {
-            let more = buf.len().min(SHOWN_BYTES.saturating_sub(start.len()));
-            start.extend_from_slice(&buf[..more]);
-        }
-        start
-    }
-}
-
-impl<R: BufRead> Read for Recorded<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = {
-            let got = self.fill_buf()?;
-            let n = got.len().min(buf.len());
-            buf[..n].copy_from_slice(&got[..n]);
-            n
-        };
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl<R: BufRead> BufRead for Recorded<R> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.inner.fill_buf()
-    }
-    fn consume(&mut self, n: usize) {
-        if self.start.len() < SHOWN_BYTES {
-            if let Ok(buf) = self.inner.fill_buf() {
-                let take = n.min(buf.len()).min(SHOWN_BYTES - self.start.len());
-                self.start.extend_from_slice(&buf[..take]);
-            }
-        }
-        self.inner.consume(n);
-    }
-}
-
-fn read_error(what: &str, e: io::Error) -> Error {
-    Error::service(format!("{what}: reading the body failed: {e}")).with_cause(e)
-}
-
-/// The body is not JSON: where, and its first bytes, scrubbed.
-fn not_json(what: &str, start: &[u8], e: &serde_json::Error, token: &Secret) -> Error {
-    let text = String::from_utf8_lossy(start);
-    let shown = redact::server_text(text.trim(), &[token]);
-    let at = match e.line() {
-        0 => format!(" ({e})"),
-        line => format!(" at line {line}, column {}", e.column()),
-    };
-    Error::service(format!(
-        "{what}: --jq needs a JSON body, but it is not JSON{at}; it starts with {shown:?}"
-    ))
-    .with_hint("leave --jq out to see the body as it is")
 }
 
 #[cfg(test)]
