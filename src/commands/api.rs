@@ -15,6 +15,7 @@
 //! pages (`paginate`, written by `merge`).
 
 mod download;
+mod elements;
 mod fields;
 mod graphql;
 mod graphql_pages;

@@ -4,10 +4,11 @@
 //! result as compact JSON, one per line.
 //!
 //! A program that starts with `.[]` (`.[] | .id`) is run element by element
-//! when the body is an array: serde_json parses one element at a time from
-//! the streaming body and the rest of the program runs on it, so memory is
-//! bounded by the largest element rather than the whole body, and output
-//! starts with the first element. Any other program sees the whole body.
+//! when the body is an array: a reading thread splits the streaming body
+//! into elements (`elements.rs`), serde_json parses one element at a time
+//! and the rest of the program runs on it, so memory is bounded by the
+//! largest element rather than the whole body, and output starts with the
+//! first element. Any other program sees the whole body.
 
 use std::fmt::Write as _;
 use std::io::{self, BufRead, Read, Write};
@@ -16,7 +17,7 @@ use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{data, unwrap_valr, Compiler, Ctx, Vars};
 use jaq_json::Val;
 
-use super::merge::{Scan, Step};
+use super::elements::each_element;
 use crate::error::{Error, Result};
 use crate::secret::{clean_external, Secret};
 
@@ -92,7 +93,7 @@ impl Program {
     /// that is not JSON.
     pub fn filter(
         &self,
-        body: impl Read,
+        body: impl Read + Send,
         out: &mut dyn Write,
         what: &str,
         token: &Secret,
@@ -114,7 +115,7 @@ impl Program {
             // Nothing to filter: no results, as `jq` with empty input.
             (None, _) => return Ok(()),
             (Some(b'['), Some(rest)) => {
-                return match elements(&mut body, &mut |element| {
+                return match each_element(&mut body, &mut |element| {
                     let v = serde_json::from_slice::<Val>(element)?;
                     Ok(run(rest, &self.text, v, &mut each))
                 }) {
@@ -244,85 +245,6 @@ pub fn write_result(out: &mut dyn Write, v: &Val) -> io::Result<()> {
         v => jaq_json::write::write(out, &jaq_json::write::Pp::default(), 0, v)?,
     }
     out.write_all(b"\n")
-}
-
-/// Splits the array read from `body` into its elements, without parsing
-/// them (strings skipped, brackets counted), and hands each element's bytes
-/// to `each`: one element in memory at a time. `each` parses the element
-/// (a JSON error ends the walk as one) and returns the filter's outcome,
-/// which stops the walk when it is an error.
-fn elements(
-    body: &mut dyn BufRead,
-    each: &mut dyn FnMut(&[u8]) -> serde_json::Result<Result<()>>,
-) -> serde_json::Result<Result<()>> {
-    let mut scan = Scan::default();
-    let mut element: Vec<u8> = Vec::new();
-    let mut inside = false;
-    // The last structural byte was a comma: an element must follow.
-    let mut comma = false;
-    let mut after: Vec<u8> = Vec::new();
-    loop {
-        let chunk = body.fill_buf().map_err(serde_json::Error::io)?;
-        if chunk.is_empty() {
-            break;
-        }
-        let n = chunk.len();
-        // Start of the element part in this chunk, while inside one.
-        let mut from = 0;
-        for (i, &b) in chunk.iter().enumerate() {
-            match scan.step(b) {
-                Step::Pass => {}
-                Step::Element => {
-                    inside = true;
-                    from = i;
-                }
-                Step::Drop => {
-                    // `[,1]`, `[1,,2]`, `[1,]`: a comma without an element.
-                    let structural = b == b',' || (b == b']' && scan.closed());
-                    if structural {
-                        if !inside && (b == b',' || comma) {
-                            return Err(serde::de::Error::custom("an array element is missing"));
-                        }
-                        comma = b == b',';
-                    }
-                    if inside {
-                        inside = false;
-                        let done = if element.is_empty() {
-                            each(&chunk[from..i])?
-                        } else {
-                            element.extend_from_slice(&chunk[from..i]);
-                            let r = each(&element)?;
-                            element.clear();
-                            r
-                        };
-                        if done.is_err() {
-                            return Ok(done);
-                        }
-                    }
-                }
-                Step::After => {
-                    if after.len() < 64 {
-                        after.push(b);
-                    }
-                }
-            }
-        }
-        if inside {
-            element.extend_from_slice(&chunk[from..]);
-        }
-        body.consume(n);
-    }
-    if !scan.closed() {
-        return Err(serde::de::Error::custom(
-            "the body ended before its array closed",
-        ));
-    }
-    if !after.iter().all(u8::is_ascii_whitespace) {
-        return Err(serde::de::Error::custom(
-            "the body goes on after its array closed",
-        ));
-    }
-    Ok(Ok(()))
 }
 
 /// A reader that keeps the first [`SHOWN_BYTES`] bytes it passed on, to
