@@ -12,16 +12,16 @@
 //!
 //! Request bodies are streamed too; see `request_body`. Fields (`-f`/`-F`)
 //! are parsed in `fields`, and `lmi api graphql` is built in `graphql`.
-//! `--jq` runs a jq program on the body (`jq`, reading it through
-//! `jq_body`), `--paginate` walks the
+//! `--jq` runs a jq program on the body (`jq`, its array elements split
+//! on a reading thread by `elements`), `--paginate` walks the
 //! pages (`paginate`, written by `merge`).
 
 mod download;
+mod elements;
 mod fields;
 mod graphql;
 mod graphql_pages;
 mod jq;
-mod jq_body;
 mod merge;
 mod paginate;
 mod plan;

@@ -4,10 +4,11 @@
 //! result as compact JSON, one per line.
 //!
 //! A program that starts with `.[]` (`.[] | .id`) is run element by element
-//! when the body is an array: serde_json parses one element at a time from
-//! the streaming body and the rest of the program runs on it, so memory is
-//! bounded by the largest element rather than the whole body, and output
-//! starts with the first element. Any other program sees the whole body.
+//! when the body is an array: a reading thread splits the streaming body
+//! into elements (`elements.rs`), serde_json parses one element at a time
+//! and the rest of the program runs on it, so memory is bounded by the
+//! largest element rather than the whole body, and output starts with the
+//! first element. Any other program sees the whole body.
 
 use std::fmt::Write as _;
 use std::io::{self, BufRead, Read, Write};
@@ -16,14 +17,16 @@ use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{data, unwrap_valr, Compiler, Ctx, Vars};
 use jaq_json::Val;
 
-use super::jq_body::{not_json, read_error, Recorded};
-use super::merge::{Scan, Step};
+use super::elements::each_element;
 use crate::error::{Error, Result};
 use crate::redact;
 use crate::secret::Secret;
 
 type Data = data::JustLut<Val>;
 type Filter = jaq_core::Filter<Data>;
+
+/// Bytes of a body that is not JSON shown in the error.
+const SHOWN_BYTES: usize = 120;
 
 /// A compiled `--jq` (or `--next`) program.
 pub struct Program {
@@ -91,7 +94,7 @@ impl Program {
     /// that is not JSON.
     pub fn filter(
         &self,
-        body: impl Read,
+        body: impl Read + Send,
         out: &mut dyn Write,
         what: &str,
         token: &Secret,
@@ -113,7 +116,7 @@ impl Program {
             // Nothing to filter: no results, as `jq` with empty input.
             (None, _) => return Ok(()),
             (Some(b'['), Some(rest)) => {
-                return match elements(&mut body, &mut |element| {
+                return match each_element(&mut body, &mut |element| {
                     let v = serde_json::from_slice::<Val>(element)?;
                     Ok(run(rest, &self.text, v, &mut each))
                 }) {
@@ -245,83 +248,78 @@ pub fn write_result(out: &mut dyn Write, v: &Val) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
-/// Splits the array read from `body` into its elements, without parsing
-/// them (strings skipped, brackets counted), and hands each element's bytes
-/// to `each`: one element in memory at a time. `each` parses the element
-/// (a JSON error ends the walk as one) and returns the filter's outcome,
-/// which stops the walk when it is an error.
-fn elements(
-    body: &mut dyn BufRead,
-    each: &mut dyn FnMut(&[u8]) -> serde_json::Result<Result<()>>,
-) -> serde_json::Result<Result<()>> {
-    let mut scan = Scan::default();
-    let mut element: Vec<u8> = Vec::new();
-    let mut inside = false;
-    // The last structural byte was a comma: an element must follow.
-    let mut comma = false;
-    let mut after: Vec<u8> = Vec::new();
-    loop {
-        let chunk = body.fill_buf().map_err(serde_json::Error::io)?;
-        if chunk.is_empty() {
-            break;
+/// A reader that keeps the first [`SHOWN_BYTES`] bytes it passed on, to
+/// show the start of a body that turns out not to be JSON.
+struct Recorded<R> {
+    inner: R,
+    start: Vec<u8>,
+}
+
+impl<R: BufRead> Recorded<R> {
+    fn new(inner: R) -> Self {
+        Recorded {
+            inner,
+            start: Vec::with_capacity(SHOWN_BYTES),
         }
-        let n = chunk.len();
-        // Start of the element part in this chunk, while inside one.
-        let mut from = 0;
-        for (i, &b) in chunk.iter().enumerate() {
-            match scan.step(b) {
-                Step::Pass => {}
-                Step::Element => {
-                    inside = true;
-                    from = i;
-                }
-                Step::Drop => {
-                    // `[,1]`, `[1,,2]`, `[1,]`: a comma without an element.
-                    let structural = b == b',' || (b == b']' && scan.closed());
-                    if structural {
-                        if !inside && (b == b',' || comma) {
-                            return Err(serde::de::Error::custom("an array element is missing"));
-                        }
-                        comma = b == b',';
-                    }
-                    if inside {
-                        inside = false;
-                        let done = if element.is_empty() {
-                            each(&chunk[from..i])?
-                        } else {
-                            element.extend_from_slice(&chunk[from..i]);
-                            let r = each(&element)?;
-                            element.clear();
-                            r
-                        };
-                        if done.is_err() {
-                            return Ok(done);
-                        }
-                    }
-                }
-                Step::After => {
-                    if after.len() < 64 {
-                        after.push(b);
-                    }
-                }
+    }
+}
+
+impl<R: BufRead> Recorded<R> {
+    /// The body's first bytes: those read, then those still buffered.
+    fn shown(&mut self) -> Vec<u8> {
+        let mut start = std::mem::take(&mut self.start);
+        if let Ok(buf) = self.inner.fill_buf() {
+            let more = buf.len().min(SHOWN_BYTES.saturating_sub(start.len()));
+            start.extend_from_slice(&buf[..more]);
+        }
+        start
+    }
+}
+
+impl<R: BufRead> Read for Recorded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = {
+            let got = self.fill_buf()?;
+            let n = got.len().min(buf.len());
+            buf[..n].copy_from_slice(&got[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Recorded<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, n: usize) {
+        if self.start.len() < SHOWN_BYTES {
+            if let Ok(buf) = self.inner.fill_buf() {
+                let take = n.min(buf.len()).min(SHOWN_BYTES - self.start.len());
+                self.start.extend_from_slice(&buf[..take]);
             }
         }
-        if inside {
-            element.extend_from_slice(&chunk[from..]);
-        }
-        body.consume(n);
+        self.inner.consume(n);
     }
-    if !scan.closed() {
-        return Err(serde::de::Error::custom(
-            "the body ended before its array closed",
-        ));
-    }
-    if !after.iter().all(u8::is_ascii_whitespace) {
-        return Err(serde::de::Error::custom(
-            "the body goes on after its array closed",
-        ));
-    }
-    Ok(Ok(()))
+}
+
+fn read_error(what: &str, e: io::Error) -> Error {
+    Error::service(format!("{what}: reading the body failed: {e}")).with_cause(e)
+}
+
+/// The body is not JSON: where, and its first bytes, scrubbed.
+fn not_json(what: &str, start: &[u8], e: &serde_json::Error, token: &Secret) -> Error {
+    let text = String::from_utf8_lossy(start);
+    let shown = redact::server_text(text.trim(), &[token]);
+    let at = match e.line() {
+        0 => format!(" ({e})"),
+        line => format!(" at line {line}, column {}", e.column()),
+    };
+    Error::service(format!(
+        "{what}: --jq needs a JSON body, but it is not JSON{at}; it starts with {shown:?}"
+    ))
+    .with_hint("leave --jq out to see the body as it is")
 }
 
 #[cfg(test)]

@@ -234,7 +234,7 @@ impl Walk<'_> {
     fn write_page<W: Write>(
         &self,
         writer: &mut Writer<'_, W>,
-        body: &mut dyn BufRead,
+        body: &mut (dyn BufRead + Send),
         what: &str,
         token: &Secret,
     ) -> Result<()> {

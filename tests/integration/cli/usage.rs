@@ -28,9 +28,12 @@ fn completions_for_every_shell() {
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let out = sb.run(&["completions", shell]);
         out.assert_ok();
+        // The dynamic scripts name the binary by its full path, so their
+        // length depends on where the tree is checked out: check content.
         assert!(
-            out.stdout.len() > 200 && out.stdout.contains("lmi"),
-            "{shell}"
+            out.stdout.contains("LMI_COMPLETE") && out.stdout.contains("lmi"),
+            "{shell}: {}",
+            out.stdout
         );
     }
     sb.run(&["completions", "tcsh"]).assert_code(2);
