@@ -133,7 +133,9 @@ rm -f "$STAGE/windows-build.log"
 # completion scripts call lmi by the full path of the binary that wrote
 # them: packages point it at /usr/bin/lmi, tarballs at `lmi` on PATH.
 step "man pages and completions"
-HOST_LMI="$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release/lmi"
+# By its real path: that is the name the binary finds for itself (the
+# target folder may be a symbolic link into a build cache).
+HOST_LMI="$(readlink -f "$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release/lmi")"
 GEN="$CARGO_TARGET_DIR/generated"
 rm -rf "$GEN"
 mkdir -p "$GEN/man" "$GEN/completions/package" "$GEN/completions/tarball"
