@@ -22,6 +22,7 @@ mod fields;
 mod graphql;
 mod graphql_pages;
 mod jq;
+mod jq_path;
 mod merge;
 mod paginate;
 mod plan;

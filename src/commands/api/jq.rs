@@ -8,7 +8,9 @@
 //! into elements (`elements.rs`), serde_json parses one element at a time
 //! and the rest of the program runs on it, so memory is bounded by the
 //! largest element rather than the whole body, and output starts with the
-//! first element. Any other program sees the whole body.
+//! first element; when the rest is a path of field names (`.[] | .id`),
+//! only the value at the path is built (`jq_path.rs`). Any other program
+//! sees the whole body.
 
 use std::fmt::Write as _;
 use std::io::{self, BufRead, Read, Write};
@@ -18,6 +20,7 @@ use jaq_core::{data, unwrap_valr, Compiler, Ctx, Vars};
 use jaq_json::Val;
 
 use super::elements::each_element;
+use super::jq_path::FieldPath;
 use crate::error::{Error, Result};
 use crate::redact;
 use crate::secret::Secret;
@@ -36,6 +39,9 @@ pub struct Program {
     /// The program after a leading `.[] |`, when it has one: run on each
     /// element of an array body.
     per_element: Option<Filter>,
+    /// The program after `.[] |` when it is a path of field names: read
+    /// from each element without building the rest of it.
+    path: Option<FieldPath>,
 }
 
 impl Program {
@@ -48,11 +54,14 @@ impl Program {
         // Only when the whole program compiles is the rest the same program
         // applied to each element (`|` binds loosest, so `.[] | a, b` is
         // `.[] | (a, b)`).
-        let per_element = element_rest(text).and_then(|rest| compile(rest).ok());
+        let rest = element_rest(text);
+        let per_element = rest.and_then(|rest| compile(rest).ok());
+        let path = per_element.as_ref().and(rest).and_then(FieldPath::parse);
         Ok(Program {
             text: text.to_owned(),
             whole,
             per_element,
+            path,
         })
     }
 
@@ -116,7 +125,11 @@ impl Program {
             // Nothing to filter: no results, as `jq` with empty input.
             (None, _) => return Ok(()),
             (Some(b'['), Some(rest)) => {
+                let path = self.path.as_ref();
                 return match each_element(&mut body, &mut |element| {
+                    if let Some(v) = path.and_then(|path| path.select(element)) {
+                        return Ok(each(&v));
+                    }
                     let v = serde_json::from_slice::<Val>(element)?;
                     Ok(run(rest, &self.text, v, &mut each))
                 }) {
