@@ -120,7 +120,12 @@ fn split(body: &mut dyn BufRead, each: &mut dyn FnMut(&[u8]) -> bool) -> serde_j
         let n = chunk.len();
         // Start of the element part in this chunk, while inside one.
         let mut from = 0;
-        for (i, &b) in chunk.iter().enumerate() {
+        let mut i = 0;
+        while i < n {
+            i += scan.passing(&chunk[i..]);
+            let Some(&b) = chunk.get(i) else {
+                break;
+            };
             match scan.step(b) {
                 Step::Pass => {}
                 Step::Element => {
@@ -157,6 +162,7 @@ fn split(body: &mut dyn BufRead, each: &mut dyn FnMut(&[u8]) -> bool) -> serde_j
                     }
                 }
             }
+            i += 1;
         }
         if inside {
             element.extend_from_slice(&chunk[from..]);

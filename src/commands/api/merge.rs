@@ -253,6 +253,29 @@ impl Scan {
         self.done
     }
 
+    /// How many of the bytes at the start of `bytes` [`Scan::step`] would
+    /// pass without a change of state: the inside of a string up to a
+    /// quote or backslash, the inside of an element up to a bracket, brace,
+    /// quote (or a comma, at its own level). Lets a caller skip over them
+    /// a run at a time rather than a byte at a time.
+    pub(super) fn passing(&self, bytes: &[u8]) -> usize {
+        let stop: fn(u8) -> bool = if self.done {
+            return 0;
+        } else if self.string {
+            if self.escape {
+                return 0;
+            }
+            |b| b == b'"' || b == b'\\'
+        } else if self.depth >= 2 {
+            |b| matches!(b, b'"' | b'[' | b']' | b'{' | b'}')
+        } else if self.depth == 1 && self.element {
+            |b| matches!(b, b'"' | b'[' | b']' | b'{' | b'}' | b',')
+        } else {
+            return 0;
+        };
+        bytes.iter().position(|&b| stop(b)).unwrap_or(bytes.len())
+    }
+
     pub(super) fn step(&mut self, b: u8) -> Step {
         if self.done {
             return Step::After;
@@ -336,6 +359,47 @@ mod tests {
         assert_eq!(v, serde_json::json!([1, {"a": "],["}, "x\"]", [2, 3]]));
         assert!(pretty.starts_with("[\n  1,\n  {\n"), "{pretty}");
         assert_eq!(run(&["[]", "[]"], false, true), "[]\n");
+    }
+
+    /// The steps that are not [`Step::Pass`], with where they are.
+    fn steps(body: &[u8], skip: bool) -> Vec<(usize, &'static str)> {
+        let mut scan = Scan::default();
+        let mut seen = Vec::new();
+        let mut i = 0;
+        while i < body.len() {
+            if skip {
+                let n = scan.passing(&body[i..]);
+                i += n;
+                if i == body.len() {
+                    break;
+                }
+            }
+            match scan.step(body[i]) {
+                Step::Pass => {}
+                Step::Drop => seen.push((i, "drop")),
+                Step::Element => seen.push((i, "element")),
+                Step::After => seen.push((i, "after")),
+            }
+            i += 1;
+        }
+        seen
+    }
+
+    #[test]
+    fn runs_that_pass_are_skipped_with_the_same_steps() {
+        for body in [
+            r#"[1, {"a": "],[\"}"}, "x\\", [[2, "\"]"], {}] , tail"#,
+            r#" [ true ,null,"é☃ \u0041" ,-1.5e3,{"k":{"l":[]}}]"#,
+            "[1}]",
+            "[,1]",
+            "x[1]",
+        ] {
+            assert_eq!(
+                steps(body.as_bytes(), true),
+                steps(body.as_bytes(), false),
+                "{body}"
+            );
+        }
     }
 
     #[test]
