@@ -219,10 +219,15 @@ fn near(rest: &str) -> String {
     format!("{shown:?}")
 }
 
-/// `.[] | REST` → `REST`; `.[]` alone → `.`. Anything else (`.[] |= f`,
-/// `.[] as $x | f`, `.[]?`) is run whole.
+/// `.[] | REST` → `REST`; `.[]` alone → `.`; `.[].a.b` (a path of field
+/// names and nothing else) → `.a.b`. Anything else (`.[] |= f`,
+/// `.[] as $x | f`, `.[]?`, `.[].a, .b`) is run whole.
 fn element_rest(text: &str) -> Option<&str> {
-    let rest = text.trim_start().strip_prefix(".[]")?.trim_start();
+    let rest = text.trim_start().strip_prefix(".[]")?;
+    if rest.starts_with('.') && FieldPath::parse(rest).is_some() {
+        return Some(rest);
+    }
+    let rest = rest.trim_start();
     if rest.is_empty() {
         return Some(".");
     }
@@ -373,6 +378,11 @@ mod tests {
         assert_eq!(element_rest(".[] as $x | $x"), None);
         assert_eq!(element_rest(".[]?"), None);
         assert_eq!(element_rest(".a"), None);
+        assert_eq!(element_rest(".[].a.b "), Some(".a.b "));
+        assert_eq!(element_rest(".[].a, .b"), None);
+        assert_eq!(element_rest(".[].a | .b"), None);
+        assert_eq!(element_rest(".[].a[0]"), None);
+        assert_eq!(out(".[].a, .[].b", r#"[{"a":1,"b":2}]"#).unwrap(), "1\n2\n");
         assert_eq!(out(".[] |= 1", "[5,6]").unwrap(), "[1,1]\n");
     }
 

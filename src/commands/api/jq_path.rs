@@ -276,6 +276,7 @@ mod tests {
                     whole,
                     "{path} {shown}"
                 );
+                assert_eq!(run(&format!(".[]{path}"), &body), whole, "{path} {shown}");
             }
         }
         // The fast path answers for objects and null, and leaves the rest.
