@@ -9,7 +9,8 @@
 //! and the rest of the program runs on it, so memory is bounded by the
 //! largest element rather than the whole body, and output starts with the
 //! first element; when the rest is a path of field names (`.[] | .id`),
-//! only the value at the path is built (`jq_path.rs`). Any other program
+//! only the fields on the path are built and jaq runs the rest on them
+//! (`jq_path.rs`). Any other program
 //! sees the whole body.
 
 use std::fmt::Write as _;
@@ -39,8 +40,8 @@ pub struct Program {
     /// The program after a leading `.[] |`, when it has one: run on each
     /// element of an array body.
     per_element: Option<Filter>,
-    /// The program after `.[] |` when it is a path of field names: read
-    /// from each element without building the rest of it.
+    /// The program after `.[] |` when it is a path of field names: each
+    /// element is built with only the fields on it.
     path: Option<FieldPath>,
 }
 
@@ -127,10 +128,10 @@ impl Program {
             (Some(b'['), Some(rest)) => {
                 let path = self.path.as_ref();
                 return match each_element(&mut body, &mut |element| {
-                    if let Some(v) = path.and_then(|path| path.select(element)) {
-                        return Ok(each(&v));
-                    }
-                    let v = serde_json::from_slice::<Val>(element)?;
+                    let v = match path.and_then(|path| path.project(element)) {
+                        Some(projected) => projected,
+                        None => serde_json::from_slice::<Val>(element)?,
+                    };
                     Ok(run(rest, &self.text, v, &mut each))
                 }) {
                     Ok(Ok(())) => Ok(()),

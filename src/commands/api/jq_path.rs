@@ -1,18 +1,21 @@
-//! `--jq '.[] | .a.b'` without building each element: when what follows
-//! the leading `.[] |` is a path of field names, only the value at the
-//! path is built as a jaq value; the rest of the element is parsed (so it
-//! is checked exactly as a whole parse checks it) but nothing of it is
-//! kept. Building every string, array and object of an element is most of
-//! the cost of the per-element walk, and `.[] | .id` is the common case.
+//! `--jq '.[] | .a.b'` without building all of each element: when what
+//! follows the leading `.[] |` is a path of field names, each element is
+//! built as a jaq value with only the fields on that path (a projection,
+//! as a query planner pushes one down), and jaq runs the program on it.
+//! The rest of the element is parsed (so it is checked exactly as a whole
+//! parse checks it) but nothing of it is kept. Building every string,
+//! array and object of an element is most of the cost of the per-element
+//! walk, and `.[] | .id` is the common case.
 //!
-//! The answer is the same as the program's or there is none: an element
-//! that is not JSON, or where the path meets something that is neither an
-//! object nor null (which is an error or a different result in jq), is
-//! left to the whole program, which reports it as before.
+//! The program sees the same value at its path as on the whole element, so
+//! its answer is the same; an element that is not JSON, or where the path
+//! meets something that is neither an object nor null (an error or another
+//! result in jq), is left to the whole element, which reports it as
+//! before.
 
 use std::fmt;
 
-use jaq_json::Val;
+use jaq_json::{Map, Val};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
@@ -44,10 +47,10 @@ impl FieldPath {
         Some(FieldPath(names))
     }
 
-    /// The value at the path in the JSON `element`; None when the whole
-    /// program has to run on it (it is not JSON, or the path meets a value
-    /// that is neither an object nor null).
-    pub(super) fn select(&self, element: &[u8]) -> Option<Val> {
+    /// The JSON `element` with only the fields on the path; None when the
+    /// program has to run on the whole element (it is not JSON, or the
+    /// path meets a value that is neither an object nor null).
+    pub(super) fn project(&self, element: &[u8]) -> Option<Val> {
         let mut de = serde_json::Deserializer::from_slice(element);
         let found = At(&self.0).deserialize(&mut de).ok()?;
         de.end().ok()?;
@@ -55,8 +58,8 @@ impl FieldPath {
     }
 }
 
-/// The value at the rest of a path, in the value being parsed: `Some` with
-/// the value, `None` when only the whole program can say.
+/// The value being parsed with only the fields on the rest of a path:
+/// `Some` with it, `None` when only the whole value can say.
 struct At<'p>(&'p [String]);
 
 impl<'de> DeserializeSeed<'de> for At<'_> {
@@ -88,17 +91,24 @@ impl<'de> Visitor<'de> for At<'_> {
         let Some((name, rest)) = self.0.split_first() else {
             return Ok(None);
         };
-        // A missing field is null; of repeated fields the last one counts,
-        // as it does in the object jaq builds.
-        let mut found = Some(Val::Null);
+        // Of repeated fields the last one counts, as it does in the object
+        // jaq builds; a missing field stays missing.
+        let mut found = Some(None);
         while let Some(is_name) = map.next_key_seed(Named(name))? {
             if is_name {
-                found = map.next_value_seed(At(rest))?;
+                found = map.next_value_seed(At(rest))?.map(Some);
             } else {
                 map.next_value::<Skip>()?;
             }
         }
-        Ok(found)
+        let Some(field) = found else {
+            return Ok(None);
+        };
+        let mut object = Map::default();
+        if let Some(value) = field {
+            object.insert(Val::from(name.clone()), value);
+        }
+        Ok(Some(Val::obj(object)))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Val>, A::Error> {
@@ -279,14 +289,20 @@ mod tests {
                 assert_eq!(run(&format!(".[]{path}"), &body), whole, "{path} {shown}");
             }
         }
-        // The fast path answers for objects and null, and leaves the rest.
+        // The projection keeps only the path's field of objects, keeps
+        // null, and leaves the rest to the whole element.
         let id = FieldPath::parse(".id").unwrap();
-        assert!(matches!(id.select(br#"{"id":"x"}"#), Some(Val::TStr(_))));
-        assert!(matches!(id.select(b"null"), Some(Val::Null)));
+        let kept = |element: &[u8]| id.project(element).map(|v| v.to_string());
+        assert_eq!(
+            kept(br#"{"n":[1],"id":"x","m":{}}"#).as_deref(),
+            Some(r#"{"id":"x"}"#)
+        );
+        assert_eq!(kept(br#"{"n":1}"#).as_deref(), Some("{}"));
+        assert_eq!(kept(b"null").as_deref(), Some("null"));
         // (Not the faults of `.a` only.)
         for fault in faults.iter().filter(|f| !f.starts_with(br#"{"a""#)) {
             assert!(
-                id.select(fault).is_none(),
+                id.project(fault).is_none(),
                 "{}",
                 String::from_utf8_lossy(fault)
             );
