@@ -7,7 +7,8 @@
 //! keeps it so):
 //!
 //! ```text
-//! main ─▶ lib (run) ─▶ commands ─▶ output ─▶ auth, plugin ─▶ cli ─▶ config
+//! main ─▶ lib (run) ─▶ commands ─▶ output, agent ─▶ auth, plugin ─▶ cli
+//!      ─▶ config
 //!      ─▶ http, logging, files ─▶ paths
 //!      ─▶ clock, env, error, interrupt, redact, secret, suggest, terminal
 //! ```
@@ -18,6 +19,8 @@
 //!   terminal, stdout sink) built once in [`run`].
 //! - [`output`]: the only writer to stdout (or the sink a test hands in),
 //!   and [`output::OutputFormat`].
+//! - [`agent`]: the session agent (SPEC §9): its wire protocol, socket,
+//!   server and what it serves from `auth` and `config`.
 //! - [`auth`]: tokens. `oauth` (the wire protocol, each part once: token
 //!   requests, client authentication, token responses, RFC 6749 §5.2
 //!   errors, device authorization, revocation), the use cases over it:
@@ -48,6 +51,7 @@
 //! dispatches; `main` alone turns the result into `error:`/`hint:` lines and
 //! an exit code.
 
+pub mod agent;
 pub mod auth;
 pub mod cli;
 pub mod clock;
