@@ -2,6 +2,8 @@
 //! there and every machine reached over SSH, through a Unix socket, and no
 //! refresh token, secret or key leaves the machine it runs on.
 //!
+//! - `client`: a command's way to the agent: which socket, its check, the
+//!   3-second answer, the typed asks and the seam commands use.
 //! - `protocol`: the wire protocol (requests, answers, error codes, bounded
 //!   lines), shared by the agent and its clients.
 //! - `socket`: where the socket lives, its folder's trust, and telling a
@@ -16,4 +18,5 @@
 //! It sits above `auth` and `config` (it serves what they make) and below
 //! `commands` (which start, stop and ask it).
 
+pub mod client;
 pub mod protocol;

@@ -15,7 +15,7 @@
 
 use url::Url;
 
-use crate::auth::service::ServiceAuth;
+use crate::auth::service::Tokens;
 use crate::config::ApiConfig;
 use crate::error::{Error, Result};
 use crate::http::{origin, Payload, StreamingResponse, Transport};
@@ -74,14 +74,14 @@ impl RoundTrip {
 /// Sends requests with the environment's token.
 pub struct Client<'a> {
     api: &'a ApiConfig,
-    auth: &'a ServiceAuth<'a>,
+    auth: &'a dyn Tokens,
     transport: &'a dyn Transport,
 }
 
 impl<'a> Client<'a> {
     pub fn new(
         api: &'a ApiConfig,
-        auth: &'a ServiceAuth<'a>,
+        auth: &'a dyn Tokens,
         transport: &'a dyn Transport,
     ) -> Client<'a> {
         Client {
@@ -384,6 +384,7 @@ mod tests {
     mod flows {
         use super::*;
         use crate::auth::cache::{Lookup, TokenCache};
+        use crate::auth::service::ServiceAuth;
         use crate::auth::testing::FakeTransport;
         use crate::clock::FixedClock;
         use crate::config::ServiceConfig;

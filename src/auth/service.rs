@@ -39,6 +39,27 @@ pub enum TokenSource {
     Acquired,
 }
 
+/// Where an invocation's service tokens come from: [`ServiceAuth`] (this
+/// machine's configuration and cache), or an agent that shares the
+/// environment (SPEC §9), which acquires and caches them itself.
+pub trait Tokens {
+    /// The environment's token: a valid cached one, else a new one.
+    fn token(&self) -> Result<(CachedToken, TokenSource)>;
+    /// After a 401: drops `failed` if it is still the current token
+    /// (compare-and-discard), so the next [`Tokens::token`] gets another.
+    fn discard(&self, failed: &Secret) -> Result<()>;
+}
+
+impl Tokens for ServiceAuth<'_> {
+    fn token(&self) -> Result<(CachedToken, TokenSource)> {
+        ServiceAuth::token(self)
+    }
+
+    fn discard(&self, failed: &Secret) -> Result<()> {
+        ServiceAuth::discard(self, failed)
+    }
+}
+
 /// The check a `REQUIRE_SSO` environment runs before handing out a token.
 pub type Gate<'a> = &'a dyn Fn() -> Result<()>;
 

@@ -174,6 +174,15 @@ fn sso_status(ctx: &Ctx) -> Result<SsoStatus> {
     let config = ctx.config()?;
     // The store setting is checked first, configured or not.
     let store = config.sso_store_kind()?;
+    if ctx.agent()?.is_some() {
+        // The agent's session (SPEC §9): the agent refreshes it, so it
+        // counts as refreshable while it exists.
+        let mut status = ctx.with_sso(|deps, sso| Ok(sso::status(&deps, sso)))?;
+        status.configured = true;
+        status.refreshable = status.logged_in;
+        status.store = "agent".to_owned();
+        return Ok(status);
+    }
     if !config.sso_configured() {
         return Ok(SsoStatus::not_configured(store));
     }

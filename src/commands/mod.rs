@@ -23,13 +23,16 @@ pub mod login;
 pub mod plugin;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod via_agent;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::agent::client::AgentLink;
+use crate::agent::protocol::SharedEnvironment;
 use crate::auth::cache::TokenCache;
 use crate::auth::client::Client;
-use crate::auth::service::ServiceAuth;
+use crate::auth::service::{ServiceAuth, Tokens};
 use crate::auth::sso::{Browser, SsoDeps, Store, SystemBrowser};
 use crate::auth::token_exchange::SessionSubject;
 use crate::cli::{Command, GlobalArgs};
@@ -63,6 +66,9 @@ pub struct Deps {
     pub terminal: Box<dyn Terminal>,
     /// Where results go (stdout for real).
     pub stdout: Sink,
+    /// The lmi agent (SPEC §9): found from `LMI_AGENT_SOCK` or the default
+    /// socket when first needed, or handed in.
+    agent: OnceLock<std::result::Result<Option<Box<dyn AgentLink>>, Error>>,
 }
 
 impl Deps {
@@ -78,6 +84,7 @@ impl Deps {
             store: None,
             terminal: Box::new(StderrTerminal),
             stdout: Sink::Stdout,
+            agent: OnceLock::new(),
         }
     }
 
@@ -98,7 +105,14 @@ impl Deps {
             store: None,
             terminal,
             stdout,
+            agent: OnceLock::from(Ok(None)),
         }
+    }
+
+    /// The same seams with `agent` answering as the lmi agent.
+    pub fn with_agent(mut self, agent: Box<dyn AgentLink>) -> Deps {
+        self.agent = OnceLock::from(Ok(Some(agent)));
+        self
     }
 
     /// The same seams with `transport` instead of a network agent.
@@ -132,6 +146,8 @@ pub struct Ctx {
     pub out: Output,
     pub deps: Deps,
     config: OnceLock<std::result::Result<Config, Error>>,
+    /// The agent's first answer for a shared environment (SPEC §9).
+    served: OnceLock<SharedEnvironment>,
 }
 
 impl Ctx {
@@ -153,6 +169,7 @@ impl Ctx {
             out,
             deps,
             config: OnceLock::new(),
+            served: OnceLock::new(),
         }
     }
 
@@ -160,12 +177,16 @@ impl Ctx {
     /// caller).
     pub fn config(&self) -> Result<&Config> {
         let resolved = self.config.get_or_init(|| {
-            crate::config::load(&Inputs {
-                env: &self.env,
-                paths: &self.paths,
-                environment_flag: self.global.environment.as_deref(),
-                command_line: &self.command_line,
-            })
+            // An environment with no file here may be one an agent shares.
+            crate::config::load_served(
+                &Inputs {
+                    env: &self.env,
+                    paths: &self.paths,
+                    environment_flag: self.global.environment.as_deref(),
+                    command_line: &self.command_line,
+                },
+                &|name| self.serve(name),
+            )
             .map(|settings| Config::new(settings, self.paths.clone()))
         });
         resolved.as_ref().map_err(Error::shallow_clone)
@@ -182,9 +203,19 @@ impl Ctx {
     }
 
     /// Runs `f` with the environment's service tokens; a `REQUIRE_SSO`
-    /// environment checks the SSO session once, before the first token.
-    pub fn with_service<T>(&self, f: impl FnOnce(&ServiceAuth<'_>) -> Result<T>) -> Result<T> {
+    /// environment checks the SSO session once, before the first token. A
+    /// shared environment's tokens come from the agent.
+    pub fn with_service<T>(&self, f: impl FnOnce(&dyn Tokens) -> Result<T>) -> Result<T> {
         let config = self.config()?;
+        if let (Some(shared), Some(agent)) = (self.served_environment(), self.agent()?) {
+            let tokens = via_agent::AgentTokens {
+                agent,
+                environment: &shared.name,
+                first: std::cell::RefCell::new(Some(shared.clone())),
+                now: self.deps.clock.now(),
+            };
+            return f(&tokens);
+        }
         let service = config.service()?;
         let transport = self.transport()?;
         let cache = self.token_cache();
@@ -197,8 +228,11 @@ impl Ctx {
             auth = auth.with_gate(&gate);
         }
         // A token exchange without a subject file exchanges the SSO session
-        // (SPEC §4.2); without SSO configured the exchange reports it.
-        if service.subject == Some(SubjectSource::SsoSession) && config.sso_configured() {
+        // (SPEC §4.2), this machine's or the agent's; without either the
+        // exchange reports it.
+        if service.subject == Some(SubjectSource::SsoSession)
+            && (config.sso_configured() || self.agent()?.is_some())
+        {
             let environment = environment.unwrap_or_default();
             return self.with_sso(|deps, sso| {
                 let session = SessionSubject {
@@ -212,8 +246,23 @@ impl Ctx {
         f(&auth)
     }
 
-    /// Runs `f` with the SSO settings and the seams the session logic needs.
+    /// Runs `f` with the SSO settings and the seams the session logic
+    /// needs; when an agent answers, the session is the agent's.
     pub fn with_sso<T>(&self, f: impl FnOnce(SsoDeps<'_>, &SsoConfig) -> Result<T>) -> Result<T> {
+        if let Some(agent) = self.agent()? {
+            let (backend, sso) = self.agent_sso(agent)?;
+            let store = Store::new(Box::new(backend), None);
+            return f(self.sso_deps(&store)?, &sso);
+        }
+        self.with_local_sso(f)
+    }
+
+    /// [`Ctx::with_sso`] with this machine's own session store, whatever
+    /// the agent (`login sso --force`).
+    pub fn with_local_sso<T>(
+        &self,
+        f: impl FnOnce(SsoDeps<'_>, &SsoConfig) -> Result<T>,
+    ) -> Result<T> {
         let sso = self.config()?.sso()?;
         let configured;
         let store = match &self.deps.store {
@@ -223,15 +272,18 @@ impl Ctx {
                 &configured
             }
         };
-        let deps = SsoDeps {
+        f(self.sso_deps(store)?, sso)
+    }
+
+    fn sso_deps<'a>(&'a self, store: &'a Store) -> Result<SsoDeps<'a>> {
+        Ok(SsoDeps {
             clock: self.deps.clock.as_ref(),
             sleeper: self.deps.sleeper.as_ref(),
             transport: self.transport()?,
             browser: self.deps.browser.as_ref(),
             store,
             terminal: self.deps.terminal.as_ref(),
-        };
-        f(deps, sso)
+        })
     }
 
     /// Runs `f` with the authenticated client of the environment's service.

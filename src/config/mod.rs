@@ -51,6 +51,48 @@ pub fn load(inputs: &Inputs<'_>) -> Result<Settings> {
     resolve(inputs, &dotenv::read)
 }
 
+/// The keys of an environment that has no file on this machine but is
+/// served from elsewhere: an agent that shares it (SPEC §9).
+#[derive(Debug, Clone)]
+pub struct ServedEnvironment {
+    /// Where its keys come from, as `config show` names their source.
+    pub from: PathBuf,
+    pub values: Vec<(String, String)>,
+}
+
+/// Resolves the configuration from the real files; an environment with no
+/// file here is asked of `served` (`Ok(None)`: it does not exist). A local
+/// file always wins.
+pub fn load_served(
+    inputs: &Inputs<'_>,
+    served: &dyn Fn(&EnvName) -> Result<Option<ServedEnvironment>>,
+) -> Result<Settings> {
+    let paths = inputs.paths;
+    resolve(inputs, &|path| {
+        if let Some(values) = dotenv::read(path)? {
+            return Ok(Some(values));
+        }
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(EnvName::checked)
+            .filter(|name| paths.env_file(name.as_str()) == path);
+        let Some(name) = name else {
+            return Ok(None);
+        };
+        Ok(served(&name)?.map(|env| dotenv::FileValues {
+            path: env.from,
+            values: env
+                .values
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_uppercase(), v))
+                .collect(),
+            readable_by_others: false,
+            exposure: None,
+        }))
+    })
+}
+
 /// Where the file log goes and how much it records.
 #[derive(Debug, Clone)]
 pub struct LogConfig {
