@@ -271,6 +271,17 @@ mod imp {
         }
     }
 
+    /// Whether the agent closed the connection (rather than not answering
+    /// in time): worth one new connection.
+    fn dropped(e: &std::io::Error) -> bool {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::UnexpectedEof
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::ConnectionReset
+        )
+    }
+
     impl AgentLink for AgentClient {
         fn socket(&self) -> &Path {
             &self.socket
@@ -285,9 +296,10 @@ mod imp {
                 // agent has dropped it since, a new one is tried.
                 match self.exchange(&mut stream, &line) {
                     Ok(answer) => return Ok(answer),
-                    Err(e) => {
-                        tracing::debug!(target: "agent", "the first connection failed ({e}); connecting again")
+                    Err(e) if dropped(&e) => {
+                        tracing::debug!(target: "agent", "the first connection was closed ({e}); connecting again")
                     }
+                    Err(e) => return Err(unreachable(&self.socket, &e.to_string())),
                 }
             }
             let mut stream = UnixStream::connect(&self.socket)

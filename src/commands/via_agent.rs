@@ -115,7 +115,8 @@ impl Ctx {
             local.map(|c| c.client_id.as_str()),
         );
         let token_url = local.and_then(|c| c.token_url.as_ref());
-        let session = answer.map(|s| session_of(s, token_url.map(|u| u.to_string())));
+        let now = self.deps.clock.now();
+        let session = answer.map(|s| session_of(s, token_url.map(|u| u.to_string()), now));
         let sso = match (local, &session) {
             (Some(local), _) => local.clone(),
             (None, Ok(session)) => {
@@ -135,8 +136,11 @@ impl Ctx {
 
 /// The agent's session as lmi's own: no refresh token (the agent keeps
 /// it), the token endpoint this machine is configured for (the agent has
-/// checked the issuer and client), made by the `agent`.
-fn session_of(s: SsoSession, token_endpoint: Option<String>) -> Session {
+/// checked the issuer and client), made by the `agent`. It counts as
+/// obtained `now`, so the expiry skew is capped at half of what is left:
+/// the agent has judged it usable, and a short-lived token it just
+/// refreshed is not refused here.
+fn session_of(s: SsoSession, token_endpoint: Option<String>, now: i64) -> Session {
     Session {
         access_token: s.access_token,
         refresh_token: None,
@@ -147,7 +151,7 @@ fn session_of(s: SsoSession, token_endpoint: Option<String>) -> Session {
         user: s.user.map(|u| crate::redact::server_text(&u, &[])),
         subject: None,
         token_endpoint,
-        obtained_at: None,
+        obtained_at: Some(now),
         flow: Some("agent".to_owned()),
     }
 }
