@@ -17,3 +17,11 @@
 //! `commands` (which start, stop and ask it).
 
 pub mod protocol;
+#[cfg(unix)]
+pub mod serve;
+#[cfg(unix)]
+pub mod server;
+#[cfg(unix)]
+pub mod socket;
+#[cfg(unix)]
+pub mod wire;
