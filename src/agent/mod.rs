@@ -20,3 +20,11 @@
 
 pub mod client;
 pub mod protocol;
+#[cfg(unix)]
+pub mod serve;
+#[cfg(unix)]
+pub mod server;
+#[cfg(unix)]
+pub mod socket;
+#[cfg(unix)]
+pub mod wire;

@@ -162,10 +162,11 @@ impl<'a> ServiceAuth<'a> {
         Ok((token, TokenSource::Acquired))
     }
 
-    /// After a 401: drops the cached access token if it is still `failed`.
-    /// The service rejected the access token, not the refresh token, so a
-    /// refresh token stays for the next acquisition to try first.
-    pub fn discard(&self, failed: &Secret) -> Result<()> {
+    /// After a 401: drops the cached access token if it is still `failed`
+    /// (`true` when it was). The service rejected the access token, not the
+    /// refresh token, so a refresh token stays for the next acquisition to
+    /// try first.
+    pub fn discard(&self, failed: &Secret) -> Result<bool> {
         let env = self.env();
         self.cache.check_trusted(env)?;
         let _lock = self.cache.lock(env, self.lock_wait())?;
@@ -181,12 +182,13 @@ impl<'a> ServiceAuth<'a> {
                 if let Err(e) = kept {
                     tracing::warn!(target: "auth", "could not update {}: {e}", self.cache.path(env).display());
                 }
+                Ok(true)
             }
             _ => {
-                tracing::debug!(target: "auth", "the cache already holds another token; keeping it")
+                tracing::debug!(target: "auth", "the cache already holds another token; keeping it");
+                Ok(false)
             }
         }
-        Ok(())
     }
 
     fn matches(&self, token: &CachedToken, subject: Option<&Subject>) -> bool {

@@ -1,5 +1,6 @@
 //! The arguments of the command groups other than `lmi api`: `auth`,
-//! `login`, `logout`, `env`, `config`, `plugin`, `credential` and `exec`.
+//! `login`, `logout`, `env`, `config`, `plugin`, `credential`, `exec` and
+//! `agent`.
 
 use clap::{Args, Subcommand, ValueEnum};
 use std::ffi::OsString;
@@ -186,4 +187,23 @@ fn parse_env_var_name(raw: &str) -> Result<String, String> {
             "{raw:?} is not a valid environment variable name (letters, digits and _, not starting with a digit)"
         ))
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Start the agent in the background and print its socket (as ssh-agent -s does with -o text)
+    Start(AgentRunArgs),
+    /// Run the agent in the foreground (for a systemd user unit or launchd)
+    Run(AgentRunArgs),
+    /// End the running agent
+    Stop,
+    /// Show whether an agent answers, its sessions and its shared environments
+    Status,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct AgentRunArgs {
+    /// End the agent after this many seconds
+    #[arg(long, value_name = "SECONDS")]
+    pub lifetime: Option<u64>,
 }

@@ -11,6 +11,7 @@
 //! canned HTTP answers, a store in memory, a recording terminal and
 //! browser, and a captured stdout.
 
+pub mod agent;
 pub mod api;
 pub mod auth;
 pub mod completion;
@@ -347,6 +348,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<u8> {
         Command::External(args) => plugin::external(ctx, args),
         Command::Credential(cmd) => credential::run(ctx, cmd),
         Command::Exec(args) => exec::run(ctx, args),
+        Command::Agent(cmd) => agent::run(ctx, cmd),
     }
 }
 

@@ -165,6 +165,12 @@ pub const KEYS: &[KeyDef] = &[
         KeyKind::Bool,
     ),
     typed(
+        "AGENT_SHARE",
+        "true in an environment's file: lmi agent serves its tokens to its clients",
+        Some("false"),
+        KeyKind::Bool,
+    ),
+    typed(
         "TOKEN_EXPIRY_SKEW",
         "seconds before expiry at which a token counts as expired",
         Some("60"),

@@ -198,6 +198,19 @@ impl Config {
         service::client_auth_name(&self.settings)
     }
 
+    /// Whether the environment's own file says `AGENT_SHARE=true` (SPEC
+    /// §9): set anywhere else (the main file, the process environment, the
+    /// command line) it shares nothing, so no setting outside that file
+    /// can hand the environment's tokens to the agent's clients.
+    pub fn agent_share(&self) -> Result<bool> {
+        let in_file = self
+            .settings
+            .values
+            .get("AGENT_SHARE")
+            .is_some_and(|v| matches!(v.source, Source::EnvFile(_)));
+        Ok(in_file && self.settings.bool("AGENT_SHARE")?)
+    }
+
     /// `HTTP_TIMEOUT` (0 counts as 1 s).
     pub fn http_timeout(&self) -> Result<std::time::Duration> {
         service::http_timeout(&self.settings)

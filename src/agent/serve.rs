@@ -1,0 +1,372 @@
+//! What each request gets (SPEC §9): the agent's own SSO session,
+//! refreshed under the session lock and written back to its keychain;
+//! tokens of the environments whose own file says `AGENT_SHARE=true`,
+//! through the normal cache and its lock; compare-and-discard; the status.
+//!
+//! The configuration is read again for every request, so a changed file
+//! (a newly shared environment, another SSO setting) applies without a
+//! restart. Answers carry access tokens, ID tokens, expiry, user and
+//! issuer, and the environment's API settings; the answer types have no
+//! room for anything else.
+
+use std::sync::{Arc, Mutex};
+
+use crate::auth::cache::TokenCache;
+use crate::auth::service::{ServiceAuth, TokenSource};
+use crate::auth::sso::{current_session, Need, SsoDeps, Store, SystemBrowser};
+use crate::auth::token_exchange::SessionSubject;
+use crate::clock::{Clock, Sleeper};
+use crate::config::{Config, EnvName, Inputs, SsoConfig, StoreKind, SubjectSource};
+use crate::env::ProcessEnv;
+use crate::error::{Error, Kind, Result};
+use crate::http::{Http, Transport};
+use crate::paths::Paths;
+use crate::secret::Secret;
+use crate::terminal::NullTerminal;
+
+use super::protocol::{
+    answer_line, DiscardAnswer, EnvironmentsAnswer, ErrorCode, Request, SessionInfo,
+    SharedEnvironment, Source, SsoAnswer, SsoSession, StatusAnswer, StopAnswer, TokenAnswer,
+    WireError,
+};
+
+/// The agent's view of its machine: where its configuration comes from and
+/// the seams it works through.
+pub struct Serve {
+    env: ProcessEnv,
+    paths: Paths,
+    /// `-e` given to the agent: the environment its SSO settings come from.
+    environment: Option<String>,
+    command_line: Vec<(String, String)>,
+    clock: Arc<dyn Clock>,
+    sleeper: Arc<dyn Sleeper>,
+    /// One SSO request at a time inside the agent: N clients, one keychain
+    /// read and at most one refresh (the session lock orders the agent
+    /// with other lmi processes on the machine).
+    sso: Mutex<()>,
+}
+
+impl Serve {
+    pub fn new(
+        env: ProcessEnv,
+        paths: Paths,
+        environment: Option<String>,
+        command_line: Vec<(String, String)>,
+        clock: Arc<dyn Clock>,
+        sleeper: Arc<dyn Sleeper>,
+    ) -> Serve {
+        Serve {
+            env,
+            paths,
+            environment,
+            command_line,
+            clock,
+            sleeper,
+            sso: Mutex::new(()),
+        }
+    }
+
+    /// The answer line to `request`.
+    pub fn answer(&self, request: &Request) -> String {
+        let answered = match request {
+            Request::Status => Ok(answer_line(&self.status())),
+            Request::Sso { issuer, client_id } => self
+                .sso(issuer.as_deref(), client_id.as_deref())
+                .map(|a| answer_line(&a)),
+            Request::Token { environment } => self.token(environment).map(|a| answer_line(&a)),
+            Request::Discard {
+                environment,
+                access_token,
+            } => self
+                .discard(environment, access_token)
+                .map(|a| answer_line(&a)),
+            Request::Environments => Ok(answer_line(&EnvironmentsAnswer {
+                environments: self.shared_environments(),
+            })),
+            Request::Stop => Ok(answer_line(&StopAnswer {})),
+        };
+        answered.unwrap_or_else(|e| {
+            tracing::info!(target: "agent", "answered {}: {} ({})", request.op(), e.code.as_str(), e.message);
+            e.to_line()
+        })
+    }
+
+    fn config(&self, environment: Option<&str>) -> Result<Config> {
+        let settings = crate::config::load(&Inputs {
+            env: &self.env,
+            paths: &self.paths,
+            environment_flag: environment,
+            command_line: &self.command_line,
+        })?;
+        Ok(Config::new(settings, self.paths.clone()))
+    }
+
+    fn status(&self) -> StatusAnswer {
+        let sessions = self.stored_session().into_iter().collect();
+        StatusAnswer {
+            pid: std::process::id(),
+            sessions,
+            shared_environments: self.shared_environments(),
+        }
+    }
+
+    /// The stored session as `status` shows it (no refresh, no network).
+    fn stored_session(&self) -> Option<SessionInfo> {
+        let config = self.config(self.environment.as_deref()).ok()?;
+        if !config.sso_configured() {
+            return None;
+        }
+        let store = Store::configured(config.sso().ok()?, &self.paths);
+        let _one = self.sso.lock();
+        match store.load() {
+            Ok(session) => session.map(|s| SessionInfo {
+                issuer: s.issuer,
+                client_id: s.client_id,
+                user: s.user,
+                expires_at: s.expires_at,
+            }),
+            Err(e) => {
+                tracing::warn!(target: "agent", "cannot read the SSO session: {}", e.message());
+                None
+            }
+        }
+    }
+
+    /// The environments whose own file says `AGENT_SHARE=true`.
+    pub fn shared_environments(&self) -> Vec<String> {
+        crate::config::list_environments(&self.paths)
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|name| self.shared_config(name).is_ok())
+            .collect()
+    }
+
+    /// The configuration of `name` when it is shared; the same
+    /// `not_shared` answer whether it exists or not.
+    fn shared_config(&self, name: &str) -> std::result::Result<Config, WireError> {
+        let shown = crate::redact::excerpt(name, 64);
+        let not_shared = || {
+            WireError::new(
+                ErrorCode::NotShared,
+                format!("the agent shares no environment named {shown:?}"),
+            )
+            .with_hint("set AGENT_SHARE=true in that environment's file where the agent runs")
+        };
+        let Some(env) = EnvName::checked(name) else {
+            return Err(not_shared());
+        };
+        if !self.paths.env_file(env.as_str()).is_file() {
+            return Err(not_shared());
+        }
+        let config = match self.config(Some(env.as_str())) {
+            Ok(config) => config,
+            Err(e) => {
+                tracing::warn!(target: "agent", "environment {env}: {}", e.message());
+                return Err(not_shared());
+            }
+        };
+        match config.agent_share() {
+            Ok(true) => Ok(config),
+            Ok(false) => Err(not_shared()),
+            Err(e) => {
+                tracing::warn!(target: "agent", "environment {env}: {}", e.message());
+                Err(not_shared())
+            }
+        }
+    }
+
+    /// Runs `f` with the SSO settings of `config` and the seams the session
+    /// logic needs.
+    fn with_sso<T>(
+        &self,
+        config: &Config,
+        transport: &dyn Transport,
+        f: impl FnOnce(SsoDeps<'_>, &SsoConfig) -> Result<T>,
+    ) -> Result<T> {
+        let sso = config.sso()?;
+        let store = Store::configured(sso, &self.paths);
+        let browser = SystemBrowser::new(None);
+        let deps = SsoDeps {
+            clock: self.clock.as_ref(),
+            sleeper: self.sleeper.as_ref(),
+            transport,
+            browser: &browser,
+            store: &store,
+            terminal: &NullTerminal,
+        };
+        f(deps, sso)
+    }
+
+    fn sso(
+        &self,
+        issuer: Option<&str>,
+        client_id: Option<&str>,
+    ) -> std::result::Result<SsoAnswer, WireError> {
+        let config = self
+            .config(self.environment.as_deref())
+            .map_err(|e| wire(&e, ErrorCode::Config))?;
+        if !config.sso_configured() {
+            return Err(WireError::new(
+                ErrorCode::NoSession,
+                "SSO is not configured where the agent runs",
+            )
+            .with_hint("set OAUTH_SSO_CLIENT_ID and the IdP's URLs where the agent runs, and log in there: lmi login sso"));
+        }
+        let transport = Http::new(
+            config
+                .http_timeout()
+                .map_err(|e| wire(&e, ErrorCode::Config))?,
+        );
+        let _one = self.sso.lock();
+        let session = self
+            .with_sso(&config, &transport, |deps, sso| {
+                let mismatch = |what: &str, theirs: &str, ours: &str| {
+                    Err(Error::new(
+                        Kind::Usage,
+                        format!("the agent's SSO session is for {what} {ours:?}, not {theirs:?}"),
+                    ))
+                };
+                if let Some(theirs) = client_id.filter(|c| *c != sso.client_id) {
+                    return mismatch("client id", theirs, &sso.client_id);
+                }
+                // A store that cannot be read is the keychain's problem,
+                // told apart from a missing or expired session.
+                let stored = deps.store.load().map_err(|e| keychain(&e, sso.store))?;
+                if let (Some(theirs), Some(stored)) = (issuer, &stored) {
+                    if !same_issuer(theirs, &stored.issuer) {
+                        return mismatch("issuer", theirs, &stored.issuer);
+                    }
+                }
+                let purpose = format!("the lmi agent (pid {}) serves SSO", std::process::id());
+                current_session(&deps, sso, &purpose, Need::AccessToken)
+                    .map_err(|e| keychain(&e, sso.store))
+            })
+            .map_err(|e| match e.kind() {
+                Kind::Usage => wire(&e, ErrorCode::SessionMismatch),
+                _ if e.message().starts_with(KEYCHAIN_PREFIX) => wire(&e, ErrorCode::Keychain),
+                _ => wire(&e, ErrorCode::NoSession)
+                    .with_hint("run lmi login sso where the agent runs"),
+            })?;
+        Ok(SsoAnswer {
+            session: SsoSession {
+                access_token: session.access_token,
+                id_token: session.id_token,
+                token_type: "Bearer".to_owned(),
+                expires_at: session.expires_at,
+                user: session.user,
+                issuer: session.issuer,
+                client_id: session.client_id,
+            },
+        })
+    }
+
+    fn token(&self, name: &str) -> std::result::Result<TokenAnswer, WireError> {
+        let config = self.shared_config(name)?;
+        let answer = self
+            .with_service(&config, |auth| {
+                let (token, source) = auth.token()?;
+                let api = config.api()?;
+                Ok(SharedEnvironment {
+                    name: name.to_owned(),
+                    access_token: token.access_token,
+                    token_type: token.token_type,
+                    expires_at: token.expires_at,
+                    source: match source {
+                        TokenSource::Cache => Source::Cache,
+                        TokenSource::Acquired => Source::Acquired,
+                    },
+                    api_base_url: api.base.as_ref().map(|u| u.to_string()),
+                    api_allowed_origins: api.allowed.clone(),
+                    api_graphql_url: api.graphql.as_ref().map(|u| u.to_string()),
+                    credential_username: config.credential_username().ok(),
+                })
+            })
+            .map_err(|e| wire(&e, ErrorCode::Auth))?;
+        Ok(TokenAnswer {
+            environment: answer,
+        })
+    }
+
+    fn discard(
+        &self,
+        name: &str,
+        access_token: &Secret,
+    ) -> std::result::Result<DiscardAnswer, WireError> {
+        let config = self.shared_config(name)?;
+        let discarded = self
+            .with_service(&config, |auth| auth.discard(access_token))
+            .map_err(|e| wire(&e, ErrorCode::Auth))?;
+        Ok(DiscardAnswer { discarded })
+    }
+
+    /// Runs `f` with the environment's service tokens, as a command does
+    /// (`Ctx::with_service`): the `REQUIRE_SSO` gate and a token exchange
+    /// of the SSO session use the agent's own session.
+    fn with_service<T>(
+        &self,
+        config: &Config,
+        f: impl FnOnce(&ServiceAuth<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let service = config.service()?;
+        let transport = Http::new(config.http_timeout()?);
+        let cache = TokenCache::new(self.paths.tokens_dir());
+        let environment = service.environment.as_str();
+        let gate = || {
+            let _one = self.sso.lock();
+            self.with_sso(config, &transport, |deps, sso| {
+                crate::auth::sso::require_session(&deps, sso, Some(environment))
+            })
+        };
+        let mut auth = ServiceAuth::new(service, &cache, &transport, self.clock.as_ref());
+        if service.require_sso {
+            auth = auth.with_gate(&gate);
+        }
+        if service.subject == Some(SubjectSource::SsoSession) && config.sso_configured() {
+            return self.with_sso(config, &transport, |deps, sso| {
+                let session = SessionSubject {
+                    deps,
+                    config: sso,
+                    environment,
+                };
+                f(&auth.with_session_subject(&session))
+            });
+        }
+        f(&auth)
+    }
+}
+
+/// How a keychain failure's message starts, so the answer can say so.
+const KEYCHAIN_PREFIX: &str = "the keychain where the agent runs";
+
+/// A store error, marked as the keychain's when the store is the keychain
+/// and the error is not about the session itself.
+fn keychain(e: &Error, store: StoreKind) -> Error {
+    if store == StoreKind::Keychain && e.message().contains("keychain") {
+        let error = Error::auth(format!("{KEYCHAIN_PREFIX} failed: {}", e.message()));
+        return match e.hint() {
+            Some(hint) => error.with_hint(hint.to_owned()),
+            None => error,
+        };
+    }
+    e.shallow_clone()
+}
+
+/// Two issuer URLs name the same issuer (a trailing slash aside).
+fn same_issuer(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+/// `e` as an error answer: configuration errors keep their code, anything
+/// else that is not a bug gets `code`. Messages are cleaned once more.
+fn wire(e: &Error, code: ErrorCode) -> WireError {
+    let code = match e.kind() {
+        Kind::Config => ErrorCode::Config,
+        Kind::Internal if code != ErrorCode::Keychain => ErrorCode::Internal,
+        _ => code,
+    };
+    let error = WireError::new(code, crate::redact::server_text(e.message(), &[]));
+    match e.hint() {
+        Some(hint) => error.with_hint(crate::redact::server_text(hint, &[])),
+        None => error,
+    }
+}
