@@ -46,8 +46,9 @@ pub trait Tokens {
     /// The environment's token: a valid cached one, else a new one.
     fn token(&self) -> Result<(CachedToken, TokenSource)>;
     /// After a 401: drops `failed` if it is still the current token
-    /// (compare-and-discard), so the next [`Tokens::token`] gets another.
-    fn discard(&self, failed: &Secret) -> Result<()>;
+    /// (compare-and-discard), so the next [`Tokens::token`] gets another;
+    /// `true` when it was dropped.
+    fn discard(&self, failed: &Secret) -> Result<bool>;
 }
 
 impl Tokens for ServiceAuth<'_> {
@@ -55,7 +56,7 @@ impl Tokens for ServiceAuth<'_> {
         ServiceAuth::token(self)
     }
 
-    fn discard(&self, failed: &Secret) -> Result<()> {
+    fn discard(&self, failed: &Secret) -> Result<bool> {
         ServiceAuth::discard(self, failed)
     }
 }

@@ -44,12 +44,16 @@ pub fn target(ctx: &Ctx) -> Target {
     }
 }
 
-/// Placeholder for the agent's own resolution of its default socket.
+/// The agent's default socket, as the agent itself resolves it.
+#[cfg(unix)]
 fn default_socket(ctx: &Ctx) -> PathBuf {
-    match ctx.env.non_empty("XDG_RUNTIME_DIR") {
-        Some(dir) => PathBuf::from(dir).join("lmi").join("agent.sock"),
-        None => ctx.paths.data_dir.join("agent.sock"),
-    }
+    crate::agent::socket::socket_path(&ctx.env, &ctx.paths)
+}
+
+/// No agent runs here; a path all the same, for messages.
+#[cfg(not(unix))]
+fn default_socket(ctx: &Ctx) -> PathBuf {
+    ctx.paths.data_dir.join("agent.sock")
 }
 
 impl Ctx {
@@ -268,10 +272,10 @@ impl Tokens for AgentTokens<'_> {
         Ok((token, source))
     }
 
-    fn discard(&self, failed: &Secret) -> Result<()> {
+    fn discard(&self, failed: &Secret) -> Result<bool> {
         let discarded = self.agent.discard(self.environment, failed)?;
         tracing::info!(target: "auth", "asked {} to discard the rejected token of environment {} (discarded: {discarded})", agent_name(self.agent.socket()), self.environment);
-        Ok(())
+        Ok(discarded)
     }
 }
 
