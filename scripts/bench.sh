@@ -90,6 +90,50 @@ SH
     rss=$(curl -s -H "$auth" "$API/json-array/$items" | /usr/bin/time -f '%M' jq -r '.[] | .id' 2>&1 >/dev/null | tail -1)
     echo "| curl ... \\| jq -r '.[] \\| .id' (jq alone) | $rss |"
 }
+# --- the session agent (issue 21) ---------------------------------------------
+# `dbus-run-session -- scripts/with-keyring.sh scripts/bench.sh agent` runs
+# only these rows (it needs a Secret Service for the SSO session).
+agent() {
+    [ -n "${DBUS_SESSION_BUS_ADDRESS:-}" ] || { echo "run: dbus-run-session -- scripts/with-keyring.sh $0 agent" >&2; exit 1; }
+    printf 'OAUTH_SSO_ISSUER=%s\nOAUTH_SSO_CLIENT_ID=lmi-public\n' "$IDP" >> "$LMI_CONFIG_DIR/.env"
+    printf 'REQUIRE_SSO=true\n' >> "$LMI_CONFIG_DIR/env/bench.env"
+    BROWSER="$TESTIDP browser" "$LMI" login sso --force >/dev/null 2>&1
+    local sock="$WORK/agent.sock"
+    LMI_AGENT_SOCK="$sock" "$LMI" agent start >/dev/null
+    "$LMI" auth token >/dev/null
+    echo "## SSO-gated auth token (cached service token): the session from the keychain over D-Bus vs from the agent"
+    "${HF[@]}" --export-json "$WORK/agent.json" \
+        "$LMI auth token" "env LMI_AGENT_SOCK=$sock $LMI auth token" >/dev/null
+    table "$WORK/agent.json"
+    echo "## the agent's round trip (one connection, a request and its answer)"
+    echo "| op | runs | median [µs] | mean [µs] |"
+    echo "|---|---:|---:|---:|"
+    python3 - "$sock" <<'PY'
+import socket, sys, time
+path, n = sys.argv[1], 2000
+def once(line):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.sendall(line)
+    data = b""
+    while not data.endswith(b"\n"):
+        data += s.recv(65536)
+    s.close()
+for op, line in (("status", b'{"v":1,"op":"status"}\n'), ("sso", b'{"v":1,"op":"sso"}\n')):
+    for _ in range(50):
+        once(line)
+    times = []
+    for _ in range(n):
+        t = time.perf_counter(); once(line); times.append(time.perf_counter() - t)
+    times.sort()
+    print(f"| {op} | {n} | {times[n // 2] * 1e6:.0f} | {sum(times) / n * 1e6:.0f} |")
+PY
+    LMI_AGENT_SOCK="$sock" "$LMI" agent stop >/dev/null
+}
+if [ "${1:-}" = agent ]; then
+    agent
+    exit 0
+fi
 if [ "${1:-}" = scripting ]; then
     scripting
     exit 0

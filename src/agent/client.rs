@@ -4,7 +4,7 @@
 //!
 //! Commands reach an agent through the [`AgentLink`] seam (a fake in unit
 //! tests); [`AgentClient`] is the real one, over a Unix socket. The typed
-//! asks ([`AgentLink::sso`] and the rest, on `dyn AgentLink`) turn the
+//! asks (`sso`, `token`, `discard`, `environments`, on `dyn AgentLink`) turn the
 //! agent's error answers into lmi errors of the protocol's domains, each
 //! naming the agent's socket, so a person on a remote machine can tell a
 //! problem over there from one here.

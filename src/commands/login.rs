@@ -79,11 +79,20 @@ pub fn login_sso(ctx: &Ctx, args: &LoginSsoArgs) -> Result<u8> {
 /// `flow` is `agent` (SPEC's shape names the login flows; this session's
 /// flow is the agent's business).
 fn report_agent_session(ctx: &Ctx, agent: &dyn AgentLink) -> Result<u8> {
-    let session = ctx.with_sso(|deps, _| {
-        deps.store
-            .load()?
-            .ok_or_else(|| Error::internal("the agent answered without a session"))
-    })?;
+    let session = ctx
+        .with_sso(|deps, _| {
+            deps.store
+                .load()?
+                .ok_or_else(|| Error::internal("the agent answered without a session"))
+        })
+        .map_err(|e| match e.kind() {
+            // On the machine where the agent runs, logging in here is
+            // logging in for the agent.
+            crate::error::Kind::Auth => e.with_hint(
+                "log in where the agent runs (lmi login sso there; on that machine itself: lmi login sso --force)",
+            ),
+            _ => e,
+        })?;
     let out = LoginOut {
         logged_in: true,
         user: session.user.clone(),

@@ -22,6 +22,7 @@ pub mod env;
 pub mod exec;
 pub mod login;
 pub mod plugin;
+mod session;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod via_agent;
@@ -34,11 +35,11 @@ use crate::agent::protocol::SharedEnvironment;
 use crate::auth::cache::TokenCache;
 use crate::auth::client::Client;
 use crate::auth::service::{ServiceAuth, Tokens};
-use crate::auth::sso::{Browser, SsoDeps, Store, SystemBrowser};
+use crate::auth::sso::{Browser, Store, SystemBrowser};
 use crate::auth::token_exchange::SessionSubject;
 use crate::cli::{Command, GlobalArgs};
 use crate::clock::{Clock, Sleeper, SystemClock, SystemSleeper};
-use crate::config::{Config, Inputs, SsoConfig, SubjectSource};
+use crate::config::{Config, Inputs, SubjectSource};
 use crate::env::ProcessEnv;
 use crate::error::{Error, Result};
 use crate::http::{Http, Transport};
@@ -245,46 +246,6 @@ impl Ctx {
             });
         }
         f(&auth)
-    }
-
-    /// Runs `f` with the SSO settings and the seams the session logic
-    /// needs; when an agent answers, the session is the agent's.
-    pub fn with_sso<T>(&self, f: impl FnOnce(SsoDeps<'_>, &SsoConfig) -> Result<T>) -> Result<T> {
-        if let Some(agent) = self.agent()? {
-            let (backend, sso) = self.agent_sso(agent)?;
-            let store = Store::new(Box::new(backend), None);
-            return f(self.sso_deps(&store)?, &sso);
-        }
-        self.with_local_sso(f)
-    }
-
-    /// [`Ctx::with_sso`] with this machine's own session store, whatever
-    /// the agent (`login sso --force`).
-    pub fn with_local_sso<T>(
-        &self,
-        f: impl FnOnce(SsoDeps<'_>, &SsoConfig) -> Result<T>,
-    ) -> Result<T> {
-        let sso = self.config()?.sso()?;
-        let configured;
-        let store = match &self.deps.store {
-            Some(store) => store,
-            None => {
-                configured = Store::configured(sso, &self.paths);
-                &configured
-            }
-        };
-        f(self.sso_deps(store)?, sso)
-    }
-
-    fn sso_deps<'a>(&'a self, store: &'a Store) -> Result<SsoDeps<'a>> {
-        Ok(SsoDeps {
-            clock: self.deps.clock.as_ref(),
-            sleeper: self.deps.sleeper.as_ref(),
-            transport: self.transport()?,
-            browser: self.deps.browser.as_ref(),
-            store,
-            terminal: self.deps.terminal.as_ref(),
-        })
     }
 
     /// Runs `f` with the authenticated client of the environment's service.

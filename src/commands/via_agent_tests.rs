@@ -307,3 +307,93 @@ fn env_list_adds_the_shared_environments_without_a_file_here() {
         json!({"name": "shared", "default": false, "path": null, "source": "agent"})
     );
 }
+
+fn exec_info(server: &str) -> String {
+    json!({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
+           "spec": {"interactive": false, "cluster": {"server": server}}})
+    .to_string()
+}
+
+#[test]
+fn kubectl_answers_for_the_agents_clusters_only() {
+    let answer = |_: &Request, _: usize| shared_line("shared", "shared-1");
+    let (h, _) = with_agent(
+        Harness::new().environment("shared").var(
+            "KUBERNETES_EXEC_INFO",
+            &exec_info("https://git.shared.test"),
+        ),
+        answer,
+    );
+    assert_eq!(h.run(&["credential", "kubectl"]).unwrap(), 0);
+    assert_eq!(h.json()["status"]["token"], "shared-1");
+
+    let (h, agent) = with_agent(
+        Harness::new()
+            .environment("shared")
+            .var("KUBERNETES_EXEC_INFO", &exec_info("https://evil.test")),
+        answer,
+    );
+    let e = error_of(h.run(&["credential", "kubectl"]));
+    assert_eq!(e.kind(), Kind::Config);
+    assert_eq!(h.out(), "", "no credential printed");
+    // Only the configuration's answer: the token was not handed on.
+    assert_eq!(asked(&agent).len(), 1);
+}
+
+#[test]
+fn kubectl_sso_gets_the_agents_id_token() {
+    let id_token = crate::auth::sso::testing::id_token("alice", "alice@example.test", NOW + 60);
+    let line = answer_line(&SsoAnswer {
+        session: SsoSession {
+            access_token: Secret::new("agent-access"),
+            id_token: Some(Secret::new(id_token.clone())),
+            token_type: "Bearer".into(),
+            expires_at: Some(NOW + 600),
+            user: Some("alice@example.test".into()),
+            issuer: "https://idp.example".into(),
+            client_id: "lmi-public".into(),
+        },
+    });
+    let (h, agent) = with_agent(
+        Harness::new()
+            .env_file("k8s", &[("API_BASE_URL", "https://k8s.test")])
+            .environment("k8s")
+            .var("KUBERNETES_EXEC_INFO", &exec_info("https://k8s.test")),
+        move |_, _| line.clone(),
+    );
+    assert_eq!(h.run(&["credential", "kubectl", "--sso"]).unwrap(), 0);
+    assert_eq!(h.json()["status"]["token"], id_token.as_str());
+    assert!(matches!(asked(&agent)[0], Request::Sso { .. }));
+    assert!(h.http.requests().is_empty());
+}
+
+#[test]
+fn a_token_exchange_sends_the_agents_session_token_as_the_subject() {
+    let (h, agent) = with_agent(
+        with_sso(Harness::new())
+            .env_file(
+                "xchg",
+                &[
+                    ("OAUTH_GRANT_TYPE", "token_exchange"),
+                    ("OAUTH_CLIENT_ID", "cli"),
+                    ("OAUTH_TOKEN_URL", ISSUER_ID),
+                ],
+            )
+            .environment("xchg"),
+        |_, _| session_line(ISSUER_ID),
+    );
+    h.http.answer(
+        ISSUER_ID,
+        200,
+        json!({"access_token": "exchanged-1", "token_type": "Bearer", "expires_in": 3600}),
+    );
+    assert_eq!(h.run(&["auth", "token"]).unwrap(), 0);
+    assert_eq!(h.json()["access_token"], "exchanged-1");
+    let sent = h.http.requests_to(ISSUER_ID);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].field("subject_token").as_deref(),
+        Some("agent-access")
+    );
+    assert_eq!(asked(&agent).len(), 1, "one session answer serves both");
+}
