@@ -119,7 +119,11 @@ struct LogoutOut {
 }
 
 pub fn logout_sso(ctx: &Ctx) -> Result<u8> {
-    if let Some(agent) = ctx.agent()? {
+    // An agent found at the default socket runs on this machine, with
+    // this machine's store: logging out here logs it out too. One reached
+    // through LMI_AGENT_SOCK may be another machine's (SPEC §9).
+    let explicit = super::via_agent::target(ctx).explicit;
+    if let Some(agent) = ctx.agent()?.filter(|_| explicit) {
         return Err(Error::usage(format!(
             "the SSO session here is {}'s; log out where the agent runs",
             agent_name(agent.socket())
@@ -131,7 +135,7 @@ pub fn logout_sso(ctx: &Ctx) -> Result<u8> {
     let (removed, revoked) = if !ctx.config()?.sso_configured() {
         (false, false)
     } else {
-        let (identity, outcome) = ctx.with_sso(|deps, config| {
+        let (identity, outcome) = ctx.with_local_sso(|deps, config| {
             let identity = deps.store.load().ok().flatten();
             let outcome = flow::logout(&deps, config)?;
             Ok((

@@ -196,11 +196,28 @@ fn status_login_and_inspect_report_the_agents_session_without_local_sso_settings
 
 #[test]
 fn logout_with_an_agent_is_a_usage_error_saying_where_to_log_out() {
-    let (h, agent) = with_agent(with_sso(Harness::new()), |_, _| session_line(ISSUER_ID));
+    let (h, agent) = with_agent(
+        with_sso(Harness::new()).var("LMI_AGENT_SOCK", SOCK),
+        |_, _| session_line(ISSUER_ID),
+    );
     let e = error_of(h.run(&["logout", "sso"]));
     assert_eq!(e.kind(), Kind::Usage);
     assert!(e.message().contains(SOCK), "{}", e.message());
     assert!(e.hint().unwrap().contains("LMI_AGENT_SOCK"));
+    assert!(asked(&agent).is_empty());
+}
+
+#[test]
+fn logout_with_the_agent_of_the_default_socket_logs_out_of_this_machines_store() {
+    // The default socket is this machine's: its agent reads this store.
+    let (h, agent) = with_agent(
+        with_sso(Harness::new()).session(crate::auth::sso::testing::session(NOW + 600, None)),
+        |_, _| session_line(ISSUER_ID),
+    );
+    assert!(h.stored().is_some());
+    assert_eq!(h.run(&["logout", "sso"]).unwrap(), 0);
+    assert_eq!(h.json()["logged_out"], true);
+    assert_eq!(h.stored(), None);
     assert!(asked(&agent).is_empty());
 }
 
