@@ -81,15 +81,16 @@ fn agent_ssh_one_refresh_one_token_and_no_secret_reaches_the_remote() {
     require_secret_service();
     let client = unique_client("agent-ssh");
     let srv = idp(&client);
-    // Short-lived SSO tokens: stale under the skew once backdated.
-    srv.set(|b| b.token_lifetime = Some(30));
+    // SSO tokens of 2 minutes under a 5-minute skew: stale once backdated;
+    // a fresh one counts for half its life (60 s), whatever the load.
+    srv.set(|b| b.token_lifetime = Some(120));
     let sshd = Sshd::start();
     let sock = sshd.dir.path().join("agent.sock");
     let mut laptop = sandbox(
         srv.idp_url(),
         &client,
         Store::Keychain,
-        "TOKEN_EXPIRY_SKEW=60\n",
+        "TOKEN_EXPIRY_SKEW=300\n",
     );
     let service = format!(
         "OAUTH_TOKEN_URL={}\nOAUTH_CLIENT_ID=lmi-client\nOAUTH_CLIENT_SECRET=lmi-secret\nAPI_BASE_URL={}\n",
@@ -187,6 +188,12 @@ fn agent_ssh_one_refresh_one_token_and_no_secret_reaches_the_remote() {
     }
     let files = files_below(remote_home.path());
     assert!(!files.is_empty(), "the remote wrote its log");
+    assert!(
+        files
+            .iter()
+            .all(|f| !f.to_string_lossy().contains("/tokens/")),
+        "the agent's tokens are not cached on the remote: {files:?}"
+    );
     for file in files {
         let bytes = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
         for secret in secrets {
