@@ -116,8 +116,8 @@ impl Serve {
         if !config.sso_configured() {
             return None;
         }
+        // No lock: a status answers while a refresh is under way.
         let store = Store::configured(config.sso().ok()?, &self.paths);
-        let _one = self.sso.lock();
         match store.load() {
             Ok(session) => session.map(|s| SessionInfo {
                 issuer: s.issuer,
@@ -368,5 +368,99 @@ fn wire(e: &Error, code: ErrorCode) -> WireError {
     match e.hint() {
         Some(hint) => error.with_hint(crate::redact::server_text(hint, &[])),
         None => error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+
+    fn serve_in(home: &std::path::Path, vars: &[(&str, &str)]) -> Serve {
+        let mut pairs = vec![("HOME", home.to_str().unwrap())];
+        pairs.extend_from_slice(vars);
+        let env = ProcessEnv::from_pairs(pairs);
+        let paths = Paths::from_env(&env);
+        let clock = Arc::new(FixedClock::at(1_800_000_000));
+        Serve::new(env, paths, None, Vec::new(), clock.clone(), clock)
+    }
+
+    fn write_env(home: &std::path::Path, name: &str, text: &str) {
+        let dir = home.join(".config/lmi/env");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.env")), text).unwrap();
+    }
+
+    #[test]
+    fn only_environments_whose_file_says_so_are_shared() {
+        let home = tempfile::tempdir().unwrap();
+        let base = "OAUTH_TOKEN_URL=http://127.0.0.1:9/token\nOAUTH_CLIENT_ID=c\n";
+        write_env(home.path(), "yes", &format!("{base}AGENT_SHARE=true\n"));
+        write_env(home.path(), "plain", base);
+        write_env(home.path(), "off", &format!("{base}AGENT_SHARE=false\n"));
+        // The process environment shares nothing.
+        let serve = serve_in(home.path(), &[("AGENT_SHARE", "true")]);
+        assert_eq!(serve.shared_environments(), vec!["yes".to_owned()]);
+        let not_shared = |name: &str| {
+            let line = serve.answer(&Request::Token {
+                environment: name.into(),
+            });
+            let err =
+                super::super::protocol::parse_answer::<TokenAnswer>(line.as_bytes()).unwrap_err();
+            assert_eq!(err.code, ErrorCode::NotShared, "{name}");
+            err.message.replace(name, "NAME")
+        };
+        let messages: Vec<String> = ["plain", "off", "missing", "../yes"]
+            .into_iter()
+            .map(not_shared)
+            .collect();
+        assert!(messages.windows(2).all(|w| w[0] == w[1]), "{messages:?}");
+    }
+
+    #[test]
+    fn sso_without_configuration_is_no_session() {
+        let home = tempfile::tempdir().unwrap();
+        let serve = serve_in(home.path(), &[]);
+        let line = serve.answer(&Request::Sso {
+            issuer: None,
+            client_id: None,
+        });
+        let err = super::super::protocol::parse_answer::<SsoAnswer>(line.as_bytes()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::NoSession);
+        assert!(err.message.contains("not configured"), "{}", err.message);
+        assert_eq!(
+            serve.status(),
+            StatusAnswer {
+                pid: std::process::id(),
+                sessions: vec![],
+                shared_environments: vec![],
+            }
+        );
+    }
+
+    #[test]
+    fn errors_keep_their_domain_and_are_cleaned() {
+        let e = Error::config("bad \u{1b}[2J key").with_hint("fix it");
+        let w = wire(&e, ErrorCode::Auth);
+        assert_eq!(w.code, ErrorCode::Config);
+        assert!(!w.message.contains('\u{1b}'));
+        assert_eq!(w.hint.as_deref(), Some("fix it"));
+        assert_eq!(
+            wire(&Error::auth("x"), ErrorCode::Auth).code,
+            ErrorCode::Auth
+        );
+        assert_eq!(
+            wire(&Error::internal("x"), ErrorCode::Auth).code,
+            ErrorCode::Internal
+        );
+        let k = keychain(
+            &Error::auth("the OS keychain failed: locked"),
+            StoreKind::Keychain,
+        );
+        assert!(k.message().starts_with(KEYCHAIN_PREFIX), "{}", k.message());
+        let f = keychain(&Error::auth("the OS keychain failed"), StoreKind::File);
+        assert!(!f.message().starts_with(KEYCHAIN_PREFIX));
+        assert!(same_issuer("https://idp.test/", "https://idp.test"));
+        assert!(!same_issuer("https://idp.test/a", "https://idp.test"));
     }
 }

@@ -137,7 +137,10 @@ pub fn run(listener: UnixListener, serve: Serve, options: Options) -> Result<()>
         let stream = match stream {
             Ok(stream) => stream,
             Err(e) => {
+                // Out of file descriptors, say: a short pause keeps the
+                // loop from spinning while connections end.
                 tracing::warn!(target: "agent", "accept failed: {e}");
+                std::thread::sleep(Duration::from_millis(50));
                 continue;
             }
         };

@@ -42,7 +42,7 @@ mod unix {
     use crate::agent::serve::Serve;
     use crate::agent::server::{self, Options};
     use crate::agent::socket::{self, Bound, Probe, SOCKET_VAR};
-    use crate::agent::wire::{self, CallError, CLIENT_TIMEOUT};
+    use crate::agent::wire::{self, CallError};
     use crate::cli::{AgentCommand, AgentRunArgs};
     use crate::error::{Error, Result};
 
@@ -54,6 +54,9 @@ mod unix {
     const STOP_DEADLINE: Duration = Duration::from_secs(5);
     /// Between two looks at the socket while waiting.
     const POLL: Duration = Duration::from_millis(20);
+    /// How long these commands wait for an answer: longer than a client's
+    /// 3 s, since `status` reads the agent's keychain (itself bounded).
+    const ASK_TIMEOUT: Duration = Duration::from_secs(10);
 
     pub(super) fn run(ctx: &Ctx, cmd: AgentCommand) -> Result<u8> {
         let socket = socket::socket_path(&ctx.env, &ctx.paths);
@@ -70,7 +73,7 @@ mod unix {
         let Probe::Live(stream) = socket::probe(socket)? else {
             return Ok(None);
         };
-        match wire::call_on(stream, &Request::Status, CLIENT_TIMEOUT) {
+        match wire::call_on(stream, &Request::Status, ASK_TIMEOUT) {
             Ok(status) => Ok(Some(status)),
             Err(CallError::NotRunning(_)) => Ok(None),
             Err(CallError::Agent(e)) => Err(e.into_error()),
@@ -118,7 +121,7 @@ mod unix {
     fn stop(ctx: &Ctx, socket: &Path) -> Result<u8> {
         let stopped = match socket::probe(socket)? {
             Probe::Live(stream) => {
-                match wire::call_on::<StopAnswer>(stream, &Request::Stop, CLIENT_TIMEOUT) {
+                match wire::call_on::<StopAnswer>(stream, &Request::Stop, ASK_TIMEOUT) {
                     Ok(_) => true,
                     Err(CallError::NotRunning(_)) => false,
                     Err(CallError::Agent(e)) => return Err(e.into_error()),

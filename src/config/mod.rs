@@ -199,16 +199,27 @@ impl Config {
     }
 
     /// Whether the environment's own file says `AGENT_SHARE=true` (SPEC
-    /// §9): set anywhere else (the main file, the process environment, the
-    /// command line) it shares nothing, so no setting outside that file
-    /// can hand the environment's tokens to the agent's clients.
+    /// §9). Only that file counts, read as it is: a value anywhere else
+    /// (the main file, the process environment, the command line) neither
+    /// shares an environment nor unshares one, so no setting outside the
+    /// file can hand the environment's tokens to the agent's clients.
     pub fn agent_share(&self) -> Result<bool> {
-        let in_file = self
-            .settings
-            .values
-            .get("AGENT_SHARE")
-            .is_some_and(|v| matches!(v.source, Source::EnvFile(_)));
-        Ok(in_file && self.settings.bool("AGENT_SHARE")?)
+        let Some(path) = &self.settings.env_file else {
+            return Ok(false);
+        };
+        let Some(file) = dotenv::read(path)? else {
+            return Ok(false);
+        };
+        match file.values.iter().rev().find(|(k, _)| k == "AGENT_SHARE") {
+            None => Ok(false),
+            Some((_, raw)) => keys::parse_bool(raw).ok_or_else(|| {
+                Error::config(format!(
+                    "AGENT_SHARE in {} must be true or false, not {raw:?}",
+                    path.display()
+                ))
+                .with_hint("set AGENT_SHARE=true or AGENT_SHARE=false")
+            }),
+        }
     }
 
     /// `HTTP_TIMEOUT` (0 counts as 1 s).
