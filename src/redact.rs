@@ -217,6 +217,7 @@ fn is_sensitive_parameter(name: &str) -> bool {
         "state",
         "nonce",
         "code_verifier",
+        "request_uri",
         "assertion",
         "client_assertion",
         "password",

@@ -228,6 +228,12 @@ pub const KEYS: &[KeyDef] = &[
         "explicit device authorization endpoint; wins over discovery",
         None,
     ),
+    typed(
+        "OAUTH_SSO_PAR",
+        "pushed authorization requests: auto, true or false",
+        Some("auto"),
+        KeyKind::Choice(&["auto", "true", "false"]),
+    ),
     key("LOG_FILE", "file log path", None),
     typed(
         "LOG_FILE_ENABLED",

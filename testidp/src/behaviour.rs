@@ -295,6 +295,9 @@ pub struct Behaviour {
     /// from the real time (a server whose clock is off). Default `None`:
     /// the real time.
     pub date_offset: Option<i64>,
+    /// Pushed authorization requests (RFC 9126). Default: served, not
+    /// advertised, not required.
+    pub par: crate::par::Par,
 }
 
 impl Default for Behaviour {
@@ -333,6 +336,7 @@ impl Default for Behaviour {
             iss_parameter_supported: None,
             client_assertion_max_lifetime: 60,
             date_offset: None,
+            par: crate::par::Par::default(),
         }
     }
 }

@@ -7,7 +7,8 @@
 //! (RFC 8628, `/device_authorization` and the `/device` page), token exchange
 //! (RFC 8693, subject tokens from [`ci_token`] or its own access tokens),
 //! `private_key_jwt` client authentication (RFC 7523, keys in
-//! `testidp/keys/`) and RFC 9207's `iss` on authorization responses; the API
+//! `testidp/keys/`), RFC 9207's `iss` on authorization responses and pushed
+//! authorization requests (RFC 9126, `par.rs`); the API
 //! streams large, broken, truncated or stalled bodies whose bytes
 //! [`pattern_bytes`] and [`JsonArrayReader`] reproduce.
 //!
@@ -40,6 +41,7 @@ mod idp;
 pub mod keys;
 mod mint;
 mod pages;
+mod par;
 mod record;
 mod relay;
 mod state;
@@ -66,6 +68,7 @@ pub use keys::{
     ci_jwk, ci_key_path, ci_token, client_assertion, decoding_key, jwks, key_path,
     CLIENT_ASSERTION_TYPE, KEY_ID,
 };
+pub use par::{Par, REQUEST_URI_LIFETIME};
 pub use record::RecordedRequest;
 pub use stream::{
     json_array_item, json_array_item_bytes, json_broken_tail, pattern_byte, pattern_bytes,

@@ -76,6 +76,8 @@ pub(crate) struct Store {
     pub user_codes: Vec<String>,
     /// `jti`s of the client assertions seen (replay defence).
     pub assertion_jtis: HashSet<String>,
+    /// Pushed authorization requests (RFC 9126), by `request_uri`.
+    pub pushed: HashMap<String, crate::par::Pushed>,
 }
 
 impl Store {
@@ -119,6 +121,9 @@ pub(crate) struct Log {
     pub code_redemptions: HashMap<String, usize>,
     /// Where `/authorize` last redirected to.
     pub last_authorization_response: Option<String>,
+    /// `POST /par` requests, and the latest one.
+    pub par_requests: usize,
+    pub last_par: Option<RecordedRequest>,
 }
 
 #[derive(Debug, Default)]

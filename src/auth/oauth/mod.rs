@@ -13,6 +13,7 @@
 //! - `error`: RFC 6749 §5.2 error bodies ([`parse_error`]), and what went
 //!   wrong at a token endpoint ([`GrantError`]).
 //! - `device`: the device authorization request (RFC 8628 §3.1–3.2).
+//! - `par`: pushed authorization requests (RFC 9126 §2).
 //! - `revoke`: token revocation (RFC 7009 §2.1).
 //!
 //! The use cases sit above: `auth::grants` (service tokens), the SSO
@@ -25,6 +26,7 @@ pub mod client_auth;
 pub mod device;
 pub mod error;
 pub mod grant;
+pub mod par;
 pub mod request;
 pub mod response;
 pub mod revoke;

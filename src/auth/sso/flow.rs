@@ -8,8 +8,6 @@
 
 use std::time::{Duration, Instant};
 
-use url::Url;
-
 use crate::auth::grants::Grant;
 use crate::auth::oauth::{
     self,
@@ -17,6 +15,7 @@ use crate::auth::oauth::{
 };
 use crate::error::{Error, Result};
 use crate::redact;
+use crate::secret::Secret;
 
 use super::binding;
 use super::choice::{choose, Flow, Surroundings};
@@ -24,6 +23,7 @@ use super::deps::SsoDeps;
 use super::device;
 use super::idp::Idp;
 use super::loopback::Listener;
+use super::par;
 use super::pkce::LoginSecrets;
 use super::session::{refresh, RefreshFailure};
 use super::store::Session;
@@ -150,25 +150,23 @@ fn refresh_under_lock(
     Ok(fresh)
 }
 
-/// The authorization request URL (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC
-/// Core §3.1.2.1), keeping any query the endpoint already has.
-fn authorization_url(
-    endpoint: &Url,
-    config: &SsoConfig,
-    redirect_uri: &str,
-    secrets: &LoginSecrets,
-) -> Url {
-    let mut url = endpoint.clone();
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &config.client_id)
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("scope", &config.scopes)
-        .append_pair("state", &secrets.state)
-        .append_pair("nonce", &secrets.nonce)
-        .append_pair("code_challenge", &secrets.challenge)
-        .append_pair("code_challenge_method", "S256");
-    url
+/// The authorization request's parameters (RFC 6749 §4.1.1, RFC 7636
+/// §4.3, OIDC Core §3.1.2.1), in the URL or pushed (SPEC §5.2).
+fn authorization_params<'a>(
+    config: &'a SsoConfig,
+    redirect_uri: &'a str,
+    secrets: &'a LoginSecrets,
+) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("response_type", "code"),
+        ("client_id", &config.client_id),
+        ("redirect_uri", redirect_uri),
+        ("scope", &config.scopes),
+        ("state", &secrets.state),
+        ("nonce", &secrets.nonce),
+        ("code_challenge", &secrets.challenge),
+        ("code_challenge_method", "S256"),
+    ]
 }
 
 fn browser_login(
@@ -184,10 +182,18 @@ fn browser_login(
         idp.jwks_uri()?;
     }
     let iss = idp.authorization_response_iss()?;
+    let pushing = par::plan(idp, config)?;
     let secrets = LoginSecrets::generate();
     let listener = Listener::bind(config.redirect_port)?;
     let redirect_uri = listener.redirect_uri();
-    let url = authorization_url(&authorize, config, &redirect_uri, &secrets);
+    let params = authorization_params(config, &redirect_uri, &secrets);
+    let echo = [
+        Secret::new(secrets.state.as_str()),
+        Secret::new(secrets.nonce.as_str()),
+    ];
+    let (url, _pushed) = pushing
+        .authorization_url(idp, &authorize, &params, &[], &[&echo[0], &echo[1]])
+        .map_err(|e| par::push_failed(&e, idp.transport.timeout()))?;
     tracing::debug!(target: "sso", "authorization request: {}", redact::url(&url));
 
     // The URL is always shown: the browser may not start, or may be on
@@ -215,7 +221,7 @@ fn browser_login(
         |left| line.tick(left),
     );
     line.clear();
-    let callback = waited?;
+    let callback = waited.map_err(|e| pushing.explain(e))?;
     tracing::info!(target: "sso", "got the authorization code; exchanging it");
 
     let result = redeem_code(deps, idp, config, callback.code, secrets, &redirect_uri);

@@ -151,6 +151,33 @@ impl<'a> Idp<'a> {
         })
     }
 
+    /// The PAR endpoint the metadata names (RFC 9126 §5), and whether it
+    /// says every authorization request must be pushed. Without an issuer
+    /// there is no metadata, hence no endpoint. With an explicit
+    /// authorization endpoint the metadata may be missing (then there is no
+    /// endpoint either), and its PAR endpoint counts only on the same
+    /// origin: a request is pushed to the server that will read it.
+    pub fn pushed_authorization(&self) -> Result<(Option<Url>, bool)> {
+        if self.config.issuer.is_none() {
+            return Ok((None, false));
+        }
+        let explicit = self.config.authorization_url.as_ref();
+        let required = match self.metadata() {
+            Ok(meta) => meta.is_some_and(|m| m.require_pushed_authorization_requests),
+            Err(e) if explicit.is_some() => {
+                tracing::debug!(target: "sso", "no metadata, so no PAR endpoint ({})", e.message());
+                return Ok((None, false));
+            }
+            Err(e) => return Err(e),
+        };
+        let endpoint = self
+            .discovered("pushed_authorization_request_endpoint", |m| {
+                m.pushed_authorization_request_endpoint.as_ref()
+            })?
+            .filter(|par| explicit.is_none_or(|a| a.origin() == par.origin()));
+        Ok((endpoint, required))
+    }
+
     /// What an authorization response's `iss` must be (RFC 9207 §2.4):
     /// `None` when no issuer is configured (nothing to compare with).
     pub fn authorization_response_iss(&self) -> Result<Option<IssCheck>> {

@@ -10,6 +10,8 @@
 //! - `binding`: the settings and user a stored session is bound to.
 //! - `flow`: `login sso` and `logout sso`.
 //! - `choice`: which login flow (`OAUTH_SSO_FLOW`, `--device`, `auto`).
+//! - `par`: the browser login's URL, its request pushed first (RFC 9126,
+//!   `OAUTH_SSO_PAR`) over the core's `auth::oauth::par`, or in the query.
 //! - `device`: the device login (RFC 8628), over the core's device
 //!   authorization request (`auth::oauth::device`); `device_poll`: polling
 //!   the token endpoint; `device_prompt`: what the person is shown;
@@ -40,6 +42,7 @@ pub mod id_token;
 pub mod idp;
 pub mod loopback;
 pub mod pages;
+pub mod par;
 pub mod pkce;
 pub mod session;
 pub mod store;

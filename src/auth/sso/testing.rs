@@ -95,6 +95,7 @@ pub fn plain_config() -> SsoConfig {
         token_url: Some(Url::parse(TOKEN_URL).unwrap()),
         device_authorization_url: None,
         flow: crate::config::FlowSetting::Auto,
+        par: crate::config::ParSetting::Auto,
         scopes: "profile offline_access".into(),
         redirect_port: 0,
         login_timeout: 5,

@@ -20,6 +20,7 @@ mod iss;
 mod login;
 mod logout;
 mod oidc_provider;
+mod par;
 mod refresh;
 mod refusals;
 mod store;
