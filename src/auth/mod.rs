@@ -11,6 +11,7 @@
 //! - `token_exchange`: the RFC 8693 token exchange's subject (a file or
 //!   the SSO session).
 //! - `discovery`: RFC 8414 / OpenID metadata.
+//! - `dpop`: DPoP (RFC 9449): the key, its file, proofs and nonces.
 //! - `inspect`: a token's JWT header and claims, decoded, not verified.
 //! - `cache`: token files, locks, atomic 0600 writes, healing.
 //! - `service`: the environment's service token (lock → read → refresh or
@@ -25,6 +26,7 @@ pub mod cache;
 pub mod client;
 pub mod client_auth;
 pub mod discovery;
+pub mod dpop;
 pub mod grants;
 pub mod inspect;
 pub mod oauth;
