@@ -295,6 +295,9 @@ pub struct Behaviour {
     /// from the real time (a server whose clock is off). Default `None`:
     /// the real time.
     pub date_offset: Option<i64>,
+    /// DPoP (RFC 9449) at the token endpoint and the API. Default: no
+    /// client needs it.
+    pub dpop: crate::dpop::DpopBehaviour,
 }
 
 impl Default for Behaviour {
@@ -333,6 +336,7 @@ impl Default for Behaviour {
             iss_parameter_supported: None,
             client_assertion_max_lifetime: 60,
             date_offset: None,
+            dpop: crate::dpop::DpopBehaviour::default(),
         }
     }
 }
