@@ -15,11 +15,13 @@
 //! - `inspect`: a token's JWT header and claims, decoded, not verified.
 //! - `cache`: token files, locks, atomic 0600 writes, healing.
 //! - `service`: the environment's service token (lock → read → refresh or
-//!   acquire → save) and the 401 discard; `service_hint`: what to check
+//!   acquire → save) and the 401 discard, its DPoP key and proofs in
+//!   `service_dpop`; `service_hint`: what to check
 //!   when its token endpoint fails; `service_match`: which cached token
 //!   the current settings may use.
-//! - `client`: the authenticated client (bearer, origin pinning, redirects,
-//!   401 → discard → retry once).
+//! - `client`: the authenticated client (bearer or DPoP with a proof per
+//!   request, origin pinning, redirects, the DPoP nonce retry, 401 →
+//!   discard → retry once).
 //! - `sso`: the interactive SSO session.
 
 pub mod cache;

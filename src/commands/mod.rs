@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod auth;
+mod auth_proof;
 pub mod completion;
 pub mod config;
 pub mod credential;

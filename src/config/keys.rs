@@ -143,6 +143,12 @@ pub const KEYS: &[KeyDef] = &[
     key("OAUTH_AUDIENCE", "audience parameter", None),
     key("OAUTH_USERNAME", "user for the password grant", None),
     secret("OAUTH_PASSWORD", "password for the password grant"),
+    typed(
+        "OAUTH_DPOP",
+        "true: the environment's service tokens are DPoP-bound (RFC 9449)",
+        Some("false"),
+        KeyKind::Bool,
+    ),
     key(
         "API_BASE_URL",
         "base URL of the environment's service",

@@ -298,6 +298,9 @@ pub struct Behaviour {
     /// Pushed authorization requests (RFC 9126). Default: served, not
     /// advertised, not required.
     pub par: crate::par::Par,
+    /// DPoP (RFC 9449) at the token endpoint and the API. Default: no
+    /// client needs it.
+    pub dpop: crate::dpop::DpopBehaviour,
 }
 
 impl Default for Behaviour {
@@ -337,6 +340,7 @@ impl Default for Behaviour {
             client_assertion_max_lifetime: 60,
             date_offset: None,
             par: crate::par::Par::default(),
+            dpop: crate::dpop::DpopBehaviour::default(),
         }
     }
 }

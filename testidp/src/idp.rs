@@ -149,6 +149,11 @@ fn token(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
         Ok(c) => c,
         Err(reply) => return reply,
     };
+    // RFC 9449: the proof is checked, and binds what this request mints.
+    let _binding = match crate::dpop::token_endpoint(shared, &b, &client, &req) {
+        Ok(binding) => binding,
+        Err(reply) => return reply,
+    };
     let scope = req.param("scope").map(str::to_string);
     let audience = req.param("audience").map(str::to_string);
     match grant.as_str() {

@@ -71,6 +71,10 @@ impl PushError {
                 }
             ),
             GrantFailure::Malformed(what) => format!("the PAR endpoint {url} returned {what}"),
+            // A push answers no token; this is a token endpoint's failure.
+            GrantFailure::NotBound { token_type } => {
+                format!("the PAR endpoint {url} answered a {token_type} token")
+            }
         }
     }
 }

@@ -238,6 +238,9 @@ impl<'a> Idp<'a> {
             GrantFailure::Refused(_) => {
                 "check OAUTH_SSO_CLIENT_ID and the client's settings at the IdP"
             }
+            GrantFailure::NotBound { .. } => {
+                "the SSO client is not set up for DPoP at the IdP, or turn DPoP off for the SSO session"
+            }
             GrantFailure::Status { .. } | GrantFailure::Malformed(_) => {
                 "the IdP's token endpoint is not working; try again, or check OAUTH_SSO_TOKEN_URL"
             }
@@ -263,6 +266,7 @@ impl<'a> Idp<'a> {
                 grant,
                 scopes: None,
                 audience: None,
+                dpop: None,
             },
         )
     }

@@ -9,6 +9,8 @@
 
 mod cache;
 mod concurrency;
+mod dpop;
+mod dpop_tools;
 mod errors;
 mod exchange;
 mod grants;
