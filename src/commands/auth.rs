@@ -73,6 +73,9 @@ struct SsoState {
     issuer: Option<String>,
     expires_at: Option<String>,
     refreshable: bool,
+    /// `Bearer` or `DPoP`, when a session is stored (SPEC §4.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<String>,
     store: String,
 }
 
@@ -85,6 +88,7 @@ impl SsoState {
             issuer: s.issuer.clone(),
             expires_at: s.expires_at.and_then(rfc3339),
             refreshable: s.refreshable,
+            token_type: s.token_type.clone(),
             store: s.store.clone(),
         }
     }
@@ -319,7 +323,12 @@ struct IdTokenOut {
 
 #[derive(Serialize)]
 struct SsoInspectOut {
+    /// `Bearer` or `DPoP` (SPEC §4.3).
+    token_type: String,
     access_token: Decoded,
+    /// For a DPoP session: whether the token is bound to its key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dpop_key_matches: Option<bool>,
     id_token: Option<IdTokenOut>,
 }
 
@@ -328,8 +337,15 @@ fn inspect_sso(ctx: &Ctx) -> Result<u8> {
     let Some(session) = session else {
         return Err(Error::new(Kind::Auth, "not logged in to SSO").with_hint("run: lmi login sso"));
     };
+    let access_token = inspect::decode(session.access_token.expose());
     let out = SsoInspectOut {
-        access_token: inspect::decode(session.access_token.expose()),
+        token_type: session
+            .dpop
+            .token_type
+            .clone()
+            .unwrap_or_else(|| "Bearer".to_owned()),
+        dpop_key_matches: sso::dpop::key_matches(&session, access_token.claims.as_ref()),
+        access_token,
         id_token: session.id_token.as_ref().map(|t| {
             let decoded = inspect::decode(t.expose());
             IdTokenOut {
@@ -339,7 +355,11 @@ fn inspect_sso(ctx: &Ctx) -> Result<u8> {
         }),
     };
     ctx.out.result(&out, || {
-        let mut lines = decoded_lines("access_token ", &out.access_token);
+        let mut lines = vec![format!("token_type: {}", out.token_type)];
+        lines.extend(decoded_lines("access_token ", &out.access_token));
+        if let Some(matches) = out.dpop_key_matches {
+            lines.push(format!("dpop_key_matches: {matches}"));
+        }
         match &out.id_token {
             Some(id) => {
                 let decoded = Decoded {

@@ -240,6 +240,12 @@ pub const KEYS: &[KeyDef] = &[
         Some("auto"),
         KeyKind::Choice(&["auto", "true", "false"]),
     ),
+    typed(
+        "OAUTH_SSO_DPOP",
+        "true: the SSO session's tokens are DPoP-bound (RFC 9449)",
+        Some("false"),
+        KeyKind::Bool,
+    ),
     key("LOG_FILE", "file log path", None),
     typed(
         "LOG_FILE_ENABLED",

@@ -31,6 +31,9 @@ pub struct SsoConfig {
     pub flow: FlowSetting,
     /// `OAUTH_SSO_PAR` (SPEC §5.2).
     pub par: ParSetting,
+    /// `OAUTH_SSO_DPOP`: the session's tokens are bound to a key kept with
+    /// the session (SPEC §4.3).
+    pub dpop: bool,
     pub scopes: String,
     pub redirect_port: u16,
     pub login_timeout: u64,
@@ -127,6 +130,7 @@ impl SsoConfig {
             device_authorization_url,
             flow,
             par,
+            dpop: settings.bool("OAUTH_SSO_DPOP")?,
             scopes,
             redirect_port,
             login_timeout: settings.u64("OAUTH_SSO_LOGIN_TIMEOUT")?.max(1),

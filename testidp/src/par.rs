@@ -68,6 +68,16 @@ pub(crate) fn push(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
         Ok(c) => c,
         Err(reply) => return reply,
     };
+    // RFC 9449 §10.1: a proof's key and `dpop_jkt` must agree.
+    if let (Some(proof), Some(jkt)) = (req.header("dpop"), req.param("dpop_jkt")) {
+        if proof_jkt(proof).as_deref() != Some(jkt) {
+            return Reply::oauth_error(
+                400,
+                "invalid_dpop_proof",
+                "dpop_jkt is not the thumbprint of the proof's key",
+            );
+        }
+    }
     // §2.1: a pushed request cannot carry another request_uri.
     if req.param("request_uri").is_some() {
         return Reply::oauth_error(
@@ -90,6 +100,18 @@ pub(crate) fn push(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
         &json!({ "request_uri": request_uri, "expires_in": REQUEST_URI_LIFETIME }),
     )
     .no_store()
+}
+
+/// The thumbprint of the key in a proof's header (its signature is the
+/// token endpoint's to check, where the key matters).
+fn proof_jkt(proof: &str) -> Option<String> {
+    use base64::Engine as _;
+    let header = proof.split('.').next()?;
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()?;
+    let header: Value = serde_json::from_slice(&header).ok()?;
+    crate::dpop::thumbprint(&header["jwk"])
 }
 
 /// The authorization request `/authorize` works on: its own query, or the

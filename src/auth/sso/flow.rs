@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::auth::grants::Grant;
 use crate::auth::oauth::{
     self,
+    error::GrantFailure,
     revoke::{Revocation, TokenKind},
 };
 use crate::error::{Error, Result};
@@ -21,6 +22,7 @@ use super::binding;
 use super::choice::{choose, Flow, Surroundings};
 use super::deps::SsoDeps;
 use super::device;
+use super::dpop;
 use super::idp::Idp;
 use super::loopback::Listener;
 use super::par;
@@ -64,7 +66,10 @@ pub fn login(
     let before = store.load()?;
     // A session made under other settings is not reported as current, nor
     // refreshed: a new login replaces it (SPEC §5).
-    let bound = |s: &&Session| binding::mismatch(s, config, config.token_url.as_ref()).is_none();
+    let bound = |s: &&Session| {
+        binding::mismatch(s, config, config.token_url.as_ref()).is_none()
+            && dpop::mismatch(s, config).is_none()
+    };
     if !options.force {
         if let Some(session) = before
             .as_ref()
@@ -95,7 +100,11 @@ pub fn login(
     }
     let idp = Idp::new(config, deps.transport, deps.clock);
     if !options.force {
-        if let Some(session) = current.as_ref().filter(|s| s.refresh_token.is_some()) {
+        // A session bound otherwise than OAUTH_SSO_DPOP says is replaced,
+        // not refreshed.
+        let refreshable =
+            |s: &&Session| s.refresh_token.is_some() && dpop::mismatch(s, config).is_none();
+        if let Some(session) = current.as_ref().filter(refreshable) {
             match refresh_under_lock(deps, &idp, config, session) {
                 Ok(fresh) => return Ok((fresh, Outcome::Refreshed)),
                 Err(failure) => tracing::info!(
@@ -109,22 +118,26 @@ pub fn login(
     // A store that cannot keep the session (a locked keyring) fails now,
     // before the user logs in for nothing.
     store.check_writable()?;
+    // With OAUTH_SSO_DPOP the new session's key, which every request of
+    // this login proves possession of.
+    let prover = dpop::login_prover(config, current.as_ref())?;
+    let idp = &idp.with_dpop(prover.as_ref());
     let choice = choose(config.flow, options.device, &options.surroundings, || {
         idp.device_authorization_endpoint()
     })?;
     tracing::info!(target: "sso", "login flow: {} ({})", choice.flow.name(), choice.reason);
     let session = match &choice.device_endpoint {
         Some(endpoint) => {
-            let session = device::login(deps, config, &idp, endpoint, options)?;
-            store_new(deps, &idp, config, session, choice.flow)?
+            let session = device::login(deps, config, idp, endpoint, options)?;
+            store_new(deps, idp, config, session, choice.flow)?
         }
-        None => browser_login(deps, config, &idp, options)?,
+        None => browser_login(deps, config, idp, options)?,
     };
     drop(lock);
     // The session this login replaced stays valid at the IdP until its
     // refresh token is revoked; no `logout` could reach it afterwards.
     if let Some(old) = current.as_ref().filter(|old| replaced(old, &session)) {
-        revoke_replaced(&idp, config, old);
+        revoke_replaced(idp, config, old);
     }
     Ok((session, Outcome::LoggedIn(choice.flow)))
 }
@@ -186,14 +199,17 @@ fn browser_login(
     let secrets = LoginSecrets::generate();
     let listener = Listener::bind(config.redirect_port)?;
     let redirect_uri = listener.redirect_uri();
-    let params = authorization_params(config, &redirect_uri, &secrets);
+    let jkt = idp.dpop().map(|p| p.jkt());
+    let mut params = authorization_params(config, &redirect_uri, &secrets);
+    if let Some(jkt) = &jkt {
+        // RFC 9449 §10: the code is bound to the key that will redeem it.
+        params.push(("dpop_jkt", jkt));
+    }
     let echo = [
         Secret::new(secrets.state.as_str()),
         Secret::new(secrets.nonce.as_str()),
     ];
-    let (url, _pushed) = pushing
-        .authorization_url(idp, &authorize, &params, &[], &[&echo[0], &echo[1]])
-        .map_err(|e| par::push_failed(&e, idp.transport.timeout()))?;
+    let url = pushing.authorization_url(idp, &authorize, &params, &[&echo[0], &echo[1]])?;
     tracing::debug!(target: "sso", "authorization request: {}", redact::url(&url));
 
     // The URL is always shown: the browser may not start, or may be on
@@ -248,8 +264,12 @@ fn redeem_code(
         })
         .map_err(|e| {
             let message = e.message();
-            Error::auth(format!("exchanging the authorization code failed: {message}"))
-                .with_hint("run lmi login sso again; if it keeps failing, check OAUTH_SSO_CLIENT_ID and the client's redirect settings at the IdP")
+            let hint = match e.failure.as_ref() {
+                failure @ GrantFailure::NotBound { .. } => Idp::hint(failure).unwrap_or_default(),
+                _ => "run lmi login sso again; if it keeps failing, check OAUTH_SSO_CLIENT_ID and the client's redirect settings at the IdP".to_owned(),
+            };
+            Error::auth(format!("exchanging the authorization code failed: {message}; nothing was stored"))
+                .with_hint(hint)
         })?;
     let session = idp.session_from(response, Some(&secrets.nonce), None)?;
     store_new(deps, idp, config, session, Flow::Browser)

@@ -8,14 +8,17 @@ use std::cell::OnceCell;
 use url::Url;
 
 use crate::auth::discovery::{self, Metadata};
+use crate::auth::dpop::Prover;
 use crate::auth::grants::{
     request_token, AuthMethod, Grant, GrantError, GrantFailure, TokenRequest, TokenResponse,
 };
+use crate::auth::oauth::dpop::DpopStep;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::http::{discovered_endpoint, secure_endpoint, Transport};
 use crate::secret::Secret;
 
+use super::dpop::DpopRecord;
 use super::id_token;
 use super::store::Session;
 use crate::config::SsoConfig;
@@ -38,6 +41,8 @@ pub struct Idp<'a> {
     pub transport: &'a dyn Transport,
     clock: &'a dyn Clock,
     metadata: OnceCell<Option<Metadata>>,
+    /// The key that proves this session's token requests (`OAUTH_SSO_DPOP`).
+    dpop: Option<&'a Prover>,
 }
 
 impl<'a> Idp<'a> {
@@ -51,7 +56,30 @@ impl<'a> Idp<'a> {
             transport,
             clock,
             metadata: OnceCell::new(),
+            dpop: None,
         }
+    }
+
+    /// The same IdP (its metadata already discovered), with token requests
+    /// proven by `prover` (RFC 9449), or by none.
+    pub fn with_dpop(&self, prover: Option<&'a Prover>) -> Idp<'a> {
+        Idp {
+            config: self.config,
+            transport: self.transport,
+            clock: self.clock,
+            metadata: self.metadata.clone(),
+            dpop: prover,
+        }
+    }
+
+    /// The key that proves this IdP's token requests, when there is one.
+    pub fn dpop(&self) -> Option<&'a Prover> {
+        self.dpop
+    }
+
+    /// Now, by the injected clock (for proofs).
+    pub fn now(&self) -> i64 {
+        self.clock.now()
     }
 
     /// The settings this IdP was made from.
@@ -239,7 +267,7 @@ impl<'a> Idp<'a> {
                 "check OAUTH_SSO_CLIENT_ID and the client's settings at the IdP"
             }
             GrantFailure::NotBound { .. } => {
-                "the SSO client is not set up for DPoP at the IdP, or turn DPoP off for the SSO session"
+                "the IdP did not bind the token: lmi's SSO client is not set up for DPoP-bound tokens there; ask for that, or set OAUTH_SSO_DPOP=false"
             }
             GrantFailure::Status { .. } | GrantFailure::Malformed(_) => {
                 "the IdP's token endpoint is not working; try again, or check OAUTH_SSO_TOKEN_URL"
@@ -266,7 +294,10 @@ impl<'a> Idp<'a> {
                 grant,
                 scopes: None,
                 audience: None,
-                dpop: None,
+                dpop: self.dpop.map(|prover| DpopStep {
+                    prover,
+                    now: self.clock.now(),
+                }),
             },
         )
     }
@@ -337,6 +368,7 @@ impl<'a> Idp<'a> {
             flow: previous.and_then(|p| p.flow.clone()),
             // The endpoint this response came from (resolved by the request).
             token_endpoint: Some(self.token_endpoint()?.to_string()),
+            dpop: DpopRecord::of(&response.token_type, self.dpop),
         })
     }
 }

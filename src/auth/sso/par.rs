@@ -7,6 +7,7 @@
 
 use url::Url;
 
+use crate::auth::dpop::{self, Prover};
 use crate::auth::oauth::error::GrantFailure;
 use crate::auth::oauth::par;
 use crate::config::{ParSetting, SsoConfig};
@@ -72,22 +73,20 @@ impl Pushing {
     /// The URL to open: `authorize` with `params` in its query (keeping any
     /// query the endpoint already has), or with `client_id` and the
     /// `request_uri` the PAR endpoint answered for `params`. `echo` is what
-    /// the parameters carry that a refusal must not quote back;
-    /// `headers` go with the push (a DPoP proof).
+    /// the parameters carry that a refusal must not quote back.
     pub fn authorization_url(
         &self,
         idp: &Idp<'_>,
         authorize: &Url,
         params: &[(&str, &str)],
-        headers: &[(String, String)],
         echo: &[&Secret],
-    ) -> std::result::Result<(Url, Option<par::PushedRequest>), par::PushError> {
+    ) -> Result<Url> {
         let mut url = authorize.clone();
         let Some(endpoint) = &self.endpoint else {
             url.query_pairs_mut().extend_pairs(params);
-            return Ok((url, None));
+            return Ok(url);
         };
-        let pushed = par::push(idp.transport, endpoint, headers, params, echo)?;
+        let pushed = push_proven(idp, endpoint, params, echo)?;
         tracing::info!(
             target: "sso",
             "pushed the authorization request to {}{}",
@@ -105,7 +104,54 @@ impl Pushing {
         url.query_pairs_mut()
             .append_pair("client_id", client_id)
             .append_pair("request_uri", pushed.request_uri.expose());
-        Ok((url, Some(pushed)))
+        Ok(url)
+    }
+}
+
+/// Pushes `params`, with a DPoP proof when the session has a key (RFC 9449
+/// §5: the PAR endpoint is one of the authorization server's), learning
+/// every nonce answered and sending once more when the server asks for one
+/// (`use_dpop_nonce`); a second request for a nonce is the error.
+fn push_proven(
+    idp: &Idp<'_>,
+    endpoint: &Url,
+    params: &[(&str, &str)],
+    echo: &[&Secret],
+) -> Result<par::PushedRequest> {
+    let timeout = idp.transport.timeout();
+    let learn = |prover: &Prover, nonce: &Option<String>| match nonce {
+        Some(n) => prover.observe(endpoint, &[(dpop::NONCE_HEADER.to_owned(), n.clone())]),
+        None => false,
+    };
+    let mut retried = false;
+    loop {
+        let proof = idp
+            .dpop()
+            .map(|p| p.proof("POST", endpoint, None, idp.now()))
+            .transpose()?;
+        let headers: Vec<(String, String)> = proof
+            .iter()
+            .map(|p| (dpop::PROOF_HEADER.to_owned(), p.expose().to_owned()))
+            .collect();
+        let echo: Vec<&Secret> = echo.iter().copied().chain(proof.iter()).collect();
+        match par::push(idp.transport, endpoint, &headers, params, &echo) {
+            Ok(pushed) => {
+                if let Some(prover) = idp.dpop() {
+                    learn(prover, &pushed.dpop_nonce);
+                }
+                return Ok(pushed);
+            }
+            Err(e) => {
+                let learned = idp.dpop().is_some_and(|p| learn(p, &e.dpop_nonce));
+                let asks = e.oauth_code() == Some(dpop::USE_NONCE) && e.dpop_nonce.is_some();
+                if idp.dpop().is_some() && asks && !retried {
+                    tracing::debug!(target: "sso", "the PAR endpoint asked for a DPoP nonce (new: {learned}); pushing again with it");
+                    retried = true;
+                    continue;
+                }
+                return Err(push_failed(&e, timeout));
+            }
+        }
     }
 }
 
@@ -124,4 +170,92 @@ pub fn push_failed(error: &par::PushError, timeout: std::time::Duration) -> Erro
         _ => "the IdP's PAR endpoint is not working; try again, or set OAUTH_SSO_PAR=false",
     };
     Error::auth(format!("{}; nothing was stored", error.message(timeout))).with_hint(hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::dpop::{DpopKey, Nonces};
+    use crate::auth::sso::testing::*;
+    use crate::clock::FixedClock;
+
+    const PAR: &str = "https://idp.test/par";
+    const NONCE_ASKED: &str =
+        r#"{"error":"use_dpop_nonce","error_description":"nonce is required in the DPoP proof"}"#;
+
+    fn claims(proof: &str) -> serde_json::Value {
+        serde_json::Value::Object(crate::auth::inspect::decode(proof).claims.unwrap())
+    }
+
+    #[test]
+    fn a_push_carries_a_proof_and_is_sent_once_more_for_a_nonce() {
+        let config = plain_config();
+        let clock = FixedClock::at(1_800_000_000);
+        let http = FakeTransport::default();
+        http.reply_with(400, &[("DPoP-Nonce", "n-1")], NONCE_ASKED);
+        http.reply_with(
+            201,
+            &[("DPoP-Nonce", "n-2")],
+            r#"{"request_uri":"urn:ietf:params:oauth:request_uri:r1","expires_in":60}"#,
+        );
+        let prover = Prover::new(DpopKey::generate().unwrap(), Nonces::default(), None);
+        let idp = Idp::new(&config, &http, &clock);
+        let idp = idp.with_dpop(Some(&prover));
+        let endpoint = Url::parse(PAR).unwrap();
+        let pushed = push_proven(
+            &idp,
+            &endpoint,
+            &[("client_id", CLIENT_ID), ("state", "s")],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            pushed.request_uri.expose(),
+            "urn:ietf:params:oauth:request_uri:r1"
+        );
+        let sent = http.requests_to(PAR);
+        assert_eq!(sent.len(), 2);
+        let first = claims(sent[0].header("DPoP").unwrap());
+        let second = claims(sent[1].header("DPoP").unwrap());
+        assert_eq!(
+            (first["htm"].as_str(), first["htu"].as_str()),
+            (Some("POST"), Some(PAR))
+        );
+        assert!(first.get("nonce").is_none());
+        assert_eq!(second["nonce"], "n-1");
+        assert_ne!(first["jti"], second["jti"]);
+        // The latest nonce is kept for the next request to that origin.
+        assert_eq!(prover.nonce(&endpoint).as_deref(), Some("n-2"));
+    }
+
+    #[test]
+    fn a_second_nonce_request_in_a_row_is_the_error() {
+        let config = plain_config();
+        let clock = FixedClock::at(1_800_000_000);
+        let http = FakeTransport::default();
+        http.reply_with(400, &[("DPoP-Nonce", "n-1")], NONCE_ASKED);
+        http.reply_with(400, &[("DPoP-Nonce", "n-2")], NONCE_ASKED);
+        http.reply(201, r#"{"request_uri":"urn:x"}"#);
+        let prover = Prover::new(DpopKey::generate().unwrap(), Nonces::default(), None);
+        let idp = Idp::new(&config, &http, &clock);
+        let idp = idp.with_dpop(Some(&prover));
+        let endpoint = Url::parse(PAR).unwrap();
+        let error = push_proven(&idp, &endpoint, &[("client_id", CLIENT_ID)], &[]).unwrap_err();
+        assert_eq!(error.exit_code(), 4);
+        assert!(
+            error.message().contains("use_dpop_nonce"),
+            "{}",
+            error.message()
+        );
+        assert_eq!(http.requests_to(PAR).len(), 2);
+
+        // Without a key, a push carries no proof and is never sent again.
+        let http = FakeTransport::default();
+        http.reply_with(400, &[("DPoP-Nonce", "n-1")], NONCE_ASKED);
+        let idp = Idp::new(&config, &http, &clock);
+        push_proven(&idp, &endpoint, &[("client_id", CLIENT_ID)], &[]).unwrap_err();
+        let sent = http.requests_to(PAR);
+        assert_eq!(sent.len(), 1);
+        assert!(sent[0].header("DPoP").is_none());
+    }
 }

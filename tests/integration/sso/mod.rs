@@ -14,6 +14,7 @@
 
 mod callback;
 mod device;
+mod dpop;
 mod exchange;
 mod hostile_callback_clients;
 mod iss;
@@ -21,6 +22,7 @@ mod login;
 mod logout;
 mod oidc_provider;
 mod par;
+
 mod refresh;
 mod refusals;
 mod store;
