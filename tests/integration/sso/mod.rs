@@ -22,6 +22,7 @@ mod login;
 mod logout;
 mod oidc_provider;
 mod par;
+mod par_oidc_provider;
 
 mod refresh;
 mod refusals;
