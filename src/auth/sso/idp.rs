@@ -380,6 +380,49 @@ mod tests {
     use crate::clock::FixedClock;
 
     #[test]
+    fn the_par_endpoint_comes_from_the_metadata_of_the_authorizing_server() {
+        let with_par = |http: &FakeTransport, par: &str, required: bool| {
+            http.answer(
+                &format!("{ISSUER}/.well-known/oauth-authorization-server"),
+                200,
+                serde_json::json!({
+                    "issuer": ISSUER,
+                    "authorization_endpoint": format!("{ISSUER}/authorize"),
+                    "token_endpoint": TOKEN_URL,
+                    "pushed_authorization_request_endpoint": par,
+                    "require_pushed_authorization_requests": required,
+                }),
+            );
+        };
+        let clock = FixedClock::at(0);
+        let config = oidc_config();
+        let http = FakeTransport::default();
+        with_par(&http, "https://idp.test/par", true);
+        let (endpoint, required) = Idp::new(&config, &http, &clock)
+            .pushed_authorization()
+            .unwrap();
+        assert_eq!(endpoint.unwrap().as_str(), "https://idp.test/par");
+        assert!(required);
+        // An explicit authorization endpoint elsewhere: the issuer's PAR
+        // endpoint would not be the server that reads the request.
+        let elsewhere = SsoConfig {
+            authorization_url: Some(Url::parse("https://other.test/authorize").unwrap()),
+            ..oidc_config()
+        };
+        let (endpoint, _) = Idp::new(&elsewhere, &http, &clock)
+            .pushed_authorization()
+            .unwrap();
+        assert_eq!(endpoint, None);
+        // Without an issuer there is no metadata, hence nothing to push to.
+        let http = FakeTransport::default();
+        let (endpoint, required) = Idp::new(&plain_config(), &http, &clock)
+            .pushed_authorization()
+            .unwrap();
+        assert_eq!((endpoint, required), (None, false));
+        assert!(http.sent().is_empty());
+    }
+
+    #[test]
     fn metadata_must_name_the_configured_issuer() {
         let config = oidc_config();
         let clock = FixedClock::at(0);

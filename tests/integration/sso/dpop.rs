@@ -202,3 +202,34 @@ fn sso_dpop_device_polls_carry_proofs() {
     assert_eq!(proof_jkt(poll.header("dpop").unwrap()), jkt);
     assert_eq!(srv.par_requests(), 0, "the device flow pushes nothing");
 }
+
+#[test]
+fn sso_dpop_session_is_the_subject_token_of_an_exchange() {
+    let srv = dpop_idp("lmi-public");
+    let sb = dpop_sandbox(&srv, "lmi-public", Store::File, "DEFAULT_ENVIRONMENT=ops\n");
+    sb.write_env(
+        "ops",
+        &format!(
+            "OAUTH_GRANT_TYPE=token_exchange\nOAUTH_TOKEN_URL={}\nOAUTH_CLIENT_ID=lmi-client\n\
+             OAUTH_CLIENT_SECRET=lmi-secret\nAPI_BASE_URL={}\n",
+            srv.token_url(),
+            srv.api_url()
+        ),
+    );
+    login(&sb, &[]).assert_ok();
+    let session = stored(&sb);
+    assert_eq!(session["token_type"], "DPoP");
+    let out = sb.run(&["auth", "token"]);
+    out.assert_ok();
+    let exchange = srv.last_token_request().unwrap();
+    assert_eq!(
+        exchange.param("subject_token"),
+        session["access_token"].as_str()
+    );
+    // The environment's own token is what its settings make it (Bearer
+    // here: OAUTH_DPOP is the environment's key, not the session's).
+    assert_eq!(out.json()["token_type"], "Bearer");
+    let who = sb.run(&["api", "/whoami"]);
+    who.assert_ok();
+    assert_eq!(who.json()["sub"], "alice-sub");
+}
