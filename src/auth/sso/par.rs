@@ -156,7 +156,7 @@ fn push_proven(
 }
 
 /// The error for a push that failed: exit 4, quoting the server.
-pub fn push_failed(error: &par::PushError, timeout: std::time::Duration) -> Error {
+fn push_failed(error: &par::PushError, timeout: std::time::Duration) -> Error {
     let hint = match error.failure.as_ref() {
         GrantFailure::Unreachable { .. } => {
             "check OAUTH_SSO_ISSUER and your network, then try again"
