@@ -63,6 +63,25 @@ fn lmi_api_sends_the_token_as_dpop_with_a_proof_the_api_verified() {
 }
 
 #[test]
+fn every_page_of_a_paginated_call_gets_its_own_proof() {
+    let srv = dpop_server(|_| {});
+    let sb = dpop_sandbox(&srv);
+    let out = sb.run(&["api", "--paginate", "/pages/array/4"]);
+    out.assert_ok();
+    assert_eq!(srv.api_requests(), 4);
+    assert_eq!(
+        srv.dpop_api_proofs(),
+        4,
+        "each page's proof verified (htu, jti)"
+    );
+    assert!(
+        srv.dpop_rejections().is_empty(),
+        "{:?}",
+        srv.dpop_rejections()
+    );
+}
+
+#[test]
 fn a_dpop_token_sent_as_bearer_is_refused_by_the_api() {
     let srv = dpop_server(|_| {});
     let sb = dpop_sandbox(&srv);

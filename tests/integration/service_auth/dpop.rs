@@ -258,6 +258,17 @@ fn bad_key_files_are_refused_by_name_and_never_replaced() {
     out.assert_stderr_contains("writable by group or others");
     assert_eq!(std::fs::read(key_file(&sb2)).unwrap(), before);
     assert_eq!(other.token_requests(), 1, "none after the first");
+
+    // Owned by another user: only root can make such a file to test with.
+    std::fs::set_permissions(key_file(&sb2), std::fs::Permissions::from_mode(0o600)).unwrap();
+    if std::os::unix::fs::chown(key_file(&sb2), Some(54_321), None).is_ok() {
+        let out = sb2.run(&["auth", "token"]);
+        out.assert_code(3);
+        out.assert_stderr_contains(".dev.dpop.jwk");
+        out.assert_stderr_contains("owned by uid 54321");
+        assert_eq!(std::fs::read(key_file(&sb2)).unwrap(), before);
+        assert_eq!(other.token_requests(), 1);
+    }
 }
 
 #[test]

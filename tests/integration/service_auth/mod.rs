@@ -10,6 +10,7 @@
 mod cache;
 mod concurrency;
 mod dpop;
+mod dpop_oidc_provider;
 mod dpop_tools;
 mod errors;
 mod exchange;
