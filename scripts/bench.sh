@@ -139,6 +139,33 @@ if [ "${1:-}" = scripting ]; then
     exit 0
 fi
 
+# --- DPoP-bound tokens (issue 20) ---------------------------------------------
+# `scripts/bench.sh dpop` runs only these rows. The test IdP binds a token to
+# the key of any proof it gets; the API checks each proof (signature, htm,
+# htu, iat, a fresh jti, ath, cnf.jkt).
+dpop() {
+    local on="--set OAUTH_DPOP=true"
+    "$LMI" auth token $on >/dev/null
+    local dtoken dproof
+    dtoken=$("$LMI" auth token $on -o text)
+    dproof=$("$LMI" auth proof $on -o text /whoami)
+    echo "## warm DPoP lmi api vs curl with the same token and a pre-made proof"
+    echo "(the API refuses the replayed proof after curl's first run: curl's rows are 401 answers of about the same size)"
+    "${HF[@]}" --export-json "$WORK/dpop-api.json" \
+        "curl -s -H Authorization:\ DPoP\ $dtoken -H DPoP:\ $dproof $API/whoami" \
+        "$LMI api $on /whoami" >/dev/null
+    table "$WORK/dpop-api.json" | sed -e "s|$dtoken|\$T|g" -e "s|$dproof|\$P|g"
+    echo "## cold cache: lmi auth token, Bearer vs DPoP (the key exists; a proof signed and checked)"
+    hyperfine --warmup 5 --min-runs 100 -N --style none --export-json "$WORK/dpop-cold.json" \
+        --prepare "rm -f $CACHE" "$LMI auth token" \
+        --prepare "rm -f $CACHE" "$LMI auth token $on" >/dev/null
+    table "$WORK/dpop-cold.json"
+}
+if [ "${1:-}" = dpop ]; then
+    dpop
+    exit 0
+fi
+
 echo "## startup"
 "${HF[@]}" --export-json "$WORK/startup.json" \
     "curl --version" "$LMI --version" "$LMI env list" >/dev/null

@@ -27,8 +27,9 @@
 //!   `service` (lock → read → refresh or acquire → save), `grants` (one
 //!   logged token request), `token_exchange` (RFC 8693 subjects), and `sso`
 //!   (the login flows, the ID token, the session store); `cache` (token
-//!   files), `discovery`, `client` (the authenticated client: bearer, origin
-//!   pinning, redirects, 401 → discard → retry once). It writes no results.
+//!   files), `discovery`, `dpop` (RFC 9449: the key, proofs, nonces),
+//!   `client` (the authenticated client: bearer or DPoP, origin pinning,
+//!   redirects, 401 → discard → retry once). It writes no results.
 //! - [`plugin`]: finding, describing and running `lmi-<name>` plugins; the
 //!   built-in command names are handed to it.
 //! - [`cli`]: clap types, the built-in command names.

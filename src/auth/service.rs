@@ -11,7 +11,7 @@
 //! token only if the cache still holds that same token, so a token another
 //! process just acquired is not thrown away.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -20,10 +20,12 @@ use url::Url;
 use crate::auth::cache::{CachedToken, Lookup, TokenCache};
 use crate::auth::client_auth::Assertions;
 use crate::auth::discovery;
+use crate::auth::dpop::Prover;
 use crate::auth::grants::{self, Grant, GrantError, GrantFailure, TokenRequest};
+use crate::auth::oauth::DpopStep;
 use crate::auth::service_hint::service_hint;
 pub use crate::auth::service_match::cached_state;
-use crate::auth::service_match::{issued_for, matches};
+use crate::auth::service_match::{bound_as_configured, issued_for, matches};
 use crate::auth::token_exchange::{SessionSubject, Subject};
 use crate::clock::Clock;
 use crate::config::{Endpoint, EnvName, GrantKind, ServiceConfig};
@@ -49,6 +51,12 @@ pub trait Tokens {
     /// (compare-and-discard), so the next [`Tokens::token`] gets another;
     /// `true` when it was dropped.
     fn discard(&self, failed: &Secret) -> Result<bool>;
+    /// A fresh DPoP proof for sending `token` with `method url`; `None` for
+    /// a Bearer token (SPEC §4.3).
+    fn proof(&self, method: &str, url: &Url, token: &CachedToken) -> Result<Option<Secret>>;
+    /// Learns the `DPoP-Nonce` of an answer from `url`; `true` when it is
+    /// new.
+    fn observe(&self, url: &Url, headers: &[(String, String)]) -> bool;
 }
 
 impl Tokens for ServiceAuth<'_> {
@@ -58,6 +66,14 @@ impl Tokens for ServiceAuth<'_> {
 
     fn discard(&self, failed: &Secret) -> Result<bool> {
         ServiceAuth::discard(self, failed)
+    }
+
+    fn proof(&self, method: &str, url: &Url, token: &CachedToken) -> Result<Option<Secret>> {
+        ServiceAuth::proof(self, method, url, token)
+    }
+
+    fn observe(&self, url: &Url, headers: &[(String, String)]) -> bool {
+        ServiceAuth::observe(self, url, headers)
     }
 }
 
@@ -74,6 +90,8 @@ pub struct ServiceAuth<'a> {
     gate_passed: Cell<bool>,
     assertions: Option<Assertions<'a>>,
     session: Option<&'a SessionSubject<'a>>,
+    /// The DPoP key and nonces (`OAUTH_DPOP`), read or made on first use.
+    prover: OnceCell<std::result::Result<Prover, Error>>,
 }
 
 impl<'a> ServiceAuth<'a> {
@@ -95,6 +113,7 @@ impl<'a> ServiceAuth<'a> {
                 .as_ref()
                 .map(|source| Assertions::new(source, &config.client_id, clock)),
             session: None,
+            prover: OnceCell::new(),
         }
     }
 
@@ -131,6 +150,8 @@ impl<'a> ServiceAuth<'a> {
         }
         let env = self.env();
         self.cache.check_trusted(env)?;
+        // A bad key file is an error before anything else: never replaced.
+        self.prover()?;
         // A token exchange's subject, read now: a cached token counts only
         // for the same subject.
         let subject = match &self.config.subject {
@@ -193,12 +214,13 @@ impl<'a> ServiceAuth<'a> {
     }
 
     fn matches(&self, token: &CachedToken, subject: Option<&Subject>) -> bool {
+        let jkt = self.prover().ok().flatten().map(Prover::jkt);
         matches(
             self.config,
             token,
             self.cache,
             subject.map(|s| s.identity.as_str()),
-        )
+        ) && bound_as_configured(self.config, token, jkt.as_deref())
     }
 
     /// Reads the cache, warning about (and ignoring) a corrupt file.
@@ -315,6 +337,10 @@ impl<'a> ServiceAuth<'a> {
             grant,
             scopes: config.scopes.as_deref(),
             audience: config.audience.as_deref(),
+            dpop: self.prover()?.map(|prover| DpopStep {
+                prover,
+                now: self.clock.now(),
+            }),
         };
         // RFC 6749 §6: a refresh response may leave the refresh token out, in
         // which case the old one stays valid.
@@ -339,6 +365,7 @@ impl<'a> ServiceAuth<'a> {
             obtained_at: now,
             refresh_token: response.refresh_token.or(previous_refresh),
             scope: response.scope,
+            dpop_jkt: request.dpop.map(|step| step.prover.jkt()),
             issued_for: issued_for(config, &issued_url, subject.map(|s| s.identity.as_str())),
         }))
     }
@@ -392,6 +419,9 @@ impl TokenEndpoint {
         }
     }
 }
+
+#[path = "service_dpop.rs"]
+mod dpop;
 
 #[cfg(test)]
 #[path = "service_tests.rs"]

@@ -31,6 +31,26 @@ pub enum AuthCommand {
         #[arg(long)]
         sso: bool,
     },
+    /// Print a DPoP proof for the environment's token and one request (OAUTH_DPOP)
+    #[command(
+        long_about = "Print a DPoP proof (RFC 9449) for the environment's token and one \
+        request, for scripts that call the service themselves:\n\n  \
+        curl -H \"Authorization: DPoP $(lmi auth token -o text)\" \
+        -H \"DPoP: $(lmi auth proof -o text \"$URL\")\" \"$URL\"\n\n\
+        URL follows the origin rule of `lmi api`. A proof is good for one request, soon."
+    )]
+    Proof {
+        /// HTTP method of the request the proof is for
+        #[arg(
+            short = 'X',
+            long = "method",
+            value_name = "METHOD",
+            default_value = "GET"
+        )]
+        method: String,
+        /// Path joined to API_BASE_URL, or a full URL on an allowed origin
+        url: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

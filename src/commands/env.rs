@@ -72,6 +72,9 @@ fn remove(ctx: &Ctx, name: &str) -> Result<u8> {
     let _ = crate::files::remove(&write::lock_path(&path));
     let cache = ctx.token_cache();
     cache.remove_metadata(&name);
+    if let Err(e) = cache.remove_dpop(&name) {
+        tracing::warn!(target: "auth", "could not delete the DPoP key of {name}: {e}");
+    }
     if let Err(e) = cache.remove(&name) {
         tracing::warn!(target: "auth", "could not delete the cached token {}: {e}", cache.path(&name).display());
     }

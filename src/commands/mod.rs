@@ -14,6 +14,7 @@
 pub mod agent;
 pub mod api;
 pub mod auth;
+mod auth_proof;
 pub mod completion;
 pub mod config;
 pub mod credential;

@@ -277,6 +277,21 @@ impl Tokens for AgentTokens<'_> {
         tracing::info!(target: "auth", "asked {} to discard the rejected token of environment {} (discarded: {discarded})", agent_name(self.agent.socket()), self.environment);
         Ok(discarded)
     }
+
+    fn proof(&self, _method: &str, _url: &Url, token: &CachedToken) -> Result<Option<Secret>> {
+        if crate::auth::dpop::is_dpop(&token.token_type) {
+            return Err(client::agent_error(
+                self.agent.socket(),
+                Kind::Config,
+                &format!("environment {:?} has DPoP-bound tokens, which the agent cannot prove for this client", self.environment),
+            ));
+        }
+        Ok(None)
+    }
+
+    fn observe(&self, _url: &Url, _headers: &[(String, String)]) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ pub use keys::{is_secret_key, key_def, misspelt_key, KeyDef, KeyKind, KEYS};
 pub use resolve::{resolve, Inputs};
 pub use service::{AuthMethod, Endpoint, GrantKind, ServiceConfig};
 pub use settings::{Settings, Source, Value};
-pub use sso::{FlowSetting, SsoConfig, StoreKind};
+pub use sso::{FlowSetting, ParSetting, SsoConfig, StoreKind};
 
 use crate::error::{Error, Result};
 use crate::paths::Paths;

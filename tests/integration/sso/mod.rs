@@ -14,12 +14,16 @@
 
 mod callback;
 mod device;
+mod dpop;
 mod exchange;
 mod hostile_callback_clients;
 mod iss;
 mod login;
 mod logout;
 mod oidc_provider;
+mod par;
+mod par_oidc_provider;
+
 mod refresh;
 mod refusals;
 mod store;

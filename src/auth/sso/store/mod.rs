@@ -62,6 +62,10 @@ pub struct Session {
     /// sessions stored before lmi recorded it came from the browser.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow: Option<String>,
+    /// `token_type`, and for a DPoP-bound session its key (`dpop_jwk`),
+    /// thumbprint and nonces (SPEC §4.3), beside the fields above.
+    #[serde(flatten)]
+    pub dpop: super::dpop::DpopRecord,
 }
 
 impl Session {
@@ -254,6 +258,7 @@ pub(crate) mod tests {
             obtained_at: None,
             token_endpoint: None,
             flow: None,
+            dpop: Default::default(),
         }
     }
 
