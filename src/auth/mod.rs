@@ -19,6 +19,8 @@
 //!   `service_dpop`; `service_hint`: what to check
 //!   when its token endpoint fails; `service_match`: which cached token
 //!   the current settings may use.
+//! - `tokens`: the `Tokens` trait commands take: this machine's
+//!   `ServiceAuth`, or an agent's shared environment.
 //! - `client`: the authenticated client (bearer or DPoP with a proof per
 //!   request, origin pinning, redirects, the DPoP nonce retry, 401 →
 //!   discard → retry once).
@@ -39,6 +41,7 @@ pub mod sso;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod token_exchange;
+pub mod tokens;
 
 /// The longest lifetime lmi believes: one year. A server that says
 /// `expires_in: 1e308` (or a JWT `exp` in the year 292277026596) gets this,

@@ -14,7 +14,6 @@
 use std::cell::{Cell, OnceCell};
 use std::time::Duration;
 
-use serde::Serialize;
 use url::Url;
 
 use crate::auth::cache::{CachedToken, Lookup, TokenCache};
@@ -33,49 +32,7 @@ use crate::error::{Error, Result};
 use crate::http::{discovered_endpoint, Transport};
 use crate::secret::Secret;
 
-/// Where a token came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TokenSource {
-    Cache,
-    Acquired,
-}
-
-/// Where an invocation's service tokens come from: [`ServiceAuth`] (this
-/// machine's configuration and cache), or an agent that shares the
-/// environment (SPEC §9), which acquires and caches them itself.
-pub trait Tokens {
-    /// The environment's token: a valid cached one, else a new one.
-    fn token(&self) -> Result<(CachedToken, TokenSource)>;
-    /// After a 401: drops `failed` if it is still the current token
-    /// (compare-and-discard), so the next [`Tokens::token`] gets another;
-    /// `true` when it was dropped.
-    fn discard(&self, failed: &Secret) -> Result<bool>;
-    /// A fresh DPoP proof for sending `token` with `method url`; `None` for
-    /// a Bearer token (SPEC §4.3).
-    fn proof(&self, method: &str, url: &Url, token: &CachedToken) -> Result<Option<Secret>>;
-    /// Learns the `DPoP-Nonce` of an answer from `url`; `true` when it is
-    /// new.
-    fn observe(&self, url: &Url, headers: &[(String, String)]) -> bool;
-}
-
-impl Tokens for ServiceAuth<'_> {
-    fn token(&self) -> Result<(CachedToken, TokenSource)> {
-        ServiceAuth::token(self)
-    }
-
-    fn discard(&self, failed: &Secret) -> Result<bool> {
-        ServiceAuth::discard(self, failed)
-    }
-
-    fn proof(&self, method: &str, url: &Url, token: &CachedToken) -> Result<Option<Secret>> {
-        ServiceAuth::proof(self, method, url, token)
-    }
-
-    fn observe(&self, url: &Url, headers: &[(String, String)]) -> bool {
-        ServiceAuth::observe(self, url, headers)
-    }
-}
+pub use crate::auth::tokens::{TokenSource, Tokens};
 
 /// The check a `REQUIRE_SSO` environment runs before handing out a token.
 pub type Gate<'a> = &'a dyn Fn() -> Result<()>;

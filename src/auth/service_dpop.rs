@@ -4,7 +4,7 @@
 
 use url::Url;
 
-use super::ServiceAuth;
+use super::{ServiceAuth, TokenSource, Tokens};
 use crate::auth::cache::CachedToken;
 use crate::auth::dpop::Prover;
 use crate::error::{Error, Result};
@@ -48,5 +48,27 @@ impl ServiceAuth<'_> {
     /// new. Nothing without DPoP.
     pub fn observe(&self, url: &Url, headers: &[(String, String)]) -> bool {
         matches!(self.prover(), Ok(Some(prover)) if prover.observe(url, headers))
+    }
+}
+
+impl Tokens for ServiceAuth<'_> {
+    fn token(&self) -> Result<(CachedToken, TokenSource)> {
+        ServiceAuth::token(self)
+    }
+
+    fn discard(&self, failed: &Secret) -> Result<bool> {
+        ServiceAuth::discard(self, failed)
+    }
+
+    fn proof(&self, method: &str, url: &Url, token: &CachedToken) -> Result<Option<Secret>> {
+        ServiceAuth::proof(self, method, url, token)
+    }
+
+    fn observe(&self, url: &Url, headers: &[(String, String)]) -> bool {
+        ServiceAuth::observe(self, url, headers)
+    }
+
+    fn dpop_jkt(&self) -> Result<Option<String>> {
+        Ok(self.prover()?.map(Prover::jkt))
     }
 }

@@ -112,7 +112,7 @@ fn status(ctx: &Ctx) -> Result<u8> {
         let cached = service::cached_state(&ctx.token_cache(), name, config.service().ok());
         let now = ctx.deps.clock.now();
         let skew = config.expiry_skew().unwrap_or(60);
-        let dpop = config.service().is_ok_and(|s| s.dpop);
+        let dpop = ctx.environment_dpop().is_ok_and(|(_, dpop)| dpop);
         EnvState {
             token_type: if dpop { "DPoP" } else { "Bearer" },
             grant_type: config.grant_name(),
@@ -277,7 +277,7 @@ fn decoded_lines(label: &str, decoded: &Decoded) -> Vec<String> {
 fn inspect(ctx: &Ctx) -> Result<u8> {
     let (token, jkt) = ctx.with_service(|auth| {
         let (token, _) = auth.token()?;
-        let jkt = auth.prover()?.map(|p| p.jkt());
+        let jkt = auth.dpop_jkt()?;
         Ok((token, jkt))
     })?;
     let config = ctx.config()?;

@@ -19,11 +19,11 @@ struct ProofOut<'a> {
 
 pub fn run(ctx: &Ctx, method: &str, path: &str) -> Result<u8> {
     let config = ctx.config()?;
-    let service = config.service()?;
-    if !service.dpop {
+    let (environment, dpop) = ctx.environment_dpop()?;
+    if !dpop {
         return Err(Error::config(format!(
             "environment {} does not use DPoP: OAUTH_DPOP is not on, so its tokens need no proof",
-            service.environment
+            environment
         ))
         .with_hint(
             "send the token as a Bearer token, or set OAUTH_DPOP=true if the IdP binds this client's tokens",

@@ -18,12 +18,15 @@
 use std::cell::RefCell;
 use std::path::PathBuf;
 
+use url::Url;
+
 use crate::agent::client::{self, agent_name, AgentLink, Target};
 use crate::agent::protocol::{self, SharedEnvironment, SsoSession};
 use crate::auth::cache::{CachedToken, IssuedFor};
 use crate::auth::service::{TokenSource, Tokens};
+use crate::auth::sso::dpop::DpopRecord;
 use crate::auth::sso::{Session, SessionStore};
-use crate::config::{EnvName, FlowSetting, ServedEnvironment, SsoConfig, StoreKind};
+use crate::config::{EnvName, FlowSetting, ParSetting, ServedEnvironment, SsoConfig, StoreKind};
 use crate::error::{Error, Kind, Result};
 use crate::secret::Secret;
 
@@ -103,6 +106,20 @@ impl Ctx {
         self.served.get()
     }
 
+    /// The environment's name and whether its tokens are DPoP-bound: from
+    /// its file (`OAUTH_DPOP`), or for a shared environment from the
+    /// token type the agent answered with.
+    pub fn environment_dpop(&self) -> Result<(String, bool)> {
+        if let Some(shared) = self.served_environment() {
+            return Ok((
+                shared.name.clone(),
+                crate::auth::dpop::is_dpop(&shared.token_type),
+            ));
+        }
+        let service = self.config()?.service()?;
+        Ok((service.environment.to_string(), service.dpop))
+    }
+
     /// The agent's SSO session as a store, and the SSO settings to judge it
     /// by: this machine's when SSO is configured here (the agent is told
     /// its issuer and client, and refuses another session), else those of
@@ -157,6 +174,10 @@ fn session_of(s: SsoSession, token_endpoint: Option<String>, now: i64) -> Sessio
         token_endpoint,
         obtained_at: Some(now),
         flow: Some("agent".to_owned()),
+        dpop: DpopRecord {
+            token_type: Some(s.token_type),
+            ..DpopRecord::default()
+        },
     }
 }
 
@@ -169,6 +190,8 @@ fn settings_of_nothing(http_timeout: std::time::Duration, skew: i64) -> SsoConfi
         token_url: None,
         device_authorization_url: None,
         flow: FlowSetting::default(),
+        par: ParSetting::default(),
+        dpop: false,
         scopes: "openid".to_owned(),
         redirect_port: 0,
         login_timeout: 0,
@@ -186,6 +209,7 @@ fn settings_of(session: &Session, http_timeout: std::time::Duration, skew: i64) 
         client_id: session.client_id.clone(),
         issuer: url::Url::parse(&session.issuer).ok(),
         issuer_id: session.issuer.clone(),
+        dpop: session.dpop.is_dpop(),
         ..settings_of_nothing(http_timeout, skew)
     }
 }
@@ -259,6 +283,7 @@ impl Tokens for AgentTokens<'_> {
             obtained_at: self.now,
             refresh_token: None,
             scope: None,
+            dpop_jkt: None,
             issued_for: IssuedFor {
                 token_url: agent_name(self.agent.socket()),
                 client_id: String::new(),
@@ -291,6 +316,10 @@ impl Tokens for AgentTokens<'_> {
 
     fn observe(&self, _url: &Url, _headers: &[(String, String)]) -> bool {
         false
+    }
+
+    fn dpop_jkt(&self) -> Result<Option<String>> {
+        Ok(None)
     }
 }
 

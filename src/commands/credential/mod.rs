@@ -27,14 +27,14 @@ pub fn run(ctx: &Ctx, cmd: CredentialCommand) -> Result<u8> {
 /// which neither kubectl nor git can make (SPEC §4.3): a configuration
 /// error, before any token is asked for or anything printed.
 fn refuse_dpop(ctx: &Ctx, tool: &str) -> Result<()> {
-    let service = ctx.config()?.service()?;
-    if !service.dpop {
+    let (environment, dpop) = ctx.environment_dpop()?;
+    if !dpop {
         return Ok(());
     }
     Err(Error::config(format!(
         "environment {} uses DPoP-bound tokens (OAUTH_DPOP=true), and {tool} cannot send DPoP \
          proofs: a token alone would be refused",
-        service.environment
+        environment
     ))
     .with_hint(format!(
         "use a Bearer environment for {tool}, or call the service with lmi api (or curl with lmi auth proof)"
