@@ -22,8 +22,8 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::agent::protocol::{
-    parse_answer, DiscardAnswer, EnvironmentsAnswer, ErrorCode, Request, SharedEnvironment,
-    SsoAnswer, SsoSession, TokenAnswer,
+    parse_answer, DiscardAnswer, EnvironmentsAnswer, ErrorCode, ProofAnswer, Request,
+    SharedEnvironment, SsoAnswer, SsoSession, TokenAnswer,
 };
 use crate::error::{Error, Kind, Result};
 use crate::secret::Secret;
@@ -125,6 +125,27 @@ impl dyn AgentLink + '_ {
     }
 
     /// The names of the environments the agent shares.
+    /// A DPoP proof for sending `token` (the one the agent handed out for
+    /// `environment`) with `htm htu`, with the client's `nonce` for that
+    /// origin when it learned one.
+    pub fn proof(
+        &self,
+        environment: &str,
+        htm: &str,
+        htu: &str,
+        token: &Secret,
+        nonce: Option<&str>,
+    ) -> Result<Secret> {
+        let answer: ProofAnswer = self.call(&Request::Proof {
+            environment: environment.to_owned(),
+            htm: htm.to_owned(),
+            htu: htu.to_owned(),
+            access_token: token.clone(),
+            nonce: nonce.map(str::to_owned),
+        })?;
+        Ok(answer.dpop)
+    }
+
     pub fn environments(&self) -> Result<Vec<String>> {
         let answer: EnvironmentsAnswer = self.call(&Request::Environments)?;
         Ok(answer.environments)

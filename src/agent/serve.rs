@@ -30,6 +30,10 @@ use super::protocol::{
     WireError,
 };
 
+#[path = "serve_proof.rs"]
+mod proof;
+use proof::ProofAsk;
+
 /// The agent's view of its machine: where its configuration comes from and
 /// the seams it works through.
 pub struct Serve {
@@ -79,6 +83,21 @@ impl Serve {
                 access_token,
             } => self
                 .discard(environment, access_token)
+                .map(|a| answer_line(&a)),
+            Request::Proof {
+                environment,
+                htm,
+                htu,
+                access_token,
+                nonce,
+            } => self
+                .proof(&ProofAsk {
+                    environment,
+                    htm,
+                    htu,
+                    access_token,
+                    nonce: nonce.as_deref(),
+                })
                 .map(|a| answer_line(&a)),
             Request::Environments => Ok(answer_line(&EnvironmentsAnswer {
                 environments: self.shared_environments(),
@@ -251,7 +270,10 @@ impl Serve {
             session: SsoSession {
                 access_token: session.access_token,
                 id_token: session.id_token,
-                token_type: "Bearer".to_owned(),
+                token_type: session
+                    .dpop
+                    .token_type
+                    .unwrap_or_else(|| "Bearer".to_owned()),
                 expires_at: session.expires_at,
                 user: session.user,
                 issuer: session.issuer,

@@ -287,6 +287,17 @@ fn describe(request: &Request) -> String {
         Request::Discard { environment, .. } => {
             format!("discard (environment {})", clean(environment))
         }
+        Request::Proof {
+            environment,
+            htm,
+            htu,
+            ..
+        } => format!(
+            "proof (environment {}, {} {})",
+            clean(environment),
+            clean(htm),
+            url::Url::parse(htu).map_or("a malformed URL".into(), |u| crate::http::origin(&u))
+        ),
         other => other.op().to_owned(),
     }
 }

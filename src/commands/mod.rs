@@ -216,6 +216,7 @@ impl Ctx {
                 environment: &shared.name,
                 first: std::cell::RefCell::new(Some(shared.clone())),
                 now: self.deps.clock.now(),
+                nonces: Default::default(),
             };
             return f(&tokens);
         }

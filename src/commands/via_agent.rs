@@ -23,6 +23,7 @@ use url::Url;
 use crate::agent::client::{self, agent_name, AgentLink, Target};
 use crate::agent::protocol::{self, SharedEnvironment, SsoSession};
 use crate::auth::cache::{CachedToken, IssuedFor};
+use crate::auth::dpop::Nonces;
 use crate::auth::service::{TokenSource, Tokens};
 use crate::auth::sso::dpop::DpopRecord;
 use crate::auth::sso::{Session, SessionStore};
@@ -258,6 +259,8 @@ pub struct AgentTokens<'a> {
     /// The answer configuration resolution already got, used once.
     pub first: RefCell<Option<SharedEnvironment>>,
     pub now: i64,
+    /// The `DPoP-Nonce` each origin gave during this run.
+    pub nonces: RefCell<Nonces>,
 }
 
 impl Tokens for AgentTokens<'_> {
@@ -303,19 +306,34 @@ impl Tokens for AgentTokens<'_> {
         Ok(discarded)
     }
 
-    fn proof(&self, _method: &str, _url: &Url, token: &CachedToken) -> Result<Option<Secret>> {
-        if crate::auth::dpop::is_dpop(&token.token_type) {
-            return Err(client::agent_error(
-                self.agent.socket(),
-                Kind::Config,
-                &format!("environment {:?} has DPoP-bound tokens, which the agent cannot prove for this client", self.environment),
-            ));
+    /// The agent signs with the environment's key, which stays on its
+    /// machine; the nonce is the one this run learned from that origin.
+    fn proof(&self, method: &str, url: &Url, token: &CachedToken) -> Result<Option<Secret>> {
+        if !crate::auth::dpop::is_dpop(&token.token_type) {
+            return Ok(None);
         }
-        Ok(None)
+        let nonce = self.nonces.borrow().get(url).map(str::to_owned);
+        let htu = crate::auth::dpop::htu(url);
+        let proof = self.agent.proof(
+            self.environment,
+            method,
+            &htu,
+            &token.access_token,
+            nonce.as_deref(),
+        )?;
+        Ok(Some(proof))
     }
 
-    fn observe(&self, _url: &Url, _headers: &[(String, String)]) -> bool {
-        false
+    /// Kept for this run only: the agent keeps its own nonces.
+    fn observe(&self, url: &Url, headers: &[(String, String)]) -> bool {
+        let Some(nonce) = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(crate::auth::dpop::NONCE_HEADER))
+            .map(|(_, v)| v.trim())
+        else {
+            return false;
+        };
+        self.nonces.borrow_mut().set(url, nonce)
     }
 
     fn dpop_jkt(&self) -> Result<Option<String>> {

@@ -78,6 +78,12 @@ pub struct DiscardAnswer {
     pub discarded: bool,
 }
 
+/// `proof`: the DPoP proof, a secret like the token it is bound to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofAnswer {
+    pub dpop: Secret,
+}
+
 /// `environments`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvironmentsAnswer {

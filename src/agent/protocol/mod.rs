@@ -57,6 +57,17 @@ pub enum Request {
         environment: String,
         access_token: Secret,
     },
+    /// A DPoP proof (SPEC §4.3) for sending `access_token`, the token the
+    /// agent holds for the shared `environment`, with `htm htu`; `nonce`
+    /// is the one the client learned from that origin, else the agent's.
+    Proof {
+        environment: String,
+        htm: String,
+        htu: String,
+        access_token: Secret,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
+    },
     /// The names of the shared environments.
     Environments,
     /// Ends the agent (it answers first).
@@ -64,7 +75,15 @@ pub enum Request {
 }
 
 /// The op names [`Request`] knows, to tell an unknown op from bad fields.
-const OPS: &[&str] = &["status", "sso", "token", "discard", "environments", "stop"];
+const OPS: &[&str] = &[
+    "status",
+    "sso",
+    "token",
+    "discard",
+    "proof",
+    "environments",
+    "stop",
+];
 
 impl Request {
     /// The op's name, for logs.
@@ -74,6 +93,7 @@ impl Request {
             Request::Sso { .. } => "sso",
             Request::Token { .. } => "token",
             Request::Discard { .. } => "discard",
+            Request::Proof { .. } => "proof",
             Request::Environments => "environments",
             Request::Stop => "stop",
         }
@@ -223,6 +243,7 @@ pub fn write_line<W: Write>(mut writer: W, line: &str) -> io::Result<()> {
     writer.write_all(&bytes)?;
     writer.flush()
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +259,13 @@ mod tests {
     #[test]
     fn every_request_round_trips() {
         round_trip(Request::Status);
+        round_trip(Request::Proof {
+            environment: "shared".into(),
+            htm: "GET".into(),
+            htu: "https://api.test/x".into(),
+            access_token: Secret::new("at"),
+            nonce: Some("n1".into()),
+        });
         round_trip(Request::Sso {
             issuer: None,
             client_id: None,

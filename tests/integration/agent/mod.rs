@@ -10,6 +10,10 @@
 //!   expiry, one refresh), shared environments (N clients, one token),
 //!   `not_shared`, compare-and-discard, a missing keychain, the request log.
 //!
+//! - `dpop`: a DPoP-bound shared environment from a client: `lmi api` and
+//!   `auth proof` with proofs the agent signs, verified at the API; a
+//!   foreign origin and a token the agent does not hold are refused.
+//!
 //! The client's side: `client_refusals` (sockets that do not answer, are
 //! not sockets, or are another user's, and a peer that speaks the
 //! protocol); `ssh_forwarding` (a real sshd and `ssh -R`, the laptop's
@@ -19,6 +23,7 @@
 //! This file holds the helpers they share.
 
 mod client_refusals;
+mod dpop;
 mod lifecycle;
 mod serving;
 mod ssh_forwarding;
