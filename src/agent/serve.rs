@@ -5,7 +5,11 @@
 //!
 //! The configuration is read again for every request, so a changed file
 //! (a newly shared environment, another SSO setting) applies without a
-//! restart. Answers carry access tokens, ID tokens, expiry, user and
+//! restart. The stored session is kept in memory and read from the
+//! keychain again only when the SSO folder's generation stamp changed (a
+//! login, refresh or logout by any lmi process on this machine, the
+//! agent's own refreshes included): a small file read per request instead
+//! of a keychain round trip. Answers carry access tokens, ID tokens, expiry, user and
 //! issuer, and the environment's API settings; the answer types have no
 //! room for anything else.
 
@@ -13,10 +17,11 @@ use std::sync::{Arc, Mutex};
 
 use crate::auth::cache::TokenCache;
 use crate::auth::service::{ServiceAuth, TokenSource};
+use crate::auth::sso::store::SessionMemory;
 use crate::auth::sso::{current_session, Need, SsoDeps, Store, SystemBrowser};
 use crate::auth::token_exchange::SessionSubject;
 use crate::clock::{Clock, Sleeper};
-use crate::config::{Config, EnvName, Inputs, SsoConfig, StoreKind, SubjectSource};
+use crate::config::{Config, EnvName, Inputs, SsoConfig, SubjectSource};
 use crate::env::ProcessEnv;
 use crate::error::{Error, Kind, Result};
 use crate::http::{Http, Transport};
@@ -30,8 +35,11 @@ use super::protocol::{
     WireError,
 };
 
+#[path = "serve_errors.rs"]
+mod errors;
 #[path = "serve_proof.rs"]
 mod proof;
+use errors::{keychain, same_issuer, wire, KEYCHAIN_PREFIX};
 use proof::ProofAsk;
 
 /// The agent's view of its machine: where its configuration comes from and
@@ -48,6 +56,9 @@ pub struct Serve {
     /// read and at most one refresh (the session lock orders the agent
     /// with other lmi processes on the machine).
     sso: Mutex<()>,
+    /// The stored session as last read, trusted while the SSO folder's
+    /// stamp is unchanged: no keychain round trip per request.
+    sessions: Arc<SessionMemory>,
 }
 
 impl Serve {
@@ -67,6 +78,7 @@ impl Serve {
             clock,
             sleeper,
             sso: Mutex::new(()),
+            sessions: Arc::default(),
         }
     }
 
@@ -136,7 +148,7 @@ impl Serve {
             return None;
         }
         // No lock: a status answers while a refresh is under way.
-        let store = Store::configured(config.sso().ok()?, &self.paths);
+        let store = Store::remembered(config.sso().ok()?, &self.paths, &self.sessions);
         match store.load() {
             Ok(session) => session.map(|s| SessionInfo {
                 issuer: s.issuer,
@@ -203,7 +215,7 @@ impl Serve {
         f: impl FnOnce(SsoDeps<'_>, &SsoConfig) -> Result<T>,
     ) -> Result<T> {
         let sso = config.sso()?;
-        let store = Store::configured(sso, &self.paths);
+        let store = Store::remembered(sso, &self.paths, &self.sessions);
         let browser = SystemBrowser::new(None);
         let deps = SsoDeps {
             clock: self.clock.as_ref(),
@@ -357,46 +369,11 @@ impl Serve {
     }
 }
 
-/// How a keychain failure's message starts, so the answer can say so.
-const KEYCHAIN_PREFIX: &str = "the keychain where the agent runs";
-
-/// A store error, marked as the keychain's when the store is the keychain
-/// and the error is not about the session itself.
-fn keychain(e: &Error, store: StoreKind) -> Error {
-    if store == StoreKind::Keychain && e.message().contains("keychain") {
-        let error = Error::auth(format!("{KEYCHAIN_PREFIX} failed: {}", e.message()));
-        return match e.hint() {
-            Some(hint) => error.with_hint(hint.to_owned()),
-            None => error,
-        };
-    }
-    e.shallow_clone()
-}
-
-/// Two issuer URLs name the same issuer (a trailing slash aside).
-fn same_issuer(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/') == b.trim_end_matches('/')
-}
-
-/// `e` as an error answer: configuration errors keep their code, anything
-/// else that is not a bug gets `code`. Messages are cleaned once more.
-fn wire(e: &Error, code: ErrorCode) -> WireError {
-    let code = match e.kind() {
-        Kind::Config => ErrorCode::Config,
-        Kind::Internal if code != ErrorCode::Keychain => ErrorCode::Internal,
-        _ => code,
-    };
-    let error = WireError::new(code, crate::redact::server_text(e.message(), &[]));
-    match e.hint() {
-        Some(hint) => error.with_hint(crate::redact::server_text(hint, &[])),
-        None => error,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::FixedClock;
+    use crate::config::StoreKind;
 
     fn serve_in(home: &std::path::Path, vars: &[(&str, &str)]) -> Serve {
         let mut pairs = vec![("HOME", home.to_str().unwrap())];

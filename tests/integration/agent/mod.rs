@@ -87,6 +87,21 @@ fn start(sb: &Sandbox, args: &[&str]) -> (Agent, Value) {
     (Agent { pid }, json)
 }
 
+/// After a test changed the keychain behind lmi's back: a new generation
+/// stamp in the SSO folder, as lmi's own login, refresh and logout write,
+/// so the agent reads the keychain again.
+fn stamp_sso_folder(sb: &Sandbox) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    std::fs::write(
+        sb.data_dir().join("sso/.generation"),
+        format!("test-{nanos}"),
+    )
+    .unwrap();
+}
+
 /// Sends `line` (a newline is added) and reads one answer line; `None`
 /// when the agent closed the connection without one.
 fn ask_raw(socket: &Path, line: &[u8]) -> Option<Value> {

@@ -82,6 +82,7 @@ fn agent_serves_the_keychain_session_and_refreshes_it_once_for_many_clients() {
 
     // Expired: eight clients at once, one refresh, written back.
     backdate_keychain(&account);
+    super::stamp_sso_folder(&sb);
     srv.reset_counts();
     let answers = at_once(&sock, 8, &request);
     for a in &answers {
@@ -120,6 +121,43 @@ fn agent_keychain_that_is_not_there_is_named_in_the_error() {
         "{message}"
     );
     assert_eq!(srv.token_requests(), 0);
+}
+
+#[test]
+fn agent_a_logout_or_login_on_its_machine_is_served_at_once() {
+    require_secret_service();
+    let client = unique_client("agent-logout");
+    let srv = idp(&client);
+    let sb = sandbox(srv.idp_url(), &client, Store::Keychain, "");
+    login(&sb, &[]).assert_ok();
+    let (_agent, _) = start(&sb, &[]);
+    let sock = socket(&sb);
+    let request = json!({"v": 1, "op": "sso"});
+    let first = ask(&sock, request.clone());
+    assert_eq!(first["ok"], true, "{first}");
+    // Served again from the agent's memory: the same session.
+    assert_eq!(ask(&sock, request.clone())["session"], first["session"]);
+
+    sb.run(&["logout", "sso"]).assert_ok();
+    let gone = ask(&sock, request.clone());
+    assert_eq!(gone["ok"], false, "{gone}");
+    assert_eq!(gone["error"]["code"], "no_session", "{gone}");
+    let status = sb.run(&["agent", "status"]);
+    status.assert_ok();
+    assert_eq!(status.json()["sessions"], json!([]));
+
+    // On the agent's own machine, a login says --force.
+    login(&sb, &["--force"]).assert_ok();
+    let again = ask(&sock, request);
+    assert_eq!(again["ok"], true, "{again}");
+    assert_ne!(
+        again["session"]["access_token"],
+        first["session"]["access_token"]
+    );
+    assert_eq!(
+        again["session"]["access_token"],
+        keychain_entry(&account(&client, srv.idp_url())).unwrap()["access_token"]
+    );
 }
 
 /// A sandbox with a shared environment `shared` and an unshared `private`,

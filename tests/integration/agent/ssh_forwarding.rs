@@ -108,6 +108,7 @@ fn agent_ssh_one_refresh_one_token_and_no_secret_reaches_the_remote() {
     laptop.var("LMI_AGENT_SOCK", sock.display().to_string());
     let agent = start_agent(&laptop);
     backdate_keychain(&account);
+    super::stamp_sso_folder(&laptop);
     srv.reset_counts();
 
     let remote_home = tempfile::tempdir().unwrap();
