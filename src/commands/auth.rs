@@ -148,10 +148,15 @@ fn status(ctx: &Ctx) -> Result<u8> {
         match &out.environment {
             None => lines.push("environment: none selected".to_owned()),
             Some(e) => lines.push(format!(
-                "environment {}: {} grant ({} client authentication), {}",
+                "environment {}: {} grant ({} client authentication{}), {}",
                 e.name,
                 e.grant_type,
                 e.client_auth,
+                if e.token_type == "DPoP" {
+                    ", DPoP-bound tokens"
+                } else {
+                    ""
+                },
                 if e.token_cached {
                     format!(
                         "token cached until {}",

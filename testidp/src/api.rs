@@ -1,5 +1,5 @@
 //! The protected API on `api_url` (bearer-token check against tokens the IdP
-//! issued; `/whoami`, `/echo`, `/status/<code>`, `/text`, `/slow`, `/hold`,
+//! issued, or a DPoP token with its proof, checked in `dpop.rs`; `/whoami`, `/echo`, `/status/<code>`, `/text`, `/slow`, `/hold`,
 //! redirects, and the streaming endpoints `/bytes/<N>`, `/json-array/<N>`,
 //! `/json-broken/<N>`, `/drop/<N>`, `/stall/<N>`; `/graphql` in
 //! `graphql.rs`, the paginated `/pages/…` in `pages.rs`) and the foreign
