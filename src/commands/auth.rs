@@ -287,7 +287,10 @@ fn inspect(ctx: &Ctx) -> Result<u8> {
     })?;
     let config = ctx.config()?;
     let decoded = inspect::decode(token.access_token.expose());
-    let dpop_key_matches = crate::auth::dpop::is_dpop(&token.token_type).then(|| {
+    // Through an agent the key is on the agent's machine: not known here,
+    // so not judged.
+    let jkt = jkt.filter(|_| crate::auth::dpop::is_dpop(&token.token_type));
+    let dpop_key_matches = jkt.is_some().then(|| {
         let bound = match &decoded.claims {
             Some(claims) => claims
                 .get("cnf")

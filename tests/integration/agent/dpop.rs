@@ -91,6 +91,13 @@ fn agent_dpop_api_and_auth_proof_from_a_client_verify_at_the_api() {
     let token = remote.run(&["-e", "shared", "auth", "token"]);
     token.assert_ok();
     assert_eq!(token.json()["token_type"], "DPoP");
+    // The key is the agent's: inspect shows the binding, and does not
+    // judge a key it cannot see.
+    let inspected = remote.run(&["-e", "shared", "auth", "inspect"]);
+    inspected.assert_ok();
+    let inspected = inspected.json();
+    assert!(inspected["claims"]["cnf"]["jkt"].is_string(), "{inspected}");
+    assert!(inspected.get("dpop_key_matches").is_none(), "{inspected}");
 
     // auth proof: this run learned no nonce, so the agent's goes in (kept
     // from the api call's proof); curl-style use of it is accepted.
