@@ -90,8 +90,79 @@ SH
     rss=$(curl -s -H "$auth" "$API/json-array/$items" | /usr/bin/time -f '%M' jq -r '.[] | .id' 2>&1 >/dev/null | tail -1)
     echo "| curl ... \\| jq -r '.[] \\| .id' (jq alone) | $rss |"
 }
+# --- the session agent (issue 21) ---------------------------------------------
+# `dbus-run-session -- scripts/with-keyring.sh scripts/bench.sh agent` runs
+# only these rows (it needs a Secret Service for the SSO session).
+agent() {
+    [ -n "${DBUS_SESSION_BUS_ADDRESS:-}" ] || { echo "run: dbus-run-session -- scripts/with-keyring.sh $0 agent" >&2; exit 1; }
+    printf 'OAUTH_SSO_ISSUER=%s\nOAUTH_SSO_CLIENT_ID=lmi-public\n' "$IDP" >> "$LMI_CONFIG_DIR/.env"
+    printf 'REQUIRE_SSO=true\n' >> "$LMI_CONFIG_DIR/env/bench.env"
+    BROWSER="$TESTIDP browser" "$LMI" login sso --force >/dev/null 2>&1
+    local sock="$WORK/agent.sock"
+    LMI_AGENT_SOCK="$sock" "$LMI" agent start >/dev/null
+    "$LMI" auth token >/dev/null
+    echo "## SSO-gated auth token (cached service token): the session from the keychain over D-Bus vs from the agent"
+    "${HF[@]}" --export-json "$WORK/agent.json" \
+        "$LMI auth token" "env LMI_AGENT_SOCK=$sock $LMI auth token" >/dev/null
+    table "$WORK/agent.json"
+    echo "## the agent's round trip (one connection, a request and its answer)"
+    echo "| op | runs | median [µs] | mean [µs] |"
+    echo "|---|---:|---:|---:|"
+    python3 - "$sock" <<'PY'
+import socket, sys, time
+path, n = sys.argv[1], 2000
+def once(line):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.sendall(line)
+    data = b""
+    while not data.endswith(b"\n"):
+        data += s.recv(65536)
+    s.close()
+for op, line in (("status", b'{"v":1,"op":"status"}\n'), ("sso", b'{"v":1,"op":"sso"}\n')):
+    for _ in range(50):
+        once(line)
+    times = []
+    for _ in range(n):
+        t = time.perf_counter(); once(line); times.append(time.perf_counter() - t)
+    times.sort()
+    print(f"| {op} | {n} | {times[n // 2] * 1e6:.0f} | {sum(times) / n * 1e6:.0f} |")
+PY
+    LMI_AGENT_SOCK="$sock" "$LMI" agent stop >/dev/null
+}
+if [ "${1:-}" = agent ]; then
+    agent
+    exit 0
+fi
 if [ "${1:-}" = scripting ]; then
     scripting
+    exit 0
+fi
+
+# --- DPoP-bound tokens (issue 20) ---------------------------------------------
+# `scripts/bench.sh dpop` runs only these rows. The test IdP binds a token to
+# the key of any proof it gets; the API checks each proof (signature, htm,
+# htu, iat, a fresh jti, ath, cnf.jkt).
+dpop() {
+    local on="--set OAUTH_DPOP=true"
+    "$LMI" auth token $on >/dev/null
+    local dtoken dproof
+    dtoken=$("$LMI" auth token $on -o text)
+    dproof=$("$LMI" auth proof $on -o text /whoami)
+    echo "## warm DPoP lmi api vs curl with the same token and a pre-made proof"
+    echo "(the API refuses the replayed proof after curl's first run: curl's rows are 401 answers of about the same size)"
+    "${HF[@]}" --export-json "$WORK/dpop-api.json" \
+        "curl -s -H Authorization:\ DPoP\ $dtoken -H DPoP:\ $dproof $API/whoami" \
+        "$LMI api $on /whoami" >/dev/null
+    table "$WORK/dpop-api.json" | sed -e "s|$dtoken|\$T|g" -e "s|$dproof|\$P|g"
+    echo "## cold cache: lmi auth token, Bearer vs DPoP (the key exists; a proof signed and checked)"
+    hyperfine --warmup 5 --min-runs 100 -N --style none --export-json "$WORK/dpop-cold.json" \
+        --prepare "rm -f $CACHE" "$LMI auth token" \
+        --prepare "rm -f $CACHE" "$LMI auth token $on" >/dev/null
+    table "$WORK/dpop-cold.json"
+}
+if [ "${1:-}" = dpop ]; then
+    dpop
     exit 0
 fi
 

@@ -58,7 +58,8 @@ pkg_installed() {
 install_debian_packages() {
   # dbus-daemon: dbus-daemon + dbus-run-session; dbus-bin: dbus-send;
   # libsecret-tools: secret-tool; gnome-keyring: gnome-keyring-daemon.
-  local wanted=(gnome-keyring dbus dbus-daemon dbus-bin libsecret-tools curl ca-certificates pkg-config time)
+  # openssh-server, openssh-client: a real sshd and ssh -R for the agent tests.
+  local wanted=(gnome-keyring dbus dbus-daemon dbus-bin libsecret-tools curl ca-certificates pkg-config time openssh-server openssh-client)
   # python3: the HTTPS test peer (tests/support/tls_server.py); procps: kill(1).
   command -v python3 >/dev/null 2>&1 || wanted+=(python3)
   # git: the real client of `lmi credential git` (tests/integration/bridges).

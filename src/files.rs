@@ -16,6 +16,22 @@ pub fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
     replace_atomic(dir, path, |file| file.write_all(bytes))
 }
 
+/// Writes `bytes` to `path` as [`write_atomic`] does, but only when nothing
+/// is there yet: `Ok(false)` when another process created `path` first (its
+/// file is kept, never replaced). For files made once, like a key.
+pub fn create_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<bool> {
+    crate::paths::ensure_private_dir(dir)?;
+    let prefix = temp_prefix(path);
+    let mut tmp = tempfile::Builder::new().prefix(&prefix).tempfile_in(dir)?;
+    tmp.as_file_mut().write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    match tmp.persist_noclobber(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e.error),
+    }
+}
+
 /// Copies everything `source` reads to `path` the way [`write_atomic`]
 /// writes, with the file's mode set to `mode` (Unix) before the rename: for
 /// executables, so nobody runs half a binary, and a running copy of the old

@@ -7,7 +7,8 @@
 //! keeps it so):
 //!
 //! ```text
-//! main ─▶ lib (run) ─▶ commands ─▶ output ─▶ auth, plugin ─▶ cli ─▶ config
+//! main ─▶ lib (run) ─▶ commands ─▶ output, agent ─▶ auth, plugin ─▶ cli
+//!      ─▶ config
 //!      ─▶ http, logging, files ─▶ paths
 //!      ─▶ clock, env, error, interrupt, redact, secret, suggest, terminal
 //! ```
@@ -18,14 +19,17 @@
 //!   terminal, stdout sink) built once in [`run`].
 //! - [`output`]: the only writer to stdout (or the sink a test hands in),
 //!   and [`output::OutputFormat`].
+//! - [`agent`]: the session agent (SPEC §9): its wire protocol, socket,
+//!   server and what it serves from `auth` and `config`.
 //! - [`auth`]: tokens. `oauth` (the wire protocol, each part once: token
 //!   requests, client authentication, token responses, RFC 6749 §5.2
 //!   errors, device authorization, revocation), the use cases over it:
 //!   `service` (lock → read → refresh or acquire → save), `grants` (one
 //!   logged token request), `token_exchange` (RFC 8693 subjects), and `sso`
 //!   (the login flows, the ID token, the session store); `cache` (token
-//!   files), `discovery`, `client` (the authenticated client: bearer, origin
-//!   pinning, redirects, 401 → discard → retry once). It writes no results.
+//!   files), `discovery`, `dpop` (RFC 9449: the key, proofs, nonces),
+//!   `client` (the authenticated client: bearer or DPoP, origin pinning,
+//!   redirects, 401 → discard → retry once). It writes no results.
 //! - [`plugin`]: finding, describing and running `lmi-<name>` plugins; the
 //!   built-in command names are handed to it.
 //! - [`cli`]: clap types, the built-in command names.
@@ -48,6 +52,7 @@
 //! dispatches; `main` alone turns the result into `error:`/`hint:` lines and
 //! an exit code.
 
+pub mod agent;
 pub mod auth;
 pub mod cli;
 pub mod clock;

@@ -156,6 +156,13 @@ pub fn request_url(url: &Url, headers: &[(String, String)]) -> String {
         .iter()
         .filter(|(k, _)| k.eq_ignore_ascii_case("authorization"))
         .filter_map(|(_, v)| v.split_once(' ').map(|(_, c)| c.trim().into()))
+        // A DPoP proof (RFC 9449) is a signed credential too.
+        .chain(
+            headers
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case("dpop"))
+                .map(|(_, v)| v.trim().into()),
+        )
         .collect();
     secrets(&self::url(url), &sent.iter().collect::<Vec<_>>())
 }
@@ -217,6 +224,7 @@ fn is_sensitive_parameter(name: &str) -> bool {
         "state",
         "nonce",
         "code_verifier",
+        "request_uri",
         "assertion",
         "client_assertion",
         "password",

@@ -15,6 +15,9 @@
 mod support;
 
 #[cfg(unix)]
+#[path = "integration/agent/mod.rs"]
+mod agent;
+#[cfg(unix)]
 #[path = "integration/api/mod.rs"]
 mod api;
 #[path = "integration/architecture/mod.rs"]

@@ -29,6 +29,10 @@ pub struct CachedToken {
     pub refresh_token: Option<Secret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// A DPoP token's key: its RFC 7638 thumbprint (SPEC §4.3). Another
+    /// key, or none, cannot use the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
     #[serde(flatten)]
     pub issued_for: IssuedFor,
 }
@@ -246,6 +250,13 @@ impl TokenCache {
         self.write_atomic(&self.metadata_path(env), &bytes)
     }
 
+    /// Removes the environment's DPoP key and nonce files (SPEC §4.3);
+    /// `Ok(true)` when there was a key.
+    pub fn remove_dpop(&self, env: &EnvName) -> io::Result<bool> {
+        let _ = crate::files::remove(&crate::auth::dpop::nonces::path(&self.dir, env));
+        crate::auth::dpop::key_file::remove(&self.dir, env)
+    }
+
     pub fn remove_metadata(&self, env: &EnvName) {
         let _ = std::fs::remove_file(self.metadata_path(env));
     }
@@ -270,6 +281,7 @@ mod tests {
             obtained_at: 100,
             refresh_token: None,
             scope: None,
+            dpop_jkt: None,
             issued_for: IssuedFor {
                 token_url: "http://127.0.0.1/token".into(),
                 client_id: "c".into(),

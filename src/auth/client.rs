@@ -7,6 +7,9 @@
 //! - The HTTP agent follows no redirect; same-origin redirects are followed
 //!   here by hand (at most [`MAX_REDIRECTS`]), so the token cannot leak to
 //!   another origin, and a redirect elsewhere is refused with nothing sent.
+//! - A DPoP token (SPEC §4.3) goes as `Authorization: DPoP` with a fresh
+//!   proof for each request, retry and redirect; a 401 asking for a DPoP
+//!   nonce gets one more attempt with it, the token kept.
 //! - A 401 discards the token (only if the cache still holds it), gets
 //!   another and retries exactly once (RFC 6750 §3.1). It is decided from
 //!   the status line: the 401's body is dropped unread, never shown.
@@ -15,7 +18,8 @@
 
 use url::Url;
 
-use crate::auth::service::ServiceAuth;
+use crate::auth::dpop;
+use crate::auth::service::Tokens;
 use crate::config::ApiConfig;
 use crate::error::{Error, Result};
 use crate::http::{origin, Payload, StreamingResponse, Transport};
@@ -74,14 +78,14 @@ impl RoundTrip {
 /// Sends requests with the environment's token.
 pub struct Client<'a> {
     api: &'a ApiConfig,
-    auth: &'a ServiceAuth<'a>,
+    auth: &'a dyn Tokens,
     transport: &'a dyn Transport,
 }
 
 impl<'a> Client<'a> {
     pub fn new(
         api: &'a ApiConfig,
-        auth: &'a ServiceAuth<'a>,
+        auth: &'a dyn Tokens,
         transport: &'a dyn Transport,
     ) -> Client<'a> {
         Client {
@@ -104,6 +108,7 @@ impl<'a> Client<'a> {
         let http = self.transport;
         let (mut token, _) = self.auth.token()?;
         let mut retried = false;
+        let mut nonce_retried = false;
         let mut redirects = 0;
         loop {
             let mut headers = request.headers.clone();
@@ -111,6 +116,11 @@ impl<'a> Client<'a> {
                 "Authorization".into(),
                 authorization(&token.token_type, &token.access_token),
             ));
+            // DPoP (SPEC §4.3): a fresh proof for this method and URL, on
+            // every attempt, retry and redirect.
+            if let Some(proof) = self.auth.proof(&request.method, &request.url, &token)? {
+                headers.push((dpop::PROOF_HEADER.into(), proof.expose().to_owned()));
+            }
             let response = http
                 .open(
                     &request.method,
@@ -125,6 +135,21 @@ impl<'a> Client<'a> {
                         )
                         .with_cause(e)
                 })?;
+
+            let learned = self.auth.observe(&request.url, &response.headers);
+            // RFC 9449 §9: the service wants a nonce. One more attempt with
+            // it, keeping the token: this is not the 401 retry below.
+            if response.status == 401
+                && !nonce_retried
+                && dpop::is_dpop(&token.token_type)
+                && asks_for_nonce(&response.headers)
+                && (learned || response.header(dpop::NONCE_HEADER).is_some())
+            {
+                nonce_retried = true;
+                tracing::debug!(target: "api", "{} {} asked for a DPoP nonce; sending it again with one", request.method, shown(&request.url, &token.access_token));
+                drop(response);
+                continue;
+            }
 
             // RFC 6750 §3.1: invalid_token means "get a new one". Another run may
             // already have replaced the cached token; `discard` keeps that one.
@@ -142,6 +167,8 @@ impl<'a> Client<'a> {
                 drop(response);
                 self.auth.discard(&token.access_token)?;
                 token = self.auth.token()?.0;
+                // The new token may meet a nonce challenge of its own.
+                nonce_retried = false;
                 continue;
             }
 
@@ -207,6 +234,14 @@ impl<'a> Client<'a> {
             request = redirected(request, status, next);
         }
     }
+}
+
+/// Whether any `WWW-Authenticate` challenge asks for a DPoP nonce.
+fn asks_for_nonce(headers: &[(String, String)]) -> bool {
+    headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("www-authenticate"))
+        .any(|(_, v)| dpop::asks_for_nonce(v))
 }
 
 /// A URL of this exchange as messages show it: [`crate::redact::url`], and the
@@ -384,6 +419,7 @@ mod tests {
     mod flows {
         use super::*;
         use crate::auth::cache::{Lookup, TokenCache};
+        use crate::auth::service::ServiceAuth;
         use crate::auth::testing::FakeTransport;
         use crate::clock::FixedClock;
         use crate::config::ServiceConfig;

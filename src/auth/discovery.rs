@@ -1,6 +1,7 @@
 //! Authorization-server metadata: RFC 8414 first, then OpenID Connect
 //! Discovery 1.0, for the token, authorization, JWKS, revocation and device
-//! authorization endpoints, and whether authorization responses carry `iss`.
+//! authorization endpoints, and whether authorization responses carry `iss`
+//! and authorization requests must be pushed (RFC 9126).
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -27,6 +28,12 @@ pub struct Metadata {
     /// a response without one is refused.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub authorization_response_iss_parameter_supported: bool,
+    /// RFC 9126 §5: where the browser login pushes its request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_authorization_request_endpoint: Option<String>,
+    /// RFC 9126 §5: the IdP accepts only pushed authorization requests.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// The well-known URLs to try for `issuer`, in order (RFC 8414 §3 inserts

@@ -11,20 +11,26 @@
 //! - `token_exchange`: the RFC 8693 token exchange's subject (a file or
 //!   the SSO session).
 //! - `discovery`: RFC 8414 / OpenID metadata.
+//! - `dpop`: DPoP (RFC 9449): the key, its file, proofs and nonces.
 //! - `inspect`: a token's JWT header and claims, decoded, not verified.
 //! - `cache`: token files, locks, atomic 0600 writes, healing.
 //! - `service`: the environment's service token (lock → read → refresh or
-//!   acquire → save) and the 401 discard; `service_hint`: what to check
+//!   acquire → save) and the 401 discard, its DPoP key and proofs in
+//!   `service_dpop`; `service_hint`: what to check
 //!   when its token endpoint fails; `service_match`: which cached token
 //!   the current settings may use.
-//! - `client`: the authenticated client (bearer, origin pinning, redirects,
-//!   401 → discard → retry once).
+//! - `tokens`: the `Tokens` trait commands take: this machine's
+//!   `ServiceAuth`, or an agent's shared environment.
+//! - `client`: the authenticated client (bearer or DPoP with a proof per
+//!   request, origin pinning, redirects, the DPoP nonce retry, 401 →
+//!   discard → retry once).
 //! - `sso`: the interactive SSO session.
 
 pub mod cache;
 pub mod client;
 pub mod client_auth;
 pub mod discovery;
+pub mod dpop;
 pub mod grants;
 pub mod inspect;
 pub mod oauth;
@@ -35,6 +41,7 @@ pub mod sso;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod token_exchange;
+pub mod tokens;
 
 /// The longest lifetime lmi believes: one year. A server that says
 /// `expires_in: 1e308` (or a JWT `exp` in the year 292277026596) gets this,

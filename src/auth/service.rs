@@ -11,19 +11,20 @@
 //! token only if the cache still holds that same token, so a token another
 //! process just acquired is not thrown away.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::time::Duration;
 
-use serde::Serialize;
 use url::Url;
 
 use crate::auth::cache::{CachedToken, Lookup, TokenCache};
 use crate::auth::client_auth::Assertions;
 use crate::auth::discovery;
+use crate::auth::dpop::Prover;
 use crate::auth::grants::{self, Grant, GrantError, GrantFailure, TokenRequest};
+use crate::auth::oauth::DpopStep;
 use crate::auth::service_hint::service_hint;
 pub use crate::auth::service_match::cached_state;
-use crate::auth::service_match::{issued_for, matches};
+use crate::auth::service_match::{bound_as_configured, issued_for, matches};
 use crate::auth::token_exchange::{SessionSubject, Subject};
 use crate::clock::Clock;
 use crate::config::{Endpoint, EnvName, GrantKind, ServiceConfig};
@@ -31,13 +32,7 @@ use crate::error::{Error, Result};
 use crate::http::{discovered_endpoint, Transport};
 use crate::secret::Secret;
 
-/// Where a token came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TokenSource {
-    Cache,
-    Acquired,
-}
+pub use crate::auth::tokens::{TokenSource, Tokens};
 
 /// The check a `REQUIRE_SSO` environment runs before handing out a token.
 pub type Gate<'a> = &'a dyn Fn() -> Result<()>;
@@ -52,6 +47,8 @@ pub struct ServiceAuth<'a> {
     gate_passed: Cell<bool>,
     assertions: Option<Assertions<'a>>,
     session: Option<&'a SessionSubject<'a>>,
+    /// The DPoP key and nonces (`OAUTH_DPOP`), read or made on first use.
+    prover: OnceCell<std::result::Result<Prover, Error>>,
 }
 
 impl<'a> ServiceAuth<'a> {
@@ -73,6 +70,7 @@ impl<'a> ServiceAuth<'a> {
                 .as_ref()
                 .map(|source| Assertions::new(source, &config.client_id, clock)),
             session: None,
+            prover: OnceCell::new(),
         }
     }
 
@@ -109,6 +107,8 @@ impl<'a> ServiceAuth<'a> {
         }
         let env = self.env();
         self.cache.check_trusted(env)?;
+        // A bad key file is an error before anything else: never replaced.
+        self.prover()?;
         // A token exchange's subject, read now: a cached token counts only
         // for the same subject.
         let subject = match &self.config.subject {
@@ -141,10 +141,11 @@ impl<'a> ServiceAuth<'a> {
         Ok((token, TokenSource::Acquired))
     }
 
-    /// After a 401: drops the cached access token if it is still `failed`.
-    /// The service rejected the access token, not the refresh token, so a
-    /// refresh token stays for the next acquisition to try first.
-    pub fn discard(&self, failed: &Secret) -> Result<()> {
+    /// After a 401: drops the cached access token if it is still `failed`
+    /// (`true` when it was). The service rejected the access token, not the
+    /// refresh token, so a refresh token stays for the next acquisition to
+    /// try first.
+    pub fn discard(&self, failed: &Secret) -> Result<bool> {
         let env = self.env();
         self.cache.check_trusted(env)?;
         let _lock = self.cache.lock(env, self.lock_wait())?;
@@ -160,21 +161,23 @@ impl<'a> ServiceAuth<'a> {
                 if let Err(e) = kept {
                     tracing::warn!(target: "auth", "could not update {}: {e}", self.cache.path(env).display());
                 }
+                Ok(true)
             }
             _ => {
-                tracing::debug!(target: "auth", "the cache already holds another token; keeping it")
+                tracing::debug!(target: "auth", "the cache already holds another token; keeping it");
+                Ok(false)
             }
         }
-        Ok(())
     }
 
     fn matches(&self, token: &CachedToken, subject: Option<&Subject>) -> bool {
+        let jkt = self.prover().ok().flatten().map(Prover::jkt);
         matches(
             self.config,
             token,
             self.cache,
             subject.map(|s| s.identity.as_str()),
-        )
+        ) && bound_as_configured(self.config, token, jkt.as_deref())
     }
 
     /// Reads the cache, warning about (and ignoring) a corrupt file.
@@ -291,6 +294,10 @@ impl<'a> ServiceAuth<'a> {
             grant,
             scopes: config.scopes.as_deref(),
             audience: config.audience.as_deref(),
+            dpop: self.prover()?.map(|prover| DpopStep {
+                prover,
+                now: self.clock.now(),
+            }),
         };
         // RFC 6749 §6: a refresh response may leave the refresh token out, in
         // which case the old one stays valid.
@@ -315,6 +322,7 @@ impl<'a> ServiceAuth<'a> {
             obtained_at: now,
             refresh_token: response.refresh_token.or(previous_refresh),
             scope: response.scope,
+            dpop_jkt: request.dpop.map(|step| step.prover.jkt()),
             issued_for: issued_for(config, &issued_url, subject.map(|s| s.identity.as_str())),
         }))
     }
@@ -368,6 +376,9 @@ impl TokenEndpoint {
         }
     }
 }
+
+#[path = "service_dpop.rs"]
+mod dpop;
 
 #[cfg(test)]
 #[path = "service_tests.rs"]

@@ -38,6 +38,13 @@ pub(super) fn service_hint(config: &ServiceConfig, failure: &GrantFailure) -> Op
             "invalid_client" | "unauthorized_client" => CLIENT_HINT,
             "invalid_grant" => "check OAUTH_USERNAME and OAUTH_PASSWORD",
             "invalid_scope" => "check OAUTH_SCOPES",
+            "use_dpop_nonce" => {
+                "the server asked for a new DPoP nonce twice in a row; try again, and if it \
+                 persists, its DPoP nonces are misconfigured"
+            }
+            "invalid_dpop_proof" => {
+                "the server refused lmi's DPoP proof; check that the machine's clock is right"
+            }
             _ => "check the environment's OAuth settings (lmi config show)",
         },
         GrantFailure::Status {
@@ -55,6 +62,10 @@ pub(super) fn service_hint(config: &ServiceConfig, failure: &GrantFailure) -> Op
         }
         GrantFailure::Malformed(_) => {
             "the server is not a working OAuth 2.0 token endpoint; check OAUTH_TOKEN_URL"
+        }
+        GrantFailure::NotBound { .. } => {
+            "the client is not set up for DPoP at the IdP (ask for DPoP-bound access tokens \
+             for it), or set OAUTH_DPOP=false"
         }
     };
     Some(hint.to_owned())

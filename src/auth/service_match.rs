@@ -6,6 +6,7 @@
 use url::Url;
 
 use crate::auth::cache::{CachedToken, IssuedFor, Lookup, TokenCache};
+use crate::auth::dpop;
 use crate::config::{Endpoint, EnvName, ServiceConfig};
 
 /// What a cached token must have been issued for to be used. For a
@@ -47,6 +48,21 @@ pub(crate) fn matches(
     }
 }
 
+/// Whether a cached token is bound as the settings ask (SPEC §4.3): with
+/// `OAUTH_DPOP`, a DPoP token bound to the key whose thumbprint is `jkt`
+/// (none: no key, so no token); without, not a DPoP token.
+pub(crate) fn bound_as_configured(
+    config: &ServiceConfig,
+    token: &CachedToken,
+    jkt: Option<&str>,
+) -> bool {
+    if config.dpop {
+        dpop::is_dpop(&token.token_type) && jkt.is_some() && token.dpop_jkt.as_deref() == jkt
+    } else {
+        !dpop::is_dpop(&token.token_type)
+    }
+}
+
 /// The service token state for `auth status` (no network). A token counts
 /// as cached only if `auth token` would use it: issued for the current
 /// settings (when they are complete enough to tell). A token exchange's
@@ -61,7 +77,8 @@ pub fn cached_state(
         Lookup::Found(token) if token.access_token.is_empty() => None,
         Lookup::Found(token) => match config {
             Some(config)
-                if !matches(config, &token, cache, token.issued_for.subject.as_deref()) =>
+                if !matches(config, &token, cache, token.issued_for.subject.as_deref())
+                    || !bound_as_configured(config, &token, key_jkt(cache, config).as_deref()) =>
             {
                 None
             }
@@ -69,4 +86,15 @@ pub fn cached_state(
         },
         _ => None,
     }
+}
+
+/// The thumbprint of the environment's DPoP key, if it has a usable one.
+fn key_jkt(cache: &TokenCache, config: &ServiceConfig) -> Option<String> {
+    if !config.dpop {
+        return None;
+    }
+    dpop::key_file::load(cache.dir(), &config.environment)
+        .ok()
+        .flatten()
+        .map(|key| key.thumbprint())
 }

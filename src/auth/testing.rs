@@ -40,6 +40,7 @@ pub fn service_config(skew: i64) -> ServiceConfig {
         timeout: Duration::from_secs(5),
         require_sso: false,
         exchange_origins: Vec::new(),
+        dpop: false,
     }
 }
 

@@ -218,6 +218,7 @@ mod tests {
             flow: None,
             obtained_at: None,
             token_endpoint: None,
+            dpop: Default::default(),
         };
         assert_eq!(
             session_identity(&session),

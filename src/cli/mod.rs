@@ -22,8 +22,9 @@ mod subcommands;
 
 pub use api::ApiArgs;
 pub use subcommands::{
-    AuthCommand, ConfigCommand, CredentialCommand, EnvCommand, ExecArgs, GitAction, LoginCommand,
-    LoginSsoArgs, LogoutCommand, PluginCommand, PluginInstallArgs,
+    AgentCommand, AgentRunArgs, AuthCommand, ConfigCommand, CredentialCommand, EnvCommand,
+    ExecArgs, GitAction, LoginCommand, LoginSsoArgs, LogoutCommand, PluginCommand,
+    PluginInstallArgs,
 };
 
 /// The `-o`/`--output` flag's values; `output::OutputFormat` is what the
@@ -165,6 +166,9 @@ pub enum Command {
     Credential(CredentialCommand),
     /// Run a command with the environment's token in its environment
     Exec(ExecArgs),
+    /// The session agent: one login serves every shell and every machine reached over SSH
+    #[command(subcommand)]
+    Agent(AgentCommand),
     /// A plugin: `lmi NAME ARGS...` runs `lmi-NAME ARGS...`
     #[command(external_subcommand)]
     External(Vec<OsString>),

@@ -1,5 +1,6 @@
 //! The arguments of the command groups other than `lmi api`: `auth`,
-//! `login`, `logout`, `env`, `config`, `plugin`, `credential` and `exec`.
+//! `login`, `logout`, `env`, `config`, `plugin`, `credential`, `exec` and
+//! `agent`.
 
 use clap::{Args, Subcommand, ValueEnum};
 use std::ffi::OsString;
@@ -29,6 +30,26 @@ pub enum AuthCommand {
         /// Inspect the SSO session's stored access and ID tokens instead (no refresh)
         #[arg(long)]
         sso: bool,
+    },
+    /// Print a DPoP proof for the environment's token and one request (OAUTH_DPOP)
+    #[command(
+        long_about = "Print a DPoP proof (RFC 9449) for the environment's token and one \
+        request, for scripts that call the service themselves:\n\n  \
+        curl -H \"Authorization: DPoP $(lmi auth token -o text)\" \
+        -H \"DPoP: $(lmi auth proof -o text \"$URL\")\" \"$URL\"\n\n\
+        URL follows the origin rule of `lmi api`. A proof is good for one request, soon."
+    )]
+    Proof {
+        /// HTTP method of the request the proof is for
+        #[arg(
+            short = 'X',
+            long = "method",
+            value_name = "METHOD",
+            default_value = "GET"
+        )]
+        method: String,
+        /// Path joined to API_BASE_URL, or a full URL on an allowed origin
+        url: String,
     },
 }
 
@@ -186,4 +207,23 @@ fn parse_env_var_name(raw: &str) -> Result<String, String> {
             "{raw:?} is not a valid environment variable name (letters, digits and _, not starting with a digit)"
         ))
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Start the agent in the background and print its socket (as ssh-agent -s does with -o text)
+    Start(AgentRunArgs),
+    /// Run the agent in the foreground (for a systemd user unit or launchd)
+    Run(AgentRunArgs),
+    /// End the running agent
+    Stop,
+    /// Show whether an agent answers, its sessions and its shared environments
+    Status,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct AgentRunArgs {
+    /// End the agent after this many seconds
+    #[arg(long, value_name = "SECONDS")]
+    pub lifetime: Option<u64>,
 }

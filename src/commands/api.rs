@@ -38,6 +38,22 @@ use crate::error::{Error, Result};
 use crate::http::StreamingResponse;
 use plan::{check_paginate, plan};
 
+/// The method and URL `lmi api -X METHOD PATH` would use, by the same
+/// rules (the origin rule included), for `lmi auth proof`.
+pub(crate) fn method_and_url(
+    api: &crate::config::ApiConfig,
+    method: &str,
+    path: &str,
+) -> Result<(String, url::Url)> {
+    let method = plan::method(Some(method), false, false)?;
+    let missing_base = || match api.require_base() {
+        Err(e) => e,
+        Ok(_) => Error::internal("API_BASE_URL is set but was not parsed"),
+    };
+    let url = plan::target(path, api.base.as_ref(), &api.allowed, missing_base)?;
+    Ok((method, url))
+}
+
 pub fn run(ctx: &Ctx, args: &ApiArgs) -> Result<u8> {
     let api = ctx.config()?.api()?;
     let request = plan(api, args)?;

@@ -1,4 +1,4 @@
-//! `lmi auth token|status|clear|inspect`.
+//! `lmi auth token|status|clear|inspect`; `auth proof` is in `auth_proof`.
 
 use serde::Serialize;
 
@@ -19,6 +19,7 @@ pub fn run(ctx: &Ctx, cmd: AuthCommand) -> Result<u8> {
         AuthCommand::Clear { all } => clear(ctx, all),
         AuthCommand::Inspect { sso: false } => inspect(ctx),
         AuthCommand::Inspect { sso: true } => inspect_sso(ctx),
+        AuthCommand::Proof { method, url } => super::auth_proof::run(ctx, &method, &url),
     }
 }
 
@@ -59,6 +60,8 @@ struct EnvState {
     client_auth: String,
     token_cached: bool,
     expires_at: Option<String>,
+    /// `Bearer`, or `DPoP` with `OAUTH_DPOP` (SPEC §4.3).
+    token_type: &'static str,
 }
 
 /// `auth status`'s `sso` object: the session state as SPEC shows it.
@@ -70,6 +73,9 @@ struct SsoState {
     issuer: Option<String>,
     expires_at: Option<String>,
     refreshable: bool,
+    /// `Bearer` or `DPoP`, when a session is stored (SPEC §4.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<String>,
     store: String,
 }
 
@@ -82,6 +88,7 @@ impl SsoState {
             issuer: s.issuer.clone(),
             expires_at: s.expires_at.and_then(rfc3339),
             refreshable: s.refreshable,
+            token_type: s.token_type.clone(),
             store: s.store.clone(),
         }
     }
@@ -105,7 +112,9 @@ fn status(ctx: &Ctx) -> Result<u8> {
         let cached = service::cached_state(&ctx.token_cache(), name, config.service().ok());
         let now = ctx.deps.clock.now();
         let skew = config.expiry_skew().unwrap_or(60);
+        let dpop = ctx.environment_dpop().is_ok_and(|(_, dpop)| dpop);
         EnvState {
+            token_type: if dpop { "DPoP" } else { "Bearer" },
             grant_type: config.grant_name(),
             client_auth: config.client_auth_name(),
             token_cached: cached.as_ref().is_some_and(|t| t.is_fresh(now, skew)),
@@ -139,10 +148,15 @@ fn status(ctx: &Ctx) -> Result<u8> {
         match &out.environment {
             None => lines.push("environment: none selected".to_owned()),
             Some(e) => lines.push(format!(
-                "environment {}: {} grant ({} client authentication), {}",
+                "environment {}: {} grant ({} client authentication{}), {}",
                 e.name,
                 e.grant_type,
                 e.client_auth,
+                if e.token_type == "DPoP" {
+                    ", DPoP-bound tokens"
+                } else {
+                    ""
+                },
                 if e.token_cached {
                     format!(
                         "token cached until {}",
@@ -174,6 +188,15 @@ fn sso_status(ctx: &Ctx) -> Result<SsoStatus> {
     let config = ctx.config()?;
     // The store setting is checked first, configured or not.
     let store = config.sso_store_kind()?;
+    if ctx.agent()?.is_some() {
+        // The agent's session (SPEC §9): the agent refreshes it, so it
+        // counts as refreshable while it exists.
+        let mut status = ctx.with_sso(|deps, sso| Ok(sso::status(&deps, sso)))?;
+        status.configured = true;
+        status.refreshable = status.logged_in;
+        status.store = "agent".to_owned();
+        return Ok(status);
+    }
     if !config.sso_configured() {
         return Ok(SsoStatus::not_configured(store));
     }
@@ -205,9 +228,14 @@ fn clear(ctx: &Ctx, all: bool) -> Result<u8> {
     }
     for name in names {
         cache.remove_metadata(&name);
+        // The DPoP key goes with the token it bound (SPEC §4.3).
+        let key = cache.remove_dpop(&name).map_err(|e| {
+            let path = crate::auth::dpop::key_file::path(cache.dir(), &name);
+            Error::io("cannot delete", &path, e)
+        })?;
         match cache.remove(&name) {
-            Ok(true) => cleared.push(name.to_string()),
-            Ok(false) => {}
+            Ok(removed) if removed || key => cleared.push(name.to_string()),
+            Ok(_) => {}
             Err(e) => return Err(Error::io("cannot delete", &cache.path(&name), e)),
         }
     }
@@ -229,6 +257,10 @@ struct InspectOut {
     decoded: Decoded,
     expires_at: Option<String>,
     scope: Option<String>,
+    /// For a DPoP token: whether it is bound to the environment's key
+    /// (`cnf.jkt` of a JWT, or the thumbprint recorded with an opaque one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dpop_key_matches: Option<bool>,
 }
 
 /// Text for people: the decoded parts, one `name: value` per line.
@@ -248,14 +280,34 @@ fn decoded_lines(label: &str, decoded: &Decoded) -> Vec<String> {
 }
 
 fn inspect(ctx: &Ctx) -> Result<u8> {
-    let (token, _) = ctx.with_service(|auth| auth.token())?;
+    let (token, jkt) = ctx.with_service(|auth| {
+        let (token, _) = auth.token()?;
+        let jkt = auth.dpop_jkt()?;
+        Ok((token, jkt))
+    })?;
     let config = ctx.config()?;
+    let decoded = inspect::decode(token.access_token.expose());
+    // Through an agent the key is on the agent's machine: not known here,
+    // so not judged.
+    let jkt = jkt.filter(|_| crate::auth::dpop::is_dpop(&token.token_type));
+    let dpop_key_matches = jkt.is_some().then(|| {
+        let bound = match &decoded.claims {
+            Some(claims) => claims
+                .get("cnf")
+                .and_then(|cnf| cnf.get("jkt"))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            None => token.dpop_jkt.clone(),
+        };
+        bound.is_some() && bound == jkt
+    });
     let out = InspectOut {
+        dpop_key_matches,
         environment: config
             .environment()
             .map(ToString::to_string)
             .unwrap_or_default(),
-        decoded: inspect::decode(token.access_token.expose()),
+        decoded,
         expires_at: token.expires_at.and_then(rfc3339),
         scope: token.scope.clone(),
     };
@@ -271,6 +323,9 @@ fn inspect(ctx: &Ctx) -> Result<u8> {
             .as_deref()
             .map_or_else(|| "-".to_owned(), redact::unsafe_chars);
         lines.push(format!("scope: {scope}"));
+        if let Some(matches) = out.dpop_key_matches {
+            lines.push(format!("dpop_key_matches: {matches}"));
+        }
         lines.push("(decoded, not verified)".to_owned());
         lines.join("\n")
     })?;
@@ -285,7 +340,12 @@ struct IdTokenOut {
 
 #[derive(Serialize)]
 struct SsoInspectOut {
+    /// `Bearer` or `DPoP` (SPEC §4.3).
+    token_type: String,
     access_token: Decoded,
+    /// For a DPoP session: whether the token is bound to its key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dpop_key_matches: Option<bool>,
     id_token: Option<IdTokenOut>,
 }
 
@@ -294,8 +354,15 @@ fn inspect_sso(ctx: &Ctx) -> Result<u8> {
     let Some(session) = session else {
         return Err(Error::new(Kind::Auth, "not logged in to SSO").with_hint("run: lmi login sso"));
     };
+    let access_token = inspect::decode(session.access_token.expose());
     let out = SsoInspectOut {
-        access_token: inspect::decode(session.access_token.expose()),
+        token_type: session
+            .dpop
+            .token_type
+            .clone()
+            .unwrap_or_else(|| "Bearer".to_owned()),
+        dpop_key_matches: sso::dpop::key_matches(&session, access_token.claims.as_ref()),
+        access_token,
         id_token: session.id_token.as_ref().map(|t| {
             let decoded = inspect::decode(t.expose());
             IdTokenOut {
@@ -305,7 +372,11 @@ fn inspect_sso(ctx: &Ctx) -> Result<u8> {
         }),
     };
     ctx.out.result(&out, || {
-        let mut lines = decoded_lines("access_token ", &out.access_token);
+        let mut lines = vec![format!("token_type: {}", out.token_type)];
+        lines.extend(decoded_lines("access_token ", &out.access_token));
+        if let Some(matches) = out.dpop_key_matches {
+            lines.push(format!("dpop_key_matches: {matches}"));
+        }
         match &out.id_token {
             Some(id) => {
                 let decoded = Decoded {

@@ -293,6 +293,7 @@ fn the_sso_state_shows_the_expiry_as_rfc3339_and_keeps_problems_out() {
         issuer: Some("https://idp.test".into()),
         expires_at: Some(1_800_000_000),
         refreshable: true,
+        token_type: Some("DPoP".into()),
         store: "keychain".into(),
         store_problem: Some(("locked".into(), "unlock it".into())),
     };
@@ -306,6 +307,7 @@ fn the_sso_state_shows_the_expiry_as_rfc3339_and_keeps_problems_out() {
             "issuer": "https://idp.test",
             "expires_at": "2027-01-15T08:00:00Z",
             "refreshable": true,
+            "token_type": "DPoP",
             "store": "keychain",
         })
     );

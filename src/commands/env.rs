@@ -72,6 +72,9 @@ fn remove(ctx: &Ctx, name: &str) -> Result<u8> {
     let _ = crate::files::remove(&write::lock_path(&path));
     let cache = ctx.token_cache();
     cache.remove_metadata(&name);
+    if let Err(e) = cache.remove_dpop(&name) {
+        tracing::warn!(target: "auth", "could not delete the DPoP key of {name}: {e}");
+    }
     if let Err(e) = cache.remove(&name) {
         tracing::warn!(target: "auth", "could not delete the cached token {}: {e}", cache.path(&name).display());
     }
@@ -87,21 +90,39 @@ fn remove(ctx: &Ctx, name: &str) -> Result<u8> {
 struct EnvEntry {
     name: String,
     default: bool,
-    path: String,
+    /// The environment's file; `None` for one an agent shares.
+    path: Option<String>,
+    /// `file` (this machine's), or `agent` (shared by the lmi agent).
+    source: &'static str,
 }
 
 fn list(ctx: &Ctx) -> Result<u8> {
     // A broken configuration (a bad -e, a malformed file, a default that
     // names no environment) is an error whose hint lists the environments.
     let default = ctx.config()?.default_environment().map(str::to_owned);
-    let entries: Vec<EnvEntry> = list_environments(&ctx.paths)
+    let is_default = |name: &str| default.as_deref() == Some(name);
+    let mut entries: Vec<EnvEntry> = list_environments(&ctx.paths)
         .into_iter()
         .map(|(name, path)| EnvEntry {
-            default: default.as_deref() == Some(name.as_str()),
+            default: is_default(&name),
             name,
-            path: path.display().to_string(),
+            path: Some(path.display().to_string()),
+            source: "file",
         })
         .collect();
+    // The agent's shared environments that have no file here (a local file
+    // wins, SPEC §9).
+    for name in agent_environments(ctx) {
+        if !entries.iter().any(|e| e.name == name) {
+            entries.push(EnvEntry {
+                default: is_default(&name),
+                name,
+                path: None,
+                source: "agent",
+            });
+        }
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
     ctx.out.result(&entries, || {
         if entries.is_empty() {
             return format!(
@@ -116,11 +137,31 @@ fn list(ctx: &Ctx) -> Result<u8> {
                     "{} {}\t{}",
                     if e.default { "*" } else { " " },
                     e.name,
-                    e.path
+                    e.path.as_deref().unwrap_or("(shared by the lmi agent)")
                 )
             })
             .collect::<Vec<_>>()
             .join("\n")
     })?;
     Ok(0)
+}
+
+/// The names the agent shares, when an agent answers; an agent that is
+/// set but does not answer is a warning here (the list of files still
+/// helps).
+fn agent_environments(ctx: &Ctx) -> Vec<String> {
+    let found = ctx
+        .agent()
+        .and_then(|agent| agent.map(|a| a.environments()).transpose());
+    match found {
+        Ok(names) => names
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| crate::config::valid_env_name(n))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(target: "agent", "{}", e.message());
+            Vec::new()
+        }
+    }
 }

@@ -21,6 +21,8 @@ use crate::plugin::{reserved_variable, run_child, Child};
 pub const TOKEN_VAR: &str = "LMI_ACCESS_TOKEN";
 /// The token's expiry, RFC 3339 UTC, empty when unknown.
 pub const EXPIRES_VAR: &str = "LMI_TOKEN_EXPIRES_AT";
+/// `Bearer` or `DPoP` (SPEC §4.3): how CMD must send the token.
+pub const TYPE_VAR: &str = "LMI_TOKEN_TYPE";
 
 pub fn run(ctx: &Ctx, args: ExecArgs) -> Result<u8> {
     let var = args.env_var.as_deref().unwrap_or(TOKEN_VAR);
@@ -46,7 +48,8 @@ pub fn run(ctx: &Ctx, args: ExecArgs) -> Result<u8> {
         .env(
             EXPIRES_VAR,
             token.expires_at.and_then(rfc3339).unwrap_or_default(),
-        );
+        )
+        .env(TYPE_VAR, token_type(&token.token_type));
     let child = Child {
         label: format!("command {:?}", program.to_string_lossy()),
         start_hint:
@@ -72,10 +75,19 @@ fn withhold_inherited_secrets(cmd: &mut Command) {
     }
 }
 
+/// The token type as CMD gets it: `DPoP`, else `Bearer`.
+fn token_type(raw: &str) -> &'static str {
+    if crate::auth::dpop::is_dpop(raw) {
+        "DPoP"
+    } else {
+        "Bearer"
+    }
+}
+
 /// `--env-var` may not replace a variable that steers the child process or
 /// that lmi sets itself (`LMI_BIN`, `LMI_TOKEN_EXPIRES_AT`, `PATH`, ...).
 fn check_var(var: &str) -> Result<()> {
-    if var != TOKEN_VAR && (reserved_variable(var) || var == EXPIRES_VAR) {
+    if var != TOKEN_VAR && (reserved_variable(var) || var == EXPIRES_VAR || var == TYPE_VAR) {
         return Err(Error::usage(format!(
             "--env-var {var}: that variable steers the command or is set by lmi itself"
         ))
@@ -95,6 +107,7 @@ mod tests {
             "LD_PRELOAD",
             "LMI_BIN",
             "LMI_TOKEN_EXPIRES_AT",
+            "LMI_TOKEN_TYPE",
             "HOME",
             "APPDATA",
             "LOCALAPPDATA",

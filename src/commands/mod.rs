@@ -11,8 +11,10 @@
 //! canned HTTP answers, a store in memory, a recording terminal and
 //! browser, and a captured stdout.
 
+pub mod agent;
 pub mod api;
 pub mod auth;
+mod auth_proof;
 pub mod completion;
 pub mod config;
 pub mod credential;
@@ -21,20 +23,24 @@ pub mod env;
 pub mod exec;
 pub mod login;
 pub mod plugin;
+mod session;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod via_agent;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::agent::client::AgentLink;
+use crate::agent::protocol::SharedEnvironment;
 use crate::auth::cache::TokenCache;
 use crate::auth::client::Client;
-use crate::auth::service::ServiceAuth;
-use crate::auth::sso::{Browser, SsoDeps, Store, SystemBrowser};
+use crate::auth::service::{ServiceAuth, Tokens};
+use crate::auth::sso::{Browser, Store, SystemBrowser};
 use crate::auth::token_exchange::SessionSubject;
 use crate::cli::{Command, GlobalArgs};
 use crate::clock::{Clock, Sleeper, SystemClock, SystemSleeper};
-use crate::config::{Config, Inputs, SsoConfig, SubjectSource};
+use crate::config::{Config, Inputs, SubjectSource};
 use crate::env::ProcessEnv;
 use crate::error::{Error, Result};
 use crate::http::{Http, Transport};
@@ -63,6 +69,9 @@ pub struct Deps {
     pub terminal: Box<dyn Terminal>,
     /// Where results go (stdout for real).
     pub stdout: Sink,
+    /// The lmi agent (SPEC §9): found from `LMI_AGENT_SOCK` or the default
+    /// socket when first needed, or handed in.
+    agent: OnceLock<std::result::Result<Option<Box<dyn AgentLink>>, Error>>,
 }
 
 impl Deps {
@@ -78,6 +87,7 @@ impl Deps {
             store: None,
             terminal: Box::new(StderrTerminal),
             stdout: Sink::Stdout,
+            agent: OnceLock::new(),
         }
     }
 
@@ -98,7 +108,14 @@ impl Deps {
             store: None,
             terminal,
             stdout,
+            agent: OnceLock::from(Ok(None)),
         }
+    }
+
+    /// The same seams with `agent` answering as the lmi agent.
+    pub fn with_agent(mut self, agent: Box<dyn AgentLink>) -> Deps {
+        self.agent = OnceLock::from(Ok(Some(agent)));
+        self
     }
 
     /// The same seams with `transport` instead of a network agent.
@@ -132,6 +149,8 @@ pub struct Ctx {
     pub out: Output,
     pub deps: Deps,
     config: OnceLock<std::result::Result<Config, Error>>,
+    /// The agent's first answer for a shared environment (SPEC §9).
+    served: OnceLock<SharedEnvironment>,
 }
 
 impl Ctx {
@@ -153,6 +172,7 @@ impl Ctx {
             out,
             deps,
             config: OnceLock::new(),
+            served: OnceLock::new(),
         }
     }
 
@@ -160,12 +180,16 @@ impl Ctx {
     /// caller).
     pub fn config(&self) -> Result<&Config> {
         let resolved = self.config.get_or_init(|| {
-            crate::config::load(&Inputs {
-                env: &self.env,
-                paths: &self.paths,
-                environment_flag: self.global.environment.as_deref(),
-                command_line: &self.command_line,
-            })
+            // An environment with no file here may be one an agent shares.
+            crate::config::load_served(
+                &Inputs {
+                    env: &self.env,
+                    paths: &self.paths,
+                    environment_flag: self.global.environment.as_deref(),
+                    command_line: &self.command_line,
+                },
+                &|name| self.serve(name),
+            )
             .map(|settings| Config::new(settings, self.paths.clone()))
         });
         resolved.as_ref().map_err(Error::shallow_clone)
@@ -182,9 +206,20 @@ impl Ctx {
     }
 
     /// Runs `f` with the environment's service tokens; a `REQUIRE_SSO`
-    /// environment checks the SSO session once, before the first token.
-    pub fn with_service<T>(&self, f: impl FnOnce(&ServiceAuth<'_>) -> Result<T>) -> Result<T> {
+    /// environment checks the SSO session once, before the first token. A
+    /// shared environment's tokens come from the agent.
+    pub fn with_service<T>(&self, f: impl FnOnce(&dyn Tokens) -> Result<T>) -> Result<T> {
         let config = self.config()?;
+        if let (Some(shared), Some(agent)) = (self.served_environment(), self.agent()?) {
+            let tokens = via_agent::AgentTokens {
+                agent,
+                environment: &shared.name,
+                first: std::cell::RefCell::new(Some(shared.clone())),
+                now: self.deps.clock.now(),
+                nonces: Default::default(),
+            };
+            return f(&tokens);
+        }
         let service = config.service()?;
         let transport = self.transport()?;
         let cache = self.token_cache();
@@ -197,8 +232,11 @@ impl Ctx {
             auth = auth.with_gate(&gate);
         }
         // A token exchange without a subject file exchanges the SSO session
-        // (SPEC §4.2); without SSO configured the exchange reports it.
-        if service.subject == Some(SubjectSource::SsoSession) && config.sso_configured() {
+        // (SPEC §4.2), this machine's or the agent's; without either the
+        // exchange reports it.
+        if service.subject == Some(SubjectSource::SsoSession)
+            && (config.sso_configured() || self.agent()?.is_some())
+        {
             let environment = environment.unwrap_or_default();
             return self.with_sso(|deps, sso| {
                 let session = SessionSubject {
@@ -210,28 +248,6 @@ impl Ctx {
             });
         }
         f(&auth)
-    }
-
-    /// Runs `f` with the SSO settings and the seams the session logic needs.
-    pub fn with_sso<T>(&self, f: impl FnOnce(SsoDeps<'_>, &SsoConfig) -> Result<T>) -> Result<T> {
-        let sso = self.config()?.sso()?;
-        let configured;
-        let store = match &self.deps.store {
-            Some(store) => store,
-            None => {
-                configured = Store::configured(sso, &self.paths);
-                &configured
-            }
-        };
-        let deps = SsoDeps {
-            clock: self.deps.clock.as_ref(),
-            sleeper: self.deps.sleeper.as_ref(),
-            transport: self.transport()?,
-            browser: self.deps.browser.as_ref(),
-            store,
-            terminal: self.deps.terminal.as_ref(),
-        };
-        f(deps, sso)
     }
 
     /// Runs `f` with the authenticated client of the environment's service.
@@ -295,6 +311,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<u8> {
         Command::External(args) => plugin::external(ctx, args),
         Command::Credential(cmd) => credential::run(ctx, cmd),
         Command::Exec(args) => exec::run(ctx, args),
+        Command::Agent(cmd) => agent::run(ctx, cmd),
     }
 }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::{Ctx, Deps};
+use crate::agent::client::AgentLink;
 use crate::auth::sso::testing::RecordingBrowser;
 use crate::auth::sso::{Browser, MemoryStore, Session, Store};
 use crate::auth::testing::FakeTransport;
@@ -53,6 +54,19 @@ impl Transport for SharedTransport {
         body: Option<&Payload>,
     ) -> std::result::Result<StreamingResponse, TransportError> {
         self.0.open(method, url, headers, body)
+    }
+}
+
+/// The shared fake agent.
+struct SharedAgent(Arc<dyn AgentLink>);
+
+impl AgentLink for SharedAgent {
+    fn socket(&self) -> &std::path::Path {
+        self.0.socket()
+    }
+
+    fn ask(&self, request: &crate::agent::protocol::Request) -> Result<Vec<u8>> {
+        self.0.ask(request)
     }
 }
 
@@ -147,6 +161,8 @@ pub struct Harness {
     pub set: Vec<(String, String)>,
     /// Process environment variables besides HOME.
     pub vars: Vec<(String, String)>,
+    /// An lmi agent that answers (none: no agent).
+    pub agent: Option<Arc<dyn AgentLink>>,
 }
 
 impl Harness {
@@ -167,6 +183,7 @@ impl Harness {
             },
             set: Vec::new(),
             vars: Vec::new(),
+            agent: None,
         }
     }
 
@@ -228,14 +245,18 @@ impl Harness {
 
     /// Seams that share this harness's fakes.
     pub fn deps(&self) -> Deps {
-        Deps::new(
+        let deps = Deps::new(
             self.clock.clone(),
             Box::new(SharedTransport(self.http.clone())),
             Box::new(SharedBrowser(self.browser.clone(), self.approve)),
             Box::new(SharedTerminal(self.terminal.clone())),
             self.stdout.sink(),
         )
-        .with_store(Store::memory(self.store.clone()))
+        .with_store(Store::memory(self.store.clone()));
+        match &self.agent {
+            Some(agent) => deps.with_agent(Box::new(SharedAgent(agent.clone()))),
+            None => deps,
+        }
     }
 
     /// Runs `lmi ARGS...` (after `--no-file-log`) in this harness; `-e`,

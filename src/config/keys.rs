@@ -143,6 +143,12 @@ pub const KEYS: &[KeyDef] = &[
     key("OAUTH_AUDIENCE", "audience parameter", None),
     key("OAUTH_USERNAME", "user for the password grant", None),
     secret("OAUTH_PASSWORD", "password for the password grant"),
+    typed(
+        "OAUTH_DPOP",
+        "true: the environment's service tokens are DPoP-bound (RFC 9449)",
+        Some("false"),
+        KeyKind::Bool,
+    ),
     key(
         "API_BASE_URL",
         "base URL of the environment's service",
@@ -161,6 +167,12 @@ pub const KEYS: &[KeyDef] = &[
     typed(
         "REQUIRE_SSO",
         "hand out tokens only during a valid SSO session",
+        Some("false"),
+        KeyKind::Bool,
+    ),
+    typed(
+        "AGENT_SHARE",
+        "true in an environment's file: lmi agent serves its tokens to its clients",
         Some("false"),
         KeyKind::Bool,
     ),
@@ -227,6 +239,18 @@ pub const KEYS: &[KeyDef] = &[
         "OAUTH_SSO_DEVICE_AUTHORIZATION_URL",
         "explicit device authorization endpoint; wins over discovery",
         None,
+    ),
+    typed(
+        "OAUTH_SSO_PAR",
+        "pushed authorization requests: auto, true or false",
+        Some("auto"),
+        KeyKind::Choice(&["auto", "true", "false"]),
+    ),
+    typed(
+        "OAUTH_SSO_DPOP",
+        "true: the SSO session's tokens are DPoP-bound (RFC 9449)",
+        Some("false"),
+        KeyKind::Bool,
     ),
     key("LOG_FILE", "file log path", None),
     typed(

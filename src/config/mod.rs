@@ -41,7 +41,7 @@ pub use keys::{is_secret_key, key_def, misspelt_key, KeyDef, KeyKind, KEYS};
 pub use resolve::{resolve, Inputs};
 pub use service::{AuthMethod, Endpoint, GrantKind, ServiceConfig};
 pub use settings::{Settings, Source, Value};
-pub use sso::{FlowSetting, SsoConfig, StoreKind};
+pub use sso::{FlowSetting, ParSetting, SsoConfig, StoreKind};
 
 use crate::error::{Error, Result};
 use crate::paths::Paths;
@@ -49,6 +49,48 @@ use crate::paths::Paths;
 /// Resolves the configuration from the real files.
 pub fn load(inputs: &Inputs<'_>) -> Result<Settings> {
     resolve(inputs, &dotenv::read)
+}
+
+/// The keys of an environment that has no file on this machine but is
+/// served from elsewhere: an agent that shares it (SPEC §9).
+#[derive(Debug, Clone)]
+pub struct ServedEnvironment {
+    /// Where its keys come from, as `config show` names their source.
+    pub from: PathBuf,
+    pub values: Vec<(String, String)>,
+}
+
+/// Resolves the configuration from the real files; an environment with no
+/// file here is asked of `served` (`Ok(None)`: it does not exist). A local
+/// file always wins.
+pub fn load_served(
+    inputs: &Inputs<'_>,
+    served: &dyn Fn(&EnvName) -> Result<Option<ServedEnvironment>>,
+) -> Result<Settings> {
+    let paths = inputs.paths;
+    resolve(inputs, &|path| {
+        if let Some(values) = dotenv::read(path)? {
+            return Ok(Some(values));
+        }
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(EnvName::checked)
+            .filter(|name| paths.env_file(name.as_str()) == path);
+        let Some(name) = name else {
+            return Ok(None);
+        };
+        Ok(served(&name)?.map(|env| dotenv::FileValues {
+            path: env.from,
+            values: env
+                .values
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_uppercase(), v))
+                .collect(),
+            readable_by_others: false,
+            exposure: None,
+        }))
+    })
 }
 
 /// Where the file log goes and how much it records.
@@ -154,6 +196,30 @@ impl Config {
     /// How the client authenticates, unchecked (for `auth status`).
     pub fn client_auth_name(&self) -> String {
         service::client_auth_name(&self.settings)
+    }
+
+    /// Whether the environment's own file says `AGENT_SHARE=true` (SPEC
+    /// §9). Only that file counts, read as it is: a value anywhere else
+    /// (the main file, the process environment, the command line) neither
+    /// shares an environment nor unshares one, so no setting outside the
+    /// file can hand the environment's tokens to the agent's clients.
+    pub fn agent_share(&self) -> Result<bool> {
+        let Some(path) = &self.settings.env_file else {
+            return Ok(false);
+        };
+        let Some(file) = dotenv::read(path)? else {
+            return Ok(false);
+        };
+        match file.values.iter().rev().find(|(k, _)| k == "AGENT_SHARE") {
+            None => Ok(false),
+            Some((_, raw)) => keys::parse_bool(raw).ok_or_else(|| {
+                Error::config(format!(
+                    "AGENT_SHARE in {} must be true or false, not {raw:?}",
+                    path.display()
+                ))
+                .with_hint("set AGENT_SHARE=true or AGENT_SHARE=false")
+            }),
+        }
     }
 
     /// `HTTP_TIMEOUT` (0 counts as 1 s).

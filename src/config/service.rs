@@ -109,6 +109,8 @@ pub struct ServiceConfig {
     /// `OAUTH_EXCHANGE_ORIGINS`: origins besides the SSO issuer's own token
     /// endpoint that may receive the SSO session's access token (SPEC §4.2).
     pub exchange_origins: Vec<String>,
+    /// `OAUTH_DPOP`: tokens bound to the environment's key (SPEC §4.3).
+    pub dpop: bool,
 }
 
 /// The grant named by the settings (default `client_credentials`), without
@@ -179,6 +181,7 @@ impl ServiceConfig {
         let timeout = http_timeout(settings)?;
         let require_sso = settings.bool("REQUIRE_SSO")?;
         let exchange_origins = super::api::origins("OAUTH_EXCHANGE_ORIGINS", settings)?;
+        let dpop = settings.bool("OAUTH_DPOP")?;
         Ok(ServiceConfig {
             environment,
             grant,
@@ -196,6 +199,7 @@ impl ServiceConfig {
             timeout,
             require_sso,
             exchange_origins,
+            dpop,
         })
     }
 }

@@ -29,6 +29,11 @@ pub struct SsoConfig {
     pub device_authorization_url: Option<Url>,
     /// `OAUTH_SSO_FLOW` (SPEC §5.1).
     pub flow: FlowSetting,
+    /// `OAUTH_SSO_PAR` (SPEC §5.2).
+    pub par: ParSetting,
+    /// `OAUTH_SSO_DPOP`: the session's tokens are bound to a key kept with
+    /// the session (SPEC §4.3).
+    pub dpop: bool,
     pub scopes: String,
     pub redirect_port: u16,
     pub login_timeout: u64,
@@ -85,6 +90,7 @@ impl SsoConfig {
             .map(|raw| secure_endpoint("OAUTH_SSO_DEVICE_AUTHORIZATION_URL", raw))
             .transpose()?;
         let flow = FlowSetting::parse(settings.get("OAUTH_SSO_FLOW"))?;
+        let par = ParSetting::parse(settings.get("OAUTH_SSO_PAR"))?;
         let scopes = settings
             .get("OAUTH_SSO_SCOPES")
             .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -123,6 +129,8 @@ impl SsoConfig {
             token_url,
             device_authorization_url,
             flow,
+            par,
+            dpop: settings.bool("OAUTH_SSO_DPOP")?,
             scopes,
             redirect_port,
             login_timeout: settings.u64("OAUTH_SSO_LOGIN_TIMEOUT")?.max(1),
@@ -169,6 +177,35 @@ impl FlowSetting {
                 "OAUTH_SSO_FLOW {other:?} is not a login flow lmi knows"
             ))
             .with_hint("valid values: auto (the default), browser, device")),
+        }
+    }
+}
+
+/// `OAUTH_SSO_PAR`: whether the browser login pushes its authorization
+/// request (RFC 9126, SPEC §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ParSetting {
+    /// Push when the IdP's metadata names a PAR endpoint.
+    #[default]
+    Auto,
+    /// Always push; an IdP without a PAR endpoint is a configuration error.
+    Always,
+    /// Never push.
+    Never,
+}
+
+impl ParSetting {
+    pub fn parse(raw: Option<&str>) -> Result<ParSetting> {
+        match raw.map(|r| r.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("") | Some("auto") => Ok(ParSetting::Auto),
+            Some("true") => Ok(ParSetting::Always),
+            Some("false") => Ok(ParSetting::Never),
+            Some(other) => Err(Error::config(format!(
+                "OAUTH_SSO_PAR {other:?} is not auto, true or false"
+            ))
+            .with_hint(
+                "valid values: auto (the default: push when the IdP offers it), true, false",
+            )),
         }
     }
 }
@@ -232,6 +269,19 @@ mod tests {
             err.hint(),
             Some("valid values: auto (the default), browser, device")
         );
+    }
+
+    #[test]
+    fn par_settings() {
+        assert_eq!(ParSetting::parse(None).unwrap(), ParSetting::Auto);
+        assert_eq!(
+            ParSetting::parse(Some(" TRUE ")).unwrap(),
+            ParSetting::Always
+        );
+        assert_eq!(ParSetting::parse(Some("false")).unwrap(), ParSetting::Never);
+        let err = ParSetting::parse(Some("sometimes")).unwrap_err();
+        assert_eq!(err.exit_code(), 3);
+        assert!(err.message().contains("OAUTH_SSO_PAR"), "{}", err.message());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The protected API on `api_url` (bearer-token check against tokens the IdP
-//! issued; `/whoami`, `/echo`, `/status/<code>`, `/text`, `/slow`, `/hold`,
+//! issued, or a DPoP token with its proof, checked in `dpop.rs`; `/whoami`, `/echo`, `/status/<code>`, `/text`, `/slow`, `/hold`,
 //! redirects, and the streaming endpoints `/bytes/<N>`, `/json-array/<N>`,
 //! `/json-broken/<N>`, `/drop/<N>`, `/stall/<N>`; `/graphql` in
 //! `graphql.rs`, the paginated `/pages/…` in `pages.rs`) and the foreign
@@ -49,8 +49,8 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
             // to wait for); an accepted one waits for the test's release and
             // is then checked again below, like a server that authorizes
             // late: a token revoked while it waited gets the 401.
-            if authenticate(shared, &req).is_none() {
-                return unauthorized();
+            if let Err(reply) = authenticate(shared, &req) {
+                return reply;
             }
             if shared.hold_gate.hold(MAX_HOLD) == Held::Expired {
                 return Reply::json(503, &json!({ "error": "hold_not_released" }));
@@ -59,8 +59,8 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
         _ => {}
     }
     let token = match authenticate(shared, &req) {
-        Some(t) => t,
-        None => return unauthorized(),
+        Ok(t) => t,
+        Err(reply) => return reply,
     };
     let path = req.path.as_str();
     match path {
@@ -148,20 +148,39 @@ fn streaming(shared: &Arc<Shared>, req: &RecordedRequest) -> Reply {
     }
 }
 
-/// The token behind a valid `Authorization: Bearer` header, if any.
-fn authenticate(shared: &Shared, req: &RecordedRequest) -> Option<AccessToken> {
+/// The token behind a valid `Authorization: Bearer` header, or a `DPoP`
+/// one with a valid proof (`dpop.rs`); else the reply that refuses it.
+fn authenticate(shared: &Shared, req: &RecordedRequest) -> Result<AccessToken, Reply> {
     if shared.behaviour().api_always_401 {
-        return None;
+        return Err(unauthorized());
     }
-    let (scheme, token) = req.authorization()?.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
+    let (scheme, token) = req
+        .authorization()
+        .and_then(|a| a.trim().split_once(' '))
+        .ok_or_else(unauthorized)?;
+    let token = token.trim();
+    let dpop = scheme.eq_ignore_ascii_case("dpop");
+    if !dpop && !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(unauthorized());
     }
-    let info = shared.store().access.get(token.trim())?.clone();
-    match info.expires_at_ms {
-        Some(exp) if now_ms() >= exp => None,
-        _ => Some(info),
+    // The proof (and the API's nonce) first, as a resource server that
+    // checks the request before it looks the token up.
+    let proof_jkt = if dpop {
+        Some(crate::dpop::api_proof(shared, req, token)?)
+    } else {
+        None
+    };
+    let info = shared
+        .store()
+        .access
+        .get(token)
+        .cloned()
+        .ok_or_else(unauthorized)?;
+    if matches!(info.expires_at_ms, Some(exp) if now_ms() >= exp) {
+        return Err(unauthorized());
     }
+    crate::dpop::api_binding(shared, dpop, proof_jkt.as_deref(), &info)?;
+    Ok(info)
 }
 
 fn unauthorized() -> Reply {

@@ -9,7 +9,7 @@ use crate::record::RecordedRequest;
 use crate::state::{now_ms, random_token, AuthCode, Counters, Shared};
 
 /// Accepts only `http://127.0.0.1:<port>/callback` (RFC 8252 loopback).
-fn valid_redirect_uri(uri: &str) -> bool {
+pub(crate) fn valid_redirect_uri(uri: &str) -> bool {
     let Ok(u) = url::Url::parse(uri) else {
         return false;
     };
@@ -29,6 +29,10 @@ pub(crate) fn authorize(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
     Counters::bump(&shared.counters.authorize);
     shared.log().last_authorize = Some(req.clone());
     let b = shared.behaviour();
+    let req = match crate::par::resolve(shared, &b, req) {
+        Ok(req) => req,
+        Err(reply) => return reply,
+    };
     let q = |name: &str| req.query_param(name);
     if q("response_type").as_deref() != Some("code") {
         return bad_authorize("response_type must be code");

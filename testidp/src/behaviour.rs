@@ -295,6 +295,12 @@ pub struct Behaviour {
     /// from the real time (a server whose clock is off). Default `None`:
     /// the real time.
     pub date_offset: Option<i64>,
+    /// Pushed authorization requests (RFC 9126). Default: served, not
+    /// advertised, not required.
+    pub par: crate::par::Par,
+    /// DPoP (RFC 9449) at the token endpoint and the API. Default: no
+    /// client needs it.
+    pub dpop: crate::dpop::DpopBehaviour,
 }
 
 impl Default for Behaviour {
@@ -333,6 +339,8 @@ impl Default for Behaviour {
             iss_parameter_supported: None,
             client_assertion_max_lifetime: 60,
             date_offset: None,
+            par: crate::par::Par::default(),
+            dpop: crate::dpop::DpopBehaviour::default(),
         }
     }
 }

@@ -36,6 +36,7 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
         ("POST", "/device_authorization") => device::authorization(shared, req),
         ("GET", "/device") => device::page(&req),
         ("POST", "/device") => device::confirm(shared, &req),
+        ("POST", "/par") => crate::par::push(shared, req),
         _ => Reply::json(404, &json!({ "error": "not_found" })),
     }
 }
@@ -75,6 +76,7 @@ pub(crate) fn metadata(shared: &Shared, b: &Behaviour) -> Value {
     if b.device_endpoint_in_metadata {
         m["device_authorization_endpoint"] = json!(format!("{base}/device_authorization"));
     }
+    crate::par::advertise(&mut m, base, b);
     if b.revocation_endpoint {
         m["revocation_endpoint"] = json!(format!("{base}/revoke"));
         m["revocation_endpoint_auth_methods_supported"] = json!([
@@ -145,6 +147,11 @@ fn token(shared: &Arc<Shared>, req: RecordedRequest) -> Reply {
     }
     let client = match authenticate(shared, &b, &req, "token") {
         Ok(c) => c,
+        Err(reply) => return reply,
+    };
+    // RFC 9449: the proof is checked, and binds what this request mints.
+    let _binding = match crate::dpop::token_endpoint(shared, &b, &client, &req) {
+        Ok(binding) => binding,
         Err(reply) => return reply,
     };
     let scope = req.param("scope").map(str::to_string);

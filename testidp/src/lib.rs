@@ -7,7 +7,9 @@
 //! (RFC 8628, `/device_authorization` and the `/device` page), token exchange
 //! (RFC 8693, subject tokens from [`ci_token`] or its own access tokens),
 //! `private_key_jwt` client authentication (RFC 7523, keys in
-//! `testidp/keys/`) and RFC 9207's `iss` on authorization responses; the API
+//! `testidp/keys/`), DPoP (RFC 9449, `dpop.rs`: proofs checked at `/token`
+//! and at the API, tokens bound), RFC 9207's `iss` on authorization
+//! responses and pushed authorization requests (RFC 9126, `par.rs`); the API
 //! streams large, broken, truncated or stalled bodies whose bytes
 //! [`pattern_bytes`] and [`JsonArrayReader`] reproduce.
 //!
@@ -32,6 +34,7 @@ pub mod browser;
 mod client_auth;
 mod counters;
 mod device;
+mod dpop;
 mod exchange;
 mod expect;
 mod graphql;
@@ -40,6 +43,7 @@ mod idp;
 pub mod keys;
 mod mint;
 mod pages;
+mod par;
 mod record;
 mod relay;
 mod state;
@@ -57,6 +61,7 @@ pub use behaviour::{
     Options, PollFailure, SsoUser, TokenFailure, User, WellKnown,
 };
 pub use device::DEVICE_CODE_GRANT;
+pub use dpop::{thumbprint as dpop_thumbprint, DpopBehaviour};
 pub use exchange::{
     TOKEN_EXCHANGE_GRANT, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_ID_TOKEN, TOKEN_TYPE_JWT,
 };
@@ -66,6 +71,7 @@ pub use keys::{
     ci_jwk, ci_key_path, ci_token, client_assertion, decoding_key, jwks, key_path,
     CLIENT_ASSERTION_TYPE, KEY_ID,
 };
+pub use par::{Par, REQUEST_URI_LIFETIME};
 pub use record::RecordedRequest;
 pub use stream::{
     json_array_item, json_array_item_bytes, json_broken_tail, pattern_byte, pattern_bytes,

@@ -37,6 +37,7 @@ pub(crate) fn mint(
 ) -> Map<String, Value> {
     let now = now_secs();
     let issued_ms = now_ms();
+    let jkt = crate::dpop::current_binding();
     let access_token = if b.jwt_access_tokens {
         let lifetime = b.token_lifetime.unwrap_or(DEFAULT_JWT_LIFETIME);
         let mut claims = json!({
@@ -53,6 +54,9 @@ pub(crate) fn mint(
         }
         if let Some(act) = &grant.act {
             claims["act"] = act.clone();
+        }
+        if let Some(jkt) = &jkt {
+            claims["cnf"] = json!({ "jkt": jkt });
         }
         shared.keys.sign(&claims, Signer::Real)
     } else {
@@ -74,6 +78,7 @@ pub(crate) fn mint(
                 scope: grant.scope.clone(),
                 expires_at_ms: server_lifetime.map(|l| issued_ms + u128::from(l) * 1000),
                 act: grant.act.clone(),
+                jkt: jkt.clone(),
             },
         );
         if let Some(rt) = &refresh_token {
@@ -82,7 +87,8 @@ pub(crate) fn mint(
     }
     let mut body = Map::new();
     body.insert("access_token".into(), json!(access_token));
-    body.insert("token_type".into(), json!("Bearer"));
+    let token_type = if jkt.is_some() { "DPoP" } else { "Bearer" };
+    body.insert("token_type".into(), json!(token_type));
     match (&b.token_failure, b.token_lifetime) {
         (Some(TokenFailure::ExpiresInString), _) => {
             body.insert("expires_in".into(), json!("3600"));

@@ -21,6 +21,8 @@ pub(crate) struct AccessToken {
     pub expires_at_ms: Option<u128>,
     /// The actor of a token exchange with an `actor_token` (RFC 8693 §4.1).
     pub act: Option<serde_json::Value>,
+    /// The thumbprint of the DPoP key the token is bound to (RFC 9449).
+    pub jkt: Option<String>,
 }
 
 /// What a refresh token stands for.
@@ -76,6 +78,8 @@ pub(crate) struct Store {
     pub user_codes: Vec<String>,
     /// `jti`s of the client assertions seen (replay defence).
     pub assertion_jtis: HashSet<String>,
+    /// Pushed authorization requests (RFC 9126), by `request_uri`.
+    pub pushed: HashMap<String, crate::par::Pushed>,
 }
 
 impl Store {
@@ -119,6 +123,9 @@ pub(crate) struct Log {
     pub code_redemptions: HashMap<String, usize>,
     /// Where `/authorize` last redirected to.
     pub last_authorization_response: Option<String>,
+    /// `POST /par` requests, and the latest one.
+    pub par_requests: usize,
+    pub last_par: Option<RecordedRequest>,
 }
 
 #[derive(Debug, Default)]
@@ -246,6 +253,8 @@ pub(crate) struct Shared {
     pub hold_gate: Gate,
     /// Holds `/stall/<N>` responses mid-body.
     pub stall_gate: Gate,
+    /// Proofs seen, nonces and counts (RFC 9449).
+    pub dpop: crate::dpop::DpopState,
 }
 
 /// Locks, ignoring poisoning (a panicking handler thread must not wedge the
@@ -272,6 +281,7 @@ impl Shared {
             log: Mutex::new(Log::default()),
             hold_gate: Gate::default(),
             stall_gate: Gate::default(),
+            dpop: crate::dpop::DpopState::default(),
         }
     }
 

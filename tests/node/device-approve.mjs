@@ -2,7 +2,8 @@
 // does in a browser, over plain HTTP with a cookie jar. It opens the URL
 // (verification_uri_complete), then submits each page's form as a person
 // would (confirm the code, sign in, consent) until the page says the sign-in
-// succeeded. Used as $BROWSER by lmi's oidc-provider tests.
+// succeeded, or, for a browser login, until it reaches the loopback
+// callback. Used as $BROWSER by lmi's oidc-provider tests.
 //
 // Usage: node device-approve.mjs [--login NAME] [--report PATH] URL
 // The last argument is the URL ($BROWSER convention). With --report, writes
@@ -79,6 +80,13 @@ try {
   for (let i = 0; i < 8 && !ok; i += 1) {
     if (/Sign-in Success/i.test(page.body)) {
       ok = true;
+      break;
+    }
+    // A browser login ends at the client's loopback redirect (RFC 8252),
+    // whose page lmi serves: the code went back to lmi.
+    if (['127.0.0.1', 'localhost'].includes(page.url.hostname) && page.url.pathname === '/callback') {
+      ok = page.status === 200;
+      if (!ok) throw new Error(`the loopback callback answered HTTP ${page.status}`);
       break;
     }
     const form = firstForm(page);

@@ -20,6 +20,17 @@
 // - its metadata at /.well-known/openid-configuration (RFC 8414's location
 //   answers 404), with device_authorization_endpoint and
 //   authorization_response_iss_parameter_supported.
+//
+// For pushed authorization requests (RFC 9126) and DPoP (RFC 9449):
+// - two public native clients for the browser login, `lmi-par-dpop` and
+//   `lmi-par-dpop-nonce`, with a loopback redirect URI (any port,
+//   RFC 8252 §7.3), `require_pushed_authorization_requests` and
+//   `dpop_bound_access_tokens` (a token request without a proof is refused);
+// - features.pushedAuthorizationRequests (on by default in oidc-provider 9)
+//   and features.dPoP with a nonceSecret; a DPoP-Nonce is required of the
+//   `lmi-par-dpop-nonce` client, or of every client when the environment
+//   says OIDC_DPOP_REQUIRE_NONCE=1 (so one run can turn nonces on).
+import crypto from 'node:crypto';
 import http from 'node:http';
 import Provider from 'oidc-provider';
 
@@ -38,6 +49,16 @@ const provider = new Provider(issuer, {
       response_types: [],
       redirect_uris: [],
     },
+    ...['lmi-par-dpop', 'lmi-par-dpop-nonce'].map((client_id) => ({
+      client_id,
+      token_endpoint_auth_method: 'none',
+      application_type: 'native',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: ['http://127.0.0.1/callback'],
+      require_pushed_authorization_requests: true,
+      dpop_bound_access_tokens: true,
+    })),
   ],
   scopes: ['openid', 'offline_access', 'profile', 'email'],
   claims: { openid: ['sub'], email: ['email', 'email_verified'] },
@@ -45,6 +66,13 @@ const provider = new Provider(issuer, {
     deviceFlow: { enabled: true },
     devInteractions: { enabled: true },
     revocation: { enabled: true },
+    pushedAuthorizationRequests: { enabled: true },
+    dPoP: {
+      enabled: true,
+      nonceSecret: crypto.randomBytes(32),
+      requireNonce: (ctx) => process.env.OIDC_DPOP_REQUIRE_NONCE === '1'
+        || ctx.oidc?.client?.clientId === 'lmi-par-dpop-nonce',
+    },
   },
   async findAccount(ctx, id) {
     return {

@@ -21,6 +21,12 @@ pub struct OidcProvider {
 impl OidcProvider {
     /// Starts the server and waits (at most 30 s) for its address line.
     pub fn start() -> OidcProvider {
+        Self::start_script("oidc-provider-pkjwt.mjs", &[])
+    }
+
+    /// [`OidcProvider::start`] with another script of `tests/node` that
+    /// prints the same address line and serves the same records.
+    pub fn start_script(script: &str, args: &[&str]) -> OidcProvider {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
         assert!(
             dir.join("node_modules/oidc-provider/package.json")
@@ -28,7 +34,8 @@ impl OidcProvider {
             "oidc-provider is missing: run `npm ci --prefix tests/node` (scripts/test.sh does)"
         );
         let mut child = Command::new("node")
-            .arg("oidc-provider-pkjwt.mjs")
+            .arg(script)
+            .args(args)
             .current_dir(&dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -49,7 +56,7 @@ impl OidcProvider {
             other => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("oidc-provider-pkjwt.mjs did not start: {other:?}");
+                panic!("{script} did not start: {other:?}");
             }
         };
         let v: serde_json::Value = serde_json::from_str(line.trim()).expect("address line");

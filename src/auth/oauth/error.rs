@@ -100,6 +100,9 @@ pub enum GrantFailure {
     },
     /// A 2xx answer that is not a usable token response.
     Malformed(String),
+    /// A DPoP request answered with a token not bound to the key (RFC 9449
+    /// §5: the server ignored the proof).
+    NotBound { token_type: String },
 }
 
 /// Why a token request failed: the failure, and the endpoint it concerns.
@@ -128,7 +131,9 @@ impl GrantError {
         match self.failure.as_ref() {
             GrantFailure::NoEndpoint(_) | GrantFailure::Unreachable { .. } => false,
             GrantFailure::Status { status, .. } => !matches!(status, 404 | 405),
-            GrantFailure::Refused(_) | GrantFailure::Malformed(_) => true,
+            GrantFailure::Refused(_)
+            | GrantFailure::Malformed(_)
+            | GrantFailure::NotBound { .. } => true,
         }
     }
 
@@ -158,6 +163,10 @@ impl GrantError {
                 }
             ),
             GrantFailure::Malformed(what) => format!("token endpoint {url} returned {what}"),
+            GrantFailure::NotBound { token_type } => format!(
+                "token endpoint {url} answered a DPoP request with a {token_type} token: \
+                 the server did not bind the token to lmi's DPoP key"
+            ),
         }
     }
 

@@ -10,6 +10,7 @@ use crate::http::Transport;
 use crate::secret::Secret;
 
 use super::client_auth::ClientAuth;
+use super::dpop::{self, DpopStep};
 use super::error::{parse_error, ErrorBody, GrantError, GrantFailure};
 use super::grant::Grant;
 use super::response::{check_size, parse_token_response, TokenResponse};
@@ -28,6 +29,8 @@ pub struct TokenRequest<'a> {
     pub grant: Grant,
     pub scopes: Option<&'a str>,
     pub audience: Option<&'a str>,
+    /// The DPoP key that binds the token (RFC 9449), when there is one.
+    pub dpop: Option<DpopStep<'a>>,
 }
 
 impl<'a> TokenRequest<'a> {
@@ -86,31 +89,58 @@ impl FormRequest<'_> {
     }
 }
 
-/// Sends a token request and reads the answer (RFC 6749 §5.1, §5.2).
+/// Sends a token request and reads the answer (RFC 6749 §5.1, §5.2). With
+/// DPoP, each attempt carries a fresh proof, every `DPoP-Nonce` answered is
+/// learned, and a `use_dpop_nonce` refusal gets exactly one more attempt
+/// (RFC 9449 §8): a second one in a row is the error.
 pub fn send_token_request(
     transport: &dyn Transport,
     req: &TokenRequest<'_>,
 ) -> std::result::Result<TokenResponse, GrantError> {
-    let request = req.build();
     let fail = |failure: GrantFailure| GrantError {
         url: crate::redact::url(req.token_url),
         failure: Box::new(failure),
     };
-    let response = transport
-        .post_form(request.url, &request.headers, &request.form)
-        .map_err(|error| {
-            fail(GrantFailure::Unreachable {
-                error,
-                timeout: transport.timeout(),
-            })
-        })?;
-    read_token_answer(
-        response.status,
-        &response.reason,
-        &response.body,
-        &request.echoed(),
-    )
-    .map_err(fail)
+    let mut nonce_retried = false;
+    loop {
+        let mut request = req.build();
+        if let Some(step) = &req.dpop {
+            step.apply(&mut request)
+                .map_err(|e| fail(GrantFailure::NoEndpoint(e)))?;
+        }
+        let response = transport
+            .post_form(request.url, &request.headers, &request.form)
+            .map_err(|error| {
+                fail(GrantFailure::Unreachable {
+                    error,
+                    timeout: transport.timeout(),
+                })
+            })?;
+        let learned = req
+            .dpop
+            .is_some_and(|step| step.prover.observe(request.url, &response.headers));
+        let answer = read_token_answer(
+            response.status,
+            &response.reason,
+            &response.body,
+            &request.echoed(),
+        );
+        match answer {
+            Err(failure)
+                if req.dpop.is_some()
+                    && dpop::wants_nonce(&failure)
+                    && !nonce_retried
+                    && (learned || response.header(crate::auth::dpop::NONCE_HEADER).is_some()) =>
+            {
+                tracing::debug!(target: "auth", "the token endpoint asked for a DPoP nonce; sending the request again with it");
+                nonce_retried = true;
+            }
+            Err(failure) => return Err(fail(failure)),
+            Ok(tokens) => {
+                return dpop::check_token_type(tokens, req.dpop.is_some()).map_err(fail);
+            }
+        }
+    }
 }
 
 /// Reads a token endpoint's answer: tokens, an OAuth error, or trouble.

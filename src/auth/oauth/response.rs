@@ -15,7 +15,7 @@ use super::error::GrantFailure;
 #[derive(Debug, Clone)]
 pub struct TokenResponse {
     pub access_token: Secret,
-    /// Always `Bearer` (the only type lmi accepts).
+    /// `Bearer` or `DPoP`, in that spelling.
     pub token_type: String,
     pub expires_in: Option<u64>,
     pub refresh_token: Option<Secret>,
@@ -71,10 +71,13 @@ pub fn parse_token_response(body: &[u8]) -> std::result::Result<TokenResponse, G
     let token_type = match obj.get("token_type") {
         // RFC 6750 §4: the scheme is case-insensitive; lmi sends `Bearer`.
         Some(Json::String(s)) if s.eq_ignore_ascii_case("bearer") => "Bearer".to_owned(),
+        // RFC 9449 §5; whether it was asked for is checked by the caller
+        // (`dpop::check_token_type`).
+        Some(Json::String(s)) if s.eq_ignore_ascii_case("dpop") => "DPoP".to_owned(),
         None | Some(Json::Null) => "Bearer".to_owned(),
         Some(Json::String(s)) => {
             return Err(bad(format!(
-                "token_type {:?}, which lmi does not support (only Bearer; DPoP and MAC tokens are refused)",
+                "token_type {:?}, which lmi does not support (only Bearer and DPoP)",
                 redact::server_text(&s.chars().take(40).collect::<String>(), &[])
             )))
         }

@@ -17,6 +17,7 @@ fn request<'a>(url: &'a Url, secret: &'a Secret) -> TokenRequest<'a> {
         grant: Grant::ClientCredentials,
         scopes: None,
         audience: None,
+        dpop: None,
     }
 }
 

@@ -8,22 +8,24 @@
 
 use std::time::{Duration, Instant};
 
-use url::Url;
-
 use crate::auth::grants::Grant;
 use crate::auth::oauth::{
     self,
+    error::GrantFailure,
     revoke::{Revocation, TokenKind},
 };
 use crate::error::{Error, Result};
 use crate::redact;
+use crate::secret::Secret;
 
 use super::binding;
 use super::choice::{choose, Flow, Surroundings};
 use super::deps::SsoDeps;
 use super::device;
+use super::dpop;
 use super::idp::Idp;
 use super::loopback::Listener;
+use super::par;
 use super::pkce::LoginSecrets;
 use super::session::{refresh, RefreshFailure};
 use super::store::Session;
@@ -64,7 +66,10 @@ pub fn login(
     let before = store.load()?;
     // A session made under other settings is not reported as current, nor
     // refreshed: a new login replaces it (SPEC §5).
-    let bound = |s: &&Session| binding::mismatch(s, config, config.token_url.as_ref()).is_none();
+    let bound = |s: &&Session| {
+        binding::mismatch(s, config, config.token_url.as_ref()).is_none()
+            && dpop::mismatch(s, config).is_none()
+    };
     if !options.force {
         if let Some(session) = before
             .as_ref()
@@ -95,7 +100,11 @@ pub fn login(
     }
     let idp = Idp::new(config, deps.transport, deps.clock);
     if !options.force {
-        if let Some(session) = current.as_ref().filter(|s| s.refresh_token.is_some()) {
+        // A session bound otherwise than OAUTH_SSO_DPOP says is replaced,
+        // not refreshed.
+        let refreshable =
+            |s: &&Session| s.refresh_token.is_some() && dpop::mismatch(s, config).is_none();
+        if let Some(session) = current.as_ref().filter(refreshable) {
             match refresh_under_lock(deps, &idp, config, session) {
                 Ok(fresh) => return Ok((fresh, Outcome::Refreshed)),
                 Err(failure) => tracing::info!(
@@ -109,22 +118,26 @@ pub fn login(
     // A store that cannot keep the session (a locked keyring) fails now,
     // before the user logs in for nothing.
     store.check_writable()?;
+    // With OAUTH_SSO_DPOP the new session's key, which every request of
+    // this login proves possession of.
+    let prover = dpop::login_prover(config, current.as_ref())?;
+    let idp = &idp.with_dpop(prover.as_ref());
     let choice = choose(config.flow, options.device, &options.surroundings, || {
         idp.device_authorization_endpoint()
     })?;
     tracing::info!(target: "sso", "login flow: {} ({})", choice.flow.name(), choice.reason);
     let session = match &choice.device_endpoint {
         Some(endpoint) => {
-            let session = device::login(deps, config, &idp, endpoint, options)?;
-            store_new(deps, &idp, config, session, choice.flow)?
+            let session = device::login(deps, config, idp, endpoint, options)?;
+            store_new(deps, idp, config, session, choice.flow)?
         }
-        None => browser_login(deps, config, &idp, options)?,
+        None => browser_login(deps, config, idp, options)?,
     };
     drop(lock);
     // The session this login replaced stays valid at the IdP until its
     // refresh token is revoked; no `logout` could reach it afterwards.
     if let Some(old) = current.as_ref().filter(|old| replaced(old, &session)) {
-        revoke_replaced(&idp, config, old);
+        revoke_replaced(idp, config, old);
     }
     Ok((session, Outcome::LoggedIn(choice.flow)))
 }
@@ -150,25 +163,23 @@ fn refresh_under_lock(
     Ok(fresh)
 }
 
-/// The authorization request URL (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC
-/// Core §3.1.2.1), keeping any query the endpoint already has.
-fn authorization_url(
-    endpoint: &Url,
-    config: &SsoConfig,
-    redirect_uri: &str,
-    secrets: &LoginSecrets,
-) -> Url {
-    let mut url = endpoint.clone();
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &config.client_id)
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("scope", &config.scopes)
-        .append_pair("state", &secrets.state)
-        .append_pair("nonce", &secrets.nonce)
-        .append_pair("code_challenge", &secrets.challenge)
-        .append_pair("code_challenge_method", "S256");
-    url
+/// The authorization request's parameters (RFC 6749 §4.1.1, RFC 7636
+/// §4.3, OIDC Core §3.1.2.1), in the URL or pushed (SPEC §5.2).
+fn authorization_params<'a>(
+    config: &'a SsoConfig,
+    redirect_uri: &'a str,
+    secrets: &'a LoginSecrets,
+) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("response_type", "code"),
+        ("client_id", &config.client_id),
+        ("redirect_uri", redirect_uri),
+        ("scope", &config.scopes),
+        ("state", &secrets.state),
+        ("nonce", &secrets.nonce),
+        ("code_challenge", &secrets.challenge),
+        ("code_challenge_method", "S256"),
+    ]
 }
 
 fn browser_login(
@@ -184,10 +195,21 @@ fn browser_login(
         idp.jwks_uri()?;
     }
     let iss = idp.authorization_response_iss()?;
+    let pushing = par::plan(idp, config)?;
     let secrets = LoginSecrets::generate();
     let listener = Listener::bind(config.redirect_port)?;
     let redirect_uri = listener.redirect_uri();
-    let url = authorization_url(&authorize, config, &redirect_uri, &secrets);
+    let jkt = idp.dpop().map(|p| p.jkt());
+    let mut params = authorization_params(config, &redirect_uri, &secrets);
+    if let Some(jkt) = &jkt {
+        // RFC 9449 §10: the code is bound to the key that will redeem it.
+        params.push(("dpop_jkt", jkt));
+    }
+    let echo = [
+        Secret::new(secrets.state.as_str()),
+        Secret::new(secrets.nonce.as_str()),
+    ];
+    let url = pushing.authorization_url(idp, &authorize, &params, &[&echo[0], &echo[1]])?;
     tracing::debug!(target: "sso", "authorization request: {}", redact::url(&url));
 
     // The URL is always shown: the browser may not start, or may be on
@@ -215,7 +237,7 @@ fn browser_login(
         |left| line.tick(left),
     );
     line.clear();
-    let callback = waited?;
+    let callback = waited.map_err(|e| pushing.explain(e))?;
     tracing::info!(target: "sso", "got the authorization code; exchanging it");
 
     let result = redeem_code(deps, idp, config, callback.code, secrets, &redirect_uri);
@@ -242,8 +264,12 @@ fn redeem_code(
         })
         .map_err(|e| {
             let message = e.message();
-            Error::auth(format!("exchanging the authorization code failed: {message}"))
-                .with_hint("run lmi login sso again; if it keeps failing, check OAUTH_SSO_CLIENT_ID and the client's redirect settings at the IdP")
+            let hint = match e.failure.as_ref() {
+                failure @ GrantFailure::NotBound { .. } => Idp::hint(failure).unwrap_or_default(),
+                _ => "run lmi login sso again; if it keeps failing, check OAUTH_SSO_CLIENT_ID and the client's redirect settings at the IdP".to_owned(),
+            };
+            Error::auth(format!("exchanging the authorization code failed: {message}; nothing was stored"))
+                .with_hint(hint)
         })?;
     let session = idp.session_from(response, Some(&secrets.nonce), None)?;
     store_new(deps, idp, config, session, Flow::Browser)

@@ -8,14 +8,17 @@ use std::cell::OnceCell;
 use url::Url;
 
 use crate::auth::discovery::{self, Metadata};
+use crate::auth::dpop::Prover;
 use crate::auth::grants::{
     request_token, AuthMethod, Grant, GrantError, GrantFailure, TokenRequest, TokenResponse,
 };
+use crate::auth::oauth::dpop::DpopStep;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::http::{discovered_endpoint, secure_endpoint, Transport};
 use crate::secret::Secret;
 
+use super::dpop::DpopRecord;
 use super::id_token;
 use super::store::Session;
 use crate::config::SsoConfig;
@@ -38,6 +41,8 @@ pub struct Idp<'a> {
     pub transport: &'a dyn Transport,
     clock: &'a dyn Clock,
     metadata: OnceCell<Option<Metadata>>,
+    /// The key that proves this session's token requests (`OAUTH_SSO_DPOP`).
+    dpop: Option<&'a Prover>,
 }
 
 impl<'a> Idp<'a> {
@@ -51,7 +56,30 @@ impl<'a> Idp<'a> {
             transport,
             clock,
             metadata: OnceCell::new(),
+            dpop: None,
         }
+    }
+
+    /// The same IdP (its metadata already discovered), with token requests
+    /// proven by `prover` (RFC 9449), or by none.
+    pub fn with_dpop(&self, prover: Option<&'a Prover>) -> Idp<'a> {
+        Idp {
+            config: self.config,
+            transport: self.transport,
+            clock: self.clock,
+            metadata: self.metadata.clone(),
+            dpop: prover,
+        }
+    }
+
+    /// The key that proves this IdP's token requests, when there is one.
+    pub fn dpop(&self) -> Option<&'a Prover> {
+        self.dpop
+    }
+
+    /// Now, by the injected clock (for proofs).
+    pub fn now(&self) -> i64 {
+        self.clock.now()
     }
 
     /// The settings this IdP was made from.
@@ -151,6 +179,33 @@ impl<'a> Idp<'a> {
         })
     }
 
+    /// The PAR endpoint the metadata names (RFC 9126 §5), and whether it
+    /// says every authorization request must be pushed. Without an issuer
+    /// there is no metadata, hence no endpoint. With an explicit
+    /// authorization endpoint the metadata may be missing (then there is no
+    /// endpoint either), and its PAR endpoint counts only on the same
+    /// origin: a request is pushed to the server that will read it.
+    pub fn pushed_authorization(&self) -> Result<(Option<Url>, bool)> {
+        if self.config.issuer.is_none() {
+            return Ok((None, false));
+        }
+        let explicit = self.config.authorization_url.as_ref();
+        let required = match self.metadata() {
+            Ok(meta) => meta.is_some_and(|m| m.require_pushed_authorization_requests),
+            Err(e) if explicit.is_some() => {
+                tracing::debug!(target: "sso", "no metadata, so no PAR endpoint ({})", e.message());
+                return Ok((None, false));
+            }
+            Err(e) => return Err(e),
+        };
+        let endpoint = self
+            .discovered("pushed_authorization_request_endpoint", |m| {
+                m.pushed_authorization_request_endpoint.as_ref()
+            })?
+            .filter(|par| explicit.is_none_or(|a| a.origin() == par.origin()));
+        Ok((endpoint, required))
+    }
+
     /// What an authorization response's `iss` must be (RFC 9207 §2.4):
     /// `None` when no issuer is configured (nothing to compare with).
     pub fn authorization_response_iss(&self) -> Result<Option<IssCheck>> {
@@ -211,6 +266,9 @@ impl<'a> Idp<'a> {
             GrantFailure::Refused(_) => {
                 "check OAUTH_SSO_CLIENT_ID and the client's settings at the IdP"
             }
+            GrantFailure::NotBound { .. } => {
+                "the IdP did not bind the token: lmi's SSO client is not set up for DPoP-bound tokens there; ask for that, or set OAUTH_SSO_DPOP=false"
+            }
             GrantFailure::Status { .. } | GrantFailure::Malformed(_) => {
                 "the IdP's token endpoint is not working; try again, or check OAUTH_SSO_TOKEN_URL"
             }
@@ -236,6 +294,10 @@ impl<'a> Idp<'a> {
                 grant,
                 scopes: None,
                 audience: None,
+                dpop: self.dpop.map(|prover| DpopStep {
+                    prover,
+                    now: self.clock.now(),
+                }),
             },
         )
     }
@@ -306,6 +368,7 @@ impl<'a> Idp<'a> {
             flow: previous.and_then(|p| p.flow.clone()),
             // The endpoint this response came from (resolved by the request).
             token_endpoint: Some(self.token_endpoint()?.to_string()),
+            dpop: DpopRecord::of(&response.token_type, self.dpop),
         })
     }
 }
@@ -315,6 +378,49 @@ mod tests {
     use super::*;
     use crate::auth::sso::testing::*;
     use crate::clock::FixedClock;
+
+    #[test]
+    fn the_par_endpoint_comes_from_the_metadata_of_the_authorizing_server() {
+        let with_par = |http: &FakeTransport, par: &str, required: bool| {
+            http.answer(
+                &format!("{ISSUER}/.well-known/oauth-authorization-server"),
+                200,
+                serde_json::json!({
+                    "issuer": ISSUER,
+                    "authorization_endpoint": format!("{ISSUER}/authorize"),
+                    "token_endpoint": TOKEN_URL,
+                    "pushed_authorization_request_endpoint": par,
+                    "require_pushed_authorization_requests": required,
+                }),
+            );
+        };
+        let clock = FixedClock::at(0);
+        let config = oidc_config();
+        let http = FakeTransport::default();
+        with_par(&http, "https://idp.test/par", true);
+        let (endpoint, required) = Idp::new(&config, &http, &clock)
+            .pushed_authorization()
+            .unwrap();
+        assert_eq!(endpoint.unwrap().as_str(), "https://idp.test/par");
+        assert!(required);
+        // An explicit authorization endpoint elsewhere: the issuer's PAR
+        // endpoint would not be the server that reads the request.
+        let elsewhere = SsoConfig {
+            authorization_url: Some(Url::parse("https://other.test/authorize").unwrap()),
+            ..oidc_config()
+        };
+        let (endpoint, _) = Idp::new(&elsewhere, &http, &clock)
+            .pushed_authorization()
+            .unwrap();
+        assert_eq!(endpoint, None);
+        // Without an issuer there is no metadata, hence nothing to push to.
+        let http = FakeTransport::default();
+        let (endpoint, required) = Idp::new(&plain_config(), &http, &clock)
+            .pushed_authorization()
+            .unwrap();
+        assert_eq!((endpoint, required), (None, false));
+        assert!(http.sent().is_empty());
+    }
 
     #[test]
     fn metadata_must_name_the_configured_issuer() {

@@ -8,8 +8,12 @@
 //! - `session`: refresh, the session state `auth status` shows (plain
 //!   data; the command formats it), the `REQUIRE_SSO` gate.
 //! - `binding`: the settings and user a stored session is bound to.
+//! - `dpop`: the session's DPoP key, proofs and binding record
+//!   (`OAUTH_SSO_DPOP`), over `auth::dpop`.
 //! - `flow`: `login sso` and `logout sso`.
 //! - `choice`: which login flow (`OAUTH_SSO_FLOW`, `--device`, `auto`).
+//! - `par`: the browser login's URL, its request pushed first (RFC 9126,
+//!   `OAUTH_SSO_PAR`) over the core's `auth::oauth::par`, or in the query.
 //! - `device`: the device login (RFC 8628), over the core's device
 //!   authorization request (`auth::oauth::device`); `device_poll`: polling
 //!   the token endpoint; `device_prompt`: what the person is shown;
@@ -35,11 +39,13 @@ pub mod device;
 pub mod device_checks;
 pub mod device_poll;
 pub mod device_prompt;
+pub mod dpop;
 pub mod flow;
 pub mod id_token;
 pub mod idp;
 pub mod loopback;
 pub mod pages;
+pub mod par;
 pub mod pkce;
 pub mod session;
 pub mod store;

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 
 use super::binding;
 use super::deps::SsoDeps;
+use super::dpop;
 use super::idp::Idp;
 use super::store::Session;
 use crate::config::{SsoConfig, StoreKind};
@@ -22,6 +23,8 @@ pub struct SsoStatus {
     /// When the access token expires, in seconds since the Unix epoch.
     pub expires_at: Option<i64>,
     pub refreshable: bool,
+    /// `Bearer` or `DPoP` (SPEC §4.3), when logged in.
+    pub token_type: Option<String>,
     /// The store's name (`keychain`, `file`, `memory`).
     pub store: String,
     /// Why the store could not be read (message, hint).
@@ -39,6 +42,7 @@ impl SsoStatus {
             issuer: None,
             expires_at: None,
             refreshable: false,
+            token_type: None,
             store: store.name().to_owned(),
             store_problem: None,
         }
@@ -73,6 +77,12 @@ pub fn refresh(idp: &Idp<'_>, session: &Session) -> std::result::Result<Session,
     if let Some(why) = binding::mismatch(session, idp.config(), Some(&endpoint)) {
         return Err(RefreshFailure::Failed(binding::refused(&why)));
     }
+    // A bound session is refreshed with proofs of its own key (SPEC §4.3).
+    if let Some(why) = dpop::mismatch(session, idp.config()) {
+        return Err(RefreshFailure::Failed(binding::refused(why)));
+    }
+    let prover = dpop::stored_prover(session).map_err(RefreshFailure::Failed)?;
+    let idp = idp.with_dpop(prover.as_ref());
     tracing::info!(target: "sso", "refreshing the SSO session of {}", session.user.as_deref().unwrap_or("unknown user"));
     let response = idp
         .token_request(Grant::RefreshToken(refresh_token))
@@ -110,6 +120,13 @@ pub fn status(deps: &SsoDeps<'_>, config: &SsoConfig) -> SsoStatus {
     if let Some(session) = session {
         out.logged_in = session.exists(deps.clock.now(), config.skew);
         out.refreshable = session.refresh_token.is_some();
+        out.token_type = Some(
+            session
+                .dpop
+                .token_type
+                .clone()
+                .unwrap_or_else(|| "Bearer".to_owned()),
+        );
         out.expires_at = session.expires_at;
         out.user = session.user;
         out.issuer = Some(session.issuer);

@@ -95,6 +95,8 @@ pub fn plain_config() -> SsoConfig {
         token_url: Some(Url::parse(TOKEN_URL).unwrap()),
         device_authorization_url: None,
         flow: crate::config::FlowSetting::Auto,
+        par: crate::config::ParSetting::Auto,
+        dpop: false,
         scopes: "profile offline_access".into(),
         redirect_port: 0,
         login_timeout: 5,
@@ -130,6 +132,7 @@ pub fn session(expires_at: i64, refresh_token: Option<&str>) -> Session {
         obtained_at: None,
         token_endpoint: Some(TOKEN_URL.into()),
         flow: None,
+        dpop: Default::default(),
     }
 }
 

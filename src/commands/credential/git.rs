@@ -111,6 +111,7 @@ pub fn run(ctx: &Ctx, action: GitAction, input: &mut dyn BufRead) -> Result<u8> 
 }
 
 fn get(ctx: &Ctx, url: &Url) -> Result<u8> {
+    super::refuse_dpop(ctx, "git")?;
     let username = ctx.config()?.credential_username()?;
     let (token, source) = ctx.with_service(|auth| auth.token())?;
     tracing::debug!(target: "auth", "git credential: token for {} ({source:?})", origin(url));

@@ -153,6 +153,9 @@ fn check_cluster(ctx: &Ctx, server: &str) -> Result<()> {
 pub fn run(ctx: &Ctx, sso: bool) -> Result<u8> {
     // Checked before any token is asked for: a request lmi cannot answer,
     // or a cluster it must not answer for, should cost nothing.
+    if !sso {
+        super::refuse_dpop(ctx, "kubectl")?;
+    }
     let exec_info = ctx.env.get(EXEC_INFO);
     let api_version = api_version(exec_info)?;
     check_cluster(ctx, &cluster_server(exec_info)?)?;

@@ -8,6 +8,7 @@
 //! API, a sandbox configured against them, and the cached token.
 
 mod download;
+mod dpop;
 mod fields;
 mod graphql;
 mod help;

@@ -22,7 +22,7 @@ const LAYERS: &[&[&str]] = &[
     &["main"],
     &["lib"],
     &["commands"],
-    &["output"],
+    &["output", "agent"],
     &["auth", "plugin"],
     &["cli"],
     &["config"],

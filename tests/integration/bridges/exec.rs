@@ -31,6 +31,7 @@ fn exec_gives_the_child_the_token_its_expiry_and_the_plugin_variables() {
     let expected: BTreeMap<String, String> = [
         ("LMI_ACCESS_TOKEN", token.as_str()),
         ("LMI_TOKEN_EXPIRES_AT", expires.as_str()),
+        ("LMI_TOKEN_TYPE", "Bearer"),
         ("LMI_BIN", bin.to_str().unwrap()),
         ("LMI_ENVIRONMENT", "dev"),
         ("LMI_OUTPUT", "json"),

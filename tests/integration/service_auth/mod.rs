@@ -9,6 +9,9 @@
 
 mod cache;
 mod concurrency;
+mod dpop;
+mod dpop_oidc_provider;
+mod dpop_tools;
 mod errors;
 mod exchange;
 mod grants;

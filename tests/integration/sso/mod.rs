@@ -14,12 +14,16 @@
 
 mod callback;
 mod device;
+mod dpop;
 mod exchange;
 mod hostile_callback_clients;
 mod iss;
 mod login;
 mod logout;
 mod oidc_provider;
+mod par;
+mod par_oidc_provider;
+
 mod refresh;
 mod refusals;
 mod store;
@@ -36,7 +40,7 @@ use crate::support::{workspace_bin, Outcome, Sandbox};
 
 /// Keychain tests need the Secret Service that scripts/test.sh starts; they
 /// fail (never silently pass) without it.
-fn require_secret_service() {
+pub(crate) fn require_secret_service() {
     assert!(
         std::env::var_os("LMI_TEST_SECRET_SERVICE").is_some(),
         "this test needs a real Secret Service (gnome-keyring on a private D-Bus) and \
@@ -46,7 +50,7 @@ fn require_secret_service() {
 }
 
 /// A public client id no other test (or earlier run) uses.
-fn unique_client(test: &str) -> String {
+pub(crate) fn unique_client(test: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -60,7 +64,7 @@ fn unique_client(test: &str) -> String {
 }
 
 /// The test IdP, with the default clients plus the public client `client`.
-fn idp(client: &str) -> TestServer {
+pub(crate) fn idp(client: &str) -> TestServer {
     let mut options = lmi_testidp::Options::default();
     options.clients.push(Client::public(client));
     TestServer::start(options).expect("test IdP")
@@ -71,14 +75,14 @@ fn browser(extra: &str) -> String {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Store {
+pub(crate) enum Store {
     Keychain,
     File,
 }
 
 /// A sandbox whose main `.env` configures SSO against `issuer`, with the
 /// scripted browser as `$BROWSER`.
-fn sandbox(issuer: &str, client: &str, store: Store, extra: &str) -> Sandbox {
+pub(crate) fn sandbox(issuer: &str, client: &str, store: Store, extra: &str) -> Sandbox {
     let mut sb = Sandbox::new();
     let store_line = match store {
         Store::Keychain => "",
@@ -91,12 +95,12 @@ fn sandbox(issuer: &str, client: &str, store: Store, extra: &str) -> Sandbox {
     sb
 }
 
-fn account(client: &str, issuer: &str) -> String {
+pub(crate) fn account(client: &str, issuer: &str) -> String {
     format!("sso:{client}@{issuer}")
 }
 
 /// The keychain entry's secret, as JSON, or `None` when there is none.
-fn keychain_entry(account: &str) -> Option<serde_json::Value> {
+pub(crate) fn keychain_entry(account: &str) -> Option<serde_json::Value> {
     let out = Command::new("secret-tool")
         .args(["lookup", "service", "lmi", "username", account])
         .stdin(Stdio::null())
@@ -112,7 +116,7 @@ fn keychain_entry(account: &str) -> Option<serde_json::Value> {
 /// [`crate::support::backdate`] does for files), so the expiry skew decides
 /// on its own whether its access token is still fresh. The entry is
 /// rewritten with exactly the attributes it has, which replaces it.
-fn backdate_keychain(account: &str) {
+pub(crate) fn backdate_keychain(account: &str) {
     let mut session = keychain_entry(account).expect("a keychain session");
     let expires_at = session["expires_at"].as_i64().expect("expires_at");
     session["obtained_at"] = (expires_at - 1_000_000).into();
@@ -174,7 +178,7 @@ fn stored(sb: &Sandbox) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-fn login(sb: &Sandbox, args: &[&str]) -> Outcome {
+pub(crate) fn login(sb: &Sandbox, args: &[&str]) -> Outcome {
     let mut all = vec!["login", "sso"];
     all.extend_from_slice(args);
     sb.run(&all)

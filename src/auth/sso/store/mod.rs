@@ -13,11 +13,13 @@
 //! uses, which adds the lock files that serialise logins and refreshes.
 
 pub mod file;
+pub mod generation;
 pub mod keychain;
 pub mod memory;
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +31,7 @@ use crate::secret::Secret;
 
 pub use crate::config::StoreKind;
 pub use file::FileStore;
+pub use generation::SessionMemory;
 pub use keychain::{KeychainStore, KEYCHAIN_TIMEOUT, SERVICE};
 pub use memory::MemoryStore;
 
@@ -62,6 +65,10 @@ pub struct Session {
     /// sessions stored before lmi recorded it came from the browser.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow: Option<String>,
+    /// `token_type`, and for a DPoP-bound session its key (`dpop_jwk`),
+    /// thumbprint and nonces (SPEC §4.3), beside the fields above.
+    #[serde(flatten)]
+    pub dpop: super::dpop::DpopRecord,
 }
 
 impl Session {
@@ -169,6 +176,28 @@ impl Store {
         }
     }
 
+    /// The store `config` names, answering loads from `memory` while no
+    /// lmi process on this machine saved or removed a session (the agent's
+    /// store: see [`generation`]).
+    pub fn remembered(config: &SsoConfig, paths: &Paths, memory: &Arc<SessionMemory>) -> Store {
+        let Store { backend, lock_dir } = Store::configured(config, paths);
+        let Some(dir) = lock_dir else {
+            return Store::new(backend, None);
+        };
+        let key = format!(
+            "{:?} {}",
+            config.store,
+            account(&config.client_id, &config.issuer_id)
+        );
+        let backend = generation::Remembering {
+            inner: backend,
+            key,
+            dir: dir.clone(),
+            memory: memory.clone(),
+        };
+        Store::new(Box::new(backend), Some(dir))
+    }
+
     /// Any backend; with `lock_dir`, logins and refreshes lock files there.
     pub fn new(backend: Box<dyn SessionStore>, lock_dir: Option<PathBuf>) -> Store {
         Store { backend, lock_dir }
@@ -183,14 +212,25 @@ impl Store {
         self.backend.load()
     }
 
+    /// Saves `session` and stamps the folder (see [`generation`]).
     pub fn save(&self, session: &Session) -> Result<()> {
         self.backend.save(session)?;
+        self.stamp();
         tracing::debug!(target: "sso", "stored the SSO session in {}", self.describe());
         Ok(())
     }
 
+    /// Removes the session and stamps the folder (see [`generation`]).
     pub fn remove(&self) -> Result<bool> {
-        self.backend.remove()
+        let removed = self.backend.remove();
+        self.stamp();
+        removed
+    }
+
+    fn stamp(&self) {
+        if let Some(dir) = &self.lock_dir {
+            generation::bump(dir);
+        }
     }
 
     /// See [`SessionStore::check_writable`].
@@ -254,6 +294,7 @@ pub(crate) mod tests {
             obtained_at: None,
             token_endpoint: None,
             flow: None,
+            dpop: Default::default(),
         }
     }
 
