@@ -204,6 +204,30 @@ impl TokenCache {
         out
     }
 
+    /// The environments with a token file, a DPoP key or DPoP nonces: all
+    /// that `auth clear --all` has to remove (a key outlives its token when
+    /// the token file was deleted by hand or never written).
+    pub fn environments_with_files(&self) -> Vec<EnvName> {
+        let mut out = self.environments();
+        out.extend(
+            std::fs::read_dir(&self.dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().into_string().ok()?;
+                    let rest = name.strip_prefix('.')?;
+                    let stem = rest
+                        .strip_suffix(".dpop.jwk")
+                        .or_else(|| rest.strip_suffix(".dpop-nonces.json"))?;
+                    EnvName::checked(stem)
+                }),
+        );
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Takes the environment's lock, waiting at most `wait`. When the folder
     /// cannot hold a lock file (not writable), lmi goes on unlocked.
     pub fn lock(&self, env: &EnvName, wait: Duration) -> Result<crate::files::Lock> {

@@ -211,7 +211,7 @@ struct Cleared {
 fn clear(ctx: &Ctx, all: bool) -> Result<u8> {
     let cache = TokenCache::new(ctx.paths.tokens_dir());
     let names = if all {
-        cache.environments()
+        cache.environments_with_files()
     } else {
         vec![ctx.config()?.require_environment()?.clone()]
     };

@@ -291,6 +291,24 @@ fn auth_clear_and_env_remove_take_the_key_and_nonces() {
 }
 
 #[test]
+fn auth_clear_all_takes_a_key_whose_token_file_is_gone() {
+    let srv = dpop_server(|d| d.token_nonce = true);
+    let sb = dpop_sandbox(&srv);
+    sb.run(&["auth", "token"]).assert_ok();
+    let token_file = key_file(&sb).with_file_name("dev.json");
+    std::fs::remove_file(&token_file).unwrap();
+    assert!(key_file(&sb).exists() && nonce_file(&sb).exists());
+    let out = sb.run(&["auth", "clear", "--all"]);
+    out.assert_ok();
+    assert_eq!(out.json()["cleared"], serde_json::json!(["dev"]));
+    assert!(
+        !key_file(&sb).exists(),
+        "--all finds the key without its token"
+    );
+    assert!(!nonce_file(&sb).exists());
+}
+
+#[test]
 fn proofs_and_the_private_key_never_reach_logs() {
     let srv = dpop_server(|d| {
         d.token_nonce = true;
